@@ -1,0 +1,174 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'rmicro'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'rmicro' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the services of a schema, answered by the rules of a handlers file')
+            [CompletionResult]::new('call', 'call', [CompletionResultType]::ParameterValue, 'Call one endpoint and print the reply as JSON')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a server''s endpoints (or a local schema''s)')
+            [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'rmicro;serve' {
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'A .proto file to compile (repeatable); imports are found through -I')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
+            [CompletionResult]::new('--handlers', '--handlers', [CompletionResultType]::ParameterName, 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Address to listen on; port 0 picks a free port')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address to listen on; port 0 picks a free port')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name (default: the schema''s package)')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Service version, as published in the service record')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest request body accepted (e.g. 4MiB)')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long in-flight requests may take to finish after SIGINT/SIGTERM')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Answer endpoints without a handler with Unimplemented instead of an empty reply')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;call' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Request JSON, @FILE to read a file, or @- to read stdin')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Request JSON, @FILE to read a file, or @- to read stdin')
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'A .proto file to compile (repeatable); imports are found through -I')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'Body encoding on the wire')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent as a header (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header (repeatable)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Extra attempts on timeouts, code 500 and connection failures (go-micro''s default: 1)')
+            [CompletionResult]::new('--backoff', '--backoff', [CompletionResultType]::ParameterName, 'Delay between attempts: exponential (go-micro''s formula), constant:DURATION or none')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each attempt and the reply headers on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each attempt and the reply headers on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;list' {
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'A .proto file to compile (repeatable); imports are found through -I')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'table (the default) or json')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (the default) or json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;describe' {
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'A .proto file to compile (repeatable); imports are found through -I')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'table (readable text, the default) or json')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (readable text, the default) or json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;health' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying until the server is healthy or this much time has passed')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;stats' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'table (the default) or json')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (the default) or json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the services of a schema, answered by the rules of a handlers file')
+            [CompletionResult]::new('call', 'call', [CompletionResultType]::ParameterValue, 'Call one endpoint and print the reply as JSON')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a server''s endpoints (or a local schema''s)')
+            [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
+            [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'rmicro;help;serve' {
+            break
+        }
+        'rmicro;help;call' {
+            break
+        }
+        'rmicro;help;list' {
+            break
+        }
+        'rmicro;help;describe' {
+            break
+        }
+        'rmicro;help;health' {
+            break
+        }
+        'rmicro;help;stats' {
+            break
+        }
+        'rmicro;help;completions' {
+            break
+        }
+        'rmicro;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

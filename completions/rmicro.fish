@@ -1,0 +1,102 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rmicro_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_rmicro_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rmicro_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rmicro_using_subcommand
+    set -l cmd (__fish_rmicro_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rmicro -n "__fish_rmicro_needs_command" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_needs_command" -s V -l version -d 'Print version'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on; port 0 picks a free port' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l grace -d 'How long in-flight requests may take to finish after SIGINT/SIGTERM' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Request JSON, @FILE to read a file, or @- to read stdin' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire' -r -f -a "json\t''
+protobuf\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header (repeatable)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l backoff -d 'Delay between attempts: exponential (go-micro\'s formula), constant:DURATION or none' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s o -l output -d 'pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received)' -r -f -a "pretty\t''
+json\t''
+raw\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s v -l verbose -d 'Show each attempt and the reply headers on stderr'
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
+json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
+json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
+json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

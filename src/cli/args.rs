@@ -1,0 +1,150 @@
+//! Arguments shared by several subcommands: schema sources, the target server and its
+//! timeouts, and the value parsers for durations and sizes.
+
+use crate::client::{CallOptions, Client};
+use crate::exit_code::UsageError;
+use crate::schema::{Schema, SchemaSources};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// A .proto file to compile (repeatable); imports are found through -I.
+    #[arg(long = "proto", value_name = "FILE")]
+    pub protos: Vec<PathBuf>,
+    /// A directory to search for .proto imports (repeatable; default: each file's own directory).
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    pub include_dirs: Vec<PathBuf>,
+    /// A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build).
+    #[arg(long = "descriptor-set", value_name = "FILE")]
+    pub descriptor_sets: Vec<PathBuf>,
+}
+
+impl SchemaArgs {
+    pub fn sources(&self) -> SchemaSources {
+        SchemaSources {
+            protos: self.protos.clone(),
+            include_dirs: self.include_dirs.clone(),
+            descriptor_sets: self.descriptor_sets.clone(),
+        }
+    }
+
+    /// The local schema, or `None` when no schema flag was given.
+    pub fn load(&self) -> anyhow::Result<Option<Schema>> {
+        let sources = self.sources();
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        sources.load().map(Some)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
+    #[arg(short = 'a', long, value_name = "ADDR")]
+    pub address: Option<String>,
+    /// Per-attempt timeout, also sent to the server as the Timeout header.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Timeout for opening the connection.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub dial_timeout: Duration,
+}
+
+impl TargetArgs {
+    /// `host:port` of the target, from the flag or the environment (go-micro's
+    /// `MICRO_PROXY_ADDRESS` too).
+    pub fn address(&self) -> anyhow::Result<String> {
+        let given = self
+            .address
+            .clone()
+            .or_else(|| non_empty_env("RMICRO_ADDRESS"))
+            .or_else(|| non_empty_env("MICRO_PROXY_ADDRESS"))
+            .ok_or_else(|| UsageError("no server given: pass --address HOST:PORT or set RMICRO_ADDRESS".into()))?;
+        parse_address(&given)
+    }
+
+    pub fn call_options(&self, retries: u32, backoff: crate::client::Backoff) -> CallOptions {
+        CallOptions {
+            timeout: self.timeout,
+            dial_timeout: self.dial_timeout,
+            retries,
+            backoff,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+
+    /// A client for inspection commands (list, describe, health, stats): no retries.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        Ok(Client::new(&self.address()?, self.call_options(0, crate::client::Backoff::None)))
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// `mucp://host:port`, `host:port` or `:port` → `host:port`. Other schemes are named.
+pub fn parse_address(given: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = match given.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("mucp", given),
+    };
+    match scheme {
+        "mucp" | "http" => {}
+        "grpc" | "grpcs" | "jsonrpc" => {
+            return Err(UsageError(format!("{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp)")).into())
+        }
+        other => return Err(UsageError(format!("unknown address scheme {other}:// (use mucp://HOST:PORT)")).into()),
+    }
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() || !rest.contains(':') {
+        return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());
+    }
+    Ok(if rest.starts_with(':') { format!("127.0.0.1{rest}") } else { rest.to_owned() })
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| format!("{error} (use e.g. 500ms, 5s, 1m)"))
+}
+
+/// Bytes, with an optional K/KiB/M/MiB suffix (powers of 1024).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("{text:?} is not a size like 4194304 or 4MiB"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("unknown size unit {unit:?} (use K or M)")),
+    };
+    Ok(number * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(parse_address("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
+        assert_eq!(parse_address("mucp://localhost:9/").unwrap(), "localhost:9");
+        assert_eq!(parse_address(":8080").unwrap(), "127.0.0.1:8080");
+        assert!(parse_address("grpc://x:1").unwrap_err().to_string().contains("grpc://"));
+        assert!(parse_address("localhost").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4MiB"), Ok(4 * 1024 * 1024));
+        assert_eq!(parse_size("512k"), Ok(512 * 1024));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! `rmicro describe SYMBOL`: an endpoint's request and response layouts in proto syntax
+//! (with the messages they use) and a JSON template of the request; or one message's.
+
+use super::args::{SchemaArgs, TargetArgs};
+use super::inspect::{fetch_schema, ListFormat};
+use crate::output;
+use crate::schema::{endpoint_name, method_kind};
+use clap::Args;
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// An endpoint (Job.CreateJob, pkg.Job/CreateJob) or a message (pkg.Task).
+    symbol: String,
+    #[command(flatten)]
+    schema: SchemaArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// table (readable text, the default) or json.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    output: ListFormat,
+}
+
+pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
+    let (schema, _) = fetch_schema(&args.schema, &args.target)?;
+    let message = schema
+        .pool()
+        .get_message_by_name(args.symbol.trim_start_matches('.'))
+        .or_else(|| schema.pool().all_messages().find(|message| message.name() == args.symbol));
+    let (heading, shown, request) = match message {
+        Some(message) => (format!("message {}", message.full_name()), vec![message.clone()], message),
+        None => {
+            let method = schema.resolve(&args.symbol)?;
+            let heading = format!(
+                "{} ({}, {})\n  request:  {}\n  response: {}",
+                endpoint_name(&method),
+                method.full_name(),
+                method_kind(&method),
+                method.input().full_name(),
+                method.output().full_name()
+            );
+            (heading, vec![method.input(), method.output()], method.input())
+        }
+    };
+    let template = template(&request, 0);
+    if args.output == ListFormat::Json {
+        let definitions: Vec<String> = referenced(&shown).iter().map(render_message).collect();
+        return Ok(output::print_json(&json!({"symbol": args.symbol, "summary": heading, "definitions": definitions, "template": template}), false)?);
+    }
+    let mut text = format!("{heading}\n\n");
+    for message in referenced(&shown) {
+        text.push_str(&render_message(&message));
+        text.push('\n');
+    }
+    let _ = write!(text, "request template ({}):\n{}\n", request.full_name(), serde_json::to_string_pretty(&template)?);
+    print!("{text}");
+    Ok(())
+}
+
+/// The messages given, then every message they use (not the well-known types), once each.
+fn referenced(roots: &[MessageDescriptor]) -> Vec<MessageDescriptor> {
+    let mut found: Vec<MessageDescriptor> = Vec::new();
+    let mut pending: Vec<MessageDescriptor> = roots.to_vec();
+    while let Some(message) = pending.pop() {
+        if found.contains(&message) || is_well_known(&message) || message.is_map_entry() {
+            if message.is_map_entry() {
+                pending.extend(message.fields().filter_map(|field| as_message(&field)));
+            }
+            continue;
+        }
+        pending.extend(message.fields().filter_map(|field| as_message(&field)).collect::<Vec<_>>().into_iter().rev());
+        found.push(message);
+    }
+    found
+}
+
+fn as_message(field: &FieldDescriptor) -> Option<MessageDescriptor> {
+    match field.kind() {
+        Kind::Message(message) => Some(message),
+        _ => None,
+    }
+}
+
+fn is_well_known(message: &MessageDescriptor) -> bool {
+    message.package_name() == "google.protobuf"
+}
+
+/// A message in proto syntax, oneofs grouped.
+fn render_message(message: &MessageDescriptor) -> String {
+    let mut text = format!("message {} {{\n", message.full_name());
+    let mut done_oneofs = Vec::new();
+    for field in message.fields() {
+        match field.containing_oneof().filter(|oneof| !oneof.is_synthetic()) {
+            Some(oneof) if done_oneofs.contains(&oneof.name().to_owned()) => {}
+            Some(oneof) => {
+                done_oneofs.push(oneof.name().to_owned());
+                let _ = writeln!(text, "  oneof {} {{", oneof.name());
+                for member in oneof.fields() {
+                    let _ = writeln!(text, "    {};", render_field(&member));
+                }
+                text.push_str("  }\n");
+            }
+            None => {
+                let _ = writeln!(text, "  {};", render_field(&field));
+            }
+        }
+    }
+    text.push_str("}\n");
+    text
+}
+
+fn render_field(field: &FieldDescriptor) -> String {
+    let kind = |kind: Kind| match kind {
+        Kind::Message(message) => message.full_name().to_owned(),
+        Kind::Enum(enumeration) => {
+            let values: Vec<String> = enumeration.values().map(|value| value.name().to_owned()).collect();
+            format!("{} /* {} */", enumeration.full_name(), values.join(" | "))
+        }
+        scalar => format!("{scalar:?}").to_lowercase(),
+    };
+    let label = if field.is_map() {
+        let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
+        format!("map<{}, {}>", kind(entry.map_entry_key_field().kind()), kind(entry.map_entry_value_field().kind()))
+    } else if field.is_list() {
+        format!("repeated {}", kind(field.kind()))
+    } else if field.containing_oneof().is_some_and(|oneof| oneof.is_synthetic()) {
+        format!("optional {}", kind(field.kind()))
+    } else {
+        kind(field.kind())
+    };
+    format!("{label} {} = {}", field.name(), field.number())
+}
+
+/// A request template: every field with a placeholder of its type (first member of each oneof).
+fn template(message: &MessageDescriptor, depth: usize) -> Value {
+    if let Some(value) = well_known_template(message) {
+        return value;
+    }
+    let mut object = serde_json::Map::new();
+    let mut seen_oneofs = Vec::new();
+    for field in message.fields() {
+        if let Some(oneof) = field.containing_oneof().filter(|oneof| !oneof.is_synthetic()) {
+            if seen_oneofs.contains(&oneof.name().to_owned()) {
+                continue;
+            }
+            seen_oneofs.push(oneof.name().to_owned());
+        }
+        let value = if field.is_map() {
+            let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
+            json!({ "key": scalar_template(&entry.map_entry_value_field(), depth) })
+        } else if field.is_list() {
+            json!([scalar_template(&field, depth)])
+        } else {
+            scalar_template(&field, depth)
+        };
+        object.insert(field.json_name().to_owned(), value);
+    }
+    Value::Object(object)
+}
+
+fn scalar_template(field: &FieldDescriptor, depth: usize) -> Value {
+    match field.kind() {
+        Kind::Message(_) if depth >= 3 => json!({}),
+        Kind::Message(message) => template(&message, depth + 1),
+        Kind::Enum(enumeration) => json!(enumeration.values().next().map(|value| value.name().to_owned()).unwrap_or_default()),
+        Kind::String | Kind::Bytes => json!(""),
+        Kind::Bool => json!(false),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => json!("0"),
+        Kind::Double | Kind::Float => json!(0.0),
+        _ => json!(0),
+    }
+}
+
+fn well_known_template(message: &MessageDescriptor) -> Option<Value> {
+    Some(match message.full_name() {
+        "google.protobuf.Timestamp" => json!("1970-01-01T00:00:00Z"),
+        "google.protobuf.Duration" => json!("0s"),
+        "google.protobuf.FieldMask" => json!(""),
+        "google.protobuf.Value" => Value::Null,
+        "google.protobuf.ListValue" => json!([]),
+        "google.protobuf.StringValue" | "google.protobuf.BytesValue" => json!(""),
+        "google.protobuf.BoolValue" => json!(false),
+        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => json!("0"),
+        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" | "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => json!(0),
+        name if name.starts_with("google.protobuf.") => json!({}),
+        _ => return None,
+    })
+}

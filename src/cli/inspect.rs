@@ -1,0 +1,57 @@
+//! What the inspection commands (list, describe, health, stats) share: getting a schema
+//! from the local flags or the server, calling a Debug method, and their output formats.
+
+use super::args::{SchemaArgs, TargetArgs};
+use crate::client::{AttemptEvent, Client};
+use crate::protocol::CallError;
+use crate::schema::Schema;
+use anyhow::anyhow;
+use clap::ValueEnum;
+use prost_reflect::DynamicMessage;
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+/// The local schema when schema flags are given and no server is; otherwise the server's,
+/// with its service record.
+pub fn fetch_schema(schema: &SchemaArgs, target: &TargetArgs) -> anyhow::Result<(Schema, Option<serde_json::Value>)> {
+    let local = schema.load()?;
+    let wants_server = target.address.is_some() || local.is_none();
+    match local {
+        Some(schema) if !wants_server => Ok((schema, None)),
+        local => {
+            let mut client = target.client()?;
+            let address = client.address().to_owned();
+            let fetched = block_on(client.fetch_endpoints(&mut ignore)).map_err(|error| peer_error(error, &address))?;
+            match (fetched, local) {
+                (Some((record, remote)), local) => Ok((local.unwrap_or(remote), Some(record))),
+                (None, _) => Err(anyhow!(
+                    "{address} has no Debug service, so it cannot list its endpoints (a go-micro service?); pass --proto or --descriptor-set to read a schema"
+                )),
+            }
+        }
+    }
+}
+
+/// Calls `Debug.<method>` on the target.
+pub fn call_debug(client: &mut Client, method: &str) -> anyhow::Result<DynamicMessage> {
+    let address = client.address().to_owned();
+    block_on(client.call_debug(method, &mut ignore)).map_err(|error| peer_error(error, &address))
+}
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime").block_on(future)
+}
+
+pub fn ignore(_: AttemptEvent<'_>) {}
+
+/// Peer errors stay `Status` (exit 64 + code); the rest are local failures (exit 1).
+pub fn peer_error(error: CallError, address: &str) -> anyhow::Error {
+    match error {
+        CallError::Status(status) => anyhow::Error::new(status),
+        other => anyhow!("{address}: {other}"),
+    }
+}

@@ -1,0 +1,58 @@
+//! The command line: one file per subcommand turns its clap arguments into a plan and
+//! runs it. Nothing below this layer sees clap or the terminal.
+
+mod args;
+mod call;
+mod completions;
+mod describe;
+mod health;
+mod inspect;
+mod list;
+mod serve;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+/// Call, serve and inspect go-micro and gRPC services.
+#[derive(Parser, Debug)]
+#[command(name = "rmicro", version, about, propagate_version = false)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the services of a schema, answered by the rules of a handlers file.
+    Serve(serve::ServeArgs),
+    /// Call one endpoint and print the reply as JSON.
+    Call(call::CallArgs),
+    /// List a server's endpoints (or a local schema's).
+    List(list::ListArgs),
+    /// Show the request and response layouts of an endpoint or message.
+    Describe(describe::DescribeArgs),
+    /// Check a server's Debug.Health, optionally waiting until it answers.
+    Health(health::HealthArgs),
+    /// Show a server's request statistics (Debug.Stats).
+    Stats(stats::StatsArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Call(args) => call::run(args),
+        Command::List(args) => list::run(args),
+        Command::Describe(args) => describe::run(args),
+        Command::Health(args) => health::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Completions(args) => completions::run(args),
+    }
+}
+
+/// The clap command, for completion scripts.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,181 @@
+//! Calling a target: one attempt per try, each bounded by the per-attempt timeout, retried
+//! with backoff on what go-micro retries (codes 408 and 500, connection failures — spec
+//! §3.4, §3.5), on one reused connection. Reports each attempt to an observer so the
+//! command line can show them; never prints itself.
+
+use crate::codec::{self, Codec};
+use prost_reflect::DynamicMessage;
+use crate::handler::debug_schema;
+use crate::message::Metadata;
+use crate::protocol::mucp::client::{MucpCaller, OutgoingCall, RawReply};
+use crate::protocol::CallError;
+use crate::schema::Schema;
+use crate::status::{Code, Status};
+use std::time::{Duration, Instant};
+
+/// Delay before each retry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backoff {
+    /// go-micro's: attempt n waits ⌊n^e⌋ × 100 ms (0.1 s, 0.6 s, 1.9 s, …), capped at 2 min.
+    Exponential,
+    Constant(Duration),
+    None,
+}
+
+impl Backoff {
+    pub fn delay(self, attempt: u32) -> Duration {
+        match self {
+            Backoff::None => Duration::ZERO,
+            _ if attempt == 0 => Duration::ZERO,
+            Backoff::Constant(delay) => delay,
+            Backoff::Exponential if attempt > 13 => Duration::from_secs(120),
+            Backoff::Exponential => Duration::from_millis(f64::from(attempt).powf(std::f64::consts::E).floor() as u64 * 100),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CallOptions {
+    /// Per attempt; also sent to the server as the `Timeout` header.
+    pub timeout: Duration,
+    pub dial_timeout: Duration,
+    /// Extra attempts after the first.
+    pub retries: u32,
+    pub backoff: Backoff,
+    pub max_message_size: usize,
+}
+
+/// What the observer hears about each attempt.
+pub enum AttemptEvent<'a> {
+    Started { attempt: u32, attempts: u32, address: &'a str },
+    Failed { attempt: u32, error: &'a CallError, elapsed: Duration, retry_in: Option<Duration> },
+    Succeeded { attempt: u32, elapsed: Duration, reply: &'a RawReply },
+}
+
+/// One request to send: endpoint, body in its codec, metadata.
+pub struct CallRequest<'a> {
+    pub service: &'a str,
+    pub endpoint: &'a str,
+    pub codec: Codec,
+    pub metadata: &'a Metadata,
+    pub body: &'a [u8],
+}
+
+/// A client bound to one address.
+pub struct Client {
+    caller: MucpCaller,
+    options: CallOptions,
+}
+
+impl Client {
+    pub fn new(address: &str, options: CallOptions) -> Client {
+        Client { caller: MucpCaller::new(address, options.dial_timeout, options.max_message_size), options }
+    }
+
+    pub fn address(&self) -> &str {
+        self.caller.address()
+    }
+
+    /// Calls with retries. The error is the last attempt's.
+    pub async fn call(&mut self, request: &CallRequest<'_>, observe: &mut dyn FnMut(AttemptEvent<'_>)) -> Result<RawReply, CallError> {
+        let attempts = self.options.retries + 1;
+        let mut attempt = 0;
+        loop {
+            observe(AttemptEvent::Started { attempt: attempt + 1, attempts, address: self.caller.address() });
+            let started = Instant::now();
+            let outgoing = OutgoingCall {
+                service: request.service,
+                endpoint: request.endpoint,
+                codec: request.codec,
+                metadata: request.metadata,
+                body: request.body,
+                timeout: Some(self.options.timeout),
+            };
+            let result = match tokio::time::timeout(self.options.timeout, self.caller.call(&outgoing)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.caller.disconnect();
+                    Err(CallError::Status(Status::deadline_exceeded(format!(
+                        "no reply within {} (--timeout)",
+                        humantime::format_duration(self.options.timeout)
+                    ))))
+                }
+            };
+            let elapsed = started.elapsed();
+            match result {
+                Ok(reply) => {
+                    observe(AttemptEvent::Succeeded { attempt: attempt + 1, elapsed, reply: &reply });
+                    return Ok(reply);
+                }
+                Err(error) => {
+                    let retry_in = (attempt + 1 < attempts && is_retryable(&error)).then(|| self.options.backoff.delay(attempt + 1));
+                    observe(AttemptEvent::Failed { attempt: attempt + 1, error: &error, elapsed, retry_in });
+                    let Some(delay) = retry_in else { return Err(error) };
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Calls a method of the built-in Debug service over protobuf.
+    pub async fn call_debug(&mut self, name: &str, observe: &mut dyn FnMut(AttemptEvent<'_>)) -> Result<DynamicMessage, CallError> {
+        let method = debug_schema().resolve(name).expect("a method of debug.proto");
+        let request = CallRequest { service: "rmicro", endpoint: name, codec: Codec::Protobuf, metadata: &Metadata::new(), body: &[] };
+        let reply = self.call(&request, observe).await?;
+        codec::decode(Codec::Protobuf, &method.output(), &reply.body).map_err(|error| CallError::Transport(format!("{name} reply: {error}")))
+    }
+
+    /// The server's service record and schema from `Debug.Endpoints`; `None` when the
+    /// server has no Debug service (a go-micro service, say).
+    pub async fn fetch_endpoints(
+        &mut self,
+        observe: &mut dyn FnMut(AttemptEvent<'_>),
+    ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
+        let message = match self.call_debug("Debug.Endpoints", observe).await {
+            Ok(message) => message,
+            Err(CallError::Status(status)) if matches!(status.code, Code::Unimplemented | Code::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let set = message.get_field_by_name("file_descriptor_set").and_then(|value| value.as_bytes().cloned()).unwrap_or_default();
+        let schema = Schema::decode(&set).map_err(|error| CallError::Transport(format!("Debug.Endpoints schema: {error:#}")))?;
+        let record = message.get_field_by_name("service").and_then(|value| value.as_message().map(codec::to_json_value));
+        Ok(Some((record.unwrap_or_default(), schema)))
+    }
+}
+
+/// go-micro ≤ v4.9 retries codes 408 and 500 — which covers its connection and transport
+/// errors — and nothing else (spec §3.4).
+fn is_retryable(error: &CallError) -> bool {
+    match error {
+        CallError::Connect(_) | CallError::Transport(_) => true,
+        CallError::WrongProtocol(_) => false,
+        CallError::Status(status) => matches!(status.micro_code(), 408 | 500),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_backoff_matches_go_micro() {
+        let expected = [0, 100, 600, 1900, 4300, 7900, 13000, 19800];
+        for (attempt, millis) in expected.iter().enumerate() {
+            assert_eq!(Backoff::Exponential.delay(attempt as u32), Duration::from_millis(*millis), "attempt {attempt}");
+        }
+        assert_eq!(Backoff::Exponential.delay(14), Duration::from_secs(120));
+        assert_eq!(Backoff::Constant(Duration::from_millis(5)).delay(3), Duration::from_millis(5));
+        assert_eq!(Backoff::None.delay(3), Duration::ZERO);
+    }
+
+    #[test]
+    fn retries_what_go_micro_retries() {
+        assert!(is_retryable(&CallError::Connect("refused".into())));
+        assert!(is_retryable(&CallError::Status(Status::deadline_exceeded("x"))));
+        assert!(is_retryable(&CallError::Status(Status::internal("x"))));
+        assert!(!is_retryable(&CallError::Status(Status::new(Code::NotFound, "x"))));
+        assert!(!is_retryable(&CallError::Status(Status::from_micro_error("boom"))));
+        assert!(!is_retryable(&CallError::WrongProtocol("h2".into())));
+    }
+}

@@ -1,0 +1,188 @@
+//! Message bodies only: JSON ⇄ `DynamicMessage` ⇄ protobuf bytes, and the codec names
+//! go-micro selects by `Content-Type` (spec §2.3–§2.5). No framing, no transport.
+//! Depends on `message` and prost-reflect.
+
+use crate::message::{EncodedMessage, Reply};
+use bytes::Bytes;
+use prost::Message as _;
+use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+
+/// A body encoding, as named by go-micro's `Content-Type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Json,
+    Protobuf,
+}
+
+impl Codec {
+    /// go-micro matches the whole header value exactly (spec §2.3): no parameters.
+    pub fn from_content_type(content_type: &str) -> Option<Codec> {
+        match content_type {
+            "application/json" => Some(Codec::Json),
+            "application/protobuf" => Some(Codec::Protobuf),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Codec::Json => "application/json",
+            Codec::Protobuf => "application/protobuf",
+        }
+    }
+}
+
+/// The JSON rmicro writes on the wire: proto field names, enums and 64-bit integers as
+/// numbers, zero values omitted — what go-micro ≤ v5.13 writes, and what both its old
+/// (jsonpb) and new (protojson) readers accept (spec §2.5).
+fn wire_json() -> SerializeOptions {
+    SerializeOptions::new()
+        .use_proto_field_name(true)
+        .use_enum_numbers(true)
+        .stringify_64_bit_integers(false)
+}
+
+/// The JSON rmicro shows people and scripts: canonical proto3 JSON (as grpcurl prints).
+fn display_json() -> SerializeOptions {
+    SerializeOptions::new()
+}
+
+/// Decodes a request or reply body. An empty body is the empty message (go-micro does not
+/// decode empty bodies, spec §2.4); JSON after the first value is ignored, as Go does.
+pub fn decode(codec: Codec, desc: &MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, String> {
+    if body.is_empty() {
+        return Ok(DynamicMessage::new(desc.clone()));
+    }
+    match codec {
+        Codec::Json => {
+            let mut deserializer = serde_json::Deserializer::from_slice(body);
+            from_json_deserializer(desc, &mut deserializer)
+        }
+        Codec::Protobuf => DynamicMessage::decode(desc.clone(), body)
+            .map_err(|error| format!("invalid protobuf {}: {error}", desc.full_name())),
+    }
+}
+
+/// Parses JSON text into a message of `desc`, rejecting trailing data. Errors name the
+/// field at fault (`field tags[1]: invalid type …`).
+pub fn from_json_text(desc: &MessageDescriptor, text: &[u8]) -> Result<DynamicMessage, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let message = from_json_deserializer(desc, &mut deserializer)?;
+    deserializer.end().map_err(|error| error.to_string())?;
+    Ok(message)
+}
+
+/// Converts a JSON value (from a handlers file, an exec reply) into a message of `desc`.
+pub fn from_json_value(desc: &MessageDescriptor, value: &serde_json::Value) -> Result<DynamicMessage, String> {
+    from_json_deserializer(desc, value)
+}
+
+fn from_json_deserializer<'de, D>(desc: &MessageDescriptor, deserializer: D) -> Result<DynamicMessage, String>
+where
+    D: serde::Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
+    DynamicMessage::deserialize_with_options(desc.clone(), tracked, &DeserializeOptions::new()).map_err(|error| {
+        let path = track.path().to_string();
+        if path == "." || path.is_empty() {
+            error.to_string()
+        } else {
+            format!("field `{path}`: {error}")
+        }
+    })
+}
+
+/// Encodes a message for the wire.
+pub fn encode(codec: Codec, message: &DynamicMessage) -> Vec<u8> {
+    match codec {
+        Codec::Json => {
+            let mut out = Vec::with_capacity(64);
+            let mut serializer = serde_json::Serializer::new(&mut out);
+            message
+                .serialize_with_options(&mut serializer, &wire_json())
+                .expect("a DynamicMessage always serialises to JSON");
+            out.push(b'\n');
+            out
+        }
+        Codec::Protobuf => message.encode_to_vec(),
+    }
+}
+
+/// Encodes a handler's reply, reusing the ahead-of-time encoding when there is one.
+pub fn encode_reply(codec: Codec, reply: &Reply) -> Bytes {
+    match (reply, codec) {
+        (Reply::Encoded(encoded), Codec::Json) => encoded.json.clone(),
+        (Reply::Encoded(encoded), Codec::Protobuf) => encoded.protobuf.clone(),
+        (Reply::Message(message), codec) => encode(codec, message).into(),
+    }
+}
+
+/// Encodes a static message once for every codec.
+pub fn encode_ahead(message: DynamicMessage) -> EncodedMessage {
+    EncodedMessage {
+        json: encode(Codec::Json, &message).into(),
+        protobuf: encode(Codec::Protobuf, &message).into(),
+        message,
+    }
+}
+
+/// The message as a JSON value in the display form.
+pub fn to_json_value(message: &DynamicMessage) -> serde_json::Value {
+    message
+        .serialize_with_options(serde_json::value::Serializer, &display_json())
+        .expect("a DynamicMessage always serialises to JSON")
+}
+
+/// The message as a JSON value in the wire form (what exec handlers read on stdin).
+pub fn to_wire_json_value(message: &DynamicMessage) -> serde_json::Value {
+    message
+        .serialize_with_options(serde_json::value::Serializer, &wire_json())
+        .expect("a DynamicMessage always serialises to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    fn pool() -> DescriptorPool {
+        let source = r#"
+            syntax = "proto3";
+            package t;
+            message Request { string name = 1; int64 big = 2; Kind kind = 3; repeated string tags = 4; }
+            enum Kind { KIND_UNSPECIFIED = 0; KIND_A = 1; }
+        "#;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.proto"), source).unwrap();
+        protox::compile(["t.proto"], [dir.path()]).map(|set| DescriptorPool::from_file_descriptor_set(set).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn vector_10_2_protobuf_body() {
+        let desc = pool().get_message_by_name("t.Request").unwrap();
+        let message = decode(Codec::Protobuf, &desc, b"\x0a\x04John").unwrap();
+        assert_eq!(message.get_field_by_name("name").unwrap().as_str(), Some("John"));
+        assert_eq!(encode(Codec::Protobuf, &message), b"\x0a\x04John");
+    }
+
+    #[test]
+    fn wire_json_is_the_old_go_micro_dialect() {
+        let desc = pool().get_message_by_name("t.Request").unwrap();
+        let message = decode(Codec::Json, &desc, br#"{"name":"John","big":"5","kind":"KIND_A"}"#).unwrap();
+        assert_eq!(encode(Codec::Json, &message), b"{\"name\":\"John\",\"big\":5,\"kind\":1}\n");
+        assert_eq!(to_json_value(&message), serde_json::json!({"name":"John","big":"5","kind":"KIND_A"}));
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let desc = pool().get_message_by_name("t.Request").unwrap();
+        let error = from_json_text(&desc, br#"{"tags":["a",5]}"#).unwrap_err();
+        assert!(error.contains("tags"), "{error}");
+        let error = from_json_text(&desc, br#"{"nme":"x"}"#).unwrap_err();
+        assert!(error.contains("nme"), "{error}");
+        assert!(from_json_text(&desc, br#"{"name":"x"} trailing"#).is_err());
+        assert!(decode(Codec::Json, &desc, b"{\"name\":\"x\"}\n").is_ok());
+    }
+}

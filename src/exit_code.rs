@@ -1,0 +1,56 @@
+//! Exit-code policy, in one place (DESIGN.md "Exit codes"): 0 success, 1 local or
+//! transport failure, 2 usage error, 64 + gRPC code when the peer returned an error
+//! (as grpcurl does). `main` calls [`for_error`]; nothing else decides exit codes.
+
+use crate::status::{Code, Status};
+
+pub const SUCCESS: u8 = 0;
+pub const FAILURE: u8 = 1;
+pub const USAGE: u8 = 2;
+const PEER_ERROR_BASE: u8 = 64;
+
+/// A mistake in how rmicro was invoked, found after argument parsing (clap reports its own
+/// with exit 2 too).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code for an RPC status returned by the peer.
+pub fn for_status(code: Code) -> u8 {
+    PEER_ERROR_BASE + code as u8
+}
+
+/// The exit code for any error that reached `main`.
+pub fn for_error(error: &anyhow::Error) -> u8 {
+    if let Some(status) = error.downcast_ref::<Status>() {
+        for_status(status.code)
+    } else if error.is::<UsageError>() {
+        USAGE
+    } else {
+        FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let cases = [
+            (anyhow::Error::new(Status::new(Code::NotFound, "x")), 69),
+            (anyhow::Error::new(Status::new(Code::DeadlineExceeded, "x")), 68),
+            (anyhow::Error::new(Status::new(Code::Unavailable, "x")), 78),
+            (anyhow::Error::new(Status::new(Code::Unimplemented, "x")), 76),
+            (anyhow::Error::new(Status::new(Code::Internal, "x")), 77),
+            (anyhow::Error::new(Status::new(Code::Unknown, "x")), 66),
+            (anyhow::Error::new(UsageError("x".into())), 2),
+            (anyhow::anyhow!("connection refused"), 1),
+            (anyhow::Error::new(Status::new(Code::NotFound, "x")).context("calling Job.GetJob"), 69),
+        ];
+        for (error, code) in cases {
+            assert_eq!(for_error(&error), code, "{error:#}");
+        }
+        assert_eq!(for_status(Code::Unauthenticated), 80);
+    }
+}

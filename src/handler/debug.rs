@@ -1,0 +1,205 @@
+//! The built-in `Debug` service (DESIGN.md "Built-in Debug service"): `Health` answers
+//! `{"status":"ok"}` as go-micro does, `Stats` reports the router's figures, `Endpoints`
+//! returns the service record in go-micro's registry shape plus the encoded schema. Its
+//! own schema (`proto/debug.proto`) is embedded in the binary.
+
+use super::stats::Stats;
+use super::{Handler, HandlerFuture, RouterOptions};
+use crate::codec;
+use crate::message::{Reply, Request};
+use crate::schema::{endpoint_name, is_streaming, Schema};
+use crate::status::Status;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
+use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SOURCE: &str = include_str!("../../proto/debug.proto");
+
+/// The schema of the Debug service, parsed once per process.
+pub fn debug_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let file = protox::file::File::from_source("rmicro/debug.proto", SOURCE).expect("debug.proto parses");
+        let mut pool = DescriptorPool::new();
+        pool.add_file_descriptor_proto(file.file_descriptor_proto().clone()).expect("debug.proto is valid");
+        Schema::from_pool(pool)
+    })
+}
+
+fn debug_message(name: &str) -> MessageDescriptor {
+    debug_schema().pool().get_message_by_name(&format!("rmicro.debug.{name}")).expect("message of debug.proto")
+}
+
+/// What the Debug handlers share: the prepared replies and the router's statistics.
+pub struct DebugState {
+    health: Reply,
+    endpoints: Reply,
+    stats: Arc<Stats>,
+}
+
+impl DebugState {
+    pub fn new(record: Value, schema: &Schema, stats: Arc<Stats>) -> DebugState {
+        let health = codec::from_json_value(&debug_message("HealthResponse"), &json!({"status": "ok"})).expect("valid");
+        let mut files: Vec<_> = schema.pool().file_descriptor_protos().cloned().collect();
+        files.extend(debug_schema().pool().file_descriptor_protos().cloned());
+        let set = prost_types::FileDescriptorSet { file: files }.encode_to_vec();
+        let service = codec::from_json_value(&debug_message("Service"), &record).expect("the record matches debug.proto");
+        let mut endpoints = DynamicMessage::new(debug_message("EndpointsResponse"));
+        endpoints.set_field_by_name("service", prost_reflect::Value::Message(service));
+        endpoints.set_field_by_name("file_descriptor_set", prost_reflect::Value::Bytes(set.into()));
+        DebugState {
+            health: Reply::Encoded(Arc::new(codec::encode_ahead(health))),
+            endpoints: Reply::Encoded(Arc::new(codec::encode_ahead(endpoints))),
+            stats,
+        }
+    }
+
+    fn stats_reply(&self) -> Reply {
+        let now = unix_seconds(SystemTime::now());
+        let started = unix_seconds(self.stats.started);
+        let figures = self.stats.snapshot();
+        let requests: u64 = figures.iter().map(|figure| figure.requests).sum();
+        let errors: u64 = figures.iter().map(|figure| figure.errors).sum();
+        let (memory, threads) = process_usage();
+        let endpoints: Vec<Value> = figures
+            .iter()
+            .map(|figure| {
+                json!({"endpoint": figure.name, "requests": figure.requests, "errors": figure.errors,
+                       "mean_ms": figure.mean_ms, "p50_ms": figure.p50_ms, "p99_ms": figure.p99_ms, "max_ms": figure.max_ms})
+            })
+            .collect();
+        let value = json!({"timestamp": now, "started": started, "uptime": now.saturating_sub(started), "memory": memory,
+                           "threads": threads, "requests": requests, "errors": errors, "endpoints": endpoints});
+        Reply::Message(codec::from_json_value(&debug_message("StatsResponse"), &value).expect("stats match debug.proto"))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum DebugMethod {
+    Health,
+    Stats,
+    Endpoints,
+}
+
+pub struct DebugHandler {
+    method: DebugMethod,
+    state: Arc<DebugState>,
+}
+
+impl DebugHandler {
+    pub fn new(method: &MethodDescriptor, state: Arc<DebugState>) -> DebugHandler {
+        let method = match method.name() {
+            "Health" => DebugMethod::Health,
+            "Stats" => DebugMethod::Stats,
+            "Endpoints" => DebugMethod::Endpoints,
+            other => unreachable!("debug.proto has no method {other}"),
+        };
+        DebugHandler { method, state }
+    }
+}
+
+impl Handler for DebugHandler {
+    fn handle(&self, _request: Request) -> HandlerFuture<'_> {
+        let reply = match self.method {
+            DebugMethod::Health => self.state.health.clone(),
+            DebugMethod::Stats => self.state.stats_reply(),
+            DebugMethod::Endpoints => self.state.endpoints.clone(),
+        };
+        Box::pin(std::future::ready(Ok::<Reply, Status>(reply)))
+    }
+
+    fn kind(&self) -> &'static str {
+        "debug"
+    }
+}
+
+/// The service record in go-micro's registry shape (spec §4.6), with each endpoint's
+/// handler kind in its metadata.
+pub fn service_record(listed: &[(&MethodDescriptor, &str)], options: &RouterOptions) -> Value {
+    let endpoints: Vec<Value> = listed
+        .iter()
+        .map(|(method, kind)| {
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("handler".into(), json!(kind));
+            if is_streaming(method) {
+                metadata.insert("stream".into(), json!("true"));
+            }
+            json!({
+                "name": endpoint_name(method),
+                "request": value_tree(&method.input(), 0),
+                "response": value_tree(&method.output(), 0),
+                "metadata": metadata,
+            })
+        })
+        .collect();
+    json!({"name": options.name, "version": options.version, "metadata": {"protocols": "mucp"}, "endpoints": endpoints})
+}
+
+/// go-micro's `Value` tree of a message: fields named as their JSON tags, nested to
+/// depth 3, leaves without values.
+fn value_tree(message: &MessageDescriptor, depth: usize) -> Value {
+    json!({"name": message.name(), "type": message.name(), "values": field_values(message, depth)})
+}
+
+fn field_values(message: &MessageDescriptor, depth: usize) -> Vec<Value> {
+    message
+        .fields()
+        .map(|field| {
+            let mut value = json!({"name": field.name(), "type": go_type(&field)});
+            if let (Kind::Message(nested), false, true) = (field.kind(), field.is_map(), depth < 2) {
+                value["values"] = json!(field_values(&nested, depth + 1));
+            }
+            value
+        })
+        .collect()
+}
+
+/// The Go type go-micro would show for a field.
+fn go_type(field: &FieldDescriptor) -> String {
+    fn kind_name(kind: &Kind) -> String {
+        match kind {
+            Kind::Double => "float64".into(),
+            Kind::Float => "float32".into(),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => "int32".into(),
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "int64".into(),
+            Kind::Uint32 | Kind::Fixed32 => "uint32".into(),
+            Kind::Uint64 | Kind::Fixed64 => "uint64".into(),
+            Kind::Bool => "bool".into(),
+            Kind::String => "string".into(),
+            Kind::Bytes => "[]byte".into(),
+            Kind::Message(message) => message.name().into(),
+            Kind::Enum(enumeration) => enumeration.name().into(),
+        }
+    }
+    if field.is_map() {
+        let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
+        return format!("map[{}]{}", kind_name(&entry.map_entry_key_field().kind()), kind_name(&entry.map_entry_value_field().kind()));
+    }
+    let name = kind_name(&field.kind());
+    if field.is_list() {
+        format!("[]{name}")
+    } else {
+        name
+    }
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Resident memory in bytes and thread count, from /proc (zero where unavailable).
+fn process_usage() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|number| number.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:") * 1024, field("Threads:"))
+}
+

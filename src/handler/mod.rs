@@ -1,0 +1,166 @@
+//! Handlers and the [`Router`] that maps `Service.Method` to them.
+//!
+//! Every protocol front end calls the same router (through `protocol::Dispatch`), so a
+//! handler never knows which protocol carried a request. The router applies deadlines and
+//! keeps per-endpoint statistics for `Debug.Stats`. Handlers: `stub` (rules from the
+//! handlers file), `exec` (a command per request), `debug` (the built-in service).
+
+mod debug;
+mod exec;
+mod rules;
+mod stats;
+mod stub;
+
+pub use debug::debug_schema;
+pub use rules::HandlerRules;
+
+use crate::codec;
+use crate::message::{Endpoint, Reply, Request};
+use crate::protocol::{Dispatch, Lookup};
+use crate::schema::{endpoint_name, Schema};
+use crate::status::{Code, Status};
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use stats::Stats;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send + 'a>>;
+
+/// Answers requests for one endpoint.
+pub trait Handler: Send + Sync {
+    fn handle(&self, request: Request) -> HandlerFuture<'_>;
+
+    /// A short name for listings: `stub`, `exec`, `debug`, `empty`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Answers every request with the empty response message, or Unimplemented when strict.
+struct EmptyHandler {
+    reply: Result<Reply, Status>,
+}
+
+impl Handler for EmptyHandler {
+    fn handle(&self, _request: Request) -> HandlerFuture<'_> {
+        Box::pin(std::future::ready(self.reply.clone()))
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.reply.is_ok() {
+            "empty"
+        } else {
+            "none"
+        }
+    }
+}
+
+/// How `serve` wants its router built.
+pub struct RouterOptions {
+    /// The service name (errors' origin id, the Debug service record).
+    pub name: String,
+    pub version: String,
+    /// Unconfigured endpoints answer Unimplemented instead of the empty message.
+    pub strict: bool,
+}
+
+struct Route {
+    endpoint: Arc<Endpoint>,
+    handler: Box<dyn Handler>,
+}
+
+/// Maps endpoints to handlers; shared by every connection of every protocol.
+pub struct Router {
+    name: String,
+    routes: Vec<Route>,
+    /// Service short name → method name → route index (go-micro routes on short names).
+    index: HashMap<String, HashMap<String, usize>>,
+    stats: Arc<Stats>,
+}
+
+impl Router {
+    /// Builds routes for every method of `schema` plus the built-in Debug service.
+    pub fn build(schema: &Schema, mut rules: HandlerRules, options: RouterOptions) -> anyhow::Result<Router> {
+        let mut handlers: Vec<(MethodDescriptor, Box<dyn Handler>)> = schema
+            .methods()
+            .into_iter()
+            .map(|method| {
+                let handler = rules.take(&method).unwrap_or_else(|| Box::new(empty_handler(&method, options.strict)));
+                (method, handler)
+            })
+            .collect();
+        let debug_methods = debug_schema().methods();
+        let listed: Vec<(&MethodDescriptor, &'static str)> = handlers
+            .iter()
+            .map(|(method, handler)| (method, handler.kind()))
+            .chain(debug_methods.iter().map(|method| (method, "debug")))
+            .collect();
+        let stats = Arc::new(Stats::new(listed.iter().map(|(method, _)| endpoint_name(method)).collect()));
+        let state = Arc::new(debug::DebugState::new(debug::service_record(&listed, &options), schema, stats.clone()));
+        handlers.extend(debug_methods.into_iter().map(|method| {
+            let handler: Box<dyn Handler> = Box::new(debug::DebugHandler::new(&method, state.clone()));
+            (method, handler)
+        }));
+
+        let mut router = Router { name: options.name, routes: Vec::new(), index: HashMap::new(), stats };
+        for (method, handler) in handlers {
+            let service = method.parent_service().name().to_owned();
+            let methods = router.index.entry(service.clone()).or_default();
+            if methods.contains_key(method.name()) {
+                anyhow::bail!(
+                    "two services are called {service} (one is {}); mucp routes on the short name, so serve them separately",
+                    method.parent_service().full_name()
+                );
+            }
+            methods.insert(method.name().to_owned(), router.routes.len());
+            let endpoint = Arc::new(Endpoint { index: router.routes.len(), name: endpoint_name(&method), method });
+            router.routes.push(Route { endpoint, handler });
+        }
+        Ok(router)
+    }
+
+    /// Endpoints with the kind of handler behind each, in route order.
+    pub fn endpoints(&self) -> impl Iterator<Item = (&Endpoint, &'static str)> {
+        self.routes.iter().map(|route| (route.endpoint.as_ref(), route.handler.kind()))
+    }
+}
+
+fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
+    let reply = if strict {
+        Err(Status::new(Code::Unimplemented, format!("{} has no handler (rmicro serve --strict)", endpoint_name(method))))
+    } else {
+        Ok(Reply::Encoded(Arc::new(codec::encode_ahead(DynamicMessage::new(method.output())))))
+    };
+    EmptyHandler { reply }
+}
+
+impl Dispatch for Router {
+    fn lookup(&self, service: &str, method: &str) -> Lookup {
+        match self.index.get(service) {
+            None => Lookup::NoService,
+            Some(methods) => match methods.get(method) {
+                Some(index) => Lookup::Found(self.routes[*index].endpoint.clone()),
+                None => Lookup::NoMethod,
+            },
+        }
+    }
+
+    async fn call(&self, request: Request) -> Result<Reply, Status> {
+        let index = request.endpoint.index;
+        let started = std::time::Instant::now();
+        let deadline = request.deadline;
+        let handling = self.routes[index].handler.handle(request);
+        let result = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), handling).await.unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!("{} did not finish before the caller's deadline", self.routes[index].endpoint.name)))
+            }),
+            None => handling.await,
+        };
+        self.stats.record(index, started.elapsed(), result.is_ok());
+        result
+    }
+
+    fn origin(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,143 @@
+//! Request statistics for `Debug.Stats`: per-endpoint counts, errors and a latency
+//! histogram (log-linear buckets, 4 per power of two, so percentiles are within ±12%).
+//! Lock-free: every update is one atomic add per counter.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+const BUCKETS: usize = 4 * 40;
+
+pub struct EndpointStats {
+    pub name: String,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    total_micros: AtomicU64,
+    max_micros: AtomicU64,
+    histogram: Box<[AtomicU64]>,
+}
+
+/// A snapshot of one endpoint's figures.
+pub struct EndpointFigures {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+pub struct Stats {
+    pub started: SystemTime,
+    endpoints: Vec<EndpointStats>,
+}
+
+impl Stats {
+    pub fn new(names: Vec<String>) -> Stats {
+        let endpoints = names
+            .into_iter()
+            .map(|name| EndpointStats {
+                name,
+                requests: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                total_micros: AtomicU64::new(0),
+                max_micros: AtomicU64::new(0),
+                histogram: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            })
+            .collect();
+        Stats { started: SystemTime::now(), endpoints }
+    }
+
+    pub fn record(&self, index: usize, elapsed: Duration, ok: bool) {
+        let endpoint = &self.endpoints[index];
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        endpoint.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            endpoint.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        endpoint.total_micros.fetch_add(micros, Ordering::Relaxed);
+        endpoint.max_micros.fetch_max(micros, Ordering::Relaxed);
+        endpoint.histogram[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Figures for every endpoint that has been called.
+    pub fn snapshot(&self) -> Vec<EndpointFigures> {
+        self.endpoints
+            .iter()
+            .filter_map(|endpoint| {
+                let requests = endpoint.requests.load(Ordering::Relaxed);
+                (requests > 0).then(|| {
+                    let counts: Vec<u64> = endpoint.histogram.iter().map(|count| count.load(Ordering::Relaxed)).collect();
+                    EndpointFigures {
+                        name: endpoint.name.clone(),
+                        requests,
+                        errors: endpoint.errors.load(Ordering::Relaxed),
+                        mean_ms: endpoint.total_micros.load(Ordering::Relaxed) as f64 / requests as f64 / 1000.0,
+                        p50_ms: percentile(&counts, 0.50),
+                        p99_ms: percentile(&counts, 0.99),
+                        max_ms: endpoint.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+fn bucket_of(micros: u64) -> usize {
+    if micros < 4 {
+        return micros as usize;
+    }
+    let log = 63 - micros.leading_zeros() as usize;
+    let sub = ((micros >> (log - 2)) & 3) as usize;
+    (4 * (log - 1) + sub).min(BUCKETS - 1)
+}
+
+fn bucket_floor(index: usize) -> u64 {
+    if index < 4 {
+        return index as u64;
+    }
+    let log = index / 4 + 1;
+    (4 + (index % 4) as u64) << (log - 2)
+}
+
+/// The midpoint of the bucket holding the `quantile`th observation, in milliseconds.
+fn percentile(counts: &[u64], quantile: f64) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let rank = ((total as f64 * quantile).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (index, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            let low = bucket_floor(index) as f64;
+            let high = bucket_floor(index + 1) as f64;
+            return (low + high) / 2.0 / 1000.0;
+        }
+    }
+    0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_ordered() {
+        for micros in 0..100_000u64 {
+            let index = bucket_of(micros);
+            assert!(bucket_floor(index) <= micros && micros < bucket_floor(index + 1), "{micros} in {index}");
+        }
+    }
+
+    #[test]
+    fn percentiles_fall_in_range() {
+        let stats = Stats::new(vec!["A.B".into()]);
+        for ms in 1..=100 {
+            stats.record(0, Duration::from_millis(ms), ms != 100);
+        }
+        let figures = &stats.snapshot()[0];
+        assert_eq!((figures.requests, figures.errors), (100, 1));
+        assert!((44.0..=56.0).contains(&figures.p50_ms), "{}", figures.p50_ms);
+        assert!((87.0..=113.0).contains(&figures.p99_ms), "{}", figures.p99_ms);
+        assert_eq!(figures.max_ms, 100.0);
+    }
+}

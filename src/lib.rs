@@ -1,0 +1,18 @@
+//! rmicro: call, serve and inspect go-micro and gRPC services.
+//!
+//! Layers, top to bottom (a module only uses those below it; see DESIGN.md): `cli`,
+//! `output`, `server`, `client`, `handler`, `protocol`, `codec`, `schema`, `status` and
+//! `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
+
+pub mod cli;
+pub mod client;
+pub mod codec;
+pub mod completions;
+pub mod exit_code;
+pub mod handler;
+pub mod message;
+pub mod output;
+pub mod protocol;
+pub mod schema;
+pub mod server;
+pub mod status;

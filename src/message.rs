@@ -1,0 +1,94 @@
+//! The types every layer shares: [`Metadata`], the server-side [`Request`] / [`Response`]
+//! and [`Endpoint`]. Protocol front ends build these; handlers consume them, never
+//! knowing which protocol carried them. Depends only on `status` and prost-reflect.
+
+use bytes::Bytes;
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Request or response metadata: header-like pairs, names compared case-insensitively.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Metadata(Vec<(String, String)>);
+
+impl Metadata {
+    pub fn new() -> Metadata {
+        Metadata(Vec::new())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    /// Appends a pair (several values per name are kept, in order).
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Replaces every value of `name` with `value`.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+        self.0.push((name.to_owned(), value.into()));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for Metadata {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Metadata {
+        Metadata(pairs.into_iter().collect())
+    }
+}
+
+/// One method a server offers, by its go-micro name (`Job.CreateJob`).
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Position in the router's table, so a front end's lookup finds the handler directly.
+    pub index: usize,
+    /// go-micro name: `Service.Method`.
+    pub name: String,
+    pub method: MethodDescriptor,
+}
+
+/// A decoded request as a handler sees it.
+#[derive(Debug)]
+pub struct Request {
+    pub endpoint: Arc<Endpoint>,
+    pub metadata: Metadata,
+    pub body: DynamicMessage,
+    pub deadline: Option<Instant>,
+}
+
+/// A reply message: built per request, or encoded once at start-up (static stubs).
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Message(DynamicMessage),
+    Encoded(Arc<EncodedMessage>),
+}
+
+/// A message with its encodings made ahead of time, one per codec.
+#[derive(Debug)]
+pub struct EncodedMessage {
+    pub message: DynamicMessage,
+    pub json: Bytes,
+    pub protobuf: Bytes,
+}
+
+impl Reply {
+    pub fn message(&self) -> &DynamicMessage {
+        match self {
+            Reply::Message(message) => message,
+            Reply::Encoded(encoded) => &encoded.message,
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The mucp server front end: one task per HTTP/1.1 connection, requests answered in
+//! order, replies shaped byte for byte as a go-micro server shapes them (spec §1.4, §4):
+//! status always `200 OK`, headers = the connection's first request echoed and overlaid
+//! with the message's own, sorted; errors in `Micro-Error`.
+
+use super::parse_timeout;
+use crate::codec::{self, Codec};
+use crate::message::{Metadata, Request};
+use crate::protocol::http1::{HttpConnection, HttpMessage, ReadError};
+use crate::protocol::{stopping, Dispatch, Lookup};
+use crate::status::{Code, Status};
+use bytes::Bytes;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+/// Headers of the first request that are never echoed back (spec §1.4; Go keeps `Host`
+/// out of its header map).
+const NOT_ECHOED: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding", "Trailer"];
+
+/// What one request produced, before it is written as an HTTP response.
+enum Outcome {
+    Reply { content_type: &'static str, body: Bytes },
+    Error(String),
+    UnsupportedContentType(String),
+}
+
+/// Serves mucp requests on one connection until the peer closes it, sends
+/// `Connection: close`, or `shutdown` turns true while the connection is idle.
+pub async fn serve_connection<S, D>(mut connection: HttpConnection<S>, dispatch: &D, mut shutdown: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let mut echo: Option<Vec<(String, String)>> = None;
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        let read = tokio::select! {
+            read = connection.read_request() => read,
+            _ = stopping(&mut shutdown) => {
+                // Draining: a request that has begun to arrive is still served.
+                if !connection.has_partial_message() {
+                    return;
+                }
+                connection.read_request().await
+            }
+        };
+        let message = match read {
+            Ok(message) => message,
+            Err(ReadError::Closed | ReadError::Io(_)) => return,
+            Err(ReadError::Malformed(reason)) => {
+                let reply = format!(
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: {reason}"
+                );
+                let _ = connection.write_all(reply.as_bytes()).await;
+                return;
+            }
+            Err(error @ (ReadError::TooLarge { .. } | ReadError::Truncated { .. })) => {
+                // The body cannot be read past this point, so the connection ends here.
+                let code = if matches!(error, ReadError::TooLarge { .. }) { 413 } else { 400 };
+                let status = Status { http_code: Some(code), ..Status::new(Code::from_http(code.into()), error.to_string()) };
+                let value = status.with_id(dispatch.origin()).to_micro_json();
+                out.clear();
+                let overlay = [("Micro-Error", value.as_str()), ("X-Micro-Error", value.as_str())];
+                write_response(&mut out, echo.as_deref().unwrap_or_default(), &overlay, b"");
+                let _ = connection.write_all(&out).await;
+                return;
+            }
+        };
+        let echo = echo.get_or_insert_with(|| echoed_headers(&message));
+        let close_after = message.header("Connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
+        let request_id = message.header("Micro-Id").map(str::to_owned);
+        let outcome = handle(dispatch, &message).await;
+
+        out.clear();
+        match &outcome {
+            Outcome::Reply { content_type, body } => {
+                let mut overlay = Vec::with_capacity(3);
+                if !body.is_empty() {
+                    overlay.push(("Content-Type", *content_type));
+                }
+                if let Some(id) = &request_id {
+                    overlay.push(("Micro-Id", id.as_str()));
+                    overlay.push(("X-Micro-Id", id.as_str()));
+                }
+                write_response(&mut out, echo, &overlay, body);
+            }
+            Outcome::Error(value) => {
+                // Errors carry the current request's headers (spec §3.2).
+                let mut overlay: Vec<(&str, &str)> = message
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str()))
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect();
+                overlay.push(("Micro-Error", value));
+                overlay.push(("X-Micro-Error", value));
+                write_response(&mut out, echo, &overlay, b"");
+            }
+            Outcome::UnsupportedContentType(content_type) => {
+                let body = format!("unsupported Content-Type: {content_type}");
+                write_response(&mut out, echo, &[("Content-Type", "text/plain")], body.as_bytes());
+            }
+        }
+        if connection.write_all(&out).await.is_err() || close_after {
+            return;
+        }
+    }
+}
+
+/// Routes, decodes and dispatches one request (spec §2.3, §4.1–§4.2).
+async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
+    let content_type = message.header("Content-Type").unwrap_or("application/protobuf");
+    let Some(codec) = Codec::from_content_type(content_type) else {
+        return Outcome::UnsupportedContentType(content_type.to_owned());
+    };
+    let endpoint_name = ["Micro-Endpoint", "X-Micro-Endpoint", "Micro-Method", "X-Micro-Method"]
+        .iter()
+        .find_map(|name| message.header(name))
+        .unwrap_or("");
+    let mut parts = endpoint_name.split('.');
+    let (Some(service), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Outcome::Error(format!("rpc: service/endpoint request ill-formed: {endpoint_name}"));
+    };
+    let endpoint = match dispatch.lookup(service, method) {
+        Lookup::Found(endpoint) => endpoint,
+        Lookup::NoService => return Outcome::Error(format!("rpc: can't find service {service}")),
+        Lookup::NoMethod => return Outcome::Error(format!("rpc: can't find method {method}")),
+    };
+    let error = |status: Status| Outcome::Error(sanitise(&status.with_id(dispatch.origin()).to_micro_json()));
+    if message.header("Micro-Stream").is_some() || crate::schema::is_streaming(&endpoint.method) {
+        return error(Status::new(
+            Code::Unimplemented,
+            format!("{endpoint_name} streams; rmicro does not serve mucp streams yet"),
+        ));
+    }
+    if message.header("Micro-Topic").is_some() {
+        return error(Status::new(Code::Unimplemented, "rmicro does not take broker events"));
+    }
+    let body = match codec::decode(codec, &endpoint.method.input(), &message.body) {
+        Ok(body) => body,
+        Err(reason) => return error(Status::invalid_argument(reason)),
+    };
+    let deadline = message.header("Timeout").and_then(parse_timeout).map(|timeout| Instant::now() + timeout);
+    let metadata: Metadata = message.headers.iter().cloned().collect();
+    let request = Request { endpoint, metadata, body, deadline };
+    match dispatch.call(request).await {
+        Ok(reply) => Outcome::Reply { content_type: codec.content_type(), body: codec::encode_reply(codec, &reply) },
+        Err(status) => {
+            let status = if status.id.is_empty() { status.with_id(dispatch.origin()) } else { status };
+            Outcome::Error(sanitise(&status.to_micro_json()))
+        }
+    }
+}
+
+/// Go's header writer turns CR and LF in values into spaces.
+fn sanitise(value: &str) -> String {
+    value.replace(['\r', '\n'], " ")
+}
+
+fn echoed_headers(first: &HttpMessage) -> Vec<(String, String)> {
+    first.headers.iter().filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str())).cloned().collect()
+}
+
+/// Writes `HTTP/1.1 200 OK` with the echoed headers overlaid by `overlay` (Go's `Set`),
+/// sorted by name; `Content-Length` first, or last when the body is empty (spec §1.4).
+fn write_response(out: &mut Vec<u8>, echo: &[(String, String)], overlay: &[(&str, &str)], body: &[u8]) {
+    let mut headers: Vec<(&str, &str)> = echo
+        .iter()
+        .filter(|(name, _)| !overlay.iter().any(|(key, _)| key == name))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .chain(overlay.iter().copied())
+        .collect();
+    headers.sort_by(|a, b| a.0.cmp(b.0));
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    if !body.is_empty() {
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if body.is_empty() {
+        out.extend_from_slice(b"Content-Length: 0\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}

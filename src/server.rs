@@ -1,0 +1,100 @@
+//! Composition of `rmicro serve`: accepts connections on a bound listener, recognises the
+//! protocol from the first bytes, hands the connection to that protocol's front end with
+//! the shared router, and drains on shutdown — no new connections, idle ones closed,
+//! in-flight requests finished within a bounded grace period.
+
+use crate::handler::Router;
+use crate::protocol::http1::HttpConnection;
+use crate::protocol::mucp;
+use crate::protocol::stopping;
+use bytes::BytesMut;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Clone, Copy, Debug)]
+pub struct ServerOptions {
+    /// Largest request body accepted, in bytes.
+    pub max_message_size: usize,
+    /// How long in-flight requests may take to finish after shutdown begins.
+    pub grace: Duration,
+}
+
+/// Serves until `shutdown` completes, then drains. Returns once every connection is done
+/// or the grace period is over.
+pub async fn serve(listener: TcpListener, router: Arc<Router>, options: ServerOptions, shutdown: impl Future<Output = ()>) {
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, router.clone(), options, stopped.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!("accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(options.grace, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("{} connection(s) still busy after the {:?} grace period; closing them", connections.len(), options.grace);
+    }
+}
+
+/// The protocol a connection speaks, from its first bytes.
+enum Sniffed {
+    Mucp,
+    Http2,
+    JsonRpc,
+}
+
+fn sniff(first: &[u8]) -> Sniffed {
+    if first.starts_with(b"PRI") {
+        Sniffed::Http2
+    } else if matches!(first.first(), Some(b'{' | b'[')) {
+        Sniffed::JsonRpc
+    } else {
+        Sniffed::Mucp
+    }
+}
+
+async fn serve_connection(mut stream: TcpStream, router: Arc<Router>, options: ServerOptions, mut stopped: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let mut first = BytesMut::with_capacity(8 * 1024);
+    while first.len() < 3 {
+        let read = tokio::select! {
+            read = stream.read_buf(&mut first) => read,
+            _ = stopping(&mut stopped), if first.is_empty() => return,
+        };
+        match read {
+            Ok(0) | Err(_) => {
+                if first.is_empty() {
+                    return;
+                }
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    match sniff(&first) {
+        Sniffed::Mucp => {
+            let connection = HttpConnection::with_buffered(stream, options.max_message_size, first);
+            mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
+        }
+        Sniffed::Http2 => tracing::warn!("closing an HTTP/2 (gRPC) connection: this rmicro serves mucp only"),
+        Sniffed::JsonRpc => tracing::warn!("closing a JSON-RPC connection: this rmicro serves mucp only"),
+    }
+}
