@@ -70,6 +70,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         !self.buffer.is_empty()
     }
 
+    /// Reads whatever the peer has already sent without waiting; true when bytes came.
+    /// Used when draining, so that a request already on its way is still served.
+    pub async fn read_ready(&mut self) -> bool {
+        // A zero timeout still polls the read once before it expires.
+        match tokio::time::timeout(std::time::Duration::ZERO, self.stream.read_buf(&mut self.buffer)).await {
+            Ok(Ok(0)) => {
+                self.at_eof = true;
+                false
+            }
+            Ok(Ok(_)) => true,
+            _ => false,
+        }
+    }
+
     /// The bytes received but not yet consumed (to tell what a non-HTTP peer sent).
     pub fn unconsumed(&self) -> &[u8] {
         &self.buffer

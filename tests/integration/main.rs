@@ -1,1 +1,9 @@
-fn main(){}
+//! The one integration-test binary: drives the real `rmicro` binary against servers it
+//! starts on port 0, and speaks raw bytes to them where the wire format matters.
+
+mod call;
+mod inspect;
+mod schema;
+mod serve;
+mod support;
+mod wire;

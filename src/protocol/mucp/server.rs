@@ -39,7 +39,7 @@ where
             read = connection.read_request() => read,
             _ = stopping(&mut shutdown) => {
                 // Draining: a request that has begun to arrive is still served.
-                if !connection.has_partial_message() {
+                if !connection.has_partial_message() && !connection.read_ready().await {
                     return;
                 }
                 connection.read_request().await

@@ -1,0 +1,101 @@
+//! `list`, `describe`, `health`, `stats` and `completions` through the real binary.
+
+use crate::support::{assert_exit, json, run, sample, stderr, stdout, Server};
+
+#[test]
+fn list_shows_endpoints_types_kinds_and_handlers() {
+    let server = Server::job(&[]);
+    let output = server.run(&["list", "-o", "json"]);
+    assert_exit(&output, 0);
+    let rows = json(&output);
+    let row = |name: &str| rows.as_array().unwrap().iter().find(|row| row["endpoint"] == name).cloned().unwrap();
+    assert_eq!(row("Job.CreateJob")["handler"], "stub");
+    assert_eq!(row("Job.GetJob")["handler"], "exec");
+    assert_eq!(row("Job.GetJob")["request"], "job.Task");
+    assert_eq!(row("Debug.Health")["handler"], "debug");
+    let table = server.run(&["list"]);
+    assert_exit(&table, 0);
+    let text = stdout(&table);
+    assert!(text.contains("ENDPOINT") && text.contains("Job.ChangeJob") && text.contains("job.Response"), "{text}");
+}
+
+#[test]
+fn list_against_a_server_without_debug_explains() {
+    let echo = crate::support::EchoServer::start();
+    let output = run(&["list", "--address", &echo.address]);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("has no Debug service"), "{}", stderr(&output));
+}
+
+#[test]
+fn describe_shows_layouts_and_a_usable_template() {
+    let proto = sample("shop.proto");
+    let output = run(&["describe", "Orders.PlaceOrder", "--proto", &proto]);
+    assert_exit(&output, 0);
+    let text = stdout(&output);
+    for needle in ["message shop.Order {", "oneof payment {", "map<string, string> labels = 4;", "google.protobuf.Timestamp created_at = 10;", "message shop.Order.Customer {", "message shop.Receipt {"] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let json_output = run(&["describe", "Orders.PlaceOrder", "--proto", &proto, "-o", "json"]);
+    let template = json(&json_output)["template"].clone();
+    assert_eq!(template["createdAt"], "1970-01-01T00:00:00Z");
+    // The template is a valid request: a server accepts it as it is.
+    let handlers = sample("shop.handlers.json");
+    let server = Server::start(&["--proto", &proto, "--handlers", &handlers]);
+    let call = server.run(&["call", "Orders.PlaceOrder", &template.to_string()]);
+    assert_exit(&call, 0);
+    assert_eq!(json(&call)["orderId"], "o-1001");
+}
+
+#[test]
+fn describe_a_message_from_the_server_schema() {
+    let server = Server::job(&[]);
+    let output = server.run(&["describe", "job.Task"]);
+    assert_exit(&output, 0);
+    assert!(stdout(&output).contains("repeated string hosts = 8;"), "{}", stdout(&output));
+    let unknown = server.run(&["describe", "Job.Nothing"]);
+    assert_exit(&unknown, 1);
+}
+
+#[test]
+fn health_waits_until_ready() {
+    // Nothing listens yet: without --wait it fails at once, with --wait it times out.
+    let refused = run(&["health", "--address", "127.0.0.1:1"]);
+    assert_exit(&refused, 1);
+    let started = std::time::Instant::now();
+    let waited = run(&["health", "--address", "127.0.0.1:1", "--wait", "300ms"]);
+    assert_exit(&waited, 1);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    let server = Server::job(&[]);
+    let output = server.run(&["health", "--wait", "5s"]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output), serde_json::json!({"status": "ok"}));
+}
+
+#[test]
+fn stats_count_requests_errors_and_latency() {
+    let server = Server::job(&[]);
+    for _ in 0..3 {
+        server.run(&["call", "Job.CreateJob"]);
+    }
+    server.run(&["call", "Job.DeleteJob"]);
+    let output = server.run(&["stats", "-o", "json"]);
+    assert_exit(&output, 0);
+    let stats = json(&output);
+    let endpoint = |name: &str| stats["endpoints"].as_array().unwrap().iter().find(|e| e["endpoint"] == name).cloned().unwrap();
+    assert_eq!(endpoint("Job.CreateJob")["requests"], "3");
+    assert_eq!(endpoint("Job.DeleteJob")["errors"], "1");
+    assert!(endpoint("Job.CreateJob")["maxMs"].as_f64().unwrap() >= 0.0);
+    assert!(stats["memory"].as_str().unwrap().parse::<u64>().unwrap() > 1_000_000);
+    let table = server.run(&["stats"]);
+    assert!(stdout(&table).contains("Job.CreateJob"), "{}", stdout(&table));
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = run(&["completions", shell]);
+        assert_exit(&output, 0);
+        assert!(stdout(&output).contains("rmicro"), "{shell}");
+    }
+}

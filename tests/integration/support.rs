@@ -1,0 +1,242 @@
+//! Test helpers: a hermetic `rmicro` command (environment cleared), and a server
+//! process that is started on port 0, reports its address on stderr, and is killed when
+//! dropped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> String {
+    root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
+}
+
+pub fn sample(name: &str) -> String {
+    root().join("proto-samples").join(name).to_string_lossy().into_owned()
+}
+
+/// `rmicro` with an empty environment but PATH.
+pub fn rmicro() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rmicro"));
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).stdin(Stdio::null());
+    command
+}
+
+/// Runs `rmicro ARGS` and returns its output.
+pub fn run(args: &[&str]) -> Output {
+    rmicro().args(args).output().expect("rmicro runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", stdout(output)))
+}
+
+/// A running `rmicro serve`.
+pub struct Server {
+    child: Child,
+    pub address: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// The greeter fixture (services of the spec's test vectors) with its handlers.
+    pub fn greeter(extra: &[&str]) -> Server {
+        let proto = fixture("greeter.proto");
+        let handlers = fixture("greeter.handlers.json");
+        let mut args = vec!["--proto", &proto, "--handlers", &handlers];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    }
+
+    /// The Job sample with its handlers file.
+    pub fn job(extra: &[&str]) -> Server {
+        let proto = sample("job.proto");
+        let handlers = sample("job.handlers.json");
+        let mut args = vec!["--proto", &proto, "--handlers", &handlers];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    }
+
+    /// Starts `rmicro serve ARGS --address 127.0.0.1:0` and waits for its address line.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = rmicro()
+            .arg("serve")
+            .args(args)
+            .args(["--address", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("rmicro serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        let address = first
+            .split_whitespace()
+            .skip_while(|word| *word != "on")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no address in the start-up line: {first:?}"))
+            .to_owned();
+        let log = Arc::new(Mutex::new(first));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = lines.read_to_string(&mut rest);
+            sink.lock().unwrap().push_str(&rest);
+        });
+        Server { child, address, log }
+    }
+
+    /// `rmicro ARGS --address <this server>`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        rmicro().args(args).args(["--address", &self.address]).output().expect("rmicro runs")
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(&self.address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+    }
+
+    /// Sends SIGTERM and waits for the exit status; returns it with the full log.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends raw bytes and reads exactly one HTTP/1.1 response (head + Content-Length body).
+pub fn exchange(stream: &mut TcpStream, request: &[u8]) -> Vec<u8> {
+    stream.write_all(request).unwrap();
+    read_response(stream)
+}
+
+pub fn read_response(stream: &mut TcpStream) -> Vec<u8> {
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut byte).unwrap();
+        assert!(read > 0, "connection closed mid-head after {:?}", String::from_utf8_lossy(&reply));
+        reply.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&reply).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .map(|value| value.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    reply.extend_from_slice(&body);
+    reply
+}
+
+/// Whether the peer has closed the connection (reads EOF).
+pub fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(stream.read_to_end(&mut rest), Ok(_))
+}
+
+pub fn write_temp(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A minimal mucp server without a Debug service, like a go-micro v4.8+ service: it
+/// answers `Debug.*` with go-micro's router error and echoes every other JSON body.
+pub struct EchoServer {
+    pub address: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl EchoServer {
+    pub fn start() -> EchoServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || echo_connection(stream, &seen));
+            }
+        });
+        EchoServer { address, bodies }
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+fn echo_connection(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
+    loop {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let header = |name: &str| head.lines().find_map(|line| line.strip_prefix(&format!("{name}: "))).unwrap_or("").to_owned();
+        let mut body = vec![0u8; header("Content-Length").parse().unwrap_or(0)];
+        if stream.read_exact(&mut body).is_err() {
+            return;
+        }
+        let endpoint = header("Micro-Endpoint");
+        let reply = if endpoint.starts_with("Debug.") {
+            "HTTP/1.1 200 OK\r\nMicro-Error: rpc: can't find service Debug\r\nContent-Length: 0\r\n\r\n".to_owned()
+        } else {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            seen.lock().unwrap().push(body.clone());
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}", body.len())
+        };
+        if stream.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
