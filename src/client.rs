@@ -4,13 +4,13 @@
 //! command line can show them; never prints itself.
 
 use crate::codec::{self, Codec};
-use prost_reflect::DynamicMessage;
 use crate::handler::debug_schema;
 use crate::message::Metadata;
 use crate::protocol::mucp::client::{MucpCaller, OutgoingCall, RawReply};
 use crate::protocol::CallError;
 use crate::schema::Schema;
 use crate::status::{Code, Status};
+use prost_reflect::DynamicMessage;
 use std::time::{Duration, Instant};
 
 /// Delay before each retry.
@@ -29,7 +29,9 @@ impl Backoff {
             _ if attempt == 0 => Duration::ZERO,
             Backoff::Constant(delay) => delay,
             Backoff::Exponential if attempt > 13 => Duration::from_secs(120),
-            Backoff::Exponential => Duration::from_millis(f64::from(attempt).powf(std::f64::consts::E).floor() as u64 * 100),
+            Backoff::Exponential => Duration::from_millis(
+                f64::from(attempt).powf(std::f64::consts::E).floor() as u64 * 100,
+            ),
         }
     }
 }
@@ -47,9 +49,22 @@ pub struct CallOptions {
 
 /// What the observer hears about each attempt.
 pub enum AttemptEvent<'a> {
-    Started { attempt: u32, attempts: u32, address: &'a str },
-    Failed { attempt: u32, error: &'a CallError, elapsed: Duration, retry_in: Option<Duration> },
-    Succeeded { attempt: u32, elapsed: Duration, reply: &'a RawReply },
+    Started {
+        attempt: u32,
+        attempts: u32,
+        address: &'a str,
+    },
+    Failed {
+        attempt: u32,
+        error: &'a CallError,
+        elapsed: Duration,
+        retry_in: Option<Duration>,
+    },
+    Succeeded {
+        attempt: u32,
+        elapsed: Duration,
+        reply: &'a RawReply,
+    },
 }
 
 /// One request to send: endpoint, body in its codec, metadata.
@@ -69,7 +84,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(address: &str, options: CallOptions) -> Client {
-        Client { caller: MucpCaller::new(address, options.dial_timeout, options.max_message_size), options }
+        Client {
+            caller: MucpCaller::new(address, options.dial_timeout, options.max_message_size),
+            options,
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -77,11 +95,19 @@ impl Client {
     }
 
     /// Calls with retries. The error is the last attempt's.
-    pub async fn call(&mut self, request: &CallRequest<'_>, observe: &mut dyn FnMut(AttemptEvent<'_>)) -> Result<RawReply, CallError> {
+    pub async fn call(
+        &mut self,
+        request: &CallRequest<'_>,
+        observe: &mut dyn FnMut(AttemptEvent<'_>),
+    ) -> Result<RawReply, CallError> {
         let attempts = self.options.retries + 1;
         let mut attempt = 0;
         loop {
-            observe(AttemptEvent::Started { attempt: attempt + 1, attempts, address: self.caller.address() });
+            observe(AttemptEvent::Started {
+                attempt: attempt + 1,
+                attempts,
+                address: self.caller.address(),
+            });
             let started = Instant::now();
             let outgoing = OutgoingCall {
                 service: request.service,
@@ -91,26 +117,40 @@ impl Client {
                 body: request.body,
                 timeout: Some(self.options.timeout),
             };
-            let result = match tokio::time::timeout(self.options.timeout, self.caller.call(&outgoing)).await {
-                Ok(result) => result,
-                Err(_) => {
-                    self.caller.disconnect();
-                    Err(CallError::Status(Status::deadline_exceeded(format!(
-                        "no reply within {} (--timeout)",
-                        humantime::format_duration(self.options.timeout)
-                    ))))
-                }
-            };
+            let result =
+                match tokio::time::timeout(self.options.timeout, self.caller.call(&outgoing)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => {
+                        self.caller.disconnect();
+                        Err(CallError::Status(Status::deadline_exceeded(format!(
+                            "no reply within {} (--timeout)",
+                            humantime::format_duration(self.options.timeout)
+                        ))))
+                    }
+                };
             let elapsed = started.elapsed();
             match result {
                 Ok(reply) => {
-                    observe(AttemptEvent::Succeeded { attempt: attempt + 1, elapsed, reply: &reply });
+                    observe(AttemptEvent::Succeeded {
+                        attempt: attempt + 1,
+                        elapsed,
+                        reply: &reply,
+                    });
                     return Ok(reply);
                 }
                 Err(error) => {
-                    let retry_in = (attempt + 1 < attempts && is_retryable(&error)).then(|| self.options.backoff.delay(attempt + 1));
-                    observe(AttemptEvent::Failed { attempt: attempt + 1, error: &error, elapsed, retry_in });
-                    let Some(delay) = retry_in else { return Err(error) };
+                    let retry_in = (attempt + 1 < attempts && is_retryable(&error))
+                        .then(|| self.options.backoff.delay(attempt + 1));
+                    observe(AttemptEvent::Failed {
+                        attempt: attempt + 1,
+                        error: &error,
+                        elapsed,
+                        retry_in,
+                    });
+                    let Some(delay) = retry_in else {
+                        return Err(error);
+                    };
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -119,11 +159,24 @@ impl Client {
     }
 
     /// Calls a method of the built-in Debug service over protobuf.
-    pub async fn call_debug(&mut self, name: &str, observe: &mut dyn FnMut(AttemptEvent<'_>)) -> Result<DynamicMessage, CallError> {
-        let method = debug_schema().resolve(name).expect("a method of debug.proto");
-        let request = CallRequest { service: "rmicro", endpoint: name, codec: Codec::Protobuf, metadata: &Metadata::new(), body: &[] };
+    pub async fn call_debug(
+        &mut self,
+        name: &str,
+        observe: &mut dyn FnMut(AttemptEvent<'_>),
+    ) -> Result<DynamicMessage, CallError> {
+        let method = debug_schema()
+            .resolve(name)
+            .expect("a method of debug.proto");
+        let request = CallRequest {
+            service: "rmicro",
+            endpoint: name,
+            codec: Codec::Protobuf,
+            metadata: &Metadata::new(),
+            body: &[],
+        };
         let reply = self.call(&request, observe).await?;
-        codec::decode(Codec::Protobuf, &method.output(), &reply.body).map_err(|error| CallError::Transport(format!("{name} reply: {error}")))
+        codec::decode(Codec::Protobuf, &method.output(), &reply.body)
+            .map_err(|error| CallError::Transport(format!("{name} reply: {error}")))
     }
 
     /// The server's service record and schema from `Debug.Endpoints`; `None` when the
@@ -134,12 +187,22 @@ impl Client {
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
         let message = match self.call_debug("Debug.Endpoints", observe).await {
             Ok(message) => message,
-            Err(CallError::Status(status)) if matches!(status.code, Code::Unimplemented | Code::NotFound) => return Ok(None),
+            Err(CallError::Status(status))
+                if matches!(status.code, Code::Unimplemented | Code::NotFound) =>
+            {
+                return Ok(None)
+            }
             Err(error) => return Err(error),
         };
-        let set = message.get_field_by_name("file_descriptor_set").and_then(|value| value.as_bytes().cloned()).unwrap_or_default();
-        let schema = Schema::decode(&set).map_err(|error| CallError::Transport(format!("Debug.Endpoints schema: {error:#}")))?;
-        let record = message.get_field_by_name("service").and_then(|value| value.as_message().map(codec::to_json_value));
+        let set = message
+            .get_field_by_name("file_descriptor_set")
+            .and_then(|value| value.as_bytes().cloned())
+            .unwrap_or_default();
+        let schema = Schema::decode(&set)
+            .map_err(|error| CallError::Transport(format!("Debug.Endpoints schema: {error:#}")))?;
+        let record = message
+            .get_field_by_name("service")
+            .and_then(|value| value.as_message().map(codec::to_json_value));
         Ok(Some((record.unwrap_or_default(), schema)))
     }
 }
@@ -162,20 +225,34 @@ mod tests {
     fn exponential_backoff_matches_go_micro() {
         let expected = [0, 100, 600, 1900, 4300, 7900, 13000, 19800];
         for (attempt, millis) in expected.iter().enumerate() {
-            assert_eq!(Backoff::Exponential.delay(attempt as u32), Duration::from_millis(*millis), "attempt {attempt}");
+            assert_eq!(
+                Backoff::Exponential.delay(attempt as u32),
+                Duration::from_millis(*millis),
+                "attempt {attempt}"
+            );
         }
         assert_eq!(Backoff::Exponential.delay(14), Duration::from_secs(120));
-        assert_eq!(Backoff::Constant(Duration::from_millis(5)).delay(3), Duration::from_millis(5));
+        assert_eq!(
+            Backoff::Constant(Duration::from_millis(5)).delay(3),
+            Duration::from_millis(5)
+        );
         assert_eq!(Backoff::None.delay(3), Duration::ZERO);
     }
 
     #[test]
     fn retries_what_go_micro_retries() {
         assert!(is_retryable(&CallError::Connect("refused".into())));
-        assert!(is_retryable(&CallError::Status(Status::deadline_exceeded("x"))));
+        assert!(is_retryable(&CallError::Status(Status::deadline_exceeded(
+            "x"
+        ))));
         assert!(is_retryable(&CallError::Status(Status::internal("x"))));
-        assert!(!is_retryable(&CallError::Status(Status::new(Code::NotFound, "x"))));
-        assert!(!is_retryable(&CallError::Status(Status::from_micro_error("boom"))));
+        assert!(!is_retryable(&CallError::Status(Status::new(
+            Code::NotFound,
+            "x"
+        ))));
+        assert!(!is_retryable(&CallError::Status(Status::from_micro_error(
+            "boom"
+        ))));
         assert!(!is_retryable(&CallError::WrongProtocol("h2".into())));
     }
 }

@@ -39,14 +39,23 @@ mod tests {
     fn table() {
         let cases = [
             (anyhow::Error::new(Status::new(Code::NotFound, "x")), 69),
-            (anyhow::Error::new(Status::new(Code::DeadlineExceeded, "x")), 68),
+            (
+                anyhow::Error::new(Status::new(Code::DeadlineExceeded, "x")),
+                68,
+            ),
             (anyhow::Error::new(Status::new(Code::Unavailable, "x")), 78),
-            (anyhow::Error::new(Status::new(Code::Unimplemented, "x")), 76),
+            (
+                anyhow::Error::new(Status::new(Code::Unimplemented, "x")),
+                76,
+            ),
             (anyhow::Error::new(Status::new(Code::Internal, "x")), 77),
             (anyhow::Error::new(Status::new(Code::Unknown, "x")), 66),
             (anyhow::Error::new(UsageError("x".into())), 2),
             (anyhow::anyhow!("connection refused"), 1),
-            (anyhow::Error::new(Status::new(Code::NotFound, "x")).context("calling Job.GetJob"), 69),
+            (
+                anyhow::Error::new(Status::new(Code::NotFound, "x")).context("calling Job.GetJob"),
+                69,
+            ),
         ];
         for (error, code) in cases {
             assert_eq!(for_error(&error), code, "{error:#}");

@@ -26,7 +26,12 @@ pub struct ServerOptions {
 
 /// Serves until `shutdown` completes, then drains. Returns once every connection is done
 /// or the grace period is over.
-pub async fn serve(listener: TcpListener, router: Arc<Router>, options: ServerOptions, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) {
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -48,9 +53,16 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, options: ServerOp
     }
     drop(listener);
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(options.grace, async { while connections.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(options.grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
-        tracing::warn!("{} connection(s) still busy after the {:?} grace period; closing them", connections.len(), options.grace);
+        tracing::warn!(
+            "{} connection(s) still busy after the {:?} grace period; closing them",
+            connections.len(),
+            options.grace
+        );
     }
 }
 
@@ -71,7 +83,12 @@ fn sniff(first: &[u8]) -> Sniffed {
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, router: Arc<Router>, options: ServerOptions, mut stopped: watch::Receiver<bool>) {
+async fn serve_connection(
+    mut stream: TcpStream,
+    router: Arc<Router>,
+    options: ServerOptions,
+    mut stopped: watch::Receiver<bool>,
+) {
     let _ = stream.set_nodelay(true);
     let mut first = BytesMut::with_capacity(8 * 1024);
     while first.len() < 3 {
@@ -94,7 +111,11 @@ async fn serve_connection(mut stream: TcpStream, router: Arc<Router>, options: S
             let connection = HttpConnection::with_buffered(stream, options.max_message_size, first);
             mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
         }
-        Sniffed::Http2 => tracing::warn!("closing an HTTP/2 (gRPC) connection: this rmicro serves mucp only"),
-        Sniffed::JsonRpc => tracing::warn!("closing a JSON-RPC connection: this rmicro serves mucp only"),
+        Sniffed::Http2 => {
+            tracing::warn!("closing an HTTP/2 (gRPC) connection: this rmicro serves mucp only")
+        }
+        Sniffed::JsonRpc => {
+            tracing::warn!("closing a JSON-RPC connection: this rmicro serves mucp only")
+        }
     }
 }

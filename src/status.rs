@@ -132,7 +132,12 @@ fn is_zero(code: &i64) -> bool {
 
 impl Status {
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status { code, message: message.into(), id: String::new(), http_code: None }
+        Status {
+            code,
+            message: message.into(),
+            id: String::new(),
+            http_code: None,
+        }
     }
 
     pub fn with_id(mut self, id: impl Into<String>) -> Status {
@@ -187,13 +192,18 @@ impl Status {
             || text.starts_with("rpc: service/endpoint request ill-formed")
         {
             Code::Unimplemented
-        } else if text.starts_with("unsupported Content-Type") || text.starts_with("Unsupported Content-Type") {
+        } else if text.starts_with("unsupported Content-Type")
+            || text.starts_with("Unsupported Content-Type")
+        {
             Code::InvalidArgument
         } else {
             Code::Unknown
         };
         // go-micro's errors.Parse gives plain text code 0, which it never retries.
-        Status { http_code: Some(0), ..Status::new(code, text) }
+        Status {
+            http_code: Some(0),
+            ..Status::new(code, text)
+        }
     }
 }
 
@@ -273,10 +283,13 @@ mod tests {
             status.to_micro_json(),
             r#"{"id":"helloworld","code":404,"detail":"user bob not found","status":"Not Found"}"#
         );
-        assert_eq!(Status::from_micro_error(&status.to_micro_json()), Status {
-            http_code: Some(404),
-            ..status
-        });
+        assert_eq!(
+            Status::from_micro_error(&status.to_micro_json()),
+            Status {
+                http_code: Some(404),
+                ..status
+            }
+        );
     }
 
     #[test]
@@ -285,6 +298,9 @@ mod tests {
         assert_eq!(unknown.code, Code::Unimplemented);
         assert_eq!(unknown.message, "rpc: can't find service Foo");
         assert_eq!(Status::from_micro_error("boom").code, Code::Unknown);
-        assert_eq!(Status::from_micro_error(r#"{"id":"x","code":418}"#).micro_code(), 418);
+        assert_eq!(
+            Status::from_micro_error(r#"{"id":"x","code":418}"#).micro_code(),
+            418
+        );
     }
 }

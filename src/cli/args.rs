@@ -64,7 +64,9 @@ impl TargetArgs {
             .clone()
             .or_else(|| non_empty_env("RMICRO_ADDRESS"))
             .or_else(|| non_empty_env("MICRO_PROXY_ADDRESS"))
-            .ok_or_else(|| UsageError("no server given: pass --address HOST:PORT or set RMICRO_ADDRESS".into()))?;
+            .ok_or_else(|| {
+                UsageError("no server given: pass --address HOST:PORT or set RMICRO_ADDRESS".into())
+            })?;
         parse_address(&given)
     }
 
@@ -80,7 +82,10 @@ impl TargetArgs {
 
     /// A client for inspection commands (list, describe, health, stats): no retries.
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.address()?, self.call_options(0, crate::client::Backoff::None)))
+        Ok(Client::new(
+            &self.address()?,
+            self.call_options(0, crate::client::Backoff::None),
+        ))
     }
 }
 
@@ -97,15 +102,27 @@ pub fn parse_address(given: &str) -> anyhow::Result<String> {
     match scheme {
         "mucp" | "http" => {}
         "grpc" | "grpcs" | "jsonrpc" => {
-            return Err(UsageError(format!("{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp)")).into())
+            return Err(UsageError(format!(
+            "{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp)"
+        ))
+            .into())
         }
-        other => return Err(UsageError(format!("unknown address scheme {other}:// (use mucp://HOST:PORT)")).into()),
+        other => {
+            return Err(UsageError(format!(
+                "unknown address scheme {other}:// (use mucp://HOST:PORT)"
+            ))
+            .into())
+        }
     }
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || !rest.contains(':') {
         return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());
     }
-    Ok(if rest.starts_with(':') { format!("127.0.0.1{rest}") } else { rest.to_owned() })
+    Ok(if rest.starts_with(':') {
+        format!("127.0.0.1{rest}")
+    } else {
+        rest.to_owned()
+    })
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -115,9 +132,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Bytes, with an optional K/KiB/M/MiB suffix (powers of 1024).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: usize = number.parse().map_err(|_| format!("{text:?} is not a size like 4194304 or 4MiB"))?;
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 4194304 or 4MiB"))?;
     let scale = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
@@ -136,7 +157,10 @@ mod tests {
         assert_eq!(parse_address("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
         assert_eq!(parse_address("mucp://localhost:9/").unwrap(), "localhost:9");
         assert_eq!(parse_address(":8080").unwrap(), "127.0.0.1:8080");
-        assert!(parse_address("grpc://x:1").unwrap_err().to_string().contains("grpc://"));
+        assert!(parse_address("grpc://x:1")
+            .unwrap_err()
+            .to_string()
+            .contains("grpc://"));
         assert!(parse_address("localhost").is_err());
     }
 

@@ -9,8 +9,8 @@ use crate::client::{AttemptEvent, Backoff, CallRequest, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
-use crate::schema::{endpoint_name, Schema};
 use crate::output;
+use crate::schema::{endpoint_name, Schema};
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -23,7 +23,12 @@ pub struct CallArgs {
     #[arg(value_name = "DATA")]
     data_arg: Option<String>,
     /// Request JSON, @FILE to read a file, or @- to read stdin.
-    #[arg(short = 'd', long = "data", value_name = "DATA", conflicts_with = "data_arg")]
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        conflicts_with = "data_arg"
+    )]
     data: Option<String>,
     #[command(flatten)]
     schema: SchemaArgs,
@@ -85,31 +90,60 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     if let Some(schema) = &local {
         schema.resolve(&args.endpoint)?;
     }
-    let mut client = Client::new(&address, args.target.call_options(args.retries, args.backoff));
+    let mut client = Client::new(
+        &address,
+        args.target.call_options(args.retries, args.backoff),
+    );
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let (schema, service_name) = match local {
             Some(schema) => (Some(schema), None),
-            None => match client.fetch_endpoints(&mut observe).await.map_err(|error| peer_error(error, &address))? {
-                Some((record, schema)) => (Some(schema), record["name"].as_str().map(str::to_owned)),
+            None => match client
+                .fetch_endpoints(&mut observe)
+                .await
+                .map_err(|error| peer_error(error, &address))?
+            {
+                Some((record, schema)) => {
+                    (Some(schema), record["name"].as_str().map(str::to_owned))
+                }
                 None => (None, None),
             },
         };
         let prepared = prepare(&args.endpoint, schema.as_ref(), codec, &data)?;
         let service = service_name.unwrap_or_else(|| prepared.service.clone());
-        let request = CallRequest { service: &service, endpoint: &prepared.endpoint, codec, metadata: &metadata, body: &prepared.body };
-        let reply = client.call(&request, &mut observe).await.map_err(|error| peer_error(error, &address))?;
-        let format = args.output.unwrap_or(if output::stdout_is_terminal() { OutputFormat::Pretty } else { OutputFormat::Json });
+        let request = CallRequest {
+            service: &service,
+            endpoint: &prepared.endpoint,
+            codec,
+            metadata: &metadata,
+            body: &prepared.body,
+        };
+        let reply = client
+            .call(&request, &mut observe)
+            .await
+            .map_err(|error| peer_error(error, &address))?;
+        let format = args.output.unwrap_or(if output::stdout_is_terminal() {
+            OutputFormat::Pretty
+        } else {
+            OutputFormat::Json
+        });
         if format == OutputFormat::Raw {
             return Ok(output::print_raw(&reply.body)?);
         }
         let value = match &prepared.output {
-            Some(output) => codec::to_json_value(&codec::decode(codec, output, &reply.body).map_err(|error| anyhow!("cannot decode the reply: {error}"))?),
+            Some(output) => codec::to_json_value(
+                &codec::decode(codec, output, &reply.body)
+                    .map_err(|error| anyhow!("cannot decode the reply: {error}"))?,
+            ),
             None if reply.body.is_empty() => serde_json::json!({}),
-            None => serde_json::from_slice(&reply.body).map_err(|error| anyhow!("the reply is not JSON ({error}); use --output raw to see it"))?,
+            None => serde_json::from_slice(&reply.body).map_err(|error| {
+                anyhow!("the reply is not JSON ({error}); use --output raw to see it")
+            })?,
         };
         output::print_json(&value, format == OutputFormat::Pretty)?;
         Ok(())
@@ -124,33 +158,67 @@ struct Prepared {
     output: Option<prost_reflect::MessageDescriptor>,
 }
 
-fn prepare(endpoint: &str, schema: Option<&Schema>, codec: Codec, data: &[u8]) -> anyhow::Result<Prepared> {
+fn prepare(
+    endpoint: &str,
+    schema: Option<&Schema>,
+    codec: Codec,
+    data: &[u8],
+) -> anyhow::Result<Prepared> {
     let Some(schema) = schema else {
         // Schema-less: the JSON travels as the user wrote it (spec §2.5).
         if codec == Codec::Protobuf {
             return Err(UsageError("--content-type protobuf needs a schema (--proto or --descriptor-set), and the server offers none".into()).into());
         }
-        serde_json::from_slice::<serde_json::Value>(data).map_err(|error| anyhow!("the request is not valid JSON: {error}"))?;
+        serde_json::from_slice::<serde_json::Value>(data)
+            .map_err(|error| anyhow!("the request is not valid JSON: {error}"))?;
         let endpoint = go_micro_name(endpoint);
-        let service = endpoint.split('.').next().unwrap_or_default().to_lowercase();
-        return Ok(Prepared { endpoint, service, body: data.to_vec(), output: None });
+        let service = endpoint
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        return Ok(Prepared {
+            endpoint,
+            service,
+            body: data.to_vec(),
+            output: None,
+        });
     };
     let method = schema.resolve(endpoint)?;
-    let message = codec::from_json_text(&method.input(), data)
-        .map_err(|error| anyhow!("the request does not fit {}: {error}", method.input().full_name()))?;
+    let message = codec::from_json_text(&method.input(), data).map_err(|error| {
+        anyhow!(
+            "the request does not fit {}: {error}",
+            method.input().full_name()
+        )
+    })?;
     let body = match codec {
         Codec::Json => data.trim_ascii().to_vec(),
         Codec::Protobuf => codec::encode(Codec::Protobuf, &message),
     };
-    let package = method.parent_service().parent_file().package_name().to_owned();
-    let service = if package.is_empty() { method.parent_service().name().to_lowercase() } else { package };
-    Ok(Prepared { endpoint: endpoint_name(&method), service, body, output: Some(method.output()) })
+    let package = method
+        .parent_service()
+        .parent_file()
+        .package_name()
+        .to_owned();
+    let service = if package.is_empty() {
+        method.parent_service().name().to_lowercase()
+    } else {
+        package
+    };
+    Ok(Prepared {
+        endpoint: endpoint_name(&method),
+        service,
+        body,
+        output: Some(method.output()),
+    })
 }
 
 /// `pkg.Service/Method` → `Service.Method`; other spellings are sent as given.
 fn go_micro_name(endpoint: &str) -> String {
     match endpoint.trim_start_matches('/').rsplit_once('/') {
-        Some((service, method)) => format!("{}.{method}", service.rsplit('.').next().unwrap_or(service)),
+        Some((service, method)) => {
+            format!("{}.{method}", service.rsplit('.').next().unwrap_or(service))
+        }
         None => endpoint.to_owned(),
     }
 }
@@ -160,11 +228,15 @@ fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
         None => Ok(b"{}".to_vec()),
         Some("@-") => {
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).context("cannot read the request from stdin")?;
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("cannot read the request from stdin")?;
             Ok(bytes)
         }
         Some(text) => match text.strip_prefix('@') {
-            Some(path) => std::fs::read(path).with_context(|| format!("cannot read the request from {path}")),
+            Some(path) => {
+                std::fs::read(path).with_context(|| format!("cannot read the request from {path}"))
+            }
             None => Ok(text.as_bytes().to_vec()),
         },
     }
@@ -173,7 +245,9 @@ fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
 fn parse_headers(headers: &[String]) -> anyhow::Result<Metadata> {
     let mut metadata = Metadata::new();
     for header in headers {
-        let (name, value) = header.split_once(':').ok_or_else(|| UsageError(format!("header {header:?} is not KEY:VALUE")))?;
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| UsageError(format!("header {header:?} is not KEY:VALUE")))?;
         metadata.push(name.trim(), value.trim());
     }
     Ok(metadata)
@@ -184,12 +258,27 @@ fn report(verbose: bool, event: AttemptEvent<'_>) {
         return;
     }
     match event {
-        AttemptEvent::Started { attempt, attempts, address } => eprintln!("> attempt {attempt}/{attempts} to {address}"),
-        AttemptEvent::Failed { attempt, error, elapsed, retry_in } => {
-            let next = retry_in.map_or("giving up".to_owned(), |delay| format!("retrying in {delay:?}"));
+        AttemptEvent::Started {
+            attempt,
+            attempts,
+            address,
+        } => eprintln!("> attempt {attempt}/{attempts} to {address}"),
+        AttemptEvent::Failed {
+            attempt,
+            error,
+            elapsed,
+            retry_in,
+        } => {
+            let next = retry_in.map_or("giving up".to_owned(), |delay| {
+                format!("retrying in {delay:?}")
+            });
             eprintln!("! attempt {attempt} failed after {elapsed:.1?}: {error}; {next}");
         }
-        AttemptEvent::Succeeded { attempt, elapsed, reply } => {
+        AttemptEvent::Succeeded {
+            attempt,
+            elapsed,
+            reply,
+        } => {
             eprintln!("< attempt {attempt} answered in {elapsed:.1?}");
             for (name, value) in &reply.headers {
                 eprintln!("< {name}: {value}");
@@ -211,7 +300,10 @@ mod tests {
 
     #[test]
     fn backoff_policies() {
-        assert_eq!(parse_backoff("constant:200ms"), Ok(Backoff::Constant(std::time::Duration::from_millis(200))));
+        assert_eq!(
+            parse_backoff("constant:200ms"),
+            Ok(Backoff::Constant(std::time::Duration::from_millis(200)))
+        );
         assert_eq!(parse_backoff("none"), Ok(Backoff::None));
         assert!(parse_backoff("sometimes").is_err());
     }

@@ -28,9 +28,18 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
     let message = schema
         .pool()
         .get_message_by_name(args.symbol.trim_start_matches('.'))
-        .or_else(|| schema.pool().all_messages().find(|message| message.name() == args.symbol));
+        .or_else(|| {
+            schema
+                .pool()
+                .all_messages()
+                .find(|message| message.name() == args.symbol)
+        });
     let (heading, shown, request) = match message {
-        Some(message) => (format!("message {}", message.full_name()), vec![message.clone()], message),
+        Some(message) => (
+            format!("message {}", message.full_name()),
+            vec![message.clone()],
+            message,
+        ),
         None => {
             let method = schema.resolve(&args.symbol)?;
             let heading = format!(
@@ -41,20 +50,32 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
                 method.input().full_name(),
                 method.output().full_name()
             );
-            (heading, vec![method.input(), method.output()], method.input())
+            (
+                heading,
+                vec![method.input(), method.output()],
+                method.input(),
+            )
         }
     };
     let template = template(&request, 0);
     if args.output == ListFormat::Json {
         let definitions: Vec<String> = referenced(&shown).iter().map(render_message).collect();
-        return Ok(output::print_json(&json!({"symbol": args.symbol, "summary": heading, "definitions": definitions, "template": template}), false)?);
+        return Ok(output::print_json(
+            &json!({"symbol": args.symbol, "summary": heading, "definitions": definitions, "template": template}),
+            false,
+        )?);
     }
     let mut text = format!("{heading}\n\n");
     for message in referenced(&shown) {
         text.push_str(&render_message(&message));
         text.push('\n');
     }
-    let _ = write!(text, "request template ({}):\n{}\n", request.full_name(), serde_json::to_string_pretty(&template)?);
+    let _ = write!(
+        text,
+        "request template ({}):\n{}\n",
+        request.full_name(),
+        serde_json::to_string_pretty(&template)?
+    );
     print!("{text}");
     Ok(())
 }
@@ -70,7 +91,14 @@ fn referenced(roots: &[MessageDescriptor]) -> Vec<MessageDescriptor> {
             }
             continue;
         }
-        pending.extend(message.fields().filter_map(|field| as_message(&field)).collect::<Vec<_>>().into_iter().rev());
+        pending.extend(
+            message
+                .fields()
+                .filter_map(|field| as_message(&field))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev(),
+        );
         found.push(message);
     }
     found
@@ -92,7 +120,10 @@ fn render_message(message: &MessageDescriptor) -> String {
     let mut text = format!("message {} {{\n", message.full_name());
     let mut done_oneofs = Vec::new();
     for field in message.fields() {
-        match field.containing_oneof().filter(|oneof| !oneof.is_synthetic()) {
+        match field
+            .containing_oneof()
+            .filter(|oneof| !oneof.is_synthetic())
+        {
             Some(oneof) if done_oneofs.contains(&oneof.name().to_owned()) => {}
             Some(oneof) => {
                 done_oneofs.push(oneof.name().to_owned());
@@ -115,17 +146,29 @@ fn render_field(field: &FieldDescriptor) -> String {
     let kind = |kind: Kind| match kind {
         Kind::Message(message) => message.full_name().to_owned(),
         Kind::Enum(enumeration) => {
-            let values: Vec<String> = enumeration.values().map(|value| value.name().to_owned()).collect();
+            let values: Vec<String> = enumeration
+                .values()
+                .map(|value| value.name().to_owned())
+                .collect();
             format!("{} /* {} */", enumeration.full_name(), values.join(" | "))
         }
         scalar => format!("{scalar:?}").to_lowercase(),
     };
     let label = if field.is_map() {
-        let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
-        format!("map<{}, {}>", kind(entry.map_entry_key_field().kind()), kind(entry.map_entry_value_field().kind()))
+        let Kind::Message(entry) = field.kind() else {
+            unreachable!("map fields are messages")
+        };
+        format!(
+            "map<{}, {}>",
+            kind(entry.map_entry_key_field().kind()),
+            kind(entry.map_entry_value_field().kind())
+        )
     } else if field.is_list() {
         format!("repeated {}", kind(field.kind()))
-    } else if field.containing_oneof().is_some_and(|oneof| oneof.is_synthetic()) {
+    } else if field
+        .containing_oneof()
+        .is_some_and(|oneof| oneof.is_synthetic())
+    {
         format!("optional {}", kind(field.kind()))
     } else {
         kind(field.kind())
@@ -141,14 +184,19 @@ fn template(message: &MessageDescriptor, depth: usize) -> Value {
     let mut object = serde_json::Map::new();
     let mut seen_oneofs = Vec::new();
     for field in message.fields() {
-        if let Some(oneof) = field.containing_oneof().filter(|oneof| !oneof.is_synthetic()) {
+        if let Some(oneof) = field
+            .containing_oneof()
+            .filter(|oneof| !oneof.is_synthetic())
+        {
             if seen_oneofs.contains(&oneof.name().to_owned()) {
                 continue;
             }
             seen_oneofs.push(oneof.name().to_owned());
         }
         let value = if field.is_map() {
-            let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
+            let Kind::Message(entry) = field.kind() else {
+                unreachable!("map fields are messages")
+            };
             json!({ "key": scalar_template(&entry.map_entry_value_field(), depth) })
         } else if field.is_list() {
             json!([scalar_template(&field, depth)])
@@ -164,7 +212,11 @@ fn scalar_template(field: &FieldDescriptor, depth: usize) -> Value {
     match field.kind() {
         Kind::Message(_) if depth >= 3 => json!({}),
         Kind::Message(message) => template(&message, depth + 1),
-        Kind::Enum(enumeration) => json!(enumeration.values().next().map(|value| value.name().to_owned()).unwrap_or_default()),
+        Kind::Enum(enumeration) => json!(enumeration
+            .values()
+            .next()
+            .map(|value| value.name().to_owned())
+            .unwrap_or_default()),
         Kind::String | Kind::Bytes => json!(""),
         Kind::Bool => json!(false),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => json!("0"),
@@ -183,7 +235,10 @@ fn well_known_template(message: &MessageDescriptor) -> Option<Value> {
         "google.protobuf.StringValue" | "google.protobuf.BytesValue" => json!(""),
         "google.protobuf.BoolValue" => json!(false),
         "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => json!("0"),
-        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" | "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => json!(0),
+        "google.protobuf.Int32Value"
+        | "google.protobuf.UInt32Value"
+        | "google.protobuf.DoubleValue"
+        | "google.protobuf.FloatValue" => json!(0),
         name if name.starts_with("google.protobuf.") => json!({}),
         _ => return None,
     })

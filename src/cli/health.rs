@@ -22,13 +22,22 @@ pub fn run(args: HealthArgs) -> anyhow::Result<()> {
     let mut client = args.target.client()?;
     let address = client.address().to_owned();
     let give_up = Instant::now() + args.wait.unwrap_or_default();
-    let spinner = args.wait.and_then(|_| output::spinner(format!("waiting for {address}")));
+    let spinner = args
+        .wait
+        .and_then(|_| output::spinner(format!("waiting for {address}")));
     let status = block_on(async {
         loop {
             let result = client.call_debug("Debug.Health", &mut ignore).await;
             match result {
-                Ok(reply) => return Ok(reply.get_field_by_name("status").and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()),
-                Err(error) if Instant::now() + POLL_INTERVAL >= give_up => return Err(peer_error(error, &address)),
+                Ok(reply) => {
+                    return Ok(reply
+                        .get_field_by_name("status")
+                        .and_then(|value| value.as_str().map(str::to_owned))
+                        .unwrap_or_default())
+                }
+                Err(error) if Instant::now() + POLL_INTERVAL >= give_up => {
+                    return Err(peer_error(error, &address))
+                }
                 Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
             }
         }

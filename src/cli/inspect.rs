@@ -17,7 +17,10 @@ pub enum ListFormat {
 
 /// The local schema when schema flags are given and no server is; otherwise the server's,
 /// with its service record.
-pub fn fetch_schema(schema: &SchemaArgs, target: &TargetArgs) -> anyhow::Result<(Schema, Option<serde_json::Value>)> {
+pub fn fetch_schema(
+    schema: &SchemaArgs,
+    target: &TargetArgs,
+) -> anyhow::Result<(Schema, Option<serde_json::Value>)> {
     let local = schema.load()?;
     let wants_server = target.address.is_some() || local.is_none();
     match local {
@@ -25,7 +28,8 @@ pub fn fetch_schema(schema: &SchemaArgs, target: &TargetArgs) -> anyhow::Result<
         local => {
             let mut client = target.client()?;
             let address = client.address().to_owned();
-            let fetched = block_on(client.fetch_endpoints(&mut ignore)).map_err(|error| peer_error(error, &address))?;
+            let fetched = block_on(client.fetch_endpoints(&mut ignore))
+                .map_err(|error| peer_error(error, &address))?;
             match (fetched, local) {
                 (Some((record, remote)), local) => Ok((local.unwrap_or(remote), Some(record))),
                 (None, _) => Err(anyhow!(
@@ -43,7 +47,11 @@ pub fn call_debug(client: &mut Client, method: &str) -> anyhow::Result<DynamicMe
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime").block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
 }
 
 pub fn ignore(_: AttemptEvent<'_>) {}

@@ -49,9 +49,15 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         ListFormat::Json => output::print_json(&json!(rows), false)?,
         ListFormat::Table => {
             let cells = |row: &serde_json::Value| {
-                ["endpoint", "request", "response", "kind", "handler"].iter().map(|key| row[key].as_str().unwrap_or_default().to_owned()).collect()
+                ["endpoint", "request", "response", "kind", "handler"]
+                    .iter()
+                    .map(|key| row[key].as_str().unwrap_or_default().to_owned())
+                    .collect()
             };
-            output::print_table(&["ENDPOINT", "REQUEST", "RESPONSE", "KIND", "HANDLER"], rows.iter().map(cells).collect())?;
+            output::print_table(
+                &["ENDPOINT", "REQUEST", "RESPONSE", "KIND", "HANDLER"],
+                rows.iter().map(cells).collect(),
+            )?;
         }
     }
     Ok(())

@@ -22,7 +22,13 @@ pub struct ServeArgs {
     #[arg(long)]
     strict: bool,
     /// Address to listen on; port 0 picks a free port.
-    #[arg(short = 'a', long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080", env = "RMICRO_SERVER_ADDRESS")]
+    #[arg(
+        short = 'a',
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8080",
+        env = "RMICRO_SERVER_ADDRESS"
+    )]
     address: String,
     /// Service name (default: the schema's package).
     #[arg(long)]
@@ -39,7 +45,10 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let schema = args.schema.load()?.unwrap_or_else(|| Schema::from_pool(Default::default()));
+    let schema = args
+        .schema
+        .load()?
+        .unwrap_or_else(|| Schema::from_pool(Default::default()));
     if schema.is_empty() {
         tracing::warn!("the schema has no services; serving only the Debug service");
     }
@@ -47,12 +56,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => HandlerRules::load(path, &schema)?,
         None => HandlerRules::default(),
     };
-    let name = args.name.clone().or_else(|| schema.first_package().filter(|package| !package.is_empty())).unwrap_or_else(|| "rmicro".into());
-    let router = Router::build(&schema, rules, RouterOptions { name: name.clone(), version: args.service_version.clone(), strict: args.strict })?;
+    let name = args
+        .name
+        .clone()
+        .or_else(|| schema.first_package().filter(|package| !package.is_empty()))
+        .unwrap_or_else(|| "rmicro".into());
+    let router = Router::build(
+        &schema,
+        rules,
+        RouterOptions {
+            name: name.clone(),
+            version: args.service_version.clone(),
+            strict: args.strict,
+        },
+    )?;
     let endpoints = router.endpoints().count();
-    let options = ServerOptions { max_message_size: args.max_message_size, grace: args.grace };
+    let options = ServerOptions {
+        max_message_size: args.max_message_size,
+        grace: args.grace,
+    };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.address).await.with_context(|| format!("cannot listen on {}", args.address))?;
         let bound = listener.local_addr()?;
@@ -64,7 +90,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler installs");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

@@ -21,7 +21,13 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
     if args.output == ListFormat::Json {
         return Ok(output::print_json(&stats, false)?);
     }
-    let number = |value: &serde_json::Value| value.as_str().map(str::to_owned).or_else(|| value.as_u64().map(|n| n.to_string())).unwrap_or_else(|| "0".into());
+    let number = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| value.as_u64().map(|n| n.to_string()))
+            .unwrap_or_else(|| "0".into())
+    };
     let millis = |value: &serde_json::Value| format!("{:.2}", value.as_f64().unwrap_or(0.0));
     println!(
         "uptime {}s, memory {:.1} MiB, threads {}, requests {}, errors {}",
@@ -50,6 +56,11 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    output::print_table(&["ENDPOINT", "REQUESTS", "ERRORS", "MEAN MS", "P50 MS", "P99 MS", "MAX MS"], rows)?;
+    output::print_table(
+        &[
+            "ENDPOINT", "REQUESTS", "ERRORS", "MEAN MS", "P50 MS", "P99 MS", "MAX MS",
+        ],
+        rows,
+    )?;
     Ok(())
 }

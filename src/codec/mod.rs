@@ -49,7 +49,11 @@ fn display_json() -> SerializeOptions {
 
 /// Decodes a request or reply body. An empty body is the empty message (go-micro does not
 /// decode empty bodies, spec §2.4); JSON after the first value is ignored, as Go does.
-pub fn decode(codec: Codec, desc: &MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, String> {
+pub fn decode(
+    codec: Codec,
+    desc: &MessageDescriptor,
+    body: &[u8],
+) -> Result<DynamicMessage, String> {
     if body.is_empty() {
         return Ok(DynamicMessage::new(desc.clone()));
     }
@@ -73,25 +77,32 @@ pub fn from_json_text(desc: &MessageDescriptor, text: &[u8]) -> Result<DynamicMe
 }
 
 /// Converts a JSON value (from a handlers file, an exec reply) into a message of `desc`.
-pub fn from_json_value(desc: &MessageDescriptor, value: &serde_json::Value) -> Result<DynamicMessage, String> {
+pub fn from_json_value(
+    desc: &MessageDescriptor,
+    value: &serde_json::Value,
+) -> Result<DynamicMessage, String> {
     from_json_deserializer(desc, value)
 }
 
-fn from_json_deserializer<'de, D>(desc: &MessageDescriptor, deserializer: D) -> Result<DynamicMessage, String>
+fn from_json_deserializer<'de, D>(
+    desc: &MessageDescriptor,
+    deserializer: D,
+) -> Result<DynamicMessage, String>
 where
     D: serde::Deserializer<'de>,
     D::Error: std::fmt::Display,
 {
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
-    DynamicMessage::deserialize_with_options(desc.clone(), tracked, &DeserializeOptions::new()).map_err(|error| {
-        let path = track.path().to_string();
-        if path == "." || path.is_empty() {
-            error.to_string()
-        } else {
-            format!("field `{path}`: {error}")
-        }
-    })
+    DynamicMessage::deserialize_with_options(desc.clone(), tracked, &DeserializeOptions::new())
+        .map_err(|error| {
+            let path = track.path().to_string();
+            if path == "." || path.is_empty() {
+                error.to_string()
+            } else {
+                format!("field `{path}`: {error}")
+            }
+        })
 }
 
 /// Encodes a message for the wire.
@@ -156,23 +167,39 @@ mod tests {
         "#;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.proto"), source).unwrap();
-        protox::compile(["t.proto"], [dir.path()]).map(|set| DescriptorPool::from_file_descriptor_set(set).unwrap()).unwrap()
+        protox::compile(["t.proto"], [dir.path()])
+            .map(|set| DescriptorPool::from_file_descriptor_set(set).unwrap())
+            .unwrap()
     }
 
     #[test]
     fn vector_10_2_protobuf_body() {
         let desc = pool().get_message_by_name("t.Request").unwrap();
         let message = decode(Codec::Protobuf, &desc, b"\x0a\x04John").unwrap();
-        assert_eq!(message.get_field_by_name("name").unwrap().as_str(), Some("John"));
+        assert_eq!(
+            message.get_field_by_name("name").unwrap().as_str(),
+            Some("John")
+        );
         assert_eq!(encode(Codec::Protobuf, &message), b"\x0a\x04John");
     }
 
     #[test]
     fn wire_json_is_the_old_go_micro_dialect() {
         let desc = pool().get_message_by_name("t.Request").unwrap();
-        let message = decode(Codec::Json, &desc, br#"{"name":"John","big":"5","kind":"KIND_A"}"#).unwrap();
-        assert_eq!(encode(Codec::Json, &message), b"{\"name\":\"John\",\"big\":5,\"kind\":1}\n");
-        assert_eq!(to_json_value(&message), serde_json::json!({"name":"John","big":"5","kind":"KIND_A"}));
+        let message = decode(
+            Codec::Json,
+            &desc,
+            br#"{"name":"John","big":"5","kind":"KIND_A"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            encode(Codec::Json, &message),
+            b"{\"name\":\"John\",\"big\":5,\"kind\":1}\n"
+        );
+        assert_eq!(
+            to_json_value(&message),
+            serde_json::json!({"name":"John","big":"5","kind":"KIND_A"})
+        );
     }
 
     #[test]

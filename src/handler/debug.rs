@@ -10,7 +10,9 @@ use crate::message::{Reply, Request};
 use crate::schema::{endpoint_name, is_streaming, Schema};
 use crate::status::Status;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,15 +23,20 @@ const SOURCE: &str = include_str!("../../proto/debug.proto");
 pub fn debug_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        let file = protox::file::File::from_source("rmicro/debug.proto", SOURCE).expect("debug.proto parses");
+        let file = protox::file::File::from_source("rmicro/debug.proto", SOURCE)
+            .expect("debug.proto parses");
         let mut pool = DescriptorPool::new();
-        pool.add_file_descriptor_proto(file.file_descriptor_proto().clone()).expect("debug.proto is valid");
+        pool.add_file_descriptor_proto(file.file_descriptor_proto().clone())
+            .expect("debug.proto is valid");
         Schema::from_pool(pool)
     })
 }
 
 fn debug_message(name: &str) -> MessageDescriptor {
-    debug_schema().pool().get_message_by_name(&format!("rmicro.debug.{name}")).expect("message of debug.proto")
+    debug_schema()
+        .pool()
+        .get_message_by_name(&format!("rmicro.debug.{name}"))
+        .expect("message of debug.proto")
 }
 
 /// What the Debug handlers share: the prepared replies and the router's statistics.
@@ -41,14 +48,20 @@ pub struct DebugState {
 
 impl DebugState {
     pub fn new(record: Value, schema: &Schema, stats: Arc<Stats>) -> DebugState {
-        let health = codec::from_json_value(&debug_message("HealthResponse"), &json!({"status": "ok"})).expect("valid");
+        let health =
+            codec::from_json_value(&debug_message("HealthResponse"), &json!({"status": "ok"}))
+                .expect("valid");
         let mut files: Vec<_> = schema.pool().file_descriptor_protos().cloned().collect();
         files.extend(debug_schema().pool().file_descriptor_protos().cloned());
         let set = prost_types::FileDescriptorSet { file: files }.encode_to_vec();
-        let service = codec::from_json_value(&debug_message("Service"), &record).expect("the record matches debug.proto");
+        let service = codec::from_json_value(&debug_message("Service"), &record)
+            .expect("the record matches debug.proto");
         let mut endpoints = DynamicMessage::new(debug_message("EndpointsResponse"));
         endpoints.set_field_by_name("service", prost_reflect::Value::Message(service));
-        endpoints.set_field_by_name("file_descriptor_set", prost_reflect::Value::Bytes(set.into()));
+        endpoints.set_field_by_name(
+            "file_descriptor_set",
+            prost_reflect::Value::Bytes(set.into()),
+        );
         DebugState {
             health: Reply::Encoded(Arc::new(codec::encode_ahead(health))),
             endpoints: Reply::Encoded(Arc::new(codec::encode_ahead(endpoints))),
@@ -72,7 +85,10 @@ impl DebugState {
             .collect();
         let value = json!({"timestamp": now, "started": started, "uptime": now.saturating_sub(started), "memory": memory,
                            "threads": threads, "requests": requests, "errors": errors, "endpoints": endpoints});
-        Reply::Message(codec::from_json_value(&debug_message("StatsResponse"), &value).expect("stats match debug.proto"))
+        Reply::Message(
+            codec::from_json_value(&debug_message("StatsResponse"), &value)
+                .expect("stats match debug.proto"),
+        )
     }
 }
 
@@ -148,7 +164,8 @@ fn field_values(message: &MessageDescriptor, depth: usize) -> Vec<Value> {
         .fields()
         .map(|field| {
             let mut value = json!({"name": field.name(), "type": go_type(&field)});
-            if let (Kind::Message(nested), false, true) = (field.kind(), field.is_map(), depth < 2) {
+            if let (Kind::Message(nested), false, true) = (field.kind(), field.is_map(), depth < 2)
+            {
                 value["values"] = json!(field_values(&nested, depth + 1));
             }
             value
@@ -174,8 +191,14 @@ fn go_type(field: &FieldDescriptor) -> String {
         }
     }
     if field.is_map() {
-        let Kind::Message(entry) = field.kind() else { unreachable!("map fields are messages") };
-        return format!("map[{}]{}", kind_name(&entry.map_entry_key_field().kind()), kind_name(&entry.map_entry_value_field().kind()));
+        let Kind::Message(entry) = field.kind() else {
+            unreachable!("map fields are messages")
+        };
+        return format!(
+            "map[{}]{}",
+            kind_name(&entry.map_entry_key_field().kind()),
+            kind_name(&entry.map_entry_value_field().kind())
+        );
     }
     let name = kind_name(&field.kind());
     if field.is_list() {
@@ -186,7 +209,8 @@ fn go_type(field: &FieldDescriptor) -> String {
 }
 
 fn unix_seconds(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// Resident memory in bytes and thread count, from /proc (zero where unavailable).
@@ -202,4 +226,3 @@ fn process_usage() -> (u64, u64) {
     };
     (field("VmRSS:") * 1024, field("Threads:"))
 }
-

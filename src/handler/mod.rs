@@ -80,12 +80,18 @@ pub struct Router {
 
 impl Router {
     /// Builds routes for every method of `schema` plus the built-in Debug service.
-    pub fn build(schema: &Schema, mut rules: HandlerRules, options: RouterOptions) -> anyhow::Result<Router> {
+    pub fn build(
+        schema: &Schema,
+        mut rules: HandlerRules,
+        options: RouterOptions,
+    ) -> anyhow::Result<Router> {
         let mut handlers: Vec<(MethodDescriptor, Box<dyn Handler>)> = schema
             .methods()
             .into_iter()
             .map(|method| {
-                let handler = rules.take(&method).unwrap_or_else(|| Box::new(empty_handler(&method, options.strict)));
+                let handler = rules
+                    .take(&method)
+                    .unwrap_or_else(|| Box::new(empty_handler(&method, options.strict)));
                 (method, handler)
             })
             .collect();
@@ -95,14 +101,29 @@ impl Router {
             .map(|(method, handler)| (method, handler.kind()))
             .chain(debug_methods.iter().map(|method| (method, "debug")))
             .collect();
-        let stats = Arc::new(Stats::new(listed.iter().map(|(method, _)| endpoint_name(method)).collect()));
-        let state = Arc::new(debug::DebugState::new(debug::service_record(&listed, &options), schema, stats.clone()));
+        let stats = Arc::new(Stats::new(
+            listed
+                .iter()
+                .map(|(method, _)| endpoint_name(method))
+                .collect(),
+        ));
+        let state = Arc::new(debug::DebugState::new(
+            debug::service_record(&listed, &options),
+            schema,
+            stats.clone(),
+        ));
         handlers.extend(debug_methods.into_iter().map(|method| {
-            let handler: Box<dyn Handler> = Box::new(debug::DebugHandler::new(&method, state.clone()));
+            let handler: Box<dyn Handler> =
+                Box::new(debug::DebugHandler::new(&method, state.clone()));
             (method, handler)
         }));
 
-        let mut router = Router { name: options.name, routes: Vec::new(), index: HashMap::new(), stats };
+        let mut router = Router {
+            name: options.name,
+            routes: Vec::new(),
+            index: HashMap::new(),
+            stats,
+        };
         for (method, handler) in handlers {
             let service = method.parent_service().name().to_owned();
             let methods = router.index.entry(service.clone()).or_default();
@@ -113,7 +134,11 @@ impl Router {
                 );
             }
             methods.insert(method.name().to_owned(), router.routes.len());
-            let endpoint = Arc::new(Endpoint { index: router.routes.len(), name: endpoint_name(&method), method });
+            let endpoint = Arc::new(Endpoint {
+                index: router.routes.len(),
+                name: endpoint_name(&method),
+                method,
+            });
             router.routes.push(Route { endpoint, handler });
         }
         Ok(router)
@@ -121,15 +146,25 @@ impl Router {
 
     /// Endpoints with the kind of handler behind each, in route order.
     pub fn endpoints(&self) -> impl Iterator<Item = (&Endpoint, &'static str)> {
-        self.routes.iter().map(|route| (route.endpoint.as_ref(), route.handler.kind()))
+        self.routes
+            .iter()
+            .map(|route| (route.endpoint.as_ref(), route.handler.kind()))
     }
 }
 
 fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
     let reply = if strict {
-        Err(Status::new(Code::Unimplemented, format!("{} has no handler (rmicro serve --strict)", endpoint_name(method))))
+        Err(Status::new(
+            Code::Unimplemented,
+            format!(
+                "{} has no handler (rmicro serve --strict)",
+                endpoint_name(method)
+            ),
+        ))
     } else {
-        Ok(Reply::Encoded(Arc::new(codec::encode_ahead(DynamicMessage::new(method.output())))))
+        Ok(Reply::Encoded(Arc::new(codec::encode_ahead(
+            DynamicMessage::new(method.output()),
+        ))))
     };
     EmptyHandler { reply }
 }
@@ -151,9 +186,14 @@ impl Dispatch for Router {
         let deadline = request.deadline;
         let handling = self.routes[index].handler.handle(request);
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), handling).await.unwrap_or_else(|_| {
-                Err(Status::deadline_exceeded(format!("{} did not finish before the caller's deadline", self.routes[index].endpoint.name)))
-            }),
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), handling)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Status::deadline_exceeded(format!(
+                        "{} did not finish before the caller's deadline",
+                        self.routes[index].endpoint.name
+                    )))
+                }),
             None => handling.await,
         };
         self.stats.record(index, started.elapsed(), result.is_ok());

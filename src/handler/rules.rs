@@ -53,7 +53,12 @@ impl ErrorSpec {
     pub fn to_status(&self) -> Option<Status> {
         let named = self.status.as_deref().and_then(Code::from_name);
         let code = named.or_else(|| self.code.map(|code| Code::from_http(code.into())))?;
-        Some(Status { code, message: self.detail.clone(), id: self.id.clone(), http_code: self.code })
+        Some(Status {
+            code,
+            message: self.detail.clone(),
+            id: self.id.clone(),
+            http_code: self.code,
+        })
     }
 }
 
@@ -66,23 +71,43 @@ pub struct HandlerRules {
 impl HandlerRules {
     /// Reads and validates a handlers file against `schema`.
     pub fn load(path: &Path, schema: &Schema) -> anyhow::Result<HandlerRules> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read handlers file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read handlers file {}", path.display()))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, &base_dir, schema).with_context(|| format!("handlers file {}", path.display()))
+        Self::parse(&text, &base_dir, schema)
+            .with_context(|| format!("handlers file {}", path.display()))
     }
 
     fn parse(text: &str, base_dir: &Path, schema: &Schema) -> anyhow::Result<HandlerRules> {
-        let file: Map<String, Value> = serde_json::from_str(text).map_err(|error| anyhow!("not a JSON object: {error}"))?;
+        let file: Map<String, Value> =
+            serde_json::from_str(text).map_err(|error| anyhow!("not a JSON object: {error}"))?;
         let mut handlers: HashMap<String, Box<dyn Handler>> = HashMap::new();
         for (name, value) in file {
             let method = schema.resolve(&name).map_err(|error| anyhow!("{error}"))?;
-            let context = Compile { method: &method, base_dir };
+            let context = Compile {
+                method: &method,
+                base_dir,
+            };
             let rules = match value {
-                Value::Array(items) => items.iter().enumerate().map(|(i, item)| context.rule(item, true).with_context(|| format!("rule {}", i + 1))).collect::<Result<_, _>>(),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        context
+                            .rule(item, true)
+                            .with_context(|| format!("rule {}", i + 1))
+                    })
+                    .collect::<Result<_, _>>(),
                 item => context.rule(&item, true).map(|rule| vec![rule]),
             }
             .with_context(|| format!("endpoint {name}"))?;
-            if handlers.insert(method.full_name().to_owned(), Box::new(StubHandler::new(rules))).is_some() {
+            if handlers
+                .insert(
+                    method.full_name().to_owned(),
+                    Box::new(StubHandler::new(rules)),
+                )
+                .is_some()
+            {
                 bail!("endpoint {name} is given twice (under two spellings)");
             }
         }
@@ -103,17 +128,37 @@ struct Compile<'a> {
 
 impl Compile<'_> {
     fn rule(&self, value: &Value, conditions_allowed: bool) -> anyhow::Result<Rule> {
-        let spec: RuleSpec = serde_json::from_value(value.clone()).map_err(|error| anyhow!("{error}"))?;
+        let spec: RuleSpec =
+            serde_json::from_value(value.clone()).map_err(|error| anyhow!("{error}"))?;
         let has_condition = spec.request.is_some() || spec.metadata.is_some();
         if has_condition && !conditions_allowed {
             bail!("a rule inside a sequence cannot have match or metadata conditions");
         }
         let condition = Condition {
-            request: spec.request.as_ref().map(|value| matcher(&self.method.input(), value).context("match")).transpose()?,
-            metadata: spec.metadata.clone().unwrap_or_default().into_iter().collect(),
+            request: spec
+                .request
+                .as_ref()
+                .map(|value| matcher(&self.method.input(), value).context("match"))
+                .transpose()?,
+            metadata: spec
+                .metadata
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         };
-        let delay = spec.delay.as_deref().map(|text| duration(text).context("delay")).transpose()?;
-        let actions = [spec.reply.is_some(), spec.error.is_some(), spec.sequence.is_some(), spec.exec.is_some(), spec.proxy.is_some()];
+        let delay = spec
+            .delay
+            .as_deref()
+            .map(|text| duration(text).context("delay"))
+            .transpose()?;
+        let actions = [
+            spec.reply.is_some(),
+            spec.error.is_some(),
+            spec.sequence.is_some(),
+            spec.exec.is_some(),
+            spec.proxy.is_some(),
+        ];
         if actions.iter().filter(|given| **given).count() > 1 {
             bail!("a rule takes one of reply, error, sequence, exec and proxy, not several");
         }
@@ -121,7 +166,8 @@ impl Compile<'_> {
             bail!("timeout applies to exec rules only (use delay to slow a reply)");
         }
         let action = if let Some(reply) = &spec.reply {
-            let message = codec::from_json_value(&self.method.output(), reply).map_err(|error| anyhow!("reply: {error}"))?;
+            let message = codec::from_json_value(&self.method.output(), reply)
+                .map_err(|error| anyhow!("reply: {error}"))?;
             Action::Reply(Arc::new(codec::encode_ahead(message)))
         } else if let Some(error) = &spec.error {
             Action::Error(error.to_status().ok_or_else(|| anyhow!("error: give a go-micro \"code\" (e.g. 404) or a gRPC \"status\" (e.g. \"NOT_FOUND\")"))?)
@@ -132,30 +178,54 @@ impl Compile<'_> {
             let steps = steps
                 .iter()
                 .enumerate()
-                .map(|(i, step)| self.rule(step, false).with_context(|| format!("sequence step {}", i + 1)))
+                .map(|(i, step)| {
+                    self.rule(step, false)
+                        .with_context(|| format!("sequence step {}", i + 1))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             Action::sequence(steps)
         } else if let Some(command) = &spec.exec {
-            let timeout = spec.timeout.as_deref().map(|text| duration(text).context("timeout")).transpose()?.unwrap_or(DEFAULT_EXEC_TIMEOUT);
-            Action::Exec(ExecHandler::new(self.command(command)?, timeout, self.method))
+            let timeout = spec
+                .timeout
+                .as_deref()
+                .map(|text| duration(text).context("timeout"))
+                .transpose()?
+                .unwrap_or(DEFAULT_EXEC_TIMEOUT);
+            Action::Exec(ExecHandler::new(
+                self.command(command)?,
+                timeout,
+                self.method,
+            ))
         } else if spec.proxy.is_some() {
             bail!("proxy rules are not available in this version of rmicro");
         } else if delay.is_some() || has_condition {
-            Action::Reply(Arc::new(codec::encode_ahead(DynamicMessage::new(self.method.output()))))
+            Action::Reply(Arc::new(codec::encode_ahead(DynamicMessage::new(
+                self.method.output(),
+            ))))
         } else {
             bail!("a rule needs reply, error, sequence, exec or delay");
         };
-        Ok(Rule { condition, delay, action })
+        Ok(Rule {
+            condition,
+            delay,
+            action,
+        })
     }
 
     /// The command of an exec rule; a relative path with a `/` is relative to the
     /// handlers file, so a file and its scripts can move together.
     fn command(&self, command: &[String]) -> anyhow::Result<Vec<String>> {
-        let Some(program) = command.first() else { bail!("exec needs a command: [\"program\", \"arg\", ...]") };
+        let Some(program) = command.first() else {
+            bail!("exec needs a command: [\"program\", \"arg\", ...]")
+        };
         let mut command = command.to_vec();
         if program.contains('/') {
             let path = PathBuf::from(program);
-            let path = if path.is_relative() { self.base_dir.join(path) } else { path };
+            let path = if path.is_relative() {
+                self.base_dir.join(path)
+            } else {
+                path
+            };
             if !path.is_file() {
                 bail!("exec: {} does not exist", path.display());
             }
@@ -166,13 +236,16 @@ impl Compile<'_> {
 }
 
 fn duration(text: &str) -> anyhow::Result<Duration> {
-    humantime::parse_duration(text).map_err(|error| anyhow!("{text:?} is not a duration like 50ms or 2s: {error}"))
+    humantime::parse_duration(text)
+        .map_err(|error| anyhow!("{text:?} is not a duration like 50ms or 2s: {error}"))
 }
 
 /// A partial-request matcher: each given field must equal the request's; nested messages
 /// given as objects match partially too.
 fn matcher(message: &MessageDescriptor, value: &Value) -> anyhow::Result<Matcher> {
-    let Value::Object(fields) = value else { bail!("must be an object of request fields") };
+    let Value::Object(fields) = value else {
+        bail!("must be an object of request fields")
+    };
     let mut matcher = Matcher::default();
     for (name, expected) in fields {
         let field = message
@@ -180,14 +253,21 @@ fn matcher(message: &MessageDescriptor, value: &Value) -> anyhow::Result<Matcher
             .or_else(|| message.get_field_by_json_name(name))
             .ok_or_else(|| anyhow!("{} has no field `{name}`", message.full_name()))?;
         match (field.kind(), expected) {
-            (Kind::Message(nested), Value::Object(_)) if !field.is_map() && !nested.full_name().starts_with("google.protobuf.") => {
-                matcher.nested.push((field.clone(), matcher_for(&nested, expected, name)?));
+            (Kind::Message(nested), Value::Object(_))
+                if !field.is_map() && !nested.full_name().starts_with("google.protobuf.") =>
+            {
+                matcher
+                    .nested
+                    .push((field.clone(), matcher_for(&nested, expected, name)?));
             }
             _ => {
                 let mut single = Map::new();
                 single.insert(name.clone(), expected.clone());
-                let parsed = codec::from_json_value(message, &Value::Object(single)).map_err(|error| anyhow!("{error}"))?;
-                matcher.values.push((field.clone(), parsed.get_field(&field).into_owned()));
+                let parsed = codec::from_json_value(message, &Value::Object(single))
+                    .map_err(|error| anyhow!("{error}"))?;
+                matcher
+                    .values
+                    .push((field.clone(), parsed.get_field(&field).into_owned()));
             }
         }
     }

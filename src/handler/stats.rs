@@ -45,7 +45,10 @@ impl Stats {
                 histogram: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             })
             .collect();
-        Stats { started: SystemTime::now(), endpoints }
+        Stats {
+            started: SystemTime::now(),
+            endpoints,
+        }
     }
 
     pub fn record(&self, index: usize, elapsed: Duration, ok: bool) {
@@ -67,12 +70,18 @@ impl Stats {
             .filter_map(|endpoint| {
                 let requests = endpoint.requests.load(Ordering::Relaxed);
                 (requests > 0).then(|| {
-                    let counts: Vec<u64> = endpoint.histogram.iter().map(|count| count.load(Ordering::Relaxed)).collect();
+                    let counts: Vec<u64> = endpoint
+                        .histogram
+                        .iter()
+                        .map(|count| count.load(Ordering::Relaxed))
+                        .collect();
                     EndpointFigures {
                         name: endpoint.name.clone(),
                         requests,
                         errors: endpoint.errors.load(Ordering::Relaxed),
-                        mean_ms: endpoint.total_micros.load(Ordering::Relaxed) as f64 / requests as f64 / 1000.0,
+                        mean_ms: endpoint.total_micros.load(Ordering::Relaxed) as f64
+                            / requests as f64
+                            / 1000.0,
                         p50_ms: percentile(&counts, 0.50),
                         p99_ms: percentile(&counts, 0.99),
                         max_ms: endpoint.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
@@ -124,7 +133,10 @@ mod tests {
     fn buckets_are_contiguous_and_ordered() {
         for micros in 0..100_000u64 {
             let index = bucket_of(micros);
-            assert!(bucket_floor(index) <= micros && micros < bucket_floor(index + 1), "{micros} in {index}");
+            assert!(
+                bucket_floor(index) <= micros && micros < bucket_floor(index + 1),
+                "{micros} in {index}"
+            );
         }
     }
 
@@ -136,8 +148,16 @@ mod tests {
         }
         let figures = &stats.snapshot()[0];
         assert_eq!((figures.requests, figures.errors), (100, 1));
-        assert!((44.0..=56.0).contains(&figures.p50_ms), "{}", figures.p50_ms);
-        assert!((87.0..=113.0).contains(&figures.p99_ms), "{}", figures.p99_ms);
+        assert!(
+            (44.0..=56.0).contains(&figures.p50_ms),
+            "{}",
+            figures.p50_ms
+        );
+        assert!(
+            (87.0..=113.0).contains(&figures.p99_ms),
+            "{}",
+            figures.p99_ms
+        );
         assert_eq!(figures.max_ms, 100.0);
     }
 }

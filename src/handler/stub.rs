@@ -19,10 +19,14 @@ pub struct Matcher {
 
 impl Matcher {
     fn matches(&self, message: &DynamicMessage) -> bool {
-        self.values.iter().all(|(field, expected)| message.get_field(field).as_ref() == expected)
-            && self.nested.iter().all(|(field, nested)| match message.get_field(field).as_message() {
-                Some(inner) => nested.matches(inner),
-                None => false,
+        self.values
+            .iter()
+            .all(|(field, expected)| message.get_field(field).as_ref() == expected)
+            && self.nested.iter().all(|(field, nested)| {
+                match message.get_field(field).as_message() {
+                    Some(inner) => nested.matches(inner),
+                    None => false,
+                }
             })
     }
 }
@@ -36,21 +40,32 @@ pub struct Condition {
 
 impl Condition {
     fn holds(&self, request: &Request) -> bool {
-        self.request.as_ref().is_none_or(|matcher| matcher.matches(&request.body))
-            && self.metadata.iter().all(|(name, value)| request.metadata.get(name) == Some(value.as_str()))
+        self.request
+            .as_ref()
+            .is_none_or(|matcher| matcher.matches(&request.body))
+            && self
+                .metadata
+                .iter()
+                .all(|(name, value)| request.metadata.get(name) == Some(value.as_str()))
     }
 }
 
 pub enum Action {
     Reply(Arc<EncodedMessage>),
     Error(Status),
-    Sequence { steps: Vec<Rule>, calls: AtomicUsize },
+    Sequence {
+        steps: Vec<Rule>,
+        calls: AtomicUsize,
+    },
     Exec(ExecHandler),
 }
 
 impl Action {
     pub fn sequence(steps: Vec<Rule>) -> Action {
-        Action::Sequence { steps, calls: AtomicUsize::new(0) }
+        Action::Sequence {
+            steps,
+            calls: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -92,16 +107,26 @@ impl StubHandler {
 impl Handler for StubHandler {
     fn handle(&self, request: Request) -> HandlerFuture<'_> {
         Box::pin(async move {
-            match self.rules.iter().find(|rule| rule.condition.holds(&request)) {
+            match self
+                .rules
+                .iter()
+                .find(|rule| rule.condition.holds(&request))
+            {
                 Some(rule) => rule.apply(request).await,
-                None => Err(Status::new(Code::NotFound, format!("no rule for {} matched the request", request.endpoint.name))),
+                None => Err(Status::new(
+                    Code::NotFound,
+                    format!("no rule for {} matched the request", request.endpoint.name),
+                )),
             }
         })
     }
 
     fn kind(&self) -> &'static str {
         match self.rules.as_slice() {
-            [Rule { action: Action::Exec(_), .. }] => "exec",
+            [Rule {
+                action: Action::Exec(_),
+                ..
+            }] => "exec",
             _ => "stub",
         }
     }

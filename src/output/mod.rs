@@ -33,7 +33,11 @@ pub fn print_raw(bytes: &[u8]) -> std::io::Result<()> {
 /// Prints a table: box-drawn on a terminal, plain columns otherwise.
 pub fn print_table(header: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
     let mut table = Table::new();
-    table.load_preset(if stdout_is_terminal() { presets::UTF8_FULL_CONDENSED } else { presets::NOTHING });
+    table.load_preset(if stdout_is_terminal() {
+        presets::UTF8_FULL_CONDENSED
+    } else {
+        presets::NOTHING
+    });
     table.set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(header.to_vec());
     for row in rows {
@@ -50,7 +54,9 @@ pub fn spinner(message: String) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new_spinner().with_message(message);
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(80));
     Some(bar)
 }

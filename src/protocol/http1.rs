@@ -23,7 +23,10 @@ pub struct HttpMessage {
 
 impl HttpMessage {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -57,12 +60,22 @@ pub struct HttpConnection<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     pub fn new(stream: S, max_body: usize) -> HttpConnection<S> {
-        HttpConnection { stream, buffer: BytesMut::with_capacity(8 * 1024), max_body, at_eof: false }
+        HttpConnection {
+            stream,
+            buffer: BytesMut::with_capacity(8 * 1024),
+            max_body,
+            at_eof: false,
+        }
     }
 
     /// Wraps a stream whose first bytes were already read (protocol sniffing).
     pub fn with_buffered(stream: S, max_body: usize, buffered: BytesMut) -> HttpConnection<S> {
-        HttpConnection { stream, buffer: buffered, max_body, at_eof: false }
+        HttpConnection {
+            stream,
+            buffer: buffered,
+            max_body,
+            at_eof: false,
+        }
     }
 
     /// Bytes of a message that has started arriving but is not complete.
@@ -74,7 +87,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     /// Used when draining, so that a request already on its way is still served.
     pub async fn read_ready(&mut self) -> bool {
         // A zero timeout still polls the read once before it expires.
-        match tokio::time::timeout(std::time::Duration::ZERO, self.stream.read_buf(&mut self.buffer)).await {
+        match tokio::time::timeout(
+            std::time::Duration::ZERO,
+            self.stream.read_buf(&mut self.buffer),
+        )
+        .await
+        {
             Ok(Ok(0)) => {
                 self.at_eof = true;
                 false
@@ -126,11 +144,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         }
         // A close-delimited response body ends here; anything else is cut short.
         match parse_head(&self.buffer, response) {
-            Ok(Some((head_len, _, _, Framing::Length(expected)))) => {
-                ReadError::Truncated { expected, received: self.buffer.len() - head_len }
+            Ok(Some((head_len, _, _, Framing::Length(expected)))) => ReadError::Truncated {
+                expected,
+                received: self.buffer.len() - head_len,
+            },
+            Ok(Some(_)) => {
+                ReadError::Malformed("the connection closed inside a chunked body".into())
             }
-            Ok(Some(_)) => ReadError::Malformed("the connection closed inside a chunked body".into()),
-            Ok(None) => ReadError::Malformed("the connection closed inside the message head".into()),
+            Ok(None) => {
+                ReadError::Malformed("the connection closed inside the message head".into())
+            }
             Err(error) => error,
         }
     }
@@ -139,14 +162,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     fn try_parse(&mut self, response: bool) -> Result<Option<HttpMessage>, ReadError> {
         let Some((head_len, status, headers, framing)) = parse_head(&self.buffer, response)? else {
             if self.buffer.len() > MAX_HEAD {
-                return Err(ReadError::Malformed(format!("message head larger than {MAX_HEAD} bytes")));
+                return Err(ReadError::Malformed(format!(
+                    "message head larger than {MAX_HEAD} bytes"
+                )));
             }
             return Ok(None);
         };
         let body = match framing {
             Framing::Length(length) => {
                 if length > self.max_body {
-                    return Err(ReadError::TooLarge { size: length, limit: self.max_body });
+                    return Err(ReadError::TooLarge {
+                        size: length,
+                        limit: self.max_body,
+                    });
                 }
                 if self.buffer.len() < head_len + length {
                     return Ok(None);
@@ -164,7 +192,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             Framing::UntilClose => {
                 if !self.at_eof {
                     if self.buffer.len() - head_len > self.max_body {
-                        return Err(ReadError::TooLarge { size: self.buffer.len() - head_len, limit: self.max_body });
+                        return Err(ReadError::TooLarge {
+                            size: self.buffer.len() - head_len,
+                            limit: self.max_body,
+                        });
                     }
                     return Ok(None);
                 }
@@ -172,7 +203,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 message.split_off(head_len).freeze()
             }
         };
-        Ok(Some(HttpMessage { status, headers, body }))
+        Ok(Some(HttpMessage {
+            status,
+            headers,
+            body,
+        }))
     }
 }
 
@@ -186,7 +221,10 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         match parsed.parse(buffer).map_err(malformed)? {
             httparse::Status::Partial => return Ok(None),
             httparse::Status::Complete(length) => {
-                let status = (parsed.code.unwrap_or(0), parsed.reason.unwrap_or("").to_owned());
+                let status = (
+                    parsed.code.unwrap_or(0),
+                    parsed.reason.unwrap_or("").to_owned(),
+                );
                 (length, Some(status), parsed.headers)
             }
         }
@@ -198,16 +236,25 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         }
     };
     let mut headers = Vec::with_capacity(raw_headers.len());
-    let mut framing = if response { Framing::UntilClose } else { Framing::Length(0) };
+    let mut framing = if response {
+        Framing::UntilClose
+    } else {
+        Framing::Length(0)
+    };
     for header in raw_headers.iter() {
         let value = std::str::from_utf8(header.value)
             .map_err(|_| ReadError::Malformed(format!("header {} is not UTF-8", header.name)))?;
         if header.name.eq_ignore_ascii_case("content-length") {
             if !matches!(framing, Framing::Chunked) {
-                let length = value.trim().parse().map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+                let length = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
                 framing = Framing::Length(length);
             }
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked") {
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
             framing = Framing::Chunked;
         }
         headers.push((canonical_header_name(header.name), value.to_owned()));
@@ -230,7 +277,9 @@ fn decode_chunked(data: &[u8], max_body: usize) -> Result<Option<(usize, Bytes)>
         if size == 0 {
             // Trailers (ignored) end with an empty line.
             loop {
-                let Some(end) = data[position..].windows(2).position(|pair| pair == b"\r\n") else { return Ok(None) };
+                let Some(end) = data[position..].windows(2).position(|pair| pair == b"\r\n") else {
+                    return Ok(None);
+                };
                 position += end + 2;
                 if end == 0 {
                     return Ok(Some((position, body.into())));
@@ -238,7 +287,10 @@ fn decode_chunked(data: &[u8], max_body: usize) -> Result<Option<(usize, Bytes)>
             }
         }
         if body.len().saturating_add(size) > max_body {
-            return Err(ReadError::TooLarge { size: body.len().saturating_add(size), limit: max_body });
+            return Err(ReadError::TooLarge {
+                size: body.len().saturating_add(size),
+                limit: max_body,
+            });
         }
         if data.len() < position + size + 2 {
             return Ok(None);
@@ -254,14 +306,20 @@ fn decode_chunked(data: &[u8], max_body: usize) -> Result<Option<(usize, Bytes)>
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `micro-id` → `Micro-Id`. Names with bytes
 /// outside the token set are returned unchanged, as Go does.
 pub fn canonical_header_name(name: &str) -> String {
-    let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let valid = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid {
         return name.to_owned();
     }
     let mut upper = true;
     name.chars()
         .map(|c| {
-            let mapped = if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
+            let mapped = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
             upper = c == '-';
             mapped
         })
@@ -281,7 +339,12 @@ mod tests {
 
     #[tokio::test]
     async fn reads_content_length_and_chunked_bodies() {
-        let message = read(b"POST / HTTP/1.1\r\nhost: x\r\nContent-Length: 3\r\n\r\nabc", 100).await.unwrap();
+        let message = read(
+            b"POST / HTTP/1.1\r\nhost: x\r\nContent-Length: 3\r\n\r\nabc",
+            100,
+        )
+        .await
+        .unwrap();
         assert_eq!(&message.body[..], b"abc");
         assert_eq!(message.headers[0].0, "Host");
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
@@ -292,12 +355,40 @@ mod tests {
 
     #[tokio::test]
     async fn reports_truncation_size_and_garbage() {
-        let truncated = read(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 100).await.unwrap_err();
-        assert!(matches!(truncated, ReadError::Truncated { expected: 10, received: 3 }), "{truncated}");
-        let large = read(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 100).await.unwrap_err();
-        assert!(matches!(large, ReadError::TooLarge { size: 101, limit: 100 }), "{large}");
-        assert!(matches!(read(b"\x00\x01garbage\r\n\r\n", 100).await.unwrap_err(), ReadError::Malformed(_)));
-        assert!(matches!(read(b"", 100).await.unwrap_err(), ReadError::Closed));
+        let truncated = read(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 100)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                truncated,
+                ReadError::Truncated {
+                    expected: 10,
+                    received: 3
+                }
+            ),
+            "{truncated}"
+        );
+        let large = read(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 100)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                large,
+                ReadError::TooLarge {
+                    size: 101,
+                    limit: 100
+                }
+            ),
+            "{large}"
+        );
+        assert!(matches!(
+            read(b"\x00\x01garbage\r\n\r\n", 100).await.unwrap_err(),
+            ReadError::Malformed(_)
+        ));
+        assert!(matches!(
+            read(b"", 100).await.unwrap_err(),
+            ReadError::Closed
+        ));
     }
 
     #[test]

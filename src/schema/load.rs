@@ -27,13 +27,15 @@ impl SchemaSources {
     pub fn load(&self) -> anyhow::Result<Schema> {
         let mut pool = DescriptorPool::new();
         for path in &self.descriptor_sets {
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read descriptor set {}", path.display()))?;
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read descriptor set {}", path.display()))?;
             add_descriptor_set_bytes(&mut pool, &bytes)
                 .with_context(|| format!("{} is not a usable descriptor set", path.display()))?;
         }
         if !self.protos.is_empty() {
             let set = self.compile_protos()?;
-            add_descriptor_set(&mut pool, set).context("the .proto files conflict with the other schema files")?;
+            add_descriptor_set(&mut pool, set)
+                .context("the .proto files conflict with the other schema files")?;
         }
         Ok(Schema::from_pool(pool))
     }
@@ -42,16 +44,20 @@ impl SchemaSources {
         // Like protoc, a file is found relative to an include directory; without -I, each
         // file's own directory is its include directory.
         let include_dirs: Vec<PathBuf> = if self.include_dirs.is_empty() {
-            let mut dirs: Vec<PathBuf> = self.protos.iter().map(|proto| parent_dir(proto)).collect();
+            let mut dirs: Vec<PathBuf> =
+                self.protos.iter().map(|proto| parent_dir(proto)).collect();
             dirs.dedup();
             dirs
         } else {
             self.include_dirs.clone()
         };
-        let mut compiler = protox::Compiler::new(&include_dirs).map_err(|error| anyhow!("{error}"))?;
+        let mut compiler =
+            protox::Compiler::new(&include_dirs).map_err(|error| anyhow!("{error}"))?;
         compiler.include_imports(true);
         for proto in &self.protos {
-            compiler.open_file(proto).map_err(|error| describe_compile_error(proto, &error))?;
+            compiler
+                .open_file(proto)
+                .map_err(|error| describe_compile_error(proto, &error))?;
         }
         Ok(compiler.file_descriptor_set())
     }
@@ -66,7 +72,10 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 /// `file:line:column: message`, the way compilers report, from protox's diagnostic.
 fn describe_compile_error(opened: &Path, error: &protox::Error) -> anyhow::Error {
-    let file = error.file().map(str::to_owned).unwrap_or_else(|| opened.display().to_string());
+    let file = error
+        .file()
+        .map(str::to_owned)
+        .unwrap_or_else(|| opened.display().to_string());
     let location = error
         .labels()
         .and_then(|mut labels| labels.next())
@@ -83,8 +92,12 @@ fn describe_compile_error(opened: &Path, error: &protox::Error) -> anyhow::Error
     anyhow!("{file}{location}: {message}")
 }
 
-pub(super) fn add_descriptor_set_bytes(pool: &mut DescriptorPool, bytes: &[u8]) -> anyhow::Result<()> {
-    let set = FileDescriptorSet::decode(bytes).map_err(|error| anyhow!("not a FileDescriptorSet: {error}"))?;
+pub(super) fn add_descriptor_set_bytes(
+    pool: &mut DescriptorPool,
+    bytes: &[u8],
+) -> anyhow::Result<()> {
+    let set = FileDescriptorSet::decode(bytes)
+        .map_err(|error| anyhow!("not a FileDescriptorSet: {error}"))?;
     if set.file.is_empty() {
         anyhow::bail!("not a FileDescriptorSet: it holds no files");
     }
@@ -97,7 +110,11 @@ fn add_descriptor_set(pool: &mut DescriptorPool, set: FileDescriptorSet) -> anyh
     let files = set
         .file
         .into_iter()
-        .filter(|file| !(file.name().starts_with("google/protobuf/") && pool.get_file_by_name(file.name()).is_some()))
+        .filter(|file| {
+            !(file.name().starts_with("google/protobuf/")
+                && pool.get_file_by_name(file.name()).is_some())
+        })
         .collect::<Vec<_>>();
-    pool.add_file_descriptor_protos(files).map_err(|error| anyhow!("{error}"))
+    pool.add_file_descriptor_protos(files)
+        .map_err(|error| anyhow!("{error}"))
 }

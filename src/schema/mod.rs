@@ -48,17 +48,25 @@ impl Schema {
 
     /// Every method of every service, in a stable order.
     pub fn methods(&self) -> Vec<MethodDescriptor> {
-        self.services().iter().flat_map(|service| service.methods()).collect()
+        self.services()
+            .iter()
+            .flat_map(|service| service.methods())
+            .collect()
     }
 
     /// The encoded `FileDescriptorSet` of every file, imports included.
     pub fn encode(&self) -> Vec<u8> {
-        prost_types::FileDescriptorSet { file: self.pool.file_descriptor_protos().cloned().collect() }.encode_to_vec()
+        prost_types::FileDescriptorSet {
+            file: self.pool.file_descriptor_protos().cloned().collect(),
+        }
+        .encode_to_vec()
     }
 
     /// The package of the first service, which `serve` names itself after by default.
     pub fn first_package(&self) -> Option<String> {
-        self.services().first().map(|service| service.parent_file().package_name().to_owned())
+        self.services()
+            .first()
+            .map(|service| service.parent_file().package_name().to_owned())
     }
 }
 

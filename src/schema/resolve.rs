@@ -8,9 +8,15 @@ use prost_reflect::MethodDescriptor;
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error("unknown endpoint `{name}`{}", suggest(.suggestions))]
-    Unknown { name: String, suggestions: Vec<String> },
+    Unknown {
+        name: String,
+        suggestions: Vec<String>,
+    },
     #[error("endpoint `{name}` is ambiguous; it could be {}", .candidates.join(", "))]
-    Ambiguous { name: String, candidates: Vec<String> },
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
 }
 
 fn suggest(suggestions: &[String]) -> String {
@@ -26,13 +32,22 @@ impl Schema {
     pub fn resolve(&self, name: &str) -> Result<MethodDescriptor, ResolveError> {
         let wanted = name.trim_start_matches('/');
         let methods = self.methods();
-        let matches: Vec<&MethodDescriptor> = methods.iter().filter(|method| names_of(method).iter().any(|n| n == wanted)).collect();
+        let matches: Vec<&MethodDescriptor> = methods
+            .iter()
+            .filter(|method| names_of(method).iter().any(|n| n == wanted))
+            .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(ResolveError::Unknown { name: name.to_owned(), suggestions: closest(wanted, &methods) }),
+            [] => Err(ResolveError::Unknown {
+                name: name.to_owned(),
+                suggestions: closest(wanted, &methods),
+            }),
             many => Err(ResolveError::Ambiguous {
                 name: name.to_owned(),
-                candidates: many.iter().map(|method| method.full_name().to_owned()).collect(),
+                candidates: many
+                    .iter()
+                    .map(|method| method.full_name().to_owned())
+                    .collect(),
             }),
         }
     }
@@ -41,13 +56,21 @@ impl Schema {
 /// Every spelling that names `method`.
 fn names_of(method: &MethodDescriptor) -> [String; 3] {
     let service = method.parent_service().full_name();
-    [endpoint_name(method), format!("{service}.{}", method.name()), format!("{service}/{}", method.name())]
+    [
+        endpoint_name(method),
+        format!("{service}.{}", method.name()),
+        format!("{service}/{}", method.name()),
+    ]
 }
 
 /// Up to three endpoint names close to `wanted` (case-insensitive Jaro-Winkler).
 fn closest(wanted: &str, methods: &[MethodDescriptor]) -> Vec<String> {
     let wanted = wanted.to_lowercase();
-    let wanted_method = wanted.rsplit(['.', '/']).next().unwrap_or(&wanted).to_owned();
+    let wanted_method = wanted
+        .rsplit(['.', '/'])
+        .next()
+        .unwrap_or(&wanted)
+        .to_owned();
     let mut scored: Vec<(f64, String)> = methods
         .iter()
         .map(|method| {
@@ -63,7 +86,12 @@ fn closest(wanted: &str, methods: &[MethodDescriptor]) -> Vec<String> {
     scored.dedup_by(|a, b| a.1 == b.1);
     // Only names nearly as close as the best one; a shared prefix alone is no suggestion.
     let best = scored.first().map_or(0.0, |first| first.0);
-    scored.into_iter().take_while(|(score, _)| *score >= best - 0.05).take(3).map(|(_, name)| name).collect()
+    scored
+        .into_iter()
+        .take_while(|(score, _)| *score >= best - 0.05)
+        .take(3)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,22 +118,40 @@ mod tests {
     #[test]
     fn every_spelling_resolves() {
         let schema = schema();
-        for name in ["Job.CreateJob", "a.Job.CreateJob", "a.Job/CreateJob", "/a.Job/CreateJob"] {
-            assert_eq!(schema.resolve(name).unwrap().full_name(), "a.Job.CreateJob", "{name}");
+        for name in [
+            "Job.CreateJob",
+            "a.Job.CreateJob",
+            "a.Job/CreateJob",
+            "/a.Job/CreateJob",
+        ] {
+            assert_eq!(
+                schema.resolve(name).unwrap().full_name(),
+                "a.Job.CreateJob",
+                "{name}"
+            );
         }
-        assert_eq!(schema.resolve("b.Job/GetJob").unwrap().full_name(), "b.Job.GetJob");
+        assert_eq!(
+            schema.resolve("b.Job/GetJob").unwrap().full_name(),
+            "b.Job.GetJob"
+        );
     }
 
     #[test]
     fn ambiguous_names_list_candidates() {
         let error = schema().resolve("Job.GetJob").unwrap_err();
-        assert_eq!(error.to_string(), "endpoint `Job.GetJob` is ambiguous; it could be a.Job.GetJob, b.Job.GetJob");
+        assert_eq!(
+            error.to_string(),
+            "endpoint `Job.GetJob` is ambiguous; it could be a.Job.GetJob, b.Job.GetJob"
+        );
     }
 
     #[test]
     fn unknown_names_suggest_the_closest() {
         let error = schema().resolve("Job.CreateJbo").unwrap_err();
-        assert_eq!(error.to_string(), "unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?");
+        assert_eq!(
+            error.to_string(),
+            "unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?"
+        );
         let error = schema().resolve("Zebra.Stripes").unwrap_err();
         assert_eq!(error.to_string(), "unknown endpoint `Zebra.Stripes`");
     }

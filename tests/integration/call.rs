@@ -1,7 +1,9 @@
 //! `rmicro call` through the real binary: schema sources, data sources, metadata, output
 //! formats, exit codes, retries and timeouts.
 
-use crate::support::{assert_exit, fixture, json, rmicro, run, sample, stderr, stdout, write_temp, EchoServer, Server};
+use crate::support::{
+    assert_exit, fixture, json, rmicro, run, sample, stderr, stdout, write_temp, EchoServer, Server,
+};
 use std::io::Write;
 use std::process::Stdio;
 
@@ -10,19 +12,31 @@ fn call_with_every_schema_source() {
     let server = Server::job(&[]);
     let proto = sample("job.proto");
     let set = sample("job.pb");
-    for schema in [vec![], vec!["--proto", proto.as_str()], vec!["--descriptor-set", set.as_str()]] {
+    for schema in [
+        vec![],
+        vec!["--proto", proto.as_str()],
+        vec!["--descriptor-set", set.as_str()],
+    ] {
         let mut args = vec!["call", "Job.CreateJob", r#"{"name":"nightly"}"#];
         args.extend(schema.iter().copied());
         let output = server.run(&args);
         assert_exit(&output, 0);
-        assert_eq!(json(&output), serde_json::json!({"code": 200, "msg": "created"}), "{schema:?}");
+        assert_eq!(
+            json(&output),
+            serde_json::json!({"code": 200, "msg": "created"}),
+            "{schema:?}"
+        );
     }
 }
 
 #[test]
 fn fully_qualified_endpoint_names_work() {
     let server = Server::job(&[]);
-    for name in ["job.Job.CreateJob", "job.Job/CreateJob", "/job.Job/CreateJob"] {
+    for name in [
+        "job.Job.CreateJob",
+        "job.Job/CreateJob",
+        "/job.Job/CreateJob",
+    ] {
         let output = server.run(&["call", name]);
         assert_exit(&output, 0);
         assert_eq!(json(&output)["msg"], "created", "{name}");
@@ -36,15 +50,31 @@ fn data_from_flag_file_and_stdin() {
     let file = write_temp(dir.path(), "req.json", br#"{"name":"forbidden"}"#);
     let output = server.run(&["call", "Job.CreateJob", "-d", &format!("@{file}")]);
     assert_exit(&output, 71);
-    assert!(stderr(&output).contains("PERMISSION_DENIED: job name forbidden is reserved"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("PERMISSION_DENIED: job name forbidden is reserved"),
+        "{}",
+        stderr(&output)
+    );
 
     let mut child = rmicro()
-        .args(["call", "Job.CreateJob", "-d", "@-", "--address", &server.address])
+        .args([
+            "call",
+            "Job.CreateJob",
+            "-d",
+            "@-",
+            "--address",
+            &server.address,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(br#"{"name":"forbidden"}"#).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"name":"forbidden"}"#)
+        .unwrap();
     assert_exit(&child.wait_with_output().unwrap(), 71);
 
     let output = server.run(&["call", "Job.CreateJob", "-d", r#"{"name":"x"}"#]);
@@ -56,7 +86,13 @@ fn metadata_reaches_match_rules_and_exec_handlers() {
     let server = Server::job(&[]);
     let output = server.run(&["call", "Job.CreateJob", "-H", "Tenant: acme"]);
     assert_eq!(json(&output)["msg"], "created for acme");
-    let output = server.run(&["call", "Job.GetJob", r#"{"id":"7","name":"report"}"#, "-H", "tenant:acme"]);
+    let output = server.run(&[
+        "call",
+        "Job.GetJob",
+        r#"{"id":"7","name":"report"}"#,
+        "-H",
+        "tenant:acme",
+    ]);
     assert_exit(&output, 0);
     let reply = json(&output);
     assert_eq!(reply["msg"], "Job.GetJob by exec (tenant acme)");
@@ -66,9 +102,18 @@ fn metadata_reaches_match_rules_and_exec_handlers() {
 #[test]
 fn protobuf_content_type_round_trips() {
     let server = Server::job(&[]);
-    let output = server.run(&["call", "Job.CreateJob", "--content-type", "protobuf", r#"{"name":"x"}"#]);
+    let output = server.run(&[
+        "call",
+        "Job.CreateJob",
+        "--content-type",
+        "protobuf",
+        r#"{"name":"x"}"#,
+    ]);
     assert_exit(&output, 0);
-    assert_eq!(json(&output), serde_json::json!({"code": 200, "msg": "created"}));
+    assert_eq!(
+        json(&output),
+        serde_json::json!({"code": 200, "msg": "created"})
+    );
 }
 
 #[test]
@@ -77,10 +122,19 @@ fn rich_types_survive_both_codecs() {
     let handlers = sample("shop.handlers.json");
     let server = Server::start(&["--proto", &proto, "--handlers", &handlers]);
     for content_type in ["json", "protobuf"] {
-        let output = server.run(&["call", "Orders.GetOrder", r#"{"id":"o-1001"}"#, "--content-type", content_type]);
+        let output = server.run(&[
+            "call",
+            "Orders.GetOrder",
+            r#"{"id":"o-1001"}"#,
+            "--content-type",
+            content_type,
+        ]);
         assert_exit(&output, 0);
         let order = json(&output);
-        assert_eq!(order["customer"]["address"]["city"], "London", "{content_type}");
+        assert_eq!(
+            order["customer"]["address"]["city"], "London",
+            "{content_type}"
+        );
         assert_eq!(order["items"][0]["unitPriceCents"], "4999");
         assert_eq!(order["labels"]["channel"], "web");
         assert_eq!(order["status"], "ORDER_STATUS_SHIPPED");
@@ -96,7 +150,10 @@ fn rich_types_survive_both_codecs() {
 fn output_formats() {
     let server = Server::job(&[]);
     let pretty = server.run(&["call", "Job.CreateJob", "-o", "pretty"]);
-    assert_eq!(stdout(&pretty), "{\n  \"code\": 200,\n  \"msg\": \"created\"\n}\n");
+    assert_eq!(
+        stdout(&pretty),
+        "{\n  \"code\": 200,\n  \"msg\": \"created\"\n}\n"
+    );
     let compact = server.run(&["call", "Job.CreateJob", "-o", "json"]);
     assert_eq!(stdout(&compact), "{\"code\":200,\"msg\":\"created\"}\n");
     // raw is the body exactly as the server sent it: go-micro's JSON dialect with a newline.
@@ -117,11 +174,26 @@ fn exit_codes_for_each_kind_of_failure() {
         .output()
         .unwrap();
     assert_exit(&schema_less, 1);
-    assert!(stderr(&schema_less).contains("unknown endpoint `Ghost.Walk`"), "{}", stderr(&schema_less));
+    assert!(
+        stderr(&schema_less).contains("unknown endpoint `Ghost.Walk`"),
+        "{}",
+        stderr(&schema_less)
+    );
     // A refused connection is a transport failure.
-    let refused = run(&["call", "Job.CreateJob", "--address", "127.0.0.1:1", "--retries", "0"]);
+    let refused = run(&[
+        "call",
+        "Job.CreateJob",
+        "--address",
+        "127.0.0.1:1",
+        "--retries",
+        "0",
+    ]);
     assert_exit(&refused, 1);
-    assert!(stderr(&refused).contains("connection error"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("connection error"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]
@@ -129,18 +201,42 @@ fn unknown_endpoint_on_the_server_is_unimplemented() {
     // The caller's schema has the method, the server's does not: the server answers with
     // go-micro's router error, which maps to Unimplemented (64 + 12).
     let server = Server::job(&[]);
-    let output = server.run(&["call", "Greeter.Hello", "--proto", &fixture("greeter.proto")]);
+    let output = server.run(&[
+        "call",
+        "Greeter.Hello",
+        "--proto",
+        &fixture("greeter.proto"),
+    ]);
     assert_exit(&output, 76);
-    assert!(stderr(&output).contains("rpc: can't find service Greeter"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("rpc: can't find service Greeter"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn local_schema_refuses_bad_names_before_any_network_io() {
     // Port 1 would refuse, so exit 1 with a suggestion proves nothing was dialled first.
-    let output = run(&["call", "Job.CreateJbo", "--proto", &sample("job.proto"), "--address", "127.0.0.1:1"]);
+    let output = run(&[
+        "call",
+        "Job.CreateJbo",
+        "--proto",
+        &sample("job.proto"),
+        "--address",
+        "127.0.0.1:1",
+    ]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?"), "{}", stderr(&output));
-    assert!(!stderr(&output).contains("connection"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("connection"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -159,19 +255,48 @@ fn request_json_is_checked_against_the_type() {
 #[test]
 fn exec_handler_failures_are_precise() {
     let server = Server::greeter(&[]);
-    let crash = server.run(&["call", "Helloworld.Call", r#"{"name":"crash"}"#, "--retries", "0"]);
+    let crash = server.run(&[
+        "call",
+        "Helloworld.Call",
+        r#"{"name":"crash"}"#,
+        "--retries",
+        "0",
+    ]);
     assert_exit(&crash, 77);
-    assert!(stderr(&crash).contains("exited with status 2: segfault in handler"), "{}", stderr(&crash));
-    let garbage = server.run(&["call", "Helloworld.Call", r#"{"name":"garbage"}"#, "--retries", "0"]);
+    assert!(
+        stderr(&crash).contains("exited with status 2: segfault in handler"),
+        "{}",
+        stderr(&crash)
+    );
+    let garbage = server.run(&[
+        "call",
+        "Helloworld.Call",
+        r#"{"name":"garbage"}"#,
+        "--retries",
+        "0",
+    ]);
     assert_exit(&garbage, 77);
-    assert!(stderr(&garbage).contains("not JSON"), "{}", stderr(&garbage));
+    assert!(
+        stderr(&garbage).contains("not JSON"),
+        "{}",
+        stderr(&garbage)
+    );
     let started = std::time::Instant::now();
-    let hang = server.run(&["call", "Helloworld.Call", r#"{"name":"hang"}"#, "--retries", "0"]);
+    let hang = server.run(&[
+        "call",
+        "Helloworld.Call",
+        r#"{"name":"hang"}"#,
+        "--retries",
+        "0",
+    ]);
     assert_exit(&hang, 68);
     assert!(stderr(&hang).contains("killed"), "{}", stderr(&hang));
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     // The server keeps serving.
-    assert_exit(&server.run(&["call", "Helloworld.Call", r#"{"name":"x"}"#]), 0);
+    assert_exit(
+        &server.run(&["call", "Helloworld.Call", r#"{"name":"x"}"#]),
+        0,
+    );
 }
 
 #[test]
@@ -179,13 +304,28 @@ fn exec_error_object_becomes_the_status() {
     let server = Server::job(&[]);
     let output = server.run(&["call", "Job.GetJob", r#"{"id":"9","name":"missing"}"#]);
     assert_exit(&output, 69);
-    assert!(stderr(&output).contains("NOT_FOUND: job 9 not found"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("NOT_FOUND: job 9 not found"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn timeout_exits_68_after_every_attempt() {
     let server = Server::greeter(&[]);
-    let output = server.run(&["call", "Greeter.Hello", r#"{"name":"slow"}"#, "--timeout", "100ms", "--retries", "1", "--backoff", "none", "-v"]);
+    let output = server.run(&[
+        "call",
+        "Greeter.Hello",
+        r#"{"name":"slow"}"#,
+        "--timeout",
+        "100ms",
+        "--retries",
+        "1",
+        "--backoff",
+        "none",
+        "-v",
+    ]);
     assert_exit(&output, 68);
     let log = stderr(&output);
     // The schema fetch is one attempt, then the call makes two.
@@ -193,14 +333,27 @@ fn timeout_exits_68_after_every_attempt() {
     assert_eq!(log.matches("> attempt 2/2").count(), 1, "{log}");
     assert!(log.contains("DEADLINE_EXCEEDED"), "{log}");
     let stats = json(&server.run(&["stats", "-o", "json"]));
-    let hello = stats["endpoints"].as_array().unwrap().iter().find(|e| e["endpoint"] == "Greeter.Hello").unwrap().clone();
+    let hello = stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == "Greeter.Hello")
+        .unwrap()
+        .clone();
     assert_eq!(hello["requests"], "2", "{stats}");
 }
 
 #[test]
 fn a_sequence_that_fails_once_succeeds_with_one_retry() {
     let server = Server::job(&[]);
-    let output = server.run(&["call", "Job.ChangeJob", "--retries", "1", "--backoff", "constant:10ms"]);
+    let output = server.run(&[
+        "call",
+        "Job.ChangeJob",
+        "--retries",
+        "1",
+        "--backoff",
+        "constant:10ms",
+    ]);
     assert_exit(&output, 0);
     assert_eq!(json(&output)["msg"], "changed");
 
@@ -217,23 +370,51 @@ fn schema_less_calls_send_json_as_given() {
     let body = r#"{"name": "John",   "extra": [1, 2]}"#;
     let output = run(&["call", "Helloworld.Call", body, "--address", &echo.address]);
     assert_exit(&output, 0);
-    assert_eq!(json(&output), serde_json::json!({"name": "John", "extra": [1, 2]}));
+    assert_eq!(
+        json(&output),
+        serde_json::json!({"name": "John", "extra": [1, 2]})
+    );
     assert_eq!(echo.bodies().last().unwrap(), body);
-    let not_json = run(&["call", "Helloworld.Call", "{nope", "--address", &echo.address]);
+    let not_json = run(&[
+        "call",
+        "Helloworld.Call",
+        "{nope",
+        "--address",
+        &echo.address,
+    ]);
     assert_exit(&not_json, 1);
-    let protobuf = run(&["call", "Helloworld.Call", "--content-type", "protobuf", "--address", &echo.address]);
+    let protobuf = run(&[
+        "call",
+        "Helloworld.Call",
+        "--content-type",
+        "protobuf",
+        "--address",
+        &echo.address,
+    ]);
     assert_exit(&protobuf, 2);
-    assert!(stderr(&protobuf).contains("needs a schema"), "{}", stderr(&protobuf));
+    assert!(
+        stderr(&protobuf).contains("needs a schema"),
+        "{}",
+        stderr(&protobuf)
+    );
 }
 
 #[test]
 fn address_from_the_environment() {
     let server = Server::job(&[]);
     for variable in ["RMICRO_ADDRESS", "MICRO_PROXY_ADDRESS"] {
-        let output = rmicro().args(["call", "Job.CreateJob"]).env(variable, &server.address).output().unwrap();
+        let output = rmicro()
+            .args(["call", "Job.CreateJob"])
+            .env(variable, &server.address)
+            .output()
+            .unwrap();
         assert_exit(&output, 0);
     }
     let missing = run(&["call", "Job.CreateJob"]);
     assert_exit(&missing, 2);
-    assert!(stderr(&missing).contains("--address"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("--address"),
+        "{}",
+        stderr(&missing)
+    );
 }

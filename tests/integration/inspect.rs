@@ -8,7 +8,14 @@ fn list_shows_endpoints_types_kinds_and_handlers() {
     let output = server.run(&["list", "-o", "json"]);
     assert_exit(&output, 0);
     let rows = json(&output);
-    let row = |name: &str| rows.as_array().unwrap().iter().find(|row| row["endpoint"] == name).cloned().unwrap();
+    let row = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["endpoint"] == name)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(row("Job.CreateJob")["handler"], "stub");
     assert_eq!(row("Job.GetJob")["handler"], "exec");
     assert_eq!(row("Job.GetJob")["request"], "job.Task");
@@ -16,7 +23,12 @@ fn list_shows_endpoints_types_kinds_and_handlers() {
     let table = server.run(&["list"]);
     assert_exit(&table, 0);
     let text = stdout(&table);
-    assert!(text.contains("ENDPOINT") && text.contains("Job.ChangeJob") && text.contains("job.Response"), "{text}");
+    assert!(
+        text.contains("ENDPOINT")
+            && text.contains("Job.ChangeJob")
+            && text.contains("job.Response"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -24,7 +36,11 @@ fn list_against_a_server_without_debug_explains() {
     let echo = crate::support::EchoServer::start();
     let output = run(&["list", "--address", &echo.address]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("has no Debug service"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has no Debug service"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -33,10 +49,24 @@ fn describe_shows_layouts_and_a_usable_template() {
     let output = run(&["describe", "Orders.PlaceOrder", "--proto", &proto]);
     assert_exit(&output, 0);
     let text = stdout(&output);
-    for needle in ["message shop.Order {", "oneof payment {", "map<string, string> labels = 4;", "google.protobuf.Timestamp created_at = 10;", "message shop.Order.Customer {", "message shop.Receipt {"] {
+    for needle in [
+        "message shop.Order {",
+        "oneof payment {",
+        "map<string, string> labels = 4;",
+        "google.protobuf.Timestamp created_at = 10;",
+        "message shop.Order.Customer {",
+        "message shop.Receipt {",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
-    let json_output = run(&["describe", "Orders.PlaceOrder", "--proto", &proto, "-o", "json"]);
+    let json_output = run(&[
+        "describe",
+        "Orders.PlaceOrder",
+        "--proto",
+        &proto,
+        "-o",
+        "json",
+    ]);
     let template = json(&json_output)["template"].clone();
     assert_eq!(template["createdAt"], "1970-01-01T00:00:00Z");
     // The template is a valid request: a server accepts it as it is.
@@ -52,7 +82,11 @@ fn describe_a_message_from_the_server_schema() {
     let server = Server::job(&[]);
     let output = server.run(&["describe", "job.Task"]);
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains("repeated string hosts = 8;"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("repeated string hosts = 8;"),
+        "{}",
+        stdout(&output)
+    );
     let unknown = server.run(&["describe", "Job.Nothing"]);
     assert_exit(&unknown, 1);
 }
@@ -82,13 +116,25 @@ fn stats_count_requests_errors_and_latency() {
     let output = server.run(&["stats", "-o", "json"]);
     assert_exit(&output, 0);
     let stats = json(&output);
-    let endpoint = |name: &str| stats["endpoints"].as_array().unwrap().iter().find(|e| e["endpoint"] == name).cloned().unwrap();
+    let endpoint = |name: &str| {
+        stats["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["endpoint"] == name)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(endpoint("Job.CreateJob")["requests"], "3");
     assert_eq!(endpoint("Job.DeleteJob")["errors"], "1");
     assert!(endpoint("Job.CreateJob")["maxMs"].as_f64().unwrap() >= 0.0);
     assert!(stats["memory"].as_str().unwrap().parse::<u64>().unwrap() > 1_000_000);
     let table = server.run(&["stats"]);
-    assert!(stdout(&table).contains("Job.CreateJob"), "{}", stdout(&table));
+    assert!(
+        stdout(&table).contains("Job.CreateJob"),
+        "{}",
+        stdout(&table)
+    );
 }
 
 #[test]

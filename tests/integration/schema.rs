@@ -19,7 +19,11 @@ fn committed_descriptor_sets_are_current() {
             std::fs::write(&path, &fresh).unwrap();
         }
         let committed = std::fs::read(&path).unwrap_or_default();
-        assert!(committed == fresh, "{} is stale: run `RMICRO_REGENERATE=1 cargo test descriptor_sets` and commit it", path.display());
+        assert!(
+            committed == fresh,
+            "{} is stale: run `RMICRO_REGENERATE=1 cargo test descriptor_sets` and commit it",
+            path.display()
+        );
     }
 }
 
@@ -34,28 +38,59 @@ fn descriptor_sets_and_protos_list_the_same_endpoints() {
 
 #[test]
 fn several_descriptor_sets_combine() {
-    let output = run(&["list", "--descriptor-set", &sample("job.pb"), "--descriptor-set", &sample("actuator.pb"), "-o", "json"]);
+    let output = run(&[
+        "list",
+        "--descriptor-set",
+        &sample("job.pb"),
+        "--descriptor-set",
+        &sample("actuator.pb"),
+        "-o",
+        "json",
+    ]);
     assert_exit(&output, 0);
     let text = stdout(&output);
-    assert!(text.contains("Job.CreateJob") && text.contains("Actuator.GetAllExecutorIP"), "{text}");
+    assert!(
+        text.contains("Job.CreateJob") && text.contains("Actuator.GetAllExecutorIP"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_file_that_is_not_a_descriptor_set_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let bogus = write_temp(dir.path(), "bogus.pb", b"this is not protobuf at all \xff\xff\xff");
+    let bogus = write_temp(
+        dir.path(),
+        "bogus.pb",
+        b"this is not protobuf at all \xff\xff\xff",
+    );
     let output = run(&["list", "--descriptor-set", &bogus]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("bogus.pb is not a usable descriptor set"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("bogus.pb is not a usable descriptor set"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn a_proto_syntax_error_shows_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    write_temp(dir.path(), "broken.proto", b"syntax = \"proto3\";\npackage b;\n\nmessage M {\n  string name = 1\n}\n");
-    let output = rmicro().args(["list", "--proto", "broken.proto"]).current_dir(dir.path()).output().unwrap();
+    write_temp(
+        dir.path(),
+        "broken.proto",
+        b"syntax = \"proto3\";\npackage b;\n\nmessage M {\n  string name = 1\n}\n",
+    );
+    let output = rmicro()
+        .args(["list", "--proto", "broken.proto"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("broken.proto:6:1"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("broken.proto:6:1"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -64,16 +99,28 @@ fn two_files_defining_the_same_service_are_refused() {
     let source = b"syntax = \"proto3\";\npackage dup;\nmessage M {}\nservice Job { rpc Get(M) returns (M); }\n";
     write_temp(dir.path(), "one.proto", source);
     write_temp(dir.path(), "two.proto", source);
-    let output = rmicro().args(["list", "--proto", "one.proto", "--proto", "two.proto"]).current_dir(dir.path()).output().unwrap();
+    let output = rmicro()
+        .args(["list", "--proto", "one.proto", "--proto", "two.proto"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("dup.M") && stderr(&output).contains("already defined"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("dup.M") && stderr(&output).contains("already defined"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn imports_resolve_through_include_dirs_and_well_known_types() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("common")).unwrap();
-    write_temp(&dir.path().join("common"), "money.proto", b"syntax = \"proto3\";\npackage common;\nmessage Money { int64 cents = 1; }\n");
+    write_temp(
+        &dir.path().join("common"),
+        "money.proto",
+        b"syntax = \"proto3\";\npackage common;\nmessage Money { int64 cents = 1; }\n",
+    );
     let api = write_temp(
         dir.path(),
         "api.proto",
@@ -82,9 +129,27 @@ fn imports_resolve_through_include_dirs_and_well_known_types() {
     let include = dir.path().to_string_lossy().into_owned();
     let output = run(&["list", "--proto", &api, "-I", &include, "-o", "json"]);
     assert_exit(&output, 0);
-    assert!(stdout(&output).contains("\"response\":\"common.Money\""), "{}", stdout(&output));
-    let orphan = write_temp(dir.path(), "orphan.proto", b"syntax = \"proto3\";\nimport \"nowhere/gone.proto\";\n");
-    let missing = run(&["list", "--proto", &fixture("greeter.proto"), "--proto", &orphan]);
+    assert!(
+        stdout(&output).contains("\"response\":\"common.Money\""),
+        "{}",
+        stdout(&output)
+    );
+    let orphan = write_temp(
+        dir.path(),
+        "orphan.proto",
+        b"syntax = \"proto3\";\nimport \"nowhere/gone.proto\";\n",
+    );
+    let missing = run(&[
+        "list",
+        "--proto",
+        &fixture("greeter.proto"),
+        "--proto",
+        &orphan,
+    ]);
     assert_exit(&missing, 1);
-    assert!(stderr(&missing).contains("nowhere/gone.proto"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("nowhere/gone.proto"),
+        "{}",
+        stderr(&missing)
+    );
 }

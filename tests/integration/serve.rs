@@ -1,13 +1,19 @@
 //! `rmicro serve` as a process: start-up, handler-file validation, --strict, and draining
 //! on SIGTERM without dropping an accepted request.
 
-use crate::support::{assert_exit, exchange, fixture, read_response, rmicro, run, sample, stderr, write_temp, Server};
+use crate::support::{
+    assert_exit, exchange, fixture, read_response, rmicro, run, sample, stderr, write_temp, Server,
+};
 use std::io::Write;
 
 #[test]
 fn prints_the_bound_address_and_answers_health() {
     let server = Server::job(&[]);
-    assert!(server.address.starts_with("127.0.0.1:") && !server.address.ends_with(":0"), "{}", server.address);
+    assert!(
+        server.address.starts_with("127.0.0.1:") && !server.address.ends_with(":0"),
+        "{}",
+        server.address
+    );
     let output = server.run(&["health"]);
     assert_exit(&output, 0);
 }
@@ -29,20 +35,49 @@ fn bad_handler_files_are_refused_naming_file_endpoint_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let proto = sample("job.proto");
     let cases: [(&str, &str); 7] = [
-        (r#"{"Job.CreateJbo": {"reply": {}}}"#, "did you mean Job.CreateJob"),
-        (r#"{"Job.CreateJob": {"reply": {"cod": 1}}}"#, "endpoint Job.CreateJob: reply: unrecognized field name 'cod'"),
-        (r#"{"Job.CreateJob": {"reply": {"code": "x"}}}"#, "field `code`"),
-        (r#"{"Job.CreateJob": {"match": {"nam": "x"}, "reply": {}}}"#, "job.Task has no field `nam`"),
-        (r#"{"Job.CreateJob": {"error": {"detail": "x"}}}"#, "give a go-micro \"code\""),
+        (
+            r#"{"Job.CreateJbo": {"reply": {}}}"#,
+            "did you mean Job.CreateJob",
+        ),
+        (
+            r#"{"Job.CreateJob": {"reply": {"cod": 1}}}"#,
+            "endpoint Job.CreateJob: reply: unrecognized field name 'cod'",
+        ),
+        (
+            r#"{"Job.CreateJob": {"reply": {"code": "x"}}}"#,
+            "field `code`",
+        ),
+        (
+            r#"{"Job.CreateJob": {"match": {"nam": "x"}, "reply": {}}}"#,
+            "job.Task has no field `nam`",
+        ),
+        (
+            r#"{"Job.CreateJob": {"error": {"detail": "x"}}}"#,
+            "give a go-micro \"code\"",
+        ),
         (r#"{"Job.CreateJob": {"delay": "soon"}}"#, "delay"),
-        (r#"{"Job.CreateJob": {"exec": ["./missing.sh"]}}"#, "missing.sh does not exist"),
+        (
+            r#"{"Job.CreateJob": {"exec": ["./missing.sh"]}}"#,
+            "missing.sh does not exist",
+        ),
     ];
     for (contents, needle) in cases {
         let file = write_temp(dir.path(), "handlers.json", contents.as_bytes());
-        let output = run(&["serve", "--proto", &proto, "--handlers", &file, "--address", "127.0.0.1:0"]);
+        let output = run(&[
+            "serve",
+            "--proto",
+            &proto,
+            "--handlers",
+            &file,
+            "--address",
+            "127.0.0.1:0",
+        ]);
         assert_exit(&output, 1);
         let message = stderr(&output);
-        assert!(message.contains("handlers.json") && message.contains(needle), "{contents}: {message}");
+        assert!(
+            message.contains("handlers.json") && message.contains(needle),
+            "{contents}: {message}"
+        );
     }
 }
 
@@ -51,7 +86,11 @@ fn a_rule_list_falls_through_to_no_match() {
     let server = Server::greeter(&[]);
     let output = server.run(&["call", "Greeter.Hello", r#"{"name":"nobody"}"#]);
     assert_exit(&output, 69);
-    assert!(stderr(&output).contains("no rule for Greeter.Hello matched"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no rule for Greeter.Hello matched"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -72,20 +111,39 @@ fn sigterm_finishes_the_in_flight_request_then_exits_zero() {
     assert!(reply.ends_with("{\"msg\":\"Hello slow\"}\n"), "{reply}");
     let (status, log) = server.terminate();
     assert_eq!(status.code(), Some(0), "{log}");
-    assert!(log.contains("shutting down") && log.contains("stopped"), "{log}");
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
 }
 
 #[test]
 fn port_in_use_is_a_clear_error() {
     let server = Server::job(&[]);
-    let output = run(&["serve", "--proto", &fixture("greeter.proto"), "--address", &server.address]);
+    let output = run(&[
+        "serve",
+        "--proto",
+        &fixture("greeter.proto"),
+        "--address",
+        &server.address,
+    ]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains(&format!("cannot listen on {}", server.address)), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!("cannot listen on {}", server.address)),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_exit(&run(&["call"]), 2);
     assert_exit(&run(&["serve", "--max-message-size", "lots"]), 2);
-    assert_exit(&rmicro().args(["call", "X.Y", "--address", "grpc://127.0.0.1:1"]).output().unwrap(), 2);
+    assert_exit(
+        &rmicro()
+            .args(["call", "X.Y", "--address", "grpc://127.0.0.1:1"])
+            .output()
+            .unwrap(),
+        2,
+    );
 }

@@ -14,17 +14,28 @@ pub fn root() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> String {
-    root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
+    root()
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub fn sample(name: &str) -> String {
-    root().join("proto-samples").join(name).to_string_lossy().into_owned()
+    root()
+        .join("proto-samples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `rmicro` with an empty environment but PATH.
 pub fn rmicro() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rmicro"));
-    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).stdin(Stdio::null());
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
     command
 }
 
@@ -54,7 +65,8 @@ pub fn assert_exit(output: &Output, code: i32) {
 }
 
 pub fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", stdout(output)))
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", stdout(output)))
 }
 
 /// A running `rmicro serve`.
@@ -108,17 +120,27 @@ impl Server {
             let _ = lines.read_to_string(&mut rest);
             sink.lock().unwrap().push_str(&rest);
         });
-        Server { child, address, log }
+        Server {
+            child,
+            address,
+            log,
+        }
     }
 
     /// `rmicro ARGS --address <this server>`.
     pub fn run(&self, args: &[&str]) -> Output {
-        rmicro().args(args).args(["--address", &self.address]).output().expect("rmicro runs")
+        rmicro()
+            .args(args)
+            .args(["--address", &self.address])
+            .output()
+            .expect("rmicro runs")
     }
 
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(&self.address).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream
     }
 
@@ -157,7 +179,11 @@ pub fn read_response(stream: &mut TcpStream) -> Vec<u8> {
     let mut byte = [0u8; 1];
     while !reply.ends_with(b"\r\n\r\n") {
         let read = stream.read(&mut byte).unwrap();
-        assert!(read > 0, "connection closed mid-head after {:?}", String::from_utf8_lossy(&reply));
+        assert!(
+            read > 0,
+            "connection closed mid-head after {:?}",
+            String::from_utf8_lossy(&reply)
+        );
         reply.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&reply).into_owned();
@@ -175,7 +201,7 @@ pub fn read_response(stream: &mut TcpStream) -> Vec<u8> {
 /// Whether the peer has closed the connection (reads EOF).
 pub fn is_closed(stream: &mut TcpStream) -> bool {
     let mut rest = Vec::new();
-    matches!(stream.read_to_end(&mut rest), Ok(_))
+    stream.read_to_end(&mut rest).is_ok()
 }
 
 pub fn write_temp(dir: &Path, name: &str, contents: &[u8]) -> String {
@@ -222,7 +248,12 @@ fn echo_connection(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
             }
         }
         let head = String::from_utf8_lossy(&head).into_owned();
-        let header = |name: &str| head.lines().find_map(|line| line.strip_prefix(&format!("{name}: "))).unwrap_or("").to_owned();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+                .unwrap_or("")
+                .to_owned()
+        };
         let mut body = vec![0u8; header("Content-Length").parse().unwrap_or(0)];
         if stream.read_exact(&mut body).is_err() {
             return;

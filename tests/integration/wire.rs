@@ -35,9 +35,12 @@ fn vector_10_2_protobuf_unary_call_is_byte_identical() {
 #[test]
 fn vector_10_3_handler_error_is_byte_identical() {
     let server = Server::greeter(&[]);
-    let request = text(JSON_CALL).replace("Content-Length: 16", "Content-Length: 15").replace("{\"name\":\"John\"}\n", "{\"name\":\"bob\"}\n");
+    let request = text(JSON_CALL)
+        .replace("Content-Length: 16", "Content-Length: 15")
+        .replace("{\"name\":\"John\"}\n", "{\"name\":\"bob\"}\n");
     let reply = exchange(&mut server.connect(), request.as_bytes());
-    let error = r#"{"id":"helloworld","code":404,"detail":"user bob not found","status":"Not Found"}"#;
+    let error =
+        r#"{"id":"helloworld","code":404,"detail":"user bob not found","status":"Not Found"}"#;
     let expected = format!("HTTP/1.1 200 OK\r\nAccept: application/json\r\nContent-Type: application/json\r\nMicro-Endpoint: Helloworld.Call\r\nMicro-Error: {error}\r\nMicro-Id: 0\r\nMicro-Method: Helloworld.Call\r\nMicro-Service: helloworld\r\nTimeout: 5000000000\r\nUser-Agent: Go-http-client/1.1\r\nX-Micro-Error: {error}\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(text(&reply), expected);
 }
@@ -49,11 +52,17 @@ fn vector_10_3_router_errors_are_go_micro_texts() {
     for (endpoint, error) in [
         ("Foo.Bar", "rpc: can't find service Foo"),
         ("Greeter.Nope", "rpc: can't find method Nope"),
-        ("helloworld.Helloworld.Call", "rpc: service/endpoint request ill-formed: helloworld.Helloworld.Call"),
+        (
+            "helloworld.Helloworld.Call",
+            "rpc: service/endpoint request ill-formed: helloworld.Helloworld.Call",
+        ),
     ] {
         let request = text(JSON_CALL).replace("Helloworld.Call", endpoint);
         let reply = text(&exchange(&mut stream, request.as_bytes()));
-        assert!(reply.contains(&format!("\r\nMicro-Error: {error}\r\n")), "{endpoint}: {reply}");
+        assert!(
+            reply.contains(&format!("\r\nMicro-Error: {error}\r\n")),
+            "{endpoint}: {reply}"
+        );
         assert!(reply.ends_with("Content-Length: 0\r\n\r\n"), "{reply}");
     }
 }
@@ -82,7 +91,10 @@ fn debug_health_over_chunked_empty_protobuf_body() {
 #[test]
 fn debug_health_over_json_matches_go_micro() {
     let server = Server::greeter(&[]);
-    let request = text(JSON_CALL).replace("Helloworld.Call", "Debug.Health").replace("Content-Length: 16", "Content-Length: 3").replace("{\"name\":\"John\"}\n", "{}\n");
+    let request = text(JSON_CALL)
+        .replace("Helloworld.Call", "Debug.Health")
+        .replace("Content-Length: 16", "Content-Length: 3")
+        .replace("{\"name\":\"John\"}\n", "{}\n");
     let reply = text(&exchange(&mut server.connect(), request.as_bytes()));
     assert!(reply.ends_with("\r\n\r\n{\"status\":\"ok\"}\n"), "{reply}");
 }
@@ -98,9 +110,18 @@ fn keep_alive_sequence_echoes_the_first_request() {
     let second = text(&exchange(&mut stream, second_request.as_bytes()));
     assert!(second.ends_with("\n\nHello John"), "{second}");
     // Headers are the first request's, overlaid with the message's own (spec §1.4).
-    assert!(second.contains("\r\nMicro-Endpoint: Helloworld.Call\r\n"), "{second}");
-    assert!(second.contains("\r\nContent-Type: application/protobuf\r\n"), "{second}");
-    assert!(second.contains("\r\nMicro-Id: 1\r\n") && second.contains("\r\nX-Micro-Id: 1\r\n"), "{second}");
+    assert!(
+        second.contains("\r\nMicro-Endpoint: Helloworld.Call\r\n"),
+        "{second}"
+    );
+    assert!(
+        second.contains("\r\nContent-Type: application/protobuf\r\n"),
+        "{second}"
+    );
+    assert!(
+        second.contains("\r\nMicro-Id: 1\r\n") && second.contains("\r\nX-Micro-Id: 1\r\n"),
+        "{second}"
+    );
     let third = text(&exchange(&mut stream, JSON_CALL));
     assert!(third.ends_with("{\"msg\":\"Hello John\"}\n"), "{third}");
 }
@@ -109,8 +130,13 @@ fn keep_alive_sequence_echoes_the_first_request() {
 fn connection_close_is_honoured() {
     let server = Server::greeter(&[]);
     let mut stream = server.connect();
-    let request = text(JSON_CALL).replace("Timeout: 5000000000", "Connection: close\r\nTimeout: 5000000000");
-    assert!(text(&exchange(&mut stream, request.as_bytes())).ends_with("{\"msg\":\"Hello John\"}\n"));
+    let request = text(JSON_CALL).replace(
+        "Timeout: 5000000000",
+        "Connection: close\r\nTimeout: 5000000000",
+    );
+    assert!(
+        text(&exchange(&mut stream, request.as_bytes())).ends_with("{\"msg\":\"Hello John\"}\n")
+    );
     assert!(is_closed(&mut stream));
 }
 
@@ -118,11 +144,26 @@ fn connection_close_is_honoured() {
 fn malformed_json_and_wrong_types_are_errors_and_the_connection_survives() {
     let server = Server::greeter(&[]);
     let mut stream = server.connect();
-    for (body, needle) in [("{\"name\":", "EOF"), ("{\"name\":5}", "invalid type"), ("{\"nmae\":\"x\"}", "nmae")] {
-        let request = text(JSON_CALL).replace("Content-Length: 16", &format!("Content-Length: {}", body.len())).replace("{\"name\":\"John\"}\n", body);
+    for (body, needle) in [
+        ("{\"name\":", "EOF"),
+        ("{\"name\":5}", "invalid type"),
+        ("{\"nmae\":\"x\"}", "nmae"),
+    ] {
+        let request = text(JSON_CALL)
+            .replace(
+                "Content-Length: 16",
+                &format!("Content-Length: {}", body.len()),
+            )
+            .replace("{\"name\":\"John\"}\n", body);
         let reply = text(&exchange(&mut stream, request.as_bytes()));
-        let error = reply.lines().find(|line| line.starts_with("Micro-Error: ")).unwrap_or_else(|| panic!("no error for {body}: {reply}"));
-        assert!(error.contains("\"code\":400") && error.contains(needle), "{body}: {error}");
+        let error = reply
+            .lines()
+            .find(|line| line.starts_with("Micro-Error: "))
+            .unwrap_or_else(|| panic!("no error for {body}: {reply}"));
+        assert!(
+            error.contains("\"code\":400") && error.contains(needle),
+            "{body}: {error}"
+        );
     }
     assert!(text(&exchange(&mut stream, JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n"));
 }
@@ -135,9 +176,14 @@ fn truncated_body_gets_an_error_and_others_are_still_served() {
     stream.write_all(request.as_bytes()).unwrap();
     stream.shutdown(std::net::Shutdown::Write).unwrap();
     let reply = text(&read_response(&mut stream));
-    assert!(reply.contains("truncated message") && reply.contains("\"code\":400"), "{reply}");
+    assert!(
+        reply.contains("truncated message") && reply.contains("\"code\":400"),
+        "{reply}"
+    );
     assert!(is_closed(&mut stream));
-    assert!(text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n"));
+    assert!(
+        text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n")
+    );
 }
 
 #[test]
@@ -145,10 +191,20 @@ fn body_over_the_size_limit_is_refused() {
     let server = Server::greeter(&["--max-message-size", "1KiB"]);
     let mut stream = server.connect();
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(2000));
-    let request = text(JSON_CALL).replace("Content-Length: 16", &format!("Content-Length: {}", big.len())).replace("{\"name\":\"John\"}\n", &big);
+    let request = text(JSON_CALL)
+        .replace(
+            "Content-Length: 16",
+            &format!("Content-Length: {}", big.len()),
+        )
+        .replace("{\"name\":\"John\"}\n", &big);
     let reply = text(&exchange(&mut stream, request.as_bytes()));
-    assert!(reply.contains("\"code\":413") && reply.contains("exceeds the limit of 1024 bytes"), "{reply}");
-    assert!(text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n"));
+    assert!(
+        reply.contains("\"code\":413") && reply.contains("exceeds the limit of 1024 bytes"),
+        "{reply}"
+    );
+    assert!(
+        text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n")
+    );
 }
 
 #[test]
@@ -157,5 +213,7 @@ fn garbage_gets_400_bad_request() {
     let mut stream = server.connect();
     let reply = text(&exchange(&mut stream, b"GARBAGE\x01\x02 nonsense\r\n\r\n"));
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
-    assert!(text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n"));
+    assert!(
+        text(&exchange(&mut server.connect(), JSON_CALL)).ends_with("{\"msg\":\"Hello John\"}\n")
+    );
 }

@@ -43,7 +43,13 @@ pub struct MucpCaller {
 
 impl MucpCaller {
     pub fn new(address: &str, dial_timeout: Duration, max_message_size: usize) -> MucpCaller {
-        MucpCaller { address: address.to_owned(), dial_timeout, max_message_size, connection: None, next_id: 0 }
+        MucpCaller {
+            address: address.to_owned(),
+            dial_timeout,
+            max_message_size,
+            connection: None,
+            next_id: 0,
+        }
     }
 
     pub fn address(&self) -> &str {
@@ -66,7 +72,10 @@ impl MucpCaller {
     async fn exchange(&mut self, call: &OutgoingCall<'_>) -> Result<RawReply, CallError> {
         let request = self.encode_request(call);
         let connection = self.connect().await?;
-        connection.write_all(&request).await.map_err(|error| CallError::Transport(format!("sending the request: {error}")))?;
+        connection
+            .write_all(&request)
+            .await
+            .map_err(|error| CallError::Transport(format!("sending the request: {error}")))?;
         let reply = match connection.read_response().await {
             Ok(reply) => reply,
             Err(ReadError::Malformed(_)) => return Err(describe_foreign_reply(connection.unconsumed())),
@@ -81,24 +90,44 @@ impl MucpCaller {
         if code != 200 {
             // As go-micro's transport reports it: "<status line>: <body>" (spec §1.3).
             let body = String::from_utf8_lossy(&reply.body);
-            return Err(CallError::Transport(format!("{code} {reason}: {}", body.trim_end())));
+            return Err(CallError::Transport(format!(
+                "{code} {reason}: {}",
+                body.trim_end()
+            )));
         }
-        if let Some(error) = reply.header("Micro-Error").filter(|value| !value.is_empty()) {
+        if let Some(error) = reply
+            .header("Micro-Error")
+            .filter(|value| !value.is_empty())
+        {
             return Err(CallError::Status(Status::from_micro_error(error)));
         }
-        if reply.header("Content-Type") == Some("text/plain") && call.codec.content_type() != "text/plain" {
+        if reply.header("Content-Type") == Some("text/plain")
+            && call.codec.content_type() != "text/plain"
+        {
             // A go-micro server refusing the codec answers in plain text (spec §2.3).
-            return Err(CallError::Status(Status::from_micro_error(String::from_utf8_lossy(&reply.body).trim_end())));
+            return Err(CallError::Status(Status::from_micro_error(
+                String::from_utf8_lossy(&reply.body).trim_end(),
+            )));
         }
-        Ok(RawReply { headers: reply.headers, body: reply.body })
+        Ok(RawReply {
+            headers: reply.headers,
+            body: reply.body,
+        })
     }
 
     async fn connect(&mut self) -> Result<&mut HttpConnection<TcpStream>, CallError> {
         if self.connection.is_none() {
             let stream = tokio::time::timeout(self.dial_timeout, TcpStream::connect(&self.address))
                 .await
-                .map_err(|_| CallError::Connect(format!("dial tcp {}: timed out after {:?}", self.address, self.dial_timeout)))?
-                .map_err(|error| CallError::Connect(format!("dial tcp {}: {error}", self.address)))?;
+                .map_err(|_| {
+                    CallError::Connect(format!(
+                        "dial tcp {}: timed out after {:?}",
+                        self.address, self.dial_timeout
+                    ))
+                })?
+                .map_err(|error| {
+                    CallError::Connect(format!("dial tcp {}: {error}", self.address))
+                })?;
             let _ = stream.set_nodelay(true);
             self.connection = Some(HttpConnection::new(stream, self.max_message_size));
         }
@@ -155,7 +184,11 @@ fn describe_foreign_reply(bytes: &[u8]) -> CallError {
     } else if bytes.first() == Some(&b'{') {
         CallError::WrongProtocol("the server answered with JSON, so it is probably a Go net/rpc JSON-RPC server: use a jsonrpc:// address".into())
     } else {
-        let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).escape_debug().collect();
-        CallError::WrongProtocol(format!("the server's reply is not HTTP/1.1 (it began \"{shown}\"), so it does not speak mucp"))
+        let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+            .escape_debug()
+            .collect();
+        CallError::WrongProtocol(format!(
+            "the server's reply is not HTTP/1.1 (it began \"{shown}\"), so it does not speak mucp"
+        ))
     }
 }

@@ -7,5 +7,10 @@ pub mod server;
 
 /// Reads the `Timeout` header: decimal nanoseconds (spec §2.1); unparsable → none.
 pub fn parse_timeout(value: &str) -> Option<std::time::Duration> {
-    value.trim().parse::<u64>().ok().filter(|ns| *ns > 0).map(std::time::Duration::from_nanos)
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ns| *ns > 0)
+        .map(std::time::Duration::from_nanos)
 }

@@ -20,15 +20,21 @@ const NOT_ECHOED: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding", "T
 
 /// What one request produced, before it is written as an HTTP response.
 enum Outcome {
-    Reply { content_type: &'static str, body: Bytes },
+    Reply {
+        content_type: &'static str,
+        body: Bytes,
+    },
     Error(String),
     UnsupportedContentType(String),
 }
 
 /// Serves mucp requests on one connection until the peer closes it, sends
 /// `Connection: close`, or `shutdown` turns true while the connection is idle.
-pub async fn serve_connection<S, D>(mut connection: HttpConnection<S>, dispatch: &D, mut shutdown: watch::Receiver<bool>)
-where
+pub async fn serve_connection<S, D>(
+    mut connection: HttpConnection<S>,
+    dispatch: &D,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
@@ -57,18 +63,30 @@ where
             }
             Err(error @ (ReadError::TooLarge { .. } | ReadError::Truncated { .. })) => {
                 // The body cannot be read past this point, so the connection ends here.
-                let code = if matches!(error, ReadError::TooLarge { .. }) { 413 } else { 400 };
-                let status = Status { http_code: Some(code), ..Status::new(Code::from_http(code.into()), error.to_string()) };
+                let code = if matches!(error, ReadError::TooLarge { .. }) {
+                    413
+                } else {
+                    400
+                };
+                let status = Status {
+                    http_code: Some(code),
+                    ..Status::new(Code::from_http(code.into()), error.to_string())
+                };
                 let value = status.with_id(dispatch.origin()).to_micro_json();
                 out.clear();
-                let overlay = [("Micro-Error", value.as_str()), ("X-Micro-Error", value.as_str())];
+                let overlay = [
+                    ("Micro-Error", value.as_str()),
+                    ("X-Micro-Error", value.as_str()),
+                ];
                 write_response(&mut out, echo.as_deref().unwrap_or_default(), &overlay, b"");
                 let _ = connection.write_all(&out).await;
                 return;
             }
         };
         let echo = echo.get_or_insert_with(|| echoed_headers(&message));
-        let close_after = message.header("Connection").is_some_and(|value| value.eq_ignore_ascii_case("close"));
+        let close_after = message
+            .header("Connection")
+            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         let request_id = message.header("Micro-Id").map(str::to_owned);
         let outcome = handle(dispatch, &message).await;
 
@@ -99,7 +117,12 @@ where
             }
             Outcome::UnsupportedContentType(content_type) => {
                 let body = format!("unsupported Content-Type: {content_type}");
-                write_response(&mut out, echo, &[("Content-Type", "text/plain")], body.as_bytes());
+                write_response(
+                    &mut out,
+                    echo,
+                    &[("Content-Type", "text/plain")],
+                    body.as_bytes(),
+                );
             }
         }
         if connection.write_all(&out).await.is_err() || close_after {
@@ -110,24 +133,35 @@ where
 
 /// Routes, decodes and dispatches one request (spec §2.3, §4.1–§4.2).
 async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
-    let content_type = message.header("Content-Type").unwrap_or("application/protobuf");
+    let content_type = message
+        .header("Content-Type")
+        .unwrap_or("application/protobuf");
     let Some(codec) = Codec::from_content_type(content_type) else {
         return Outcome::UnsupportedContentType(content_type.to_owned());
     };
-    let endpoint_name = ["Micro-Endpoint", "X-Micro-Endpoint", "Micro-Method", "X-Micro-Method"]
-        .iter()
-        .find_map(|name| message.header(name))
-        .unwrap_or("");
+    let endpoint_name = [
+        "Micro-Endpoint",
+        "X-Micro-Endpoint",
+        "Micro-Method",
+        "X-Micro-Method",
+    ]
+    .iter()
+    .find_map(|name| message.header(name))
+    .unwrap_or("");
     let mut parts = endpoint_name.split('.');
     let (Some(service), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Outcome::Error(format!("rpc: service/endpoint request ill-formed: {endpoint_name}"));
+        return Outcome::Error(format!(
+            "rpc: service/endpoint request ill-formed: {endpoint_name}"
+        ));
     };
     let endpoint = match dispatch.lookup(service, method) {
         Lookup::Found(endpoint) => endpoint,
         Lookup::NoService => return Outcome::Error(format!("rpc: can't find service {service}")),
         Lookup::NoMethod => return Outcome::Error(format!("rpc: can't find method {method}")),
     };
-    let error = |status: Status| Outcome::Error(sanitise(&status.with_id(dispatch.origin()).to_micro_json()));
+    let error = |status: Status| {
+        Outcome::Error(sanitise(&status.with_id(dispatch.origin()).to_micro_json()))
+    };
     if message.header("Micro-Stream").is_some() || crate::schema::is_streaming(&endpoint.method) {
         return error(Status::new(
             Code::Unimplemented,
@@ -135,19 +169,37 @@ async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
         ));
     }
     if message.header("Micro-Topic").is_some() {
-        return error(Status::new(Code::Unimplemented, "rmicro does not take broker events"));
+        return error(Status::new(
+            Code::Unimplemented,
+            "rmicro does not take broker events",
+        ));
     }
     let body = match codec::decode(codec, &endpoint.method.input(), &message.body) {
         Ok(body) => body,
         Err(reason) => return error(Status::invalid_argument(reason)),
     };
-    let deadline = message.header("Timeout").and_then(parse_timeout).map(|timeout| Instant::now() + timeout);
+    let deadline = message
+        .header("Timeout")
+        .and_then(parse_timeout)
+        .map(|timeout| Instant::now() + timeout);
     let metadata: Metadata = message.headers.iter().cloned().collect();
-    let request = Request { endpoint, metadata, body, deadline };
+    let request = Request {
+        endpoint,
+        metadata,
+        body,
+        deadline,
+    };
     match dispatch.call(request).await {
-        Ok(reply) => Outcome::Reply { content_type: codec.content_type(), body: codec::encode_reply(codec, &reply) },
+        Ok(reply) => Outcome::Reply {
+            content_type: codec.content_type(),
+            body: codec::encode_reply(codec, &reply),
+        },
         Err(status) => {
-            let status = if status.id.is_empty() { status.with_id(dispatch.origin()) } else { status };
+            let status = if status.id.is_empty() {
+                status.with_id(dispatch.origin())
+            } else {
+                status
+            };
             Outcome::Error(sanitise(&status.to_micro_json()))
         }
     }
@@ -159,12 +211,22 @@ fn sanitise(value: &str) -> String {
 }
 
 fn echoed_headers(first: &HttpMessage) -> Vec<(String, String)> {
-    first.headers.iter().filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str())).cloned().collect()
+    first
+        .headers
+        .iter()
+        .filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Writes `HTTP/1.1 200 OK` with the echoed headers overlaid by `overlay` (Go's `Set`),
 /// sorted by name; `Content-Length` first, or last when the body is empty (spec §1.4).
-fn write_response(out: &mut Vec<u8>, echo: &[(String, String)], overlay: &[(&str, &str)], body: &[u8]) {
+fn write_response(
+    out: &mut Vec<u8>,
+    echo: &[(String, String)],
+    overlay: &[(&str, &str)],
+    body: &[u8],
+) {
     let mut headers: Vec<(&str, &str)> = echo
         .iter()
         .filter(|(name, _)| !overlay.iter().any(|(key, _)| key == name))
