@@ -6,8 +6,8 @@
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
 use crate::message::Metadata;
-use crate::protocol::mucp::client::{MucpCaller, OutgoingCall, RawReply};
-use crate::protocol::CallError;
+use crate::protocol::mucp::client::{MucpCaller, RawReply};
+use crate::protocol::{CallError, OutgoingRequest};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
@@ -67,15 +67,6 @@ pub enum AttemptEvent<'a> {
     },
 }
 
-/// One request to send: endpoint, body in its codec, metadata.
-pub struct CallRequest<'a> {
-    pub service: &'a str,
-    pub endpoint: &'a str,
-    pub codec: Codec,
-    pub metadata: &'a Metadata,
-    pub body: &'a [u8],
-}
-
 /// A client bound to one address.
 pub struct Client {
     caller: MucpCaller,
@@ -97,7 +88,7 @@ impl Client {
     /// Calls with retries. The error is the last attempt's.
     pub async fn call(
         &mut self,
-        request: &CallRequest<'_>,
+        request: &OutgoingRequest<'_>,
         observe: &mut dyn FnMut(AttemptEvent<'_>),
     ) -> Result<RawReply, CallError> {
         let attempts = self.options.retries + 1;
@@ -109,26 +100,17 @@ impl Client {
                 address: self.caller.address(),
             });
             let started = Instant::now();
-            let outgoing = OutgoingCall {
-                service: request.service,
-                endpoint: request.endpoint,
-                codec: request.codec,
-                metadata: request.metadata,
-                body: request.body,
-                timeout: Some(self.options.timeout),
+            let sending = self.caller.call(request, Some(self.options.timeout));
+            let result = match tokio::time::timeout(self.options.timeout, sending).await {
+                Ok(result) => result,
+                Err(_) => {
+                    self.caller.disconnect();
+                    Err(CallError::Status(Status::deadline_exceeded(format!(
+                        "no reply within {} (--timeout)",
+                        humantime::format_duration(self.options.timeout)
+                    ))))
+                }
             };
-            let result =
-                match tokio::time::timeout(self.options.timeout, self.caller.call(&outgoing)).await
-                {
-                    Ok(result) => result,
-                    Err(_) => {
-                        self.caller.disconnect();
-                        Err(CallError::Status(Status::deadline_exceeded(format!(
-                            "no reply within {} (--timeout)",
-                            humantime::format_duration(self.options.timeout)
-                        ))))
-                    }
-                };
             let elapsed = started.elapsed();
             match result {
                 Ok(reply) => {
@@ -167,7 +149,7 @@ impl Client {
         let method = debug_schema()
             .resolve(name)
             .expect("a method of debug.proto");
-        let request = CallRequest {
+        let request = OutgoingRequest {
             service: "rmicro",
             endpoint: name,
             codec: Codec::Protobuf,

@@ -5,11 +5,12 @@
 
 use super::args::{parse_duration, SchemaArgs, TargetArgs};
 use super::inspect::peer_error;
-use crate::client::{AttemptEvent, Backoff, CallRequest, Client};
+use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
+use crate::protocol::OutgoingRequest;
 use crate::schema::{endpoint_name, Schema};
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
@@ -116,7 +117,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         };
         let prepared = prepare(&args.endpoint, schema.as_ref(), codec, &data)?;
         let service = service_name.unwrap_or_else(|| prepared.service.clone());
-        let request = CallRequest {
+        let request = OutgoingRequest {
             service: &service,
             endpoint: &prepared.endpoint,
             codec,

@@ -83,7 +83,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
 /// The messages given, then every message they use (not the well-known types), once each.
 fn referenced(roots: &[MessageDescriptor]) -> Vec<MessageDescriptor> {
     let mut found: Vec<MessageDescriptor> = Vec::new();
-    let mut pending: Vec<MessageDescriptor> = roots.to_vec();
+    let mut pending: Vec<MessageDescriptor> = roots.iter().rev().cloned().collect();
     while let Some(message) = pending.pop() {
         if found.contains(&message) || is_well_known(&message) || message.is_map_entry() {
             if message.is_map_entry() {

@@ -7,7 +7,8 @@
 pub mod http1;
 pub mod mucp;
 
-use crate::message::{Endpoint, Reply, Request};
+use crate::codec::Codec;
+use crate::message::{Endpoint, Metadata, Reply, Request};
 use crate::status::Status;
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,17 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// The origin id put into errors this server generates (its service name).
     fn origin(&self) -> &str;
+}
+
+/// One outgoing unary request, as every caller takes it.
+pub struct OutgoingRequest<'a> {
+    /// The target's service name (`Micro-Service` in mucp; servers do not check it).
+    pub service: &'a str,
+    /// `Service.Method`.
+    pub endpoint: &'a str,
+    pub codec: Codec,
+    pub metadata: &'a Metadata,
+    pub body: &'a [u8],
 }
 
 /// Why a call through a caller failed.

@@ -2,28 +2,13 @@
 //! reads exactly one reply, never pipelining (spec §1.5, §2.6). A connection that saw any
 //! error is closed, as go-micro's pool does.
 
-use crate::codec::Codec;
-use crate::message::Metadata;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::CallError;
+use crate::protocol::{CallError, OutgoingRequest};
 use crate::status::Status;
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::time::Duration;
 use tokio::net::TcpStream;
-
-/// One outgoing unary request.
-pub struct OutgoingCall<'a> {
-    /// `Micro-Service`: the target's registry name (servers do not check it).
-    pub service: &'a str,
-    /// `Service.Method`.
-    pub endpoint: &'a str,
-    pub codec: Codec,
-    pub metadata: &'a Metadata,
-    pub body: &'a [u8],
-    /// Sent as the `Timeout` header, in nanoseconds.
-    pub timeout: Option<Duration>,
-}
 
 /// A successful reply: its headers and undecoded body.
 #[derive(Debug)]
@@ -61,16 +46,25 @@ impl MucpCaller {
         self.connection = None;
     }
 
-    pub async fn call(&mut self, call: &OutgoingCall<'_>) -> Result<RawReply, CallError> {
-        let result = self.exchange(call).await;
+    /// Sends `call`; `timeout` goes to the server as the `Timeout` header (nanoseconds).
+    pub async fn call(
+        &mut self,
+        call: &OutgoingRequest<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<RawReply, CallError> {
+        let result = self.exchange(call, timeout).await;
         if result.is_err() {
             self.connection = None;
         }
         result
     }
 
-    async fn exchange(&mut self, call: &OutgoingCall<'_>) -> Result<RawReply, CallError> {
-        let request = self.encode_request(call);
+    async fn exchange(
+        &mut self,
+        call: &OutgoingRequest<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<RawReply, CallError> {
+        let request = self.encode_request(call, timeout);
         let connection = self.connect().await?;
         connection
             .write_all(&request)
@@ -135,7 +129,7 @@ impl MucpCaller {
     }
 
     /// The request bytes, shaped like go-micro's minimal request (spec §10.1).
-    fn encode_request(&mut self, call: &OutgoingCall<'_>) -> Vec<u8> {
+    fn encode_request(&mut self, call: &OutgoingRequest<'_>, timeout: Option<Duration>) -> Vec<u8> {
         let id = self.next_id;
         self.next_id += 1;
         let mut head = String::with_capacity(512);
@@ -155,7 +149,7 @@ impl MucpCaller {
             ("Micro-Method".into(), call.endpoint.into()),
             ("Micro-Service".into(), call.service.into()),
         ];
-        if let Some(timeout) = call.timeout {
+        if let Some(timeout) = timeout {
             headers.push(("Timeout".into(), timeout.as_nanos().to_string()));
         }
         for (name, value) in call.metadata.iter() {
