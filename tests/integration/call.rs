@@ -292,6 +292,23 @@ fn exec_handler_failures_are_precise() {
     assert_exit(&hang, 68);
     assert!(stderr(&hang).contains("killed"), "{}", stderr(&hang));
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // hang.sh and the grandchild it started are both gone: the process group was killed.
+    let survivors = (0..50).find_map(|_| {
+        let found = std::process::Command::new("pgrep")
+            .args(["-f", "sleep 31.25"])
+            .output()
+            .unwrap();
+        if found.stdout.is_empty() {
+            return Some(String::new());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        None
+    });
+    assert_eq!(
+        survivors,
+        Some(String::new()),
+        "the exec handler's processes outlived the deadline"
+    );
     // The server keeps serving.
     assert_exit(
         &server.run(&["call", "Helloworld.Call", r#"{"name":"x"}"#]),

@@ -105,8 +105,15 @@ impl Server {
             .spawn()
             .expect("rmicro serve starts");
         let mut lines = BufReader::new(child.stderr.take().unwrap());
+        // Warnings may come first; the address line says "listening on HOST:PORT".
         let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
+        while !first.contains("listening on") {
+            let mut line = String::new();
+            if lines.read_line(&mut line).unwrap() == 0 {
+                panic!("rmicro serve exited before listening: {first}");
+            }
+            first.push_str(&line);
+        }
         let address = first
             .split_whitespace()
             .skip_while(|word| *word != "on")
