@@ -79,18 +79,20 @@ pub struct Server {
 impl Server {
     /// The greeter fixture (services of the spec's test vectors) with its handlers.
     pub fn greeter(extra: &[&str]) -> Server {
-        let proto = fixture("greeter.proto");
-        let handlers = fixture("greeter.handlers.json");
-        let mut args = vec!["--proto", &proto, "--handlers", &handlers];
-        args.extend_from_slice(extra);
-        Server::start(&args)
+        Server::with_handlers(
+            &fixture("greeter.proto"),
+            &fixture("greeter.handlers.json"),
+            extra,
+        )
     }
 
     /// The Job sample with its handlers file.
     pub fn job(extra: &[&str]) -> Server {
-        let proto = sample("job.proto");
-        let handlers = sample("job.handlers.json");
-        let mut args = vec!["--proto", &proto, "--handlers", &handlers];
+        Server::with_handlers(&sample("job.proto"), &sample("job.handlers.json"), extra)
+    }
+
+    fn with_handlers(proto: &str, handlers: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["--proto", proto, "--handlers", handlers];
         args.extend_from_slice(extra);
         Server::start(&args)
     }
