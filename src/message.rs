@@ -28,24 +28,10 @@ impl Metadata {
         self.0.push((name.into(), value.into()));
     }
 
-    /// Replaces every value of `name` with `value`.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
-        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
-        self.0.push((name.to_owned(), value.into()));
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str()))
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -87,13 +73,4 @@ pub struct EncodedMessage {
     pub message: DynamicMessage,
     pub json: Bytes,
     pub protobuf: Bytes,
-}
-
-impl Reply {
-    pub fn message(&self) -> &DynamicMessage {
-        match self {
-            Reply::Message(message) => message,
-            Reply::Encoded(encoded) => &encoded.message,
-        }
-    }
 }

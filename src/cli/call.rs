@@ -4,7 +4,7 @@
 //! goes through as it is, as `micro call` does.
 
 use super::args::{parse_duration, SchemaArgs, TargetArgs};
-use super::inspect::peer_error;
+use super::inspect::{block_on, peer_error};
 use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
@@ -98,10 +98,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    block_on(async {
         let (schema, service_name) = match local {
             Some(schema) => (Some(schema), None),
             None => match client

@@ -1,5 +1,6 @@
-//! What the inspection commands (list, describe, health, stats) share: getting a schema
-//! from the local flags or the server, calling a Debug method, and their output formats.
+//! What the commands that talk to a server share: getting a schema from the local flags
+//! or the server, calling a Debug method, a runtime for one command, error mapping, and
+//! the listing output formats.
 
 use super::args::{SchemaArgs, TargetArgs};
 use crate::client::{AttemptEvent, Client};

@@ -246,7 +246,7 @@ fn matcher(message: &MessageDescriptor, value: &Value) -> anyhow::Result<Matcher
     let Value::Object(fields) = value else {
         bail!("must be an object of request fields")
     };
-    let mut matcher = Matcher::default();
+    let mut built = Matcher::default();
     for (name, expected) in fields {
         let field = message
             .get_field_by_name(name)
@@ -256,24 +256,21 @@ fn matcher(message: &MessageDescriptor, value: &Value) -> anyhow::Result<Matcher
             (Kind::Message(nested), Value::Object(_))
                 if !field.is_map() && !nested.full_name().starts_with("google.protobuf.") =>
             {
-                matcher
-                    .nested
-                    .push((field.clone(), matcher_for(&nested, expected, name)?));
+                built.nested.push((
+                    field.clone(),
+                    matcher(&nested, expected).with_context(|| format!("field `{name}`"))?,
+                ));
             }
             _ => {
                 let mut single = Map::new();
                 single.insert(name.clone(), expected.clone());
                 let parsed = codec::from_json_value(message, &Value::Object(single))
                     .map_err(|error| anyhow!("{error}"))?;
-                matcher
+                built
                     .values
                     .push((field.clone(), parsed.get_field(&field).into_owned()));
             }
         }
     }
-    Ok(matcher)
-}
-
-fn matcher_for(message: &MessageDescriptor, value: &Value, name: &str) -> anyhow::Result<Matcher> {
-    matcher(message, value).with_context(|| format!("field `{name}`"))
+    Ok(built)
 }

@@ -10,7 +10,6 @@ mod resolve;
 pub use load::SchemaSources;
 pub use resolve::ResolveError;
 
-use prost::Message as _;
 use prost_reflect::{DescriptorPool, MethodDescriptor, ServiceDescriptor};
 
 /// A set of protobuf definitions with the services rmicro can call or serve.
@@ -52,14 +51,6 @@ impl Schema {
             .iter()
             .flat_map(|service| service.methods())
             .collect()
-    }
-
-    /// The encoded `FileDescriptorSet` of every file, imports included.
-    pub fn encode(&self) -> Vec<u8> {
-        prost_types::FileDescriptorSet {
-            file: self.pool.file_descriptor_protos().cloned().collect(),
-        }
-        .encode_to_vec()
     }
 
     /// The package of the first service, which `serve` names itself after by default.

@@ -72,7 +72,7 @@ pub async fn serve_connection<S, D>(
                     http_code: Some(code),
                     ..Status::new(Code::from_http(code.into()), error.to_string())
                 };
-                let value = status.with_id(dispatch.origin()).to_micro_json();
+                let value = micro_error(status, dispatch.origin());
                 out.clear();
                 let overlay = [
                     ("Micro-Error", value.as_str()),
@@ -159,9 +159,7 @@ async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
         Lookup::NoService => return Outcome::Error(format!("rpc: can't find service {service}")),
         Lookup::NoMethod => return Outcome::Error(format!("rpc: can't find method {method}")),
     };
-    let error = |status: Status| {
-        Outcome::Error(sanitise(&status.with_id(dispatch.origin()).to_micro_json()))
-    };
+    let error = |status: Status| Outcome::Error(micro_error(status, dispatch.origin()));
     if message.header("Micro-Stream").is_some() || crate::schema::is_streaming(&endpoint.method) {
         return error(Status::new(
             Code::Unimplemented,
@@ -194,20 +192,20 @@ async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
             content_type: codec.content_type(),
             body: codec::encode_reply(codec, &reply),
         },
-        Err(status) => {
-            let status = if status.id.is_empty() {
-                status.with_id(dispatch.origin())
-            } else {
-                status
-            };
-            Outcome::Error(sanitise(&status.to_micro_json()))
-        }
+        Err(status) => error(status),
     }
 }
 
-/// Go's header writer turns CR and LF in values into spaces.
-fn sanitise(value: &str) -> String {
-    value.replace(['\r', '\n'], " ")
+/// The `Micro-Error` value for a status: go-micro error JSON, with this server as the
+/// origin when the status names none, and CR/LF turned into spaces as Go's header writer
+/// does.
+fn micro_error(status: Status, origin: &str) -> String {
+    let status = if status.id.is_empty() {
+        status.with_id(origin)
+    } else {
+        status
+    };
+    status.to_micro_json().replace(['\r', '\n'], " ")
 }
 
 fn echoed_headers(first: &HttpMessage) -> Vec<(String, String)> {
