@@ -6,8 +6,9 @@
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
 use crate::message::Metadata;
-use crate::protocol::mucp::client::{MucpCaller, RawReply};
-use crate::protocol::{CallError, OutgoingRequest};
+use crate::protocol::jsonrpc::client::JsonRpcCaller;
+use crate::protocol::mucp::client::MucpCaller;
+use crate::protocol::{CallError, OutgoingRequest, Protocol, RawReply, Target};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
@@ -67,17 +68,81 @@ pub enum AttemptEvent<'a> {
     },
 }
 
-/// A client bound to one address.
+/// One protocol's caller.
+enum Caller {
+    Mucp(MucpCaller),
+    JsonRpc(JsonRpcCaller),
+}
+
+impl Caller {
+    fn address(&self) -> &str {
+        match self {
+            Caller::Mucp(caller) => caller.address(),
+            Caller::JsonRpc(caller) => caller.address(),
+        }
+    }
+
+    async fn call(
+        &mut self,
+        request: &OutgoingRequest<'_>,
+        timeout: Duration,
+    ) -> Result<RawReply, CallError> {
+        match self {
+            Caller::Mucp(caller) => caller.call(request, Some(timeout)).await,
+            Caller::JsonRpc(caller) => caller.call(request).await,
+        }
+    }
+
+    /// After a timeout: a mucp connection is in an unknown state, a JSON-RPC one is not
+    /// (a late reply finds no call with its id).
+    fn abandon(&mut self) {
+        if let Caller::Mucp(caller) = self {
+            caller.disconnect();
+        }
+    }
+}
+
+/// A client bound to one target.
 pub struct Client {
-    caller: MucpCaller,
+    caller: Caller,
     options: CallOptions,
 }
 
 impl Client {
-    pub fn new(address: &str, options: CallOptions) -> Client {
+    pub fn new(target: &Target, options: CallOptions) -> Client {
+        let (address, dial, size) = (
+            target.address.as_str(),
+            options.dial_timeout,
+            options.max_message_size,
+        );
+        let caller = match target.protocol {
+            Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
+            Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
+        };
+        Client { caller, options }
+    }
+
+    /// Another client for concurrent calls to the same target: mucp opens its own
+    /// connection (one call at a time on each), JSON-RPC shares this one's.
+    pub fn worker(&self) -> Client {
+        let caller = match &self.caller {
+            Caller::Mucp(caller) => Caller::Mucp(MucpCaller::new(
+                caller.address(),
+                self.options.dial_timeout,
+                self.options.max_message_size,
+            )),
+            Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
+        };
         Client {
-            caller: MucpCaller::new(address, options.dial_timeout, options.max_message_size),
-            options,
+            caller,
+            options: self.options.clone(),
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self.caller {
+            Caller::Mucp(_) => Protocol::Mucp,
+            Caller::JsonRpc(_) => Protocol::JsonRpc,
         }
     }
 
@@ -89,7 +154,7 @@ impl Client {
     pub async fn call(
         &mut self,
         request: &OutgoingRequest<'_>,
-        observe: &mut dyn FnMut(AttemptEvent<'_>),
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<RawReply, CallError> {
         let attempts = self.options.retries + 1;
         let mut attempt = 0;
@@ -100,11 +165,11 @@ impl Client {
                 address: self.caller.address(),
             });
             let started = Instant::now();
-            let sending = self.caller.call(request, Some(self.options.timeout));
+            let sending = self.caller.call(request, self.options.timeout);
             let result = match tokio::time::timeout(self.options.timeout, sending).await {
                 Ok(result) => result,
                 Err(_) => {
-                    self.caller.disconnect();
+                    self.caller.abandon();
                     Err(CallError::Status(Status::deadline_exceeded(format!(
                         "no reply within {} (--timeout)",
                         humantime::format_duration(self.options.timeout)
@@ -140,24 +205,29 @@ impl Client {
         }
     }
 
-    /// Calls a method of the built-in Debug service over protobuf.
+    /// Calls a method of the built-in Debug service (over protobuf where the protocol
+    /// allows).
     pub async fn call_debug(
         &mut self,
         name: &str,
-        observe: &mut dyn FnMut(AttemptEvent<'_>),
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<DynamicMessage, CallError> {
         let method = debug_schema()
             .resolve(name)
             .expect("a method of debug.proto");
+        let (codec, body): (Codec, &[u8]) = match self.protocol() {
+            Protocol::Mucp => (Codec::Protobuf, b""),
+            Protocol::JsonRpc => (Codec::Json, b"{}"),
+        };
         let request = OutgoingRequest {
             service: "rmicro",
             endpoint: name,
-            codec: Codec::Protobuf,
+            codec,
             metadata: &Metadata::new(),
-            body: &[],
+            body,
         };
         let reply = self.call(&request, observe).await?;
-        codec::decode(Codec::Protobuf, &method.output(), &reply.body)
+        codec::decode(codec, &method.output(), &reply.body)
             .map_err(|error| CallError::Transport(format!("{name} reply: {error}")))
     }
 
@@ -165,7 +235,7 @@ impl Client {
     /// server has no Debug service (a go-micro service, say).
     pub async fn fetch_endpoints(
         &mut self,
-        observe: &mut dyn FnMut(AttemptEvent<'_>),
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
         let message = match self.call_debug("Debug.Endpoints", observe).await {
             Ok(message) => message,

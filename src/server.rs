@@ -5,7 +5,7 @@
 
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
-use crate::protocol::mucp;
+use crate::protocol::{jsonrpc, mucp};
 use crate::protocol::stopping;
 use bytes::BytesMut;
 use std::future::Future;
@@ -73,13 +73,14 @@ enum Sniffed {
     JsonRpc,
 }
 
-fn sniff(first: &[u8]) -> Sniffed {
-    if first.starts_with(b"PRI") {
-        Sniffed::Http2
-    } else if matches!(first.first(), Some(b'{' | b'[')) {
-        Sniffed::JsonRpc
-    } else {
-        Sniffed::Mucp
+/// `None` while the bytes so far could begin more than one protocol.
+fn sniff(first: &[u8]) -> Option<Sniffed> {
+    match first {
+        // A JSON value: Go's jsonrpc clients send no leading whitespace.
+        [b'{' | b'[', ..] => Some(Sniffed::JsonRpc),
+        [b'P', b'R', b'I', ..] => Some(Sniffed::Http2),
+        [_, _, _, ..] => Some(Sniffed::Mucp),
+        _ => None,
     }
 }
 
@@ -91,22 +92,21 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let mut first = BytesMut::with_capacity(8 * 1024);
-    while first.len() < 3 {
+    let sniffed = loop {
+        if let Some(sniffed) = sniff(&first) {
+            break sniffed;
+        }
         let read = tokio::select! {
             read = stream.read_buf(&mut first) => read,
             _ = stopping(&mut stopped), if first.is_empty() => return,
         };
         match read {
-            Ok(0) | Err(_) => {
-                if first.is_empty() {
-                    return;
-                }
-                break;
-            }
+            Ok(0) | Err(_) if first.is_empty() => return,
+            Ok(0) | Err(_) => break Sniffed::Mucp, // let the mucp front end answer the scraps
             Ok(_) => {}
         }
-    }
-    match sniff(&first) {
+    };
+    match sniffed {
         Sniffed::Mucp => {
             let connection = HttpConnection::with_buffered(stream, options.max_message_size, first);
             mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
@@ -115,7 +115,14 @@ async fn serve_connection(
             tracing::warn!("closing an HTTP/2 (gRPC) connection: this rmicro serves mucp only")
         }
         Sniffed::JsonRpc => {
-            tracing::warn!("closing a JSON-RPC connection: this rmicro serves mucp only")
+            jsonrpc::server::serve_connection(
+                stream,
+                first,
+                router,
+                options.max_message_size,
+                stopped,
+            )
+            .await
         }
     }
 }

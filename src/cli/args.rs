@@ -3,6 +3,7 @@
 
 use crate::client::{CallOptions, Client};
 use crate::exit_code::UsageError;
+use crate::protocol::{Protocol, Target};
 use crate::schema::{Schema, SchemaSources};
 use clap::Args;
 use std::path::PathBuf;
@@ -44,9 +45,12 @@ impl SchemaArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
-    /// The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
+    /// The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
     #[arg(short = 'a', long, value_name = "ADDR")]
     pub address: Option<String>,
+    /// The protocol to speak: mucp (go-micro's, the default) or jsonrpc (Go's net/rpc JSON codec); an address scheme says the same.
+    #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
+    pub protocol: Option<Protocol>,
     /// Per-attempt timeout, also sent to the server as the Timeout header.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -56,9 +60,9 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// `host:port` of the target, from the flag or the environment (go-micro's
-    /// `MICRO_PROXY_ADDRESS` too).
-    pub fn address(&self) -> anyhow::Result<String> {
+    /// The target, from the flags or the environment (go-micro's `MICRO_PROXY_ADDRESS`
+    /// too).
+    pub fn target(&self) -> anyhow::Result<Target> {
         let given = self
             .address
             .clone()
@@ -67,7 +71,18 @@ impl TargetArgs {
             .ok_or_else(|| {
                 UsageError("no server given: pass --address HOST:PORT or set RMICRO_ADDRESS".into())
             })?;
-        parse_address(&given)
+        let target = parse_address(&given)?;
+        match self.protocol {
+            Some(protocol) if given.contains("://") && protocol != target.protocol => {
+                Err(UsageError(format!(
+                    "--protocol {} contradicts the address {given}",
+                    protocol.scheme()
+                ))
+                .into())
+            }
+            Some(protocol) => Ok(Target { protocol, ..target }),
+            None => Ok(target),
+        }
     }
 
     pub fn call_options(&self, retries: u32, backoff: crate::client::Backoff) -> CallOptions {
@@ -83,7 +98,7 @@ impl TargetArgs {
     /// A client for inspection commands (list, describe, health, stats): no retries.
     pub fn client(&self) -> anyhow::Result<Client> {
         Ok(Client::new(
-            &self.address()?,
+            &self.target()?,
             self.call_options(0, crate::client::Backoff::None),
         ))
     }
@@ -93,36 +108,40 @@ fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// `mucp://host:port`, `host:port` or `:port` → `host:port`. Other schemes are named.
-pub fn parse_address(given: &str) -> anyhow::Result<String> {
-    let (scheme, rest) = match given.split_once("://") {
-        Some((scheme, rest)) => (scheme, rest),
-        None => ("mucp", given),
+fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    Protocol::from_scheme(text).ok_or_else(|| "use mucp or jsonrpc".into())
+}
+
+/// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1).
+pub fn parse_address(given: &str) -> anyhow::Result<Target> {
+    let (protocol, rest) = match given.split_once("://") {
+        None => (Protocol::Mucp, given),
+        Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
+            Some(protocol) => (protocol, rest),
+            None if matches!(scheme, "grpc" | "grpcs") => {
+                return Err(UsageError(format!(
+                    "{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp and jsonrpc)"
+                ))
+                .into())
+            }
+            None => {
+                return Err(UsageError(format!(
+                    "unknown address scheme {scheme}:// (use mucp:// or jsonrpc://)"
+                ))
+                .into())
+            }
+        },
     };
-    match scheme {
-        "mucp" | "http" => {}
-        "grpc" | "grpcs" | "jsonrpc" => {
-            return Err(UsageError(format!(
-            "{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp)"
-        ))
-            .into())
-        }
-        other => {
-            return Err(UsageError(format!(
-                "unknown address scheme {other}:// (use mucp://HOST:PORT)"
-            ))
-            .into())
-        }
-    }
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || !rest.contains(':') {
         return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());
     }
-    Ok(if rest.starts_with(':') {
+    let address = if rest.starts_with(':') {
         format!("127.0.0.1{rest}")
     } else {
         rest.to_owned()
-    })
+    };
+    Ok(Target { protocol, address })
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -154,9 +173,17 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(parse_address("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
-        assert_eq!(parse_address("mucp://localhost:9/").unwrap(), "localhost:9");
-        assert_eq!(parse_address(":8080").unwrap(), "127.0.0.1:8080");
+        let address = |given| parse_address(given).unwrap().address;
+        assert_eq!(address("127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(address("mucp://localhost:9/"), "localhost:9");
+        assert_eq!(address(":8080"), "127.0.0.1:8080");
+        assert_eq!(
+            parse_address("jsonrpc://h:1").unwrap(),
+            Target {
+                protocol: Protocol::JsonRpc,
+                address: "h:1".into()
+            }
+        );
         assert!(parse_address("grpc://x:1")
             .unwrap_err()
             .to_string()

@@ -1,16 +1,18 @@
 //! `rmicro call ENDPOINT [DATA]`: resolve the endpoint against the local schema (before
-//! any network I/O) or the server's (`Debug.Endpoints`), check the request JSON against
-//! its type, call with retries, print the reply. Against a server without a schema, JSON
-//! goes through as it is, as `micro call` does.
+//! any network I/O) or the server's (`Debug.Endpoints`, mucp only), check the request
+//! JSON against its type, call with retries, print the reply. Against a server without a
+//! schema (a JSON-RPC server is a Go program with none), JSON goes through as it is, as
+//! `micro call` does. `--batch` hands many requests to [`batch`].
 
 use super::args::{parse_duration, SchemaArgs, TargetArgs};
+use super::batch;
 use super::inspect::{block_on, peer_error};
 use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
-use crate::protocol::OutgoingRequest;
+use crate::protocol::{OutgoingRequest, Protocol};
 use crate::schema::{endpoint_name, Schema};
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
@@ -53,6 +55,13 @@ pub struct CallArgs {
     /// Show each attempt and the reply headers on stderr.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Read requests from stdin, one JSON document per line; print one reply line per
+    /// request, in input order ({"error":{…}} for a failed one). Calls share connections.
+    #[arg(long)]
+    batch: bool,
+    /// Calls in flight at once with --batch.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -80,47 +89,38 @@ fn parse_backoff(text: &str) -> Result<Backoff, String> {
 }
 
 pub fn run(args: CallArgs) -> anyhow::Result<()> {
-    let address = args.target.address()?;
-    let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
+    let target = args.target.target()?;
     let metadata = parse_headers(&args.headers)?;
     let codec = match args.content_type {
         ContentType::Json => Codec::Json,
+        ContentType::Protobuf if target.protocol == Protocol::JsonRpc => {
+            return Err(UsageError("JSON-RPC carries JSON only: drop --content-type protobuf".into()).into())
+        }
         ContentType::Protobuf => Codec::Protobuf,
     };
     let local = args.schema.load()?;
     if let Some(schema) = &local {
         schema.resolve(&args.endpoint)?;
     }
-    let mut client = Client::new(
-        &address,
-        args.target.call_options(args.retries, args.backoff),
-    );
+    let mut client = Client::new(&target, args.target.call_options(args.retries, args.backoff));
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
+    if args.batch {
+        if args.data.is_some() || args.data_arg.is_some() {
+            return Err(UsageError("--batch reads its requests from stdin, one JSON document per line; drop DATA".into()).into());
+        }
+        return block_on(async {
+            let schema = schema_for_call(&mut client, local, &mut observe).await?;
+            batch::run(&client, &args.endpoint, schema, codec, &metadata, args.concurrency).await
+        });
+    }
+    let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
+    let address = target.address.clone();
 
     block_on(async {
-        let (schema, service_name) = match local {
-            Some(schema) => (Some(schema), None),
-            None => match client
-                .fetch_endpoints(&mut observe)
-                .await
-                .map_err(|error| peer_error(error, &address))?
-            {
-                Some((record, schema)) => {
-                    (Some(schema), record["name"].as_str().map(str::to_owned))
-                }
-                None => (None, None),
-            },
-        };
-        let prepared = prepare(&args.endpoint, schema.as_ref(), codec, &data)?;
-        let service = service_name.unwrap_or_else(|| prepared.service.clone());
-        let request = OutgoingRequest {
-            service: &service,
-            endpoint: &prepared.endpoint,
-            codec,
-            metadata: &metadata,
-            body: &prepared.body,
-        };
+        let schema = schema_for_call(&mut client, local, &mut observe).await?;
+        let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
+        let request = prepared.request(codec, &metadata);
         let reply = client
             .call(&request, &mut observe)
             .await
@@ -133,36 +133,99 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         if format == OutputFormat::Raw {
             return Ok(output::print_raw(&reply.body)?);
         }
-        let value = match &prepared.output {
-            Some(output) => codec::to_json_value(
-                &codec::decode(codec, output, &reply.body)
-                    .map_err(|error| anyhow!("cannot decode the reply: {error}"))?,
-            ),
-            None if reply.body.is_empty() => serde_json::json!({}),
-            None => serde_json::from_slice(&reply.body).map_err(|error| {
-                anyhow!("the reply is not JSON ({error}); use --output raw to see it")
-            })?,
-        };
+        let value = prepared.reply_value(codec, &reply.body)?;
         output::print_json(&value, format == OutputFormat::Pretty)?;
         Ok(())
     })
 }
 
-/// The request as it goes on the wire.
-struct Prepared {
+/// The schema a call is checked against, with the service name the server gave.
+pub(super) struct CallSchema {
+    schema: Option<Schema>,
+    service_name: Option<String>,
+}
+
+/// The local schema if given; else, over mucp, the server's (`Debug.Endpoints`); else
+/// none (JSON-RPC servers are Go programs without a schema).
+async fn schema_for_call(
+    client: &mut Client,
+    local: Option<Schema>,
+    observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+) -> anyhow::Result<CallSchema> {
+    if local.is_some() || client.protocol() == Protocol::JsonRpc {
+        return Ok(CallSchema {
+            schema: local,
+            service_name: None,
+        });
+    }
+    let address = client.address().to_owned();
+    let fetched = client
+        .fetch_endpoints(observe)
+        .await
+        .map_err(|error| peer_error(error, &address))?;
+    Ok(match fetched {
+        Some((record, schema)) => CallSchema {
+            schema: Some(schema),
+            service_name: record["name"].as_str().map(str::to_owned),
+        },
+        None => CallSchema {
+            schema: None,
+            service_name: None,
+        },
+    })
+}
+
+/// The request as it goes on the wire, and how to read its reply.
+pub(super) struct Prepared {
     endpoint: String,
     service: String,
     body: Vec<u8>,
     output: Option<prost_reflect::MessageDescriptor>,
 }
 
-fn prepare(
+impl Prepared {
+    pub(super) fn request<'a>(
+        &'a self,
+        codec: Codec,
+        metadata: &'a Metadata,
+    ) -> OutgoingRequest<'a> {
+        OutgoingRequest {
+            service: &self.service,
+            endpoint: &self.endpoint,
+            codec,
+            metadata,
+            body: &self.body,
+        }
+    }
+
+    /// The reply as JSON for printing: decoded through the schema when there is one
+    /// (Go's field names accepted), else the JSON as it came.
+    pub(super) fn reply_value(&self, codec: Codec, body: &[u8]) -> anyhow::Result<serde_json::Value> {
+        let decoded = match &self.output {
+            Some(output) if codec == Codec::Json && !body.is_empty() => serde_json::from_slice(body)
+                .map_err(|error| error.to_string())
+                .and_then(|value| codec::from_go_json_value(output, value)),
+            Some(output) => codec::decode(codec, output, body),
+            None if body.is_empty() => return Ok(serde_json::json!({})),
+            None => {
+                return serde_json::from_slice(body).map_err(|error| {
+                    anyhow!("the reply is not JSON ({error}); use --output raw to see it")
+                })
+            }
+        };
+        decoded
+            .map(|message| codec::to_json_value(&message))
+            .map_err(|error| anyhow!("cannot decode the reply: {error}"))
+    }
+}
+
+pub(super) fn prepare(
     endpoint: &str,
-    schema: Option<&Schema>,
+    call_schema: &CallSchema,
     codec: Codec,
     data: &[u8],
 ) -> anyhow::Result<Prepared> {
-    let Some(schema) = schema else {
+    let Some(schema) = &call_schema.schema else {
         // Schema-less: the JSON travels as the user wrote it (spec §2.5).
         if codec == Codec::Protobuf {
             return Err(UsageError("--content-type protobuf needs a schema (--proto or --descriptor-set), and the server offers none".into()).into());
@@ -177,8 +240,8 @@ fn prepare(
             .to_lowercase();
         return Ok(Prepared {
             endpoint,
-            service,
-            body: data.to_vec(),
+            service: call_schema.service_name.clone().unwrap_or(service),
+            body: data.trim_ascii().to_vec(),
             output: None,
         });
     };
@@ -205,7 +268,7 @@ fn prepare(
     };
     Ok(Prepared {
         endpoint: endpoint_name(&method),
-        service,
+        service: call_schema.service_name.clone().unwrap_or(service),
         body,
         output: Some(method.output()),
     })

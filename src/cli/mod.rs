@@ -2,6 +2,7 @@
 //! runs it. Nothing below this layer sees clap or the terminal.
 
 mod args;
+mod batch;
 mod call;
 mod completions;
 mod describe;

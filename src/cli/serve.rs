@@ -82,7 +82,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.address).await.with_context(|| format!("cannot listen on {}", args.address))?;
         let bound = listener.local_addr()?;
-        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp)");
+        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc)");
         server::serve(listener, Arc::new(router), options, shutdown_signal()).await;
         eprintln!("rmicro serve: stopped");
         Ok(())

@@ -2,6 +2,10 @@
 //! go-micro selects by `Content-Type` (spec §2.3–§2.5). No framing, no transport.
 //! Depends on `message` and prost-reflect.
 
+mod go_json;
+
+pub use go_json::from_go_json_value;
+
 use crate::message::{EncodedMessage, Reply};
 use bytes::Bytes;
 use prost::Message as _;
@@ -60,7 +64,7 @@ pub fn decode(
     match codec {
         Codec::Json => {
             let mut deserializer = serde_json::Deserializer::from_slice(body);
-            from_json_deserializer(desc, &mut deserializer)
+            from_json_deserializer(desc, &mut deserializer, &DeserializeOptions::new())
         }
         Codec::Protobuf => DynamicMessage::decode(desc.clone(), body)
             .map_err(|error| format!("invalid protobuf {}: {error}", desc.full_name())),
@@ -71,7 +75,7 @@ pub fn decode(
 /// field at fault (`field tags[1]: invalid type …`).
 pub fn from_json_text(desc: &MessageDescriptor, text: &[u8]) -> Result<DynamicMessage, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(text);
-    let message = from_json_deserializer(desc, &mut deserializer)?;
+    let message = from_json_deserializer(desc, &mut deserializer, &DeserializeOptions::new())?;
     deserializer.end().map_err(|error| error.to_string())?;
     Ok(message)
 }
@@ -81,12 +85,13 @@ pub fn from_json_value(
     desc: &MessageDescriptor,
     value: &serde_json::Value,
 ) -> Result<DynamicMessage, String> {
-    from_json_deserializer(desc, value)
+    from_json_deserializer(desc, value, &DeserializeOptions::new())
 }
 
 fn from_json_deserializer<'de, D>(
     desc: &MessageDescriptor,
     deserializer: D,
+    options: &DeserializeOptions,
 ) -> Result<DynamicMessage, String>
 where
     D: serde::Deserializer<'de>,
@@ -94,7 +99,7 @@ where
 {
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
-    DynamicMessage::deserialize_with_options(desc.clone(), tracked, &DeserializeOptions::new())
+    DynamicMessage::deserialize_with_options(desc.clone(), tracked, options)
         .map_err(|error| {
             let path = track.path().to_string();
             if path == "." || path.is_empty() {

@@ -5,6 +5,7 @@
 //! knows about handlers, registries or the command line.
 
 pub mod http1;
+pub mod jsonrpc;
 pub mod mucp;
 
 use crate::codec::Codec;
@@ -12,6 +13,37 @@ use crate::message::{Endpoint, Metadata, Reply, Request};
 use crate::status::Status;
 use std::future::Future;
 use std::sync::Arc;
+
+/// The wire protocols a caller can speak, named by their address schemes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Mucp,
+    JsonRpc,
+}
+
+impl Protocol {
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::Mucp => "mucp",
+            Protocol::JsonRpc => "jsonrpc",
+        }
+    }
+
+    pub fn from_scheme(scheme: &str) -> Option<Protocol> {
+        match scheme {
+            "mucp" | "http" => Some(Protocol::Mucp),
+            "jsonrpc" => Some(Protocol::JsonRpc),
+            _ => None,
+        }
+    }
+}
+
+/// Where a call goes: a protocol and `host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub protocol: Protocol,
+    pub address: String,
+}
 
 /// The outcome of looking up `Service.Method`, with the distinctions go-micro reports.
 pub enum Lookup {
@@ -42,8 +74,15 @@ pub struct OutgoingRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// A successful reply: its headers (none for JSON-RPC) and undecoded body.
+#[derive(Debug)]
+pub struct RawReply {
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+}
+
 /// Why a call through a caller failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CallError {
     /// Dialling failed (refused, unreachable, dial timeout): nothing was sent.
     #[error("connection error: {0}")]
@@ -62,4 +101,22 @@ pub enum CallError {
 /// Completes once the server's stop flag is set (at once if it already is).
 pub async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Explains a reply in another protocol than the caller's (`expected`), naming the
+/// address scheme that would work, from the reply's first bytes.
+pub fn foreign_reply(bytes: &[u8], expected: &str) -> CallError {
+    let looks_http2 = bytes.len() >= 9 && bytes[0] == 0 && matches!(bytes[3], 0x04 | 0x07);
+    CallError::WrongProtocol(if looks_http2 {
+        "the server answered with HTTP/2 frames, so it is probably a gRPC server: use a grpc:// address".into()
+    } else if bytes.first() == Some(&b'{') {
+        "the server answered with JSON, so it is probably a Go net/rpc JSON-RPC server: use a jsonrpc:// address".into()
+    } else if bytes.starts_with(b"HTTP/") {
+        "the server answered with HTTP/1, so it probably speaks mucp: use a mucp:// address".into()
+    } else {
+        let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+            .escape_debug()
+            .collect();
+        format!("the server's reply is not {expected} (it began \"{shown}\"), so it speaks another protocol")
+    })
 }

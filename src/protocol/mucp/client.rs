@@ -3,19 +3,11 @@
 //! error is closed, as go-micro's pool does.
 
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::{CallError, OutgoingRequest};
+use crate::protocol::{foreign_reply, CallError, OutgoingRequest, RawReply};
 use crate::status::Status;
-use bytes::Bytes;
 use std::fmt::Write as _;
 use std::time::Duration;
 use tokio::net::TcpStream;
-
-/// A successful reply: its headers and undecoded body.
-#[derive(Debug)]
-pub struct RawReply {
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
-}
 
 /// Calls one mucp server, reusing its connection between calls.
 pub struct MucpCaller {
@@ -72,7 +64,7 @@ impl MucpCaller {
             .map_err(|error| CallError::Transport(format!("sending the request: {error}")))?;
         let reply = match connection.read_response().await {
             Ok(reply) => reply,
-            Err(ReadError::Malformed(_)) => return Err(describe_foreign_reply(connection.unconsumed())),
+            Err(ReadError::Malformed(_)) => return Err(foreign_reply(connection.unconsumed(), "HTTP/1.1")),
             Err(ReadError::Closed) => {
                 return Err(CallError::Transport(
                     "the connection closed before a reply came (if the server is not mucp, use grpc:// or jsonrpc://)".into(),
@@ -165,24 +157,5 @@ impl MucpCaller {
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(call.body);
         bytes
-    }
-}
-
-/// Explains a reply that is not HTTP/1: which protocol the bytes look like.
-fn describe_foreign_reply(bytes: &[u8]) -> CallError {
-    let looks_http2 = bytes.len() >= 9 && matches!(bytes[3], 0x04 | 0x07) && bytes[0] == 0;
-    if looks_http2 {
-        CallError::WrongProtocol(
-            "the server answered with HTTP/2 frames, so it is probably a gRPC server: use a grpc:// address".into(),
-        )
-    } else if bytes.first() == Some(&b'{') {
-        CallError::WrongProtocol("the server answered with JSON, so it is probably a Go net/rpc JSON-RPC server: use a jsonrpc:// address".into())
-    } else {
-        let shown: String = String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
-            .escape_debug()
-            .collect();
-        CallError::WrongProtocol(format!(
-            "the server's reply is not HTTP/1.1 (it began \"{shown}\"), so it does not speak mucp"
-        ))
     }
 }

@@ -1,0 +1,308 @@
+//! The JSON-RPC server front end: behaves as Go's `rpc.ServeCodec` with
+//! `jsonrpc.NewServerCodec` (spec §9). Each request runs as its own task and its reply is
+//! written when it completes, so replies leave out of order. A request whose header cannot
+//! be decoded ends the connection (after in-flight replies are sent), as in Go; every
+//! other mistake is answered with Go's error text and the connection kept.
+
+use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
+use crate::codec::{self, Codec};
+use crate::message::{Metadata, Request};
+use crate::protocol::{stopping, Dispatch, Lookup};
+use bytes::{Bytes, BytesMut};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::{self, JoinSet};
+
+/// Calls in flight on one connection before rmicro stops reading more.
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// Serves one connection whose first bytes (already read) are in `input`.
+pub async fn serve_connection<D: Dispatch>(
+    mut stream: TcpStream,
+    mut input: BytesMut,
+    dispatch: Arc<D>,
+    max_message_size: usize,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_owned(), |address| address.to_string());
+    let (mut reader, mut writer) = stream.split();
+    let mut scanner = ValueScanner::default();
+    let mut calls = JoinSet::new();
+    // The request id of each running call, to answer even if its handler panics.
+    let mut call_ids: HashMap<task::Id, Option<Bytes>> = HashMap::new();
+    let mut output = Vec::with_capacity(4096);
+    let mut reading = true;
+    let mut last_read = false;
+    loop {
+        while reading {
+            match scanner.next_value(&mut input) {
+                Scanned::Value(bytes) => match parse_request(&bytes, dispatch.as_ref()) {
+                    Parsed::Answer(line) => output.extend_from_slice(&line),
+                    Parsed::Call { id, request } => {
+                        let dispatch = dispatch.clone();
+                        let reply_id = id.clone();
+                        let handle = calls.spawn(async move {
+                            let result = dispatch.call(request).await;
+                            match result {
+                                Ok(reply) => {
+                                    let json = codec::encode_reply(Codec::Json, &reply);
+                                    result_line(reply_id.as_deref(), json.trim_ascii_end())
+                                }
+                                Err(status) => error_line(reply_id.as_deref(), &status.message),
+                            }
+                        });
+                        call_ids.insert(handle.id(), id);
+                    }
+                    Parsed::Undecodable(reason) => {
+                        tracing::warn!(
+                            "closing the JSON-RPC connection from {peer}: rpc: server cannot decode request: {reason}"
+                        );
+                        reading = false;
+                    }
+                },
+                Scanned::NotContainer => {
+                    tracing::warn!("closing the JSON-RPC connection from {peer}: rpc: server cannot decode request: not a JSON object");
+                    reading = false;
+                }
+                Scanned::Incomplete => {
+                    if scanner.pending() > max_message_size {
+                        // Go has no limit; rmicro says why it hangs up instead of buffering on.
+                        let message = format!("rpc: server cannot decode request: request larger than {max_message_size} bytes (--max-message-size)");
+                        tracing::warn!("closing the JSON-RPC connection from {peer}: {message}");
+                        output.extend_from_slice(&error_line(None, &message));
+                        reading = false;
+                    }
+                    break;
+                }
+            }
+        }
+        if last_read {
+            reading = false;
+        }
+        while let Some(finished) = calls.try_join_next_with_id() {
+            take_reply(finished, &mut call_ids, &mut output);
+        }
+        if !output.is_empty() {
+            if writer.write_all(&output).await.is_err() {
+                return;
+            }
+            output.clear();
+        }
+        if !reading && calls.is_empty() {
+            return;
+        }
+        input.reserve(8 * 1024);
+        tokio::select! {
+            read = reader.read_buf(&mut input), if reading && calls.len() < MAX_IN_FLIGHT => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    reading = false; // EOF, even inside a value: Go stops without a word
+                }
+            }
+            Some(finished) = calls.join_next_with_id(), if !calls.is_empty() => {
+                take_reply(finished, &mut call_ids, &mut output);
+            }
+            _ = stopping(&mut stopped), if reading => {
+                // Requests the client already sent are still answered.
+                let _ = reader.try_read_buf(&mut input);
+                last_read = true;
+            }
+        }
+    }
+}
+
+fn take_reply(
+    finished: Result<(task::Id, Vec<u8>), task::JoinError>,
+    call_ids: &mut HashMap<task::Id, Option<Bytes>>,
+    output: &mut Vec<u8>,
+) {
+    match finished {
+        Ok((id, line)) => {
+            call_ids.remove(&id);
+            output.extend_from_slice(&line);
+        }
+        Err(error) => {
+            let id = call_ids.remove(&error.id()).flatten();
+            output.extend_from_slice(&error_line(id.as_deref(), "rpc: the handler panicked"));
+        }
+    }
+}
+
+/// What one request value turned into.
+enum Parsed {
+    /// Answered at once with an error line.
+    Answer(Vec<u8>),
+    Call { id: Option<Bytes>, request: Request },
+    /// Go cannot decode the header: the connection ends.
+    Undecodable(String),
+}
+
+fn parse_request(bytes: &[u8], dispatch: &impl Dispatch) -> Parsed {
+    let header = match serde_json::from_slice::<Header<'_>>(bytes) {
+        Ok(header) => header,
+        Err(error) => return Parsed::Undecodable(error.to_string()),
+    };
+    let id = header.id.map(|raw| Bytes::copy_from_slice(raw.get().as_bytes()));
+    let service_method = header.method.unwrap_or_default();
+    let endpoint = match service_method.rsplit_once('.') {
+        None => Err(ill_formed(&service_method)),
+        Some((service, method)) => match dispatch.lookup(service, method) {
+            Lookup::Found(endpoint) => Ok(endpoint),
+            Lookup::NoService => Err(no_service(&service_method)),
+            Lookup::NoMethod => Err(no_method(&service_method)),
+        },
+    };
+    let request = endpoint.and_then(|endpoint| {
+        let input = endpoint.method.input();
+        let body = decode_params(header.params, &input)?;
+        Ok(Request {
+            endpoint,
+            metadata: Metadata::new(),
+            body,
+            deadline: None,
+        })
+    });
+    match request {
+        Ok(request) => Parsed::Call { id, request },
+        Err(message) => Parsed::Answer(error_line(id.as_deref(), &message)),
+    }
+}
+
+/// `params` must be an array; its first element is the request (Go's `[1]any` trick).
+fn decode_params(
+    params: Option<&RawValue>,
+    input: &prost_reflect::MessageDescriptor,
+) -> Result<prost_reflect::DynamicMessage, String> {
+    let params = params.ok_or_else(|| MISSING_PARAMS.to_owned())?;
+    let params: serde_json::Value =
+        serde_json::from_str(params.get()).map_err(|error| format!("json: {error}"))?;
+    let serde_json::Value::Array(items) = params else {
+        return Err(format!(
+            "json: cannot unmarshal {} into Go value of type [1]interface {{}}",
+            json_kind(&params)
+        ));
+    };
+    let value = items.into_iter().next().unwrap_or_default();
+    match &value {
+        serde_json::Value::Null => return Ok(prost_reflect::DynamicMessage::new(input.clone())),
+        serde_json::Value::Object(_) => {}
+        other => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go value of type {}",
+                json_kind(other),
+                input.full_name()
+            ))
+        }
+    }
+    codec::from_go_json_value(input, value)
+        .map_err(|error| format!("json: cannot decode {}: {error}", input.full_name()))
+}
+
+fn result_line(id: Option<&[u8]>, result: &[u8]) -> Vec<u8> {
+    let id = id.unwrap_or(b"null");
+    let mut line = Vec::with_capacity(32 + id.len() + result.len());
+    line.extend_from_slice(b"{\"id\":");
+    line.extend_from_slice(id);
+    line.extend_from_slice(b",\"result\":");
+    line.extend_from_slice(result);
+    line.extend_from_slice(b",\"error\":null}\n");
+    line
+}
+
+fn error_line(id: Option<&[u8]>, message: &str) -> Vec<u8> {
+    let id = id.unwrap_or(b"null");
+    // Go's encoder escapes <, > and & in strings.
+    let message = serde_json::to_string(message)
+        .expect("strings serialise")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let mut line = Vec::with_capacity(40 + id.len() + message.len());
+    line.extend_from_slice(b"{\"id\":");
+    line.extend_from_slice(id);
+    line.extend_from_slice(b",\"result\":null,\"error\":");
+    line.extend_from_slice(message.as_bytes());
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// Go's `serverRequest`: keys matched case-insensitively, unknown keys ignored, `null`
+/// the same as absent; a `method` that is not a string fails the whole header.
+struct Header<'a> {
+    method: Option<String>,
+    params: Option<&'a RawValue>,
+    id: Option<&'a RawValue>,
+}
+
+impl<'de> serde::Deserialize<'de> for Header<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(HeaderVisitor)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON-RPC request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+        let mut header = Header {
+            method: None,
+            params: None,
+            id: None,
+        };
+        while let Some(key) = map.next_key::<HeaderKey>()? {
+            match key {
+                HeaderKey::Method => header.method = map.next_value()?,
+                HeaderKey::Params => header.params = map.next_value()?,
+                HeaderKey::Id => header.id = map.next_value()?,
+                HeaderKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+enum HeaderKey {
+    Method,
+    Params,
+    Id,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for HeaderKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = HeaderKey;
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<HeaderKey, E> {
+                Ok(if key.eq_ignore_ascii_case("method") {
+                    HeaderKey::Method
+                } else if key.eq_ignore_ascii_case("params") {
+                    HeaderKey::Params
+                } else if key.eq_ignore_ascii_case("id") {
+                    HeaderKey::Id
+                } else {
+                    HeaderKey::Other
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
