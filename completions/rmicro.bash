@@ -85,7 +85,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__call)
-            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --timeout --dial-timeout --content-type --header --retries --backoff --output --verbose --help"
+            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --content-type --header --retries --backoff --output --verbose --batch --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +120,10 @@ _rmicro() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -159,6 +163,10 @@ _rmicro() {
                     COMPREPLY=($(compgen -W "pretty json raw" -- "${cur}"))
                     return 0
                     ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -181,7 +189,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__describe)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --timeout --dial-timeout --output --help"
+            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +219,10 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --protocol)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -235,7 +247,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__health)
-            opts="-a -h --address --timeout --dial-timeout --wait --help"
+            opts="-a -h --address --protocol --timeout --dial-timeout --wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -246,6 +258,10 @@ _rmicro() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -395,7 +411,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__list)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --timeout --dial-timeout --output --help"
+            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -422,6 +438,10 @@ _rmicro() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -507,7 +527,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__stats)
-            opts="-a -o -h --address --timeout --dial-timeout --output --help"
+            opts="-a -o -h --address --protocol --timeout --dial-timeout --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +538,10 @@ _rmicro() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

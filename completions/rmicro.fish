@@ -49,7 +49,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Req
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire' -r -f -a "json\t''
@@ -60,12 +61,15 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l backoff -d 'Delay
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s o -l output -d 'pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received)' -r -f -a "pretty\t''
 json\t''
 raw\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l concurrency -d 'Calls in flight at once with --batch' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s v -l verbose -d 'Show each attempt and the reply headers on stderr'
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l batch -d 'Read requests from stdin, one JSON document per line; print one reply line per request, in input order ({"error":{…}} for a failed one). Calls share connections'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
@@ -74,18 +78,21 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Pri
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT or mucp://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''

@@ -5,8 +5,8 @@
 
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
-use crate::protocol::{jsonrpc, mucp};
 use crate::protocol::stopping;
+use crate::protocol::{jsonrpc, mucp};
 use bytes::BytesMut;
 use std::future::Future;
 use std::sync::Arc;

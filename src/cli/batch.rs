@@ -45,8 +45,12 @@ pub async fn run(
     let queue = Arc::new(Mutex::new(queue));
     let (results, mut finished) = mpsc::unbounded_channel::<(usize, Outcome)>();
     for _ in 0..concurrency {
-        let (mut client, batch, queue, results) =
-            (client.worker(), batch.clone(), queue.clone(), results.clone());
+        let (mut client, batch, queue, results) = (
+            client.worker(),
+            batch.clone(),
+            queue.clone(),
+            results.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let next = queue.lock().await.recv().await;

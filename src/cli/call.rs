@@ -94,7 +94,10 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     let codec = match args.content_type {
         ContentType::Json => Codec::Json,
         ContentType::Protobuf if target.protocol == Protocol::JsonRpc => {
-            return Err(UsageError("JSON-RPC carries JSON only: drop --content-type protobuf".into()).into())
+            return Err(UsageError(
+                "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
+            )
+            .into())
         }
         ContentType::Protobuf => Codec::Protobuf,
     };
@@ -102,16 +105,31 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     if let Some(schema) = &local {
         schema.resolve(&args.endpoint)?;
     }
-    let mut client = Client::new(&target, args.target.call_options(args.retries, args.backoff));
+    let mut client = Client::new(
+        &target,
+        args.target.call_options(args.retries, args.backoff),
+    );
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
     if args.batch {
         if args.data.is_some() || args.data_arg.is_some() {
-            return Err(UsageError("--batch reads its requests from stdin, one JSON document per line; drop DATA".into()).into());
+            return Err(UsageError(
+                "--batch reads its requests from stdin, one JSON document per line; drop DATA"
+                    .into(),
+            )
+            .into());
         }
         return block_on(async {
             let schema = schema_for_call(&mut client, local, &mut observe).await?;
-            batch::run(&client, &args.endpoint, schema, codec, &metadata, args.concurrency).await
+            batch::run(
+                &client,
+                &args.endpoint,
+                schema,
+                codec,
+                &metadata,
+                args.concurrency,
+            )
+            .await
         });
     }
     let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
@@ -200,11 +218,17 @@ impl Prepared {
 
     /// The reply as JSON for printing: decoded through the schema when there is one
     /// (Go's field names accepted), else the JSON as it came.
-    pub(super) fn reply_value(&self, codec: Codec, body: &[u8]) -> anyhow::Result<serde_json::Value> {
+    pub(super) fn reply_value(
+        &self,
+        codec: Codec,
+        body: &[u8],
+    ) -> anyhow::Result<serde_json::Value> {
         let decoded = match &self.output {
-            Some(output) if codec == Codec::Json && !body.is_empty() => serde_json::from_slice(body)
-                .map_err(|error| error.to_string())
-                .and_then(|value| codec::from_go_json_value(output, value)),
+            Some(output) if codec == Codec::Json && !body.is_empty() => {
+                serde_json::from_slice(body)
+                    .map_err(|error| error.to_string())
+                    .and_then(|value| codec::from_go_json_value(output, value))
+            }
             Some(output) => codec::decode(codec, output, body),
             None if body.is_empty() => return Ok(serde_json::json!({})),
             None => {

@@ -49,7 +49,8 @@ fn field_for(desc: &MessageDescriptor, key: &str) -> Option<FieldDescriptor> {
         .or_else(|| desc.get_field_by_json_name(key))
         .or_else(|| {
             desc.fields().find(|field| {
-                field.name().eq_ignore_ascii_case(key) || field.json_name().eq_ignore_ascii_case(key)
+                field.name().eq_ignore_ascii_case(key)
+                    || field.json_name().eq_ignore_ascii_case(key)
             })
         })
 }

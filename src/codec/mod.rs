@@ -99,15 +99,14 @@ where
 {
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
-    DynamicMessage::deserialize_with_options(desc.clone(), tracked, options)
-        .map_err(|error| {
-            let path = track.path().to_string();
-            if path == "." || path.is_empty() {
-                error.to_string()
-            } else {
-                format!("field `{path}`: {error}")
-            }
-        })
+    DynamicMessage::deserialize_with_options(desc.clone(), tracked, options).map_err(|error| {
+        let path = track.path().to_string();
+        if path == "." || path.is_empty() {
+            error.to_string()
+        } else {
+            format!("field `{path}`: {error}")
+        }
+    })
 }
 
 /// Encodes a message for the wire.

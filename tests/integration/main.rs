@@ -3,6 +3,7 @@
 
 mod call;
 mod inspect;
+mod jsonrpc;
 mod schema;
 mod serve;
 mod support;

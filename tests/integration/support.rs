@@ -91,6 +91,16 @@ impl Server {
         Server::with_handlers(&sample("job.proto"), &sample("job.handlers.json"), extra)
     }
 
+    /// Go's Arith example as a schema (interop/jsonrpc), for JSON-RPC tests.
+    pub fn arith(extra: &[&str]) -> Server {
+        let dir = root().join("interop/jsonrpc");
+        Server::with_handlers(
+            &dir.join("arith.proto").to_string_lossy(),
+            &dir.join("arith.handlers.json").to_string_lossy(),
+            extra,
+        )
+    }
+
     fn with_handlers(proto: &str, handlers: &str, extra: &[&str]) -> Server {
         let mut args = vec!["--proto", proto, "--handlers", handlers];
         args.extend_from_slice(extra);

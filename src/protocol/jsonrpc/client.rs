@@ -67,7 +67,11 @@ struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        self.calls.lock().expect("calls lock").waiting.remove(&self.id);
+        self.calls
+            .lock()
+            .expect("calls lock")
+            .waiting
+            .remove(&self.id);
     }
 }
 
@@ -177,7 +181,11 @@ struct Response<'a> {
     error: Option<serde_json::Value>,
 }
 
-async fn read_replies(mut reader: OwnedReadHalf, calls: Arc<Mutex<Calls>>, max_message_size: usize) {
+async fn read_replies(
+    mut reader: OwnedReadHalf,
+    calls: Arc<Mutex<Calls>>,
+    max_message_size: usize,
+) {
     let mut input = BytesMut::with_capacity(8 * 1024);
     let mut scanner = ValueScanner::default();
     let failure = loop {
@@ -214,14 +222,16 @@ async fn read_replies(mut reader: OwnedReadHalf, calls: Arc<Mutex<Calls>>, max_m
 /// Hands one reply to its call. An error here breaks the connection.
 fn deliver(bytes: &[u8], calls: &Mutex<Calls>) -> Result<(), CallError> {
     let response: Response<'_> = serde_json::from_slice(bytes).map_err(|error| {
-        CallError::Transport(format!("the server's reply is not a JSON-RPC response: {error}"))
+        CallError::Transport(format!(
+            "the server's reply is not a JSON-RPC response: {error}"
+        ))
     })?;
     let outcome = match &response.error {
-        None | Some(serde_json::Value::Null) => Ok(response
-            .result
-            .map_or(Bytes::from_static(b"null"), |raw| {
+        None | Some(serde_json::Value::Null) => {
+            Ok(response.result.map_or(Bytes::from_static(b"null"), |raw| {
                 Bytes::copy_from_slice(raw.get().as_bytes())
-            })),
+            }))
+        }
         Some(serde_json::Value::String(text)) => {
             Err(CallError::Status(Status::from_micro_error(text)))
         }

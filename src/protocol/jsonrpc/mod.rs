@@ -140,7 +140,11 @@ mod tests {
         let found = values(&[r#" {"a":"}\"{","b":[1,{"#, r#"}]}"#, "\n[2]{", "}"]);
         assert_eq!(
             found,
-            vec![value(r#"{"a":"}\"{","b":[1,{}]}"#), value("[2]"), value("{}")]
+            vec![
+                value(r#"{"a":"}\"{","b":[1,{}]}"#),
+                value("[2]"),
+                value("{}")
+            ]
         );
     }
 

@@ -44,6 +44,10 @@ pub async fn serve_connection<D: Dispatch>(
     loop {
         while reading {
             match scanner.next_value(&mut input) {
+                Scanned::Value(bytes) if bytes.len() > max_message_size => {
+                    too_large(&peer, max_message_size, &mut output);
+                    reading = false;
+                }
                 Scanned::Value(bytes) => match parse_request(&bytes, dispatch.as_ref()) {
                     Parsed::Answer(line) => output.extend_from_slice(&line),
                     Parsed::Call { id, request } => {
@@ -74,10 +78,7 @@ pub async fn serve_connection<D: Dispatch>(
                 }
                 Scanned::Incomplete => {
                     if scanner.pending() > max_message_size {
-                        // Go has no limit; rmicro says why it hangs up instead of buffering on.
-                        let message = format!("rpc: server cannot decode request: request larger than {max_message_size} bytes (--max-message-size)");
-                        tracing::warn!("closing the JSON-RPC connection from {peer}: {message}");
-                        output.extend_from_slice(&error_line(None, &message));
+                        too_large(&peer, max_message_size, &mut output);
                         reading = false;
                     }
                     break;
@@ -118,6 +119,13 @@ pub async fn serve_connection<D: Dispatch>(
     }
 }
 
+/// Go has no size limit; rmicro says why it hangs up rather than buffer without end.
+fn too_large(peer: &str, max_message_size: usize, output: &mut Vec<u8>) {
+    let message = format!("rpc: server cannot decode request: request larger than {max_message_size} bytes (--max-message-size)");
+    tracing::warn!("closing the JSON-RPC connection from {peer}: {message}");
+    output.extend_from_slice(&error_line(None, &message));
+}
+
 fn take_reply(
     finished: Result<(task::Id, Vec<u8>), task::JoinError>,
     call_ids: &mut HashMap<task::Id, Option<Bytes>>,
@@ -139,7 +147,10 @@ fn take_reply(
 enum Parsed {
     /// Answered at once with an error line.
     Answer(Vec<u8>),
-    Call { id: Option<Bytes>, request: Request },
+    Call {
+        id: Option<Bytes>,
+        request: Request,
+    },
     /// Go cannot decode the header: the connection ends.
     Undecodable(String),
 }
@@ -149,7 +160,9 @@ fn parse_request(bytes: &[u8], dispatch: &impl Dispatch) -> Parsed {
         Ok(header) => header,
         Err(error) => return Parsed::Undecodable(error.to_string()),
     };
-    let id = header.id.map(|raw| Bytes::copy_from_slice(raw.get().as_bytes()));
+    let id = header
+        .id
+        .map(|raw| Bytes::copy_from_slice(raw.get().as_bytes()));
     let service_method = header.method.unwrap_or_default();
     let endpoint = match service_method.rsplit_once('.') {
         None => Err(ill_formed(&service_method)),
