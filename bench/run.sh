@@ -36,3 +36,31 @@ kill $server; wait $server 2>/dev/null || true
 
 echo "--- serve start-up"
 python3 bench/startup.py "$bin" 30
+
+echo "--- JSON-RPC throughput: rmicro serve (stub) vs Go's net/rpc jsonrpc server, same load client"
+bash interop/go/build.sh target/go 2>/dev/null
+load() { target/go/jsonrpc_load -addr "$1" -c 16 -p 8 -d 10s -method Arith.Multiply -params '{"A":7,"B":8}'; }
+target/go/arith_server -addr 127.0.0.1:18291 >/dev/null &
+go_server=$!
+sleep 0.3
+echo "Go net/rpc jsonrpc: $(load 127.0.0.1:18291)"
+kill $go_server; wait $go_server 2>/dev/null || true
+"$bin" serve --proto interop/jsonrpc/arith.proto --handlers bench/arith.handlers.json --address 127.0.0.1:18292 2>/dev/null &
+server=$!
+"$bin" health --address 127.0.0.1:18292 --wait 5s >/dev/null
+echo "rmicro serve:       $(load 127.0.0.1:18292)"
+echo "rmicro serve RSS after load: $(( $(ps -o rss= -p $server) / 1024 )) MB"
+
+echo "--- 10,000 calls: one rmicro call --batch vs 10,000 rmicro call processes (JSON-RPC)"
+python3 -c 'import json
+for n in range(10000): print(json.dumps({"A": n, "B": 2}))' >/tmp/rmicro-batch.ndjson
+start=$(date +%s%N)
+"$bin" call --address jsonrpc://127.0.0.1:18292 Arith.Multiply --batch </tmp/rmicro-batch.ndjson | wc -l
+batch_ns=$(( $(date +%s%N) - start ))
+start=$(date +%s%N)
+while read -r line; do
+  "$bin" call --address jsonrpc://127.0.0.1:18292 Arith.Multiply "$line" >/dev/null
+done </tmp/rmicro-batch.ndjson
+procs_ns=$(( $(date +%s%N) - start ))
+python3 -c "b, p = $batch_ns / 1e9, $procs_ns / 1e9; print(f'--batch: {b:.2f} s; 10,000 processes: {p:.1f} s; ratio {p / b:.0f}x')"
+kill $server; wait $server 2>/dev/null || true

@@ -1,0 +1,3 @@
+module rmicro/bench
+
+go 1.19

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the Go side of the JSON-RPC interop suite and benchmark (standard library only):
+#   arith_server    Go net/rpc JSON-RPC reference server   (interop/go/arith_server)
+#   jsonrpc_client  Go client checks against rmicro serve  (interop/go/jsonrpc_client)
+#   jsonrpc_load    load generator for both servers        (bench/go/jsonrpc_load)
+# Usage: interop/go/build.sh [OUTDIR]   (default: target/go in the repository)
+# Installs Debian's golang-go with apt-get if `go` is missing. Nothing is downloaded by go.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out=${1:-$root/target/go}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+if ! command -v go >/dev/null 2>&1; then
+	echo "build.sh: go not found; installing golang-go with apt-get" >&2
+	sudo=
+	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+	if ! { $sudo apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq golang-go >/dev/null; }; then
+		echo "build.sh: FAILED to install golang-go; install Go (1.19 or later) and retry" >&2
+		exit 1
+	fi
+	command -v go >/dev/null 2>&1 || { echo "build.sh: FAILED: go still not on PATH" >&2; exit 1; }
+fi
+
+export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
+export GOCACHE=$root/target/go-cache
+echo "build.sh: $(go version) -> $out" >&2
+
+(cd "$root/interop/go" && go build -o "$out/" ./arith_server ./jsonrpc_client)
+(cd "$root/bench/go" && go build -o "$out/" ./jsonrpc_load)

@@ -1,0 +1,3 @@
+module rmicro/interop
+
+go 1.19

@@ -1,0 +1,63 @@
+"""Helpers for the interop suite: the rmicro binary, and peer processes that print
+`listening on HOST:PORT` once bound and are killed when the test ends."""
+import os
+import re
+import subprocess
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RMICRO = os.environ.get("RMICRO_BIN", os.path.join(ROOT, "target", "debug", "rmicro"))
+GO_BIN = os.environ.get("GO_PEERS", os.path.join(ROOT, "target", "go"))
+
+
+def require(path):
+    """A missing peer fails the suite; it never skips."""
+    if not os.path.exists(path):
+        raise AssertionError(f"interop peer missing: {path} (run interop/run.sh, which builds it)")
+    return path
+
+
+class Process:
+    """A server process; its address comes from its `listening on` line (stdout or stderr)."""
+
+    def __init__(self, argv, stream="stdout"):
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+            stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        )
+        pipe = self.proc.stdout if stream == "stdout" else self.proc.stderr
+        seen = ""
+        while "listening on" not in seen:
+            line = pipe.readline()
+            if not line:
+                raise AssertionError(f"{argv[0]} exited before listening: {seen}")
+            seen += line
+        self.address = re.search(r"listening on (\S+)", seen).group(1)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def rmicro(*args, stdin=None, timeout=60):
+    return subprocess.run(
+        [require(RMICRO), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+    )
+
+
+class PeerTest(unittest.TestCase):
+    def assertExit(self, result, code):
+        self.assertEqual(
+            result.returncode,
+            code,
+            f"exit {result.returncode}, wanted {code}\nstdout: {result.stdout}\nstderr: {result.stderr}",
+        )
