@@ -40,6 +40,9 @@ class Process:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe:
+                pipe.close()
 
 
 def rmicro(*args, stdin=None, timeout=60):

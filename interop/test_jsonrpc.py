@@ -88,6 +88,23 @@ class RmicroCallsGoServer(PeerTest):
 
 
 class GoClientCallsRmicro(PeerTest):
+    def go_client(self, *args):
+        client = subprocess.run(
+            [require(os.path.join(GO_BIN, "jsonrpc_client")), *args],
+            capture_output=True, text=True, timeout=120,
+        )
+        print(client.stdout, end="")
+        self.assertEqual(client.returncode, 0, client.stdout + client.stderr)
+        self.assertNotIn("FAIL", client.stdout)
+
+    def test_raw_expectations_hold_for_go_itself(self):
+        """The raw-wire checks the Go client makes of rmicro, made of Go's own server."""
+        server = Process([require(os.path.join(GO_BIN, "arith_server"))])
+        try:
+            self.go_client("-addr", server.address, "-against", "go")
+        finally:
+            server.stop()
+
     def test_go_jsonrpc_client(self):
         server = Process(
             [
@@ -99,13 +116,7 @@ class GoClientCallsRmicro(PeerTest):
             stream="stderr",
         )
         try:
-            client = subprocess.run(
-                [require(os.path.join(GO_BIN, "jsonrpc_client")), "-addr", server.address],
-                capture_output=True, text=True, timeout=120,
-            )
-            print(client.stdout, end="")
-            self.assertEqual(client.returncode, 0, client.stdout + client.stderr)
-            self.assertNotIn("FAIL", client.stdout)
+            self.go_client("-addr", server.address)
         finally:
             server.stop()
 

@@ -13,7 +13,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -21,6 +25,15 @@ use tokio::task::{self, JoinSet};
 
 /// Calls in flight on one connection before rmicro stops reading more.
 const MAX_IN_FLIGHT: usize = 1024;
+
+const HANDLER_PANICKED: &str = "rpc: the handler panicked";
+
+/// Polls a call once outside any task; a call still pending is then spawned and polled
+/// again with its task's waker, which every future must accept.
+fn poll_once<F: Future>(call: Pin<&mut F>) -> Result<Poll<F::Output>, ()> {
+    let mut context = Context::from_waker(Waker::noop());
+    std::panic::catch_unwind(AssertUnwindSafe(|| call.poll(&mut context))).map_err(|_| ())
+}
 
 /// Serves one connection whose first bytes (already read) are in `input`.
 pub async fn serve_connection<D: Dispatch>(
@@ -53,9 +66,8 @@ pub async fn serve_connection<D: Dispatch>(
                     Parsed::Call { id, request } => {
                         let dispatch = dispatch.clone();
                         let reply_id = id.clone();
-                        let handle = calls.spawn(async move {
-                            let result = dispatch.call(request).await;
-                            match result {
+                        let mut call = Box::pin(async move {
+                            match dispatch.call(request).await {
                                 Ok(reply) => {
                                     let json = codec::encode_reply(Codec::Json, &reply);
                                     result_line(reply_id.as_deref(), json.trim_ascii_end())
@@ -63,7 +75,16 @@ pub async fn serve_connection<D: Dispatch>(
                                 Err(status) => error_line(reply_id.as_deref(), &status.message),
                             }
                         });
-                        call_ids.insert(handle.id(), id);
+                        // Stubs answer at once: no task, no wake-up across threads.
+                        match poll_once(call.as_mut()) {
+                            Ok(Poll::Ready(line)) => output.extend_from_slice(&line),
+                            Ok(Poll::Pending) => {
+                                let handle = calls.spawn(call);
+                                call_ids.insert(handle.id(), id);
+                            }
+                            Err(()) => output
+                                .extend_from_slice(&error_line(id.as_deref(), HANDLER_PANICKED)),
+                        }
                     }
                     Parsed::Undecodable(reason) => {
                         tracing::warn!(
@@ -138,7 +159,7 @@ fn take_reply(
         }
         Err(error) => {
             let id = call_ids.remove(&error.id()).flatten();
-            output.extend_from_slice(&error_line(id.as_deref(), "rpc: the handler panicked"));
+            output.extend_from_slice(&error_line(id.as_deref(), HANDLER_PANICKED));
         }
     }
 }
@@ -218,6 +239,41 @@ fn decode_params(
         .map_err(|error| format!("json: cannot decode {}: {error}", input.full_name()))
 }
 
+/// The id as Go's encoder re-writes a `json.RawMessage`: whitespace between tokens
+/// dropped, `<`, `>`, `&`, U+2028 and U+2029 escaped in strings; numbers kept as spelled.
+fn go_compact(raw: &str) -> Bytes {
+    if !raw
+        .bytes()
+        .any(|byte| byte.is_ascii_whitespace() || matches!(byte, b'<' | b'>' | b'&' | 0xE2))
+    {
+        return Bytes::copy_from_slice(raw.as_bytes());
+    }
+    let mut compact = String::with_capacity(raw.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for character in raw.chars() {
+        if in_string {
+            match character {
+                '<' => compact.push_str("\\u003c"),
+                '>' => compact.push_str("\\u003e"),
+                '&' => compact.push_str("\\u0026"),
+                '\u{2028}' => compact.push_str("\\u2028"),
+                '\u{2029}' => compact.push_str("\\u2029"),
+                _ => compact.push(character),
+            }
+            match character {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !character.is_ascii_whitespace() {
+            in_string = character == '"';
+            compact.push(character);
+        }
+    }
+    Bytes::from(compact)
+}
+
 fn result_line(id: Option<&[u8]>, result: &[u8]) -> Vec<u8> {
     let id = id.unwrap_or(b"null");
     let mut line = Vec::with_capacity(32 + id.len() + result.len());
@@ -231,17 +287,12 @@ fn result_line(id: Option<&[u8]>, result: &[u8]) -> Vec<u8> {
 
 fn error_line(id: Option<&[u8]>, message: &str) -> Vec<u8> {
     let id = id.unwrap_or(b"null");
-    // Go's encoder escapes <, > and & in strings.
-    let message = serde_json::to_string(message)
-        .expect("strings serialise")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
+    let message = go_compact(&serde_json::to_string(message).expect("strings serialise"));
     let mut line = Vec::with_capacity(40 + id.len() + message.len());
     line.extend_from_slice(b"{\"id\":");
     line.extend_from_slice(id);
     line.extend_from_slice(b",\"result\":null,\"error\":");
-    line.extend_from_slice(message.as_bytes());
+    line.extend_from_slice(&message);
     line.extend_from_slice(b"}\n");
     line
 }
@@ -317,5 +368,20 @@ impl<'de> serde::Deserialize<'de> for HeaderKey {
             }
         }
         deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_compact;
+
+    #[test]
+    fn ids_are_compacted_and_escaped_as_go_does() {
+        // Go 1.19: `[1, {"x" : "<&>"}]` comes back as below; number spellings stay.
+        assert_eq!(
+            go_compact(r#" [1, {"x" : "<&> \" a"}, 1.50, 1e3]"#),
+            r#"[1,{"x":"\u003c\u0026\u003e \" a"},1.50,1e3]"#
+        );
+        assert_eq!(go_compact("7"), "7");
     }
 }
