@@ -271,6 +271,18 @@ fn call_over_jsonrpc_prints_the_result_and_maps_errors_to_exit_codes() {
     assert_exit(&output, 0);
     let output = call(&["--protocol", "mucp", "Arith.Fixed", "{}"]);
     assert_exit(&output, 2);
+
+    // Inspection goes through the Debug service over JSON-RPC too.
+    let output = rmicro()
+        .args(["list", "--output", "json", "-a", &address])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("Arith.Multiply"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
