@@ -43,7 +43,12 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l grace -d 'How long in-flight requests may take to finish after SIGINT/SIGTERM' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l metadata -d 'Node metadata published in the registry (repeatable)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l advertise -d 'The address published in the registry (default: the bound one; for 0.0.0.0, this host\'s outgoing address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l register-ttl -d 'How long the registry keeps the record without a heartbeat (re-registered every third of it)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l no-register -d 'Do not register in any registry'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Request JSON, @FILE to read a file, or @- to read stdin' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
@@ -53,6 +58,10 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d '
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire' -r -f -a "json\t''
 protobuf\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header (repeatable)' -r
@@ -72,6 +81,10 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d '
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Print help'
@@ -82,6 +95,10 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address 
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
@@ -89,12 +106,20 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s h -l help -d 'Print help'

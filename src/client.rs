@@ -9,6 +9,7 @@ use crate::message::Metadata;
 use crate::protocol::jsonrpc::client::JsonRpcCaller;
 use crate::protocol::mucp::client::MucpCaller;
 use crate::protocol::{CallError, OutgoingRequest, Protocol, RawReply, Target};
+use crate::registry::selector::Selector;
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
@@ -54,6 +55,8 @@ pub enum AttemptEvent<'a> {
         attempt: u32,
         attempts: u32,
         address: &'a str,
+        /// The registry's node id, when the target came from a registry.
+        node: Option<&'a str>,
     },
     Failed {
         attempt: u32,
@@ -102,52 +105,92 @@ impl Caller {
     }
 }
 
-/// A client bound to one target.
+/// A client bound to one target, or to the nodes of a service through a selector: each
+/// call starts on the current node and each retry moves to the selector's next one.
 pub struct Client {
-    caller: Caller,
+    selector: Option<Selector>,
+    /// One caller per candidate node (the one target when there is no selector).
+    callers: Vec<Caller>,
+    current: usize,
     options: CallOptions,
 }
 
-impl Client {
-    pub fn new(target: &Target, options: CallOptions) -> Client {
+impl Caller {
+    fn new(target: &Target, options: &CallOptions) -> Caller {
         let (address, dial, size) = (
             target.address.as_str(),
             options.dial_timeout,
             options.max_message_size,
         );
-        let caller = match target.protocol {
+        match target.protocol {
             Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
             Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
-        };
-        Client { caller, options }
+        }
     }
 
-    /// Another client for concurrent calls to the same target: mucp opens its own
-    /// connection (one call at a time on each), JSON-RPC shares this one's.
-    pub fn worker(&self) -> Client {
-        let caller = match &self.caller {
+    /// A caller for concurrent use: mucp opens its own connection (one call at a time
+    /// on each), JSON-RPC shares this one's.
+    fn worker(&self, options: &CallOptions) -> Caller {
+        match self {
             Caller::Mucp(caller) => Caller::Mucp(MucpCaller::new(
                 caller.address(),
-                self.options.dial_timeout,
-                self.options.max_message_size,
+                options.dial_timeout,
+                options.max_message_size,
             )),
             Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
-        };
+        }
+    }
+}
+
+impl Client {
+    pub fn new(target: &Target, options: CallOptions) -> Client {
         Client {
-            caller,
+            selector: None,
+            callers: vec![Caller::new(target, &options)],
+            current: 0,
+            options,
+        }
+    }
+
+    /// A client over the selector's nodes, starting on its first pick.
+    pub fn with_selector(mut selector: Selector, options: CallOptions) -> Client {
+        let callers = selector
+            .candidates()
+            .iter()
+            .map(|candidate| Caller::new(&candidate.target, &options))
+            .collect();
+        Client {
+            current: selector.pick(),
+            selector: Some(selector),
+            callers,
+            options,
+        }
+    }
+
+    /// Another client for concurrent calls (`--batch`), on the selector's next node.
+    pub fn worker(&self) -> Client {
+        let mut selector = self.selector.clone();
+        Client {
+            current: selector.as_mut().map_or(0, Selector::pick),
+            selector,
+            callers: self
+                .callers
+                .iter()
+                .map(|caller| caller.worker(&self.options))
+                .collect(),
             options: self.options.clone(),
         }
     }
 
     pub fn protocol(&self) -> Protocol {
-        match self.caller {
+        match self.callers[self.current] {
             Caller::Mucp(_) => Protocol::Mucp,
             Caller::JsonRpc(_) => Protocol::JsonRpc,
         }
     }
 
     pub fn address(&self) -> &str {
-        self.caller.address()
+        self.callers[self.current].address()
     }
 
     /// Calls with retries. The error is the last attempt's.
@@ -159,17 +202,26 @@ impl Client {
         let attempts = self.options.retries + 1;
         let mut attempt = 0;
         loop {
+            if let (Some(selector), true) = (&mut self.selector, attempt > 0) {
+                self.current = selector.pick();
+            }
+            let node = self
+                .selector
+                .as_ref()
+                .map(|selector| selector.candidate(self.current).node_id.as_str());
+            let caller = &mut self.callers[self.current];
             observe(AttemptEvent::Started {
                 attempt: attempt + 1,
                 attempts,
-                address: self.caller.address(),
+                address: caller.address(),
+                node,
             });
             let started = Instant::now();
-            let sending = self.caller.call(request, self.options.timeout);
+            let sending = caller.call(request, self.options.timeout);
             let result = match tokio::time::timeout(self.options.timeout, sending).await {
                 Ok(result) => result,
                 Err(_) => {
-                    self.caller.abandon();
+                    caller.abandon();
                     Err(CallError::Status(Status::deadline_exceeded(format!(
                         "no reply within {} (--timeout)",
                         humantime::format_duration(self.options.timeout)
@@ -187,6 +239,11 @@ impl Client {
                     return Ok(reply);
                 }
                 Err(error) => {
+                    if let (Some(selector), CallError::Connect(_) | CallError::Transport(_)) =
+                        (&self.selector, &error)
+                    {
+                        selector.failed(self.current);
+                    }
                     let retry_in = (attempt + 1 < attempts && is_retryable(&error))
                         .then(|| self.options.backoff.delay(attempt + 1));
                     observe(AttemptEvent::Failed {

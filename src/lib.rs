@@ -13,6 +13,8 @@ pub mod handler;
 pub mod message;
 pub mod output;
 pub mod protocol;
+pub mod registration;
+pub mod registry;
 pub mod schema;
 pub mod server;
 pub mod status;

@@ -4,6 +4,8 @@
 use crate::client::{CallOptions, Client};
 use crate::exit_code::UsageError;
 use crate::protocol::{Protocol, Target};
+use crate::registry::selector::{Selector, Strategy};
+use crate::registry::Registry;
 use crate::schema::{Schema, SchemaSources};
 use clap::Args;
 use std::path::PathBuf;
@@ -44,6 +46,19 @@ impl SchemaArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro's MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too].
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+}
+
+impl RegistryArgs {
+    pub fn registry(&self) -> anyhow::Result<Registry> {
+        Registry::from_setting(self.registry.as_deref())
+    }
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
     /// The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
     #[arg(short = 'a', long, value_name = "ADDR")]
@@ -57,21 +72,77 @@ pub struct TargetArgs {
     /// Timeout for opening the connection.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub dial_timeout: Duration,
+    /// Call a service by name: its nodes come from the registry [env: MICRO_PROXY].
+    #[arg(long, value_name = "NAME", conflicts_with = "address")]
+    pub service: Option<String>,
+    /// How a node is picked: random (go-micro's default) or roundrobin (turns shared by every rmicro process on this machine).
+    #[arg(long, value_enum, default_value = "random")]
+    pub selector: SelectorArg,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SelectorArg {
+    Random,
+    Roundrobin,
+}
+
+/// Where a command's calls go.
+pub enum Route {
+    Address(Target),
+    Service(String),
 }
 
 impl TargetArgs {
-    /// The target, from the flags or the environment (go-micro's `MICRO_PROXY_ADDRESS`
-    /// too).
-    pub fn target(&self) -> anyhow::Result<Target> {
-        let given = self
-            .address
-            .clone()
-            .or_else(|| non_empty_env("RMICRO_ADDRESS"))
-            .or_else(|| non_empty_env("MICRO_PROXY_ADDRESS"))
-            .ok_or_else(|| {
-                UsageError("no server given: pass --address HOST:PORT or set RMICRO_ADDRESS".into())
-            })?;
-        let target = parse_address(&given)?;
+    /// Where calls go, from the flags, else the environment (`RMICRO_ADDRESS`, and
+    /// go-micro's `MICRO_PROXY_ADDRESS` and `MICRO_PROXY` as its `next()` reads them);
+    /// `None` when nothing names a target.
+    pub fn route(&self) -> anyhow::Result<Option<Route>> {
+        if let Some(address) = &self.address {
+            return Ok(Some(Route::Address(self.target(address)?)));
+        }
+        if let Some(service) = &self.service {
+            return Ok(Some(Route::Service(service.clone())));
+        }
+        if let Some(address) =
+            non_empty_env("RMICRO_ADDRESS").or_else(|| non_empty_env("MICRO_PROXY_ADDRESS"))
+        {
+            return Ok(Some(Route::Address(self.target(&address)?)));
+        }
+        Ok(non_empty_env("MICRO_PROXY").map(Route::Service))
+    }
+
+    /// A client for `route`: bound to its address, or over the service's nodes from the
+    /// registry.
+    pub fn client_for(
+        &self,
+        route: Route,
+        retries: u32,
+        backoff: crate::client::Backoff,
+    ) -> anyhow::Result<Client> {
+        let options = self.call_options(retries, backoff);
+        let name = match route {
+            Route::Address(target) => return Ok(Client::new(&target, options)),
+            Route::Service(name) => name,
+        };
+        let registry = self.registry.registry()?;
+        let services = super::inspect::block_on(registry.get_service(&name))?;
+        if services.is_empty() {
+            anyhow::bail!("service {name} not found in {}", registry.describe());
+        }
+        let strategy = match self.selector {
+            SelectorArg::Random => Strategy::Random,
+            SelectorArg::Roundrobin => Strategy::RoundRobin,
+        };
+        let start = registry.first_pick(&name, strategy)?;
+        let selector = Selector::new(&services, start, registry.avoid_list())
+            .map_err(|error| anyhow::anyhow!("service {name}: {error}"))?;
+        Ok(Client::with_selector(selector, options))
+    }
+
+    fn target(&self, given: &str) -> anyhow::Result<Target> {
+        let target = parse_address(given)?;
         match self.protocol {
             Some(protocol) if given.contains("://") && protocol != target.protocol => {
                 Err(UsageError(format!(
@@ -97,10 +168,10 @@ impl TargetArgs {
 
     /// A client for inspection commands (list, describe, health, stats): no retries.
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(
-            &self.target()?,
-            self.call_options(0, crate::client::Backoff::None),
-        ))
+        let route = self.route()?.ok_or_else(|| {
+            UsageError("no server given: pass --address HOST:PORT or --service NAME, or set RMICRO_ADDRESS".into())
+        })?;
+        self.client_for(route, 0, crate::client::Backoff::None)
     }
 }
 

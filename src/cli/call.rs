@@ -4,7 +4,7 @@
 //! schema (a JSON-RPC server is a Go program with none), JSON goes through as it is, as
 //! `micro call` does. `--batch` hands many requests to [`batch`].
 
-use super::args::{parse_duration, SchemaArgs, TargetArgs};
+use super::args::{parse_duration, Route, SchemaArgs, TargetArgs};
 use super::batch;
 use super::inspect::{block_on, peer_error};
 use crate::client::{AttemptEvent, Backoff, Client};
@@ -89,11 +89,20 @@ fn parse_backoff(text: &str) -> Result<Backoff, String> {
 }
 
 pub fn run(args: CallArgs) -> anyhow::Result<()> {
-    let target = args.target.target()?;
     let metadata = parse_headers(&args.headers)?;
+    let local = args.schema.load()?;
+    let wire_name = match &local {
+        Some(schema) => endpoint_name(&schema.resolve(&args.endpoint)?),
+        None => go_micro_name(&args.endpoint),
+    };
+    let route = match args.target.route()? {
+        Some(route) => route,
+        None => Route::Service(service_offering(&args.target, &wire_name)?),
+    };
+    let mut client = args.target.client_for(route, args.retries, args.backoff)?;
     let codec = match args.content_type {
         ContentType::Json => Codec::Json,
-        ContentType::Protobuf if target.protocol == Protocol::JsonRpc => {
+        ContentType::Protobuf if client.protocol() == Protocol::JsonRpc => {
             return Err(UsageError(
                 "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
             )
@@ -101,14 +110,6 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         }
         ContentType::Protobuf => Codec::Protobuf,
     };
-    let local = args.schema.load()?;
-    if let Some(schema) = &local {
-        schema.resolve(&args.endpoint)?;
-    }
-    let mut client = Client::new(
-        &target,
-        args.target.call_options(args.retries, args.backoff),
-    );
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
     if args.batch {
@@ -133,16 +134,15 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         });
     }
     let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
-    let address = target.address.clone();
 
     block_on(async {
         let schema = schema_for_call(&mut client, local, &mut observe).await?;
         let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
         let request = prepared.request(codec, &metadata);
-        let reply = client
-            .call(&request, &mut observe)
-            .await
-            .map_err(|error| peer_error(error, &address))?;
+        let reply = match client.call(&request, &mut observe).await {
+            Ok(reply) => reply,
+            Err(error) => return Err(peer_error(error, client.address())),
+        };
         let format = args.output.unwrap_or(if output::stdout_is_terminal() {
             OutputFormat::Pretty
         } else {
@@ -155,6 +155,36 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         output::print_json(&value, format == OutputFormat::Pretty)?;
         Ok(())
     })
+}
+
+/// With no target at all: the one registered service that offers `endpoint`.
+fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<String> {
+    let registry = target.registry.registry()?;
+    let services = block_on(registry.list_services())?;
+    let mut names: Vec<&str> = services
+        .iter()
+        .filter(|service| {
+            service
+                .rpc_endpoints()
+                .any(|offered| offered.name == endpoint)
+        })
+        .map(|service| service.name.as_str())
+        .collect();
+    names.dedup();
+    match names.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Err(UsageError(format!(
+            "no server given, and no service in {} offers {endpoint}: pass --address HOST:PORT or --service NAME",
+            registry.describe()
+        ))
+        .into()),
+        several => Err(UsageError(format!(
+            "{endpoint} is offered by several services in {}: {}; pick one with --service",
+            registry.describe(),
+            several.join(", ")
+        ))
+        .into()),
+    }
 }
 
 /// The schema a call is checked against, with the service name the server gave.
@@ -347,7 +377,11 @@ fn report(verbose: bool, event: AttemptEvent<'_>) {
             attempt,
             attempts,
             address,
-        } => eprintln!("> attempt {attempt}/{attempts} to {address}"),
+            node,
+        } => match node {
+            Some(node) => eprintln!("> attempt {attempt}/{attempts} to node {node} at {address}"),
+            None => eprintln!("> attempt {attempt}/{attempts} to {address}"),
+        },
         AttemptEvent::Failed {
             attempt,
             error,

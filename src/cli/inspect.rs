@@ -23,7 +23,7 @@ pub fn fetch_schema(
     target: &TargetArgs,
 ) -> anyhow::Result<(Schema, Option<serde_json::Value>)> {
     let local = schema.load()?;
-    let wants_server = target.address.is_some() || local.is_none();
+    let wants_server = target.address.is_some() || target.service.is_some() || local.is_none();
     match local {
         Some(schema) if !wants_server => Ok((schema, None)),
         local => {

@@ -1,15 +1,21 @@
 //! `rmicro list`: a server's endpoints from `Debug.Endpoints`, or a local schema's, as a
-//! table (endpoint, request, response, kind, handler) or `--output json`.
+//! table (endpoint, request, response, kind, handler) or `--output json`. With no server
+//! and no schema, the registry's services; `rmicro list SERVICE`, one service's endpoints
+//! from its registry record.
 
 use super::args::{SchemaArgs, TargetArgs};
-use super::inspect::{fetch_schema, ListFormat};
+use super::inspect::{block_on, fetch_schema, ListFormat};
 use crate::output;
+use crate::registry::record::Service;
 use crate::schema::{endpoint_name, method_kind};
 use clap::Args;
 use serde_json::json;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    /// A registered service: list its endpoints from the registry record.
+    #[arg(value_name = "SERVICE", id = "registered_service")]
+    registered: Option<String>,
     #[command(flatten)]
     schema: SchemaArgs,
     #[command(flatten)]
@@ -20,6 +26,12 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs) -> anyhow::Result<()> {
+    if let Some(service) = &args.registered {
+        return list_registered_endpoints(&args, service);
+    }
+    if args.schema.sources().is_empty() && args.target.route()?.is_none() {
+        return list_services(&args);
+    }
     let (schema, record) = fetch_schema(&args.schema, &args.target)?;
     let handler_of = |name: &str| -> String {
         record
@@ -45,20 +57,101 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
-    match args.output {
+    print(
+        args.output,
+        &rows,
+        &["endpoint", "request", "response", "kind", "handler"],
+    )
+}
+
+/// Rows as JSON, or as a table of the given keys (upper-cased as headers).
+fn print(format: ListFormat, rows: &[serde_json::Value], keys: &[&str]) -> anyhow::Result<()> {
+    match format {
         ListFormat::Json => output::print_json(&json!(rows), false)?,
         ListFormat::Table => {
-            let cells = |row: &serde_json::Value| {
-                ["endpoint", "request", "response", "kind", "handler"]
-                    .iter()
-                    .map(|key| row[key].as_str().unwrap_or_default().to_owned())
-                    .collect()
+            let cell = |value: &serde_json::Value| match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
             };
+            let headers: Vec<String> = keys.iter().map(|key| key.to_uppercase()).collect();
             output::print_table(
-                &["ENDPOINT", "REQUEST", "RESPONSE", "KIND", "HANDLER"],
-                rows.iter().map(cells).collect(),
+                &headers.iter().map(String::as_str).collect::<Vec<_>>(),
+                rows.iter()
+                    .map(|row| keys.iter().map(|key| cell(&row[key])).collect())
+                    .collect(),
             )?;
         }
     }
     Ok(())
+}
+
+/// The registry's services: one row per name and version.
+fn list_services(args: &ListArgs) -> anyhow::Result<()> {
+    let registry = args.target.registry.registry()?;
+    let services = block_on(registry.list_services())?;
+    let rows: Vec<serde_json::Value> = services
+        .iter()
+        .map(|service| {
+            let mut protocols: Vec<&str> = service
+                .nodes
+                .iter()
+                .flat_map(Service::node_protocols)
+                .collect();
+            protocols.sort();
+            protocols.dedup();
+            json!({
+                "service": service.name,
+                "version": service.version,
+                "nodes": service.nodes.len(),
+                "addresses": service.nodes.iter().map(|node| node.address.as_str()).collect::<Vec<_>>().join(" "),
+                "protocols": protocols.join(","),
+                "endpoints": service.rpc_endpoints().count(),
+            })
+        })
+        .collect();
+    if rows.is_empty() && args.output == ListFormat::Table {
+        eprintln!("no services in {}", registry.describe());
+    }
+    print(
+        args.output,
+        &rows,
+        &[
+            "service",
+            "version",
+            "nodes",
+            "addresses",
+            "protocols",
+            "endpoints",
+        ],
+    )
+}
+
+/// One registered service's endpoints, from its registry record (every version).
+fn list_registered_endpoints(args: &ListArgs, name: &str) -> anyhow::Result<()> {
+    let registry = args.target.registry.registry()?;
+    let services = block_on(registry.get_service(name))?;
+    if services.is_empty() {
+        anyhow::bail!("service {name} not found in {}", registry.describe());
+    }
+    let type_of = |value: &serde_json::Value| value["type"].as_str().unwrap_or("-").to_owned();
+    let rows: Vec<serde_json::Value> = services
+        .iter()
+        .flat_map(|service| {
+            service.rpc_endpoints().map(|endpoint| {
+                let streaming = endpoint.metadata.get("stream").map(String::as_str) == Some("true");
+                json!({
+                    "endpoint": endpoint.name,
+                    "version": service.version,
+                    "request": type_of(&endpoint.request),
+                    "response": type_of(&endpoint.response),
+                    "kind": if streaming { "stream" } else { "unary" },
+                })
+            })
+        })
+        .collect();
+    print(
+        args.output,
+        &rows,
+        &["endpoint", "version", "request", "response", "kind"],
+    )
 }

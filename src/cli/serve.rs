@@ -1,8 +1,10 @@
 //! `rmicro serve`: load the schema and handlers, build the router, bind, print the bound
 //! address on stderr, serve until SIGINT/SIGTERM, drain, exit 0.
 
-use super::args::{parse_duration, parse_size, SchemaArgs};
+use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
+use crate::exit_code::UsageError;
 use crate::handler::{HandlerRules, Router, RouterOptions};
+use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
 use crate::server::{self, ServerOptions};
 use anyhow::Context;
@@ -42,6 +44,27 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     grace: Duration,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// Do not register in any registry.
+    #[arg(long, conflicts_with = "registry")]
+    no_register: bool,
+    /// Node metadata published in the registry (repeatable).
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    metadata: Vec<(String, String)>,
+    /// The address published in the registry (default: the bound one; for 0.0.0.0, this host's outgoing address).
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
+    /// How long the registry keeps the record without a heartbeat (re-registered every third of it).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    register_ttl: Duration,
+}
+
+fn parse_metadata(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -79,11 +102,52 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let registry = match args.no_register {
+        true => None,
+        false => Some(args.registry.registry()?),
+    };
+    if args.register_ttl < Duration::from_secs(1) {
+        return Err(UsageError("--register-ttl must be at least 1s".into()).into());
+    }
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.address).await.with_context(|| format!("cannot listen on {}", args.address))?;
         let bound = listener.local_addr()?;
+        let registration = match registry {
+            None => None,
+            Some(registry) => Some(Registration::new(
+                registry,
+                router.service_record(),
+                args.advertise.clone().unwrap_or_else(|| advertised_address(bound)),
+                args.metadata.iter().cloned().collect(),
+                args.register_ttl,
+            )?),
+        };
+        let registered = match &registration {
+            Some(registration) => {
+                let registered = registration.register().await;
+                eprintln!(
+                    "rmicro serve: node {} in {}",
+                    registration.node_id(),
+                    registration.describe()
+                );
+                registered
+            }
+            None => false,
+        };
         eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc)");
-        server::serve(listener, Arc::new(router), options, shutdown_signal()).await;
+        let shutdown = async {
+            match &registration {
+                Some(registration) => {
+                    tokio::select! {
+                        _ = shutdown_signal() => {}
+                        _ = registration.keep_registered(registered) => {}
+                    }
+                    registration.deregister().await;
+                }
+                None => shutdown_signal().await,
+            }
+        };
+        server::serve(listener, Arc::new(router), options, shutdown).await;
         eprintln!("rmicro serve: stopped");
         Ok(())
     })

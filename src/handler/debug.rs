@@ -131,6 +131,9 @@ impl Handler for DebugHandler {
     }
 }
 
+/// The protocols `rmicro serve` speaks on its port, as published in records.
+pub const PROTOCOLS: &str = "mucp,jsonrpc";
+
 /// The service record in go-micro's registry shape (spec §4.6), with each endpoint's
 /// handler kind in its metadata.
 pub fn service_record(listed: &[(&MethodDescriptor, &str)], options: &RouterOptions) -> Value {
@@ -150,7 +153,7 @@ pub fn service_record(listed: &[(&MethodDescriptor, &str)], options: &RouterOpti
             })
         })
         .collect();
-    json!({"name": options.name, "version": options.version, "metadata": {"protocols": "mucp"}, "endpoints": endpoints})
+    json!({"name": options.name, "version": options.version, "metadata": {"protocols": PROTOCOLS}, "endpoints": endpoints})
 }
 
 /// go-micro's `Value` tree of a message: fields named as their JSON tags, nested to

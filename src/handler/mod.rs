@@ -11,7 +11,7 @@ mod rules;
 mod stats;
 mod stub;
 
-pub use debug::debug_schema;
+pub use debug::{debug_schema, PROTOCOLS};
 pub use rules::HandlerRules;
 
 use crate::codec;
@@ -71,6 +71,8 @@ struct Route {
 
 /// Maps endpoints to handlers; shared by every connection of every protocol.
 pub struct Router {
+    /// The service in go-micro's registry shape, without nodes.
+    record: serde_json::Value,
     name: String,
     routes: Vec<Route>,
     /// Service short name → method name → route index (go-micro routes on short names).
@@ -107,8 +109,9 @@ impl Router {
                 .map(|(method, _)| endpoint_name(method))
                 .collect(),
         ));
+        let record = debug::service_record(&listed, &options);
         let state = Arc::new(debug::DebugState::new(
-            debug::service_record(&listed, &options),
+            record.clone(),
             schema,
             stats.clone(),
         ));
@@ -119,6 +122,7 @@ impl Router {
         }));
 
         let mut router = Router {
+            record,
             name: options.name,
             routes: Vec::new(),
             index: HashMap::new(),
@@ -142,6 +146,12 @@ impl Router {
             router.routes.push(Route { endpoint, handler });
         }
         Ok(router)
+    }
+
+    /// The service record (go-micro's registry shape, no nodes) that Debug.Endpoints
+    /// returns and registries publish.
+    pub fn service_record(&self) -> &serde_json::Value {
+        &self.record
     }
 
     /// Endpoints with the kind of handler behind each, in route order.

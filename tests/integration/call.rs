@@ -427,7 +427,10 @@ fn address_from_the_environment() {
             .unwrap();
         assert_exit(&output, 0);
     }
-    let missing = run(&["call", "Job.CreateJob"]);
+    // Nothing given and nothing registered: a usage error that says what to pass.
+    let empty = tempfile::tempdir().unwrap();
+    let registry = format!("file://{}", empty.path().display());
+    let missing = run(&["call", "Job.CreateJob", "--registry", &registry]);
     assert_exit(&missing, 2);
     assert!(
         stderr(&missing).contains("--address"),

@@ -4,6 +4,7 @@
 mod call;
 mod inspect;
 mod jsonrpc;
+mod registry;
 mod schema;
 mod serve;
 mod support;

@@ -29,12 +29,19 @@ pub fn sample(name: &str) -> String {
         .into_owned()
 }
 
-/// `rmicro` with an empty environment but PATH.
+/// `rmicro` with an empty environment but PATH, and an embedded registry of this test
+/// run's own (tests of the registry pass their own `--registry`).
 pub fn rmicro() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rmicro"));
+    let registry = format!(
+        "file://{}/registry-{}",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
     command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RMICRO_REGISTRY", registry)
         .stdin(Stdio::null());
     command
 }

@@ -1,0 +1,142 @@
+//! Service discovery (spec §6, §7): where `rmicro serve` publishes its node and where
+//! `rmicro call --service` and `rmicro list` find nodes. Records are go-micro's
+//! (`record`); the embedded registry (`file`) needs no server. The selector picks a node
+//! per attempt.
+
+pub mod file;
+pub mod record;
+pub mod selector;
+
+use crate::exit_code::UsageError;
+use file::FileRegistry;
+use record::Service;
+use selector::AvoidList;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A registry back-end, chosen by `--registry` or the environment.
+pub enum Registry {
+    File(FileRegistry),
+}
+
+impl Registry {
+    /// From `--registry URL`, else `RMICRO_REGISTRY`, else go-micro's `MICRO_REGISTRY`
+    /// (with `MICRO_REGISTRY_ADDRESS`), else the embedded registry.
+    pub fn from_setting(setting: Option<&str>) -> anyhow::Result<Registry> {
+        let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        let setting = setting
+            .map(str::to_owned)
+            .or_else(|| env("RMICRO_REGISTRY"))
+            .or_else(|| {
+                env("MICRO_REGISTRY").map(|kind| match env("MICRO_REGISTRY_ADDRESS") {
+                    Some(address) => format!("{kind}://{address}"),
+                    None => kind,
+                })
+            });
+        let Some(setting) = setting else {
+            return Ok(Registry::File(FileRegistry::new(default_root())));
+        };
+        let (scheme, rest) = setting.split_once("://").unwrap_or((setting.as_str(), ""));
+        match scheme {
+            "embedded" | "file" if rest.is_empty() => {
+                Ok(Registry::File(FileRegistry::new(default_root())))
+            }
+            "file" => Ok(Registry::File(FileRegistry::new(PathBuf::from(rest)))),
+            "etcd" | "mdns" => Err(UsageError(format!(
+                "the {scheme} registry is not supported by this version of rmicro yet; use the embedded registry (file://DIR or no --registry)"
+            ))
+            .into()),
+            other => Err(UsageError(format!(
+                "unknown registry {other:?}: use file://DIR (the embedded registry), etcd://HOST:PORT or mdns"
+            ))
+            .into()),
+        }
+    }
+
+    /// The name go-micro puts in a node's `registry` metadata.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Registry::File(_) => "rmicro",
+        }
+    }
+
+    /// For messages: which registry, and where.
+    pub fn describe(&self) -> String {
+        match self {
+            Registry::File(registry) => {
+                format!("the embedded registry at {}", registry.root().display())
+            }
+        }
+    }
+
+    pub async fn register(&self, service: &Service, ttl: Duration) -> anyhow::Result<()> {
+        match self {
+            Registry::File(registry) => registry.register(service, ttl),
+        }
+    }
+
+    pub async fn deregister(&self, service: &Service) -> anyhow::Result<()> {
+        match self {
+            Registry::File(registry) => registry.deregister(service),
+        }
+    }
+
+    /// The service's records, one per version; empty when it is not registered.
+    pub async fn get_service(&self, name: &str) -> anyhow::Result<Vec<Service>> {
+        match self {
+            Registry::File(registry) => registry.get_service(name),
+        }
+    }
+
+    pub async fn list_services(&self) -> anyhow::Result<Vec<Service>> {
+        match self {
+            Registry::File(registry) => registry.list_services(),
+        }
+    }
+
+    /// Where the selector starts: a turn shared by every process (round-robin), or a
+    /// random number.
+    pub fn first_pick(&self, name: &str, strategy: selector::Strategy) -> anyhow::Result<u64> {
+        match (strategy, self) {
+            (selector::Strategy::RoundRobin, Registry::File(registry)) => registry.next_turn(name),
+            (selector::Strategy::Random, _) => Ok(random()),
+        }
+    }
+
+    pub fn avoid_list(&self) -> AvoidList {
+        match self {
+            Registry::File(registry) => AvoidList::new(registry.root().join(".avoid")),
+        }
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/rmicro/registry`, else `/tmp/rmicro-<uid>/registry`: per user,
+/// shared by that user's processes, gone at reboot like the servers it lists.
+fn default_root() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("rmicro/registry"),
+        // SAFETY: getuid(2) cannot fail.
+        None => PathBuf::from(format!("/tmp/rmicro-{}/registry", unsafe {
+            libc::getuid()
+        })),
+    }
+}
+
+/// A random number from the standard library's per-process hash keys.
+pub fn random() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// `<name>-<uuid v4>`, as go-micro names nodes.
+pub fn node_id(name: &str) -> String {
+    let (high, low) = (random(), random());
+    format!(
+        "{name}-{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0x0fff,
+        (low >> 48) & 0x3fff | 0x8000,
+        low & 0xffff_ffff_ffff
+    )
+}

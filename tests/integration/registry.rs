@@ -1,0 +1,274 @@
+//! The embedded registry: `rmicro serve` nodes registering under one name, calls by name
+//! spread over them (round-robin exact across processes, random roughly), failover when a
+//! node dies, expiry of a dead node's record within its TTL, go-micro's record shape both
+//! ways, and garbage in the registry.
+
+use crate::support::{assert_exit, json, rmicro, stderr, stdout, Server};
+use std::path::Path;
+use std::time::Duration;
+
+/// A registry directory of the test's own.
+struct Registry {
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn new() -> Registry {
+        Registry {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.path().display())
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A Job server registered here under `name`.
+    fn job(&self, name: &str, extra: &[&str]) -> Server {
+        let url = self.url();
+        let mut args = vec!["--registry", &url, "--name", name, "--register-ttl", "2s"];
+        args.extend_from_slice(extra);
+        Server::job(&args)
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        rmicro()
+            .args(args)
+            .args(["--registry", &self.url()])
+            .output()
+            .unwrap()
+    }
+
+    /// The node each call went to, from `-v`.
+    fn called_node(&self, args: &[&str]) -> String {
+        let output = self.run(&[&["call", "-v"], args].concat());
+        assert_exit(&output, 0);
+        let log = stderr(&output);
+        let line = log
+            .lines()
+            .filter(|line| line.starts_with("> attempt"))
+            .last()
+            .unwrap_or_else(|| panic!("no attempt in {log}"));
+        line.split_whitespace()
+            .skip_while(|word| *word != "node")
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    }
+}
+
+fn node_ids(registry: &Registry, name: &str) -> Vec<String> {
+    let output = registry.run(&["list", "--output", "json"]);
+    assert_exit(&output, 0);
+    let services = json(&output);
+    let addresses = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|service| service["service"] == name)
+        .map(|service| service["addresses"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    addresses
+        .iter()
+        .flat_map(|list| list.split(' ').map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn round_robin_takes_exact_turns_across_processes() {
+    let registry = Registry::new();
+    let _a = registry.job("jobs", &[]);
+    let _b = registry.job("jobs", &[]);
+    let call = [
+        "--service",
+        "jobs",
+        "--selector",
+        "roundrobin",
+        "Job.CreateJob",
+        "{}",
+    ];
+    let nodes: Vec<String> = (0..8).map(|_| registry.called_node(&call)).collect();
+    assert_ne!(nodes[0], nodes[1]);
+    for (index, node) in nodes.iter().enumerate() {
+        assert_eq!(node, &nodes[index % 2], "turns: {nodes:?}");
+    }
+}
+
+#[test]
+fn random_spreads_calls_over_both_nodes() {
+    let registry = Registry::new();
+    let _a = registry.job("jobs", &[]);
+    let _b = registry.job("jobs", &[]);
+    let call = ["--service", "jobs", "Job.CreateJob", "{}"];
+    let nodes: Vec<String> = (0..24).map(|_| registry.called_node(&call)).collect();
+    let first = nodes.iter().filter(|node| **node == nodes[0]).count();
+    // Both nodes get calls: 24 fair coin flips all alike happen once in 8 million runs.
+    assert!(first < nodes.len(), "every call went to {}", nodes[0]);
+}
+
+#[test]
+fn a_killed_node_is_failed_over_and_its_record_expires_within_the_ttl() {
+    let registry = Registry::new();
+    let a = registry.job("jobs", &[]);
+    let _b = registry.job("jobs", &[]);
+    assert_eq!(node_ids(&registry, "jobs").len(), 2);
+    drop(a); // SIGKILL: no deregistration
+    for turn in 0..10 {
+        let output = registry.run(&[
+            "call",
+            "--service",
+            "jobs",
+            "--selector",
+            "roundrobin",
+            "--retries",
+            "1",
+            "--backoff",
+            "none",
+            "Job.CreateJob",
+            "{}",
+        ]);
+        assert_exit(&output, 0);
+        assert!(stdout(&output).contains("created"), "call {turn}");
+    }
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(
+        node_ids(&registry, "jobs").len(),
+        1,
+        "the dead node expired"
+    );
+}
+
+#[test]
+fn a_clean_shutdown_deregisters() {
+    let registry = Registry::new();
+    let server = registry.job("jobs", &[]);
+    assert_eq!(node_ids(&registry, "jobs").len(), 1);
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    assert!(node_ids(&registry, "jobs").is_empty());
+}
+
+/// The etcd value of spec §10.7, exactly as go-micro v5/v6 writes it.
+const GO_MICRO_RECORD: &str = r#"{"name":"helloworld","version":"latest","metadata":null,"endpoints":[{"request":{"name":"Request","type":"Request","values":[{"name":"name","type":"string","values":null}]},"response":{"name":"Response","type":"Response","values":[{"name":"msg","type":"string","values":null}]},"metadata":{},"name":"Helloworld.Call"}],"nodes":[{"metadata":{"broker":"http","protocol":"mucp","registry":"etcd","server":"mucp","transport":"http"},"id":"helloworld-4b2d4c5e-0000-4000-8000-000000000001","address":"10.0.0.5:36459"}]}"#;
+
+fn write_record(registry: &Registry, service: &str, node: &str, contents: &str) {
+    let dir = registry.path().join(service);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{node}.json"));
+    std::fs::write(&path, contents).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60))
+        .unwrap();
+}
+
+#[test]
+fn go_micro_records_are_read_and_rmicro_writes_the_same_shape() {
+    let registry = Registry::new();
+    write_record(
+        &registry,
+        "helloworld",
+        "helloworld-4b2d4c5e-0000-4000-8000-000000000001",
+        GO_MICRO_RECORD,
+    );
+    let output = registry.run(&["list", "helloworld", "--output", "json"]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        json(&output),
+        serde_json::json!([{"endpoint": "Helloworld.Call", "version": "latest", "request": "Request", "response": "Response", "kind": "unary"}])
+    );
+    let output = registry.run(&["list", "--output", "json"]);
+    assert_eq!(json(&output)[0]["addresses"], "10.0.0.5:36459");
+    assert_eq!(json(&output)[0]["protocols"], "mucp");
+
+    let _server = registry.job("jobs", &["--metadata", "team=core"]);
+    let dir = registry.path().join("jobs");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .find(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+        .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+    let keys = |value: &serde_json::Value| {
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let go: serde_json::Value = serde_json::from_str(GO_MICRO_RECORD).unwrap();
+    assert_eq!(keys(&record), keys(&go));
+    assert_eq!(keys(&record["nodes"][0]), keys(&go["nodes"][0]));
+    assert_eq!(keys(&record["endpoints"][0]), keys(&go["endpoints"][0]));
+    let metadata = &record["nodes"][0]["metadata"];
+    for (key, value) in [
+        ("broker", "http"),
+        ("protocol", "mucp"),
+        ("server", "mucp"),
+        ("transport", "http"),
+        ("team", "core"),
+        ("protocols", "mucp,jsonrpc"),
+    ] {
+        assert_eq!(metadata[key], value, "{key}");
+    }
+    assert!(record["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("jobs-"));
+}
+
+#[test]
+fn garbage_in_the_registry_is_skipped_with_a_warning() {
+    let registry = Registry::new();
+    write_record(&registry, "broken", "broken-1", "{\"name\":");
+    let _server = registry.job("jobs", &[]);
+    let output = registry.run(&["list", "--output", "json"]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output).as_array().unwrap().len(), 1);
+    assert!(
+        stderr(&output).contains("broken-1.json"),
+        "{}",
+        stderr(&output)
+    );
+    let output = registry.run(&["call", "--service", "nope", "Job.CreateJob"]);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("service nope not found"));
+}
+
+#[test]
+fn with_no_target_the_one_service_offering_the_endpoint_is_called() {
+    let registry = Registry::new();
+    let _jobs = registry.job("jobs", &[]);
+    let output = registry.run(&["call", "Job.CreateJob", "{}"]);
+    assert_exit(&output, 0);
+    // A second service with the same endpoint makes the name ambiguous.
+    let _more = registry.job("morejobs", &[]);
+    let output = registry.run(&["call", "Job.CreateJob", "{}"]);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("jobs, morejobs"),
+        "{}",
+        stderr(&output)
+    );
+    // go-micro's MICRO_PROXY names the service to use.
+    let output = rmicro()
+        .args([
+            "call",
+            "Job.CreateJob",
+            "{}",
+            "--registry",
+            &registry.url(),
+            "-v",
+        ])
+        .env("MICRO_PROXY", "morejobs")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("node morejobs-"),
+        "{}",
+        stderr(&output)
+    );
+}
