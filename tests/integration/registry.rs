@@ -51,7 +51,7 @@ impl Registry {
         let line = log
             .lines()
             .filter(|line| line.starts_with("> attempt"))
-            .last()
+            .next_back()
             .unwrap_or_else(|| panic!("no attempt in {log}"));
         line.split_whitespace()
             .skip_while(|word| *word != "node")
