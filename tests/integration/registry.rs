@@ -50,8 +50,7 @@ impl Registry {
         let log = stderr(&output);
         let line = log
             .lines()
-            .filter(|line| line.starts_with("> attempt"))
-            .next_back()
+            .rfind(|line| line.starts_with("> attempt"))
             .unwrap_or_else(|| panic!("no attempt in {log}"));
         line.split_whitespace()
             .skip_while(|word| *word != "node")
