@@ -29,6 +29,24 @@ for result in json.load(open("/tmp/rmicro-call.json"))["results"]:
     print(f"call ({schema}): median {result['median'] * 1000:.2f} ms, mean {result['mean'] * 1000:.2f} ms")
 PY
 
+echo "--- name resolution: the same call by address, by --service, and with no target (embedded registry)"
+registry_dir=$(mktemp -d)
+"$bin" serve --proto proto-samples/job.proto --handlers proto-samples/job.handlers.json --address 127.0.0.1:18293 --registry "file://$registry_dir" 2>/dev/null &
+named=$!
+"$bin" health --address 127.0.0.1:18293 --wait 5s >/dev/null
+hyperfine -N --warmup 20 --runs 300 --export-json /tmp/rmicro-named.json \
+  "$bin call Job.CreateJob {} --address 127.0.0.1:18293" \
+  "$bin call Job.CreateJob {} --service job --registry file://$registry_dir" \
+  "$bin call Job.CreateJob {} --registry file://$registry_dir" >/dev/null
+python3 - <<'PY'
+import json
+results = json.load(open("/tmp/rmicro-named.json"))["results"]
+base = results[0]["median"]
+for result, label in zip(results, ["--address", "--service (embedded registry)", "no target (lookup by endpoint)"]):
+    print(f"call {label}: median {result['median'] * 1000:.2f} ms (+{(result['median'] - base) * 1000:.2f} ms)")
+PY
+kill $named; wait $named 2>/dev/null || true; rm -rf "$registry_dir"
+
 echo "--- mucp stub-endpoint throughput (wrk, 16 connections, 10 s)"
 wrk -t2 -c16 -d10s -s bench/mucp.lua "http://$addr/" | grep -E "Requests/sec|Latency"
 echo "server RSS after load: $(( $(ps -o rss= -p $server) / 1024 )) MB"
