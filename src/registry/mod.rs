@@ -3,11 +3,13 @@
 //! (`record`); the embedded registry (`file`) needs no server. The selector picks a node
 //! per attempt.
 
+pub mod etcd;
 pub mod file;
 pub mod record;
 pub mod selector;
 
 use crate::exit_code::UsageError;
+use etcd::EtcdRegistry;
 use file::FileRegistry;
 use record::Service;
 use selector::AvoidList;
@@ -18,6 +20,7 @@ use std::time::Duration;
 /// A registry back-end, chosen by `--registry` or the environment.
 pub enum Registry {
     File(FileRegistry),
+    Etcd(EtcdRegistry),
 }
 
 impl Registry {
@@ -43,9 +46,10 @@ impl Registry {
                 Ok(Registry::File(FileRegistry::new(default_root())))
             }
             "file" => Ok(Registry::File(FileRegistry::new(PathBuf::from(rest)))),
-            "etcd" | "mdns" => Err(UsageError(format!(
-                "the {scheme} registry is not supported by this version of rmicro yet; use the embedded registry (file://DIR or no --registry)"
-            ))
+            "etcd" => Ok(Registry::Etcd(EtcdRegistry::new(rest))),
+            "mdns" => Err(UsageError(
+                "the mdns registry is not supported by this version of rmicro yet; use etcd://HOST:PORT or the embedded registry (file://DIR or no --registry)".into(),
+            )
             .into()),
             other => Err(UsageError(format!(
                 "unknown registry {other:?}: use file://DIR (the embedded registry), etcd://HOST:PORT or mdns"
@@ -58,6 +62,7 @@ impl Registry {
     pub fn kind(&self) -> &'static str {
         match self {
             Registry::File(_) => "rmicro",
+            Registry::Etcd(_) => "etcd",
         }
     }
 
@@ -67,18 +72,21 @@ impl Registry {
             Registry::File(registry) => {
                 format!("the embedded registry at {}", registry.root().display())
             }
+            Registry::Etcd(registry) => registry.describe(),
         }
     }
 
     pub async fn register(&self, service: &Service, ttl: Duration) -> anyhow::Result<()> {
         match self {
             Registry::File(registry) => registry.register(service, ttl),
+            Registry::Etcd(registry) => registry.register(service, ttl).await,
         }
     }
 
     pub async fn deregister(&self, service: &Service) -> anyhow::Result<()> {
         match self {
             Registry::File(registry) => registry.deregister(service),
+            Registry::Etcd(registry) => registry.deregister(service).await,
         }
     }
 
@@ -86,12 +94,14 @@ impl Registry {
     pub async fn get_service(&self, name: &str) -> anyhow::Result<Vec<Service>> {
         match self {
             Registry::File(registry) => registry.get_service(name),
+            Registry::Etcd(registry) => registry.get_service(name).await,
         }
     }
 
     pub async fn list_services(&self) -> anyhow::Result<Vec<Service>> {
         match self {
             Registry::File(registry) => registry.list_services(),
+            Registry::Etcd(registry) => registry.list_services().await,
         }
     }
 
@@ -100,6 +110,10 @@ impl Registry {
     pub fn first_pick(&self, name: &str, strategy: selector::Strategy) -> anyhow::Result<u64> {
         match (strategy, self) {
             (selector::Strategy::RoundRobin, Registry::File(registry)) => registry.next_turn(name),
+            // Turns are taken on this machine: exact across its rmicro processes.
+            (selector::Strategy::RoundRobin, Registry::Etcd(_)) => {
+                FileRegistry::new(default_root()).next_turn(name)
+            }
             (selector::Strategy::Random, _) => Ok(random()),
         }
     }
@@ -107,6 +121,7 @@ impl Registry {
     pub fn avoid_list(&self) -> AvoidList {
         match self {
             Registry::File(registry) => AvoidList::new(registry.root().join(".avoid")),
+            Registry::Etcd(_) => AvoidList::new(default_root().join(".avoid")),
         }
     }
 }

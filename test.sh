@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command (README): installs the real peers the tests need when missing —
+# Debian's etcd-server (the etcd registry tests start it themselves on loopback) and
+# golang-go (interop/run.sh builds Go's net/rpc programs) — then runs the cargo tests
+# and the interop suite. A peer that cannot be installed fails the run.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v etcd >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
+fi
+cargo test
+interop/run.sh
