@@ -47,6 +47,22 @@ for result, label in zip(results, ["--address", "--service (embedded registry)",
 PY
 kill $named; wait $named 2>/dev/null || true; rm -rf "$registry_dir"
 
+echo "--- name resolution with etcd on loopback (Debian's etcd-server, started by interop/etcd/start.sh)"
+etcd_pid=$(bash interop/etcd/start.sh 23795 2>/dev/null)
+"$bin" serve --proto proto-samples/job.proto --handlers proto-samples/job.handlers.json --address 127.0.0.1:18294 --registry etcd://127.0.0.1:23795 2>/dev/null &
+named=$!
+"$bin" health --address 127.0.0.1:18294 --wait 5s >/dev/null
+hyperfine -N --warmup 20 --runs 300 --export-json /tmp/rmicro-etcd.json \
+  "$bin call Job.CreateJob {} --address 127.0.0.1:18294" \
+  "$bin call Job.CreateJob {} --service job --registry etcd://127.0.0.1:23795" >/dev/null
+python3 - <<'PY'
+import json
+base, named = json.load(open("/tmp/rmicro-etcd.json"))["results"]
+print(f"call --address: median {base['median'] * 1000:.2f} ms; --service via etcd: {named['median'] * 1000:.2f} ms (+{(named['median'] - base['median']) * 1000:.2f} ms)")
+PY
+kill $named; wait $named 2>/dev/null || true
+bash interop/etcd/stop.sh "$etcd_pid"
+
 echo "--- mucp stub-endpoint throughput (wrk, 16 connections, 10 s)"
 wrk -t2 -c16 -d10s -s bench/mucp.lua "http://$addr/" | grep -E "Requests/sec|Latency"
 echo "server RSS after load: $(( $(ps -o rss= -p $server) / 1024 )) MB"
