@@ -102,6 +102,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro''s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'table (the default) or json')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (the default) or json')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'With no target: keep following the registry, printing a line for each node that registers (+) or goes away (-)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

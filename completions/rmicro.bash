@@ -447,7 +447,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__list)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --output --help"
+            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --watch --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -87,6 +87,7 @@ roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l watch -d 'With no target: keep following the registry, printing a line for each node that registers (+) or goes away (-)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F

@@ -10,6 +10,11 @@ use crate::registry::record::Service;
 use crate::schema::{endpoint_name, method_kind};
 use clap::Args;
 use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How often `list --watch` reads the registry.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -20,6 +25,10 @@ pub struct ListArgs {
     schema: SchemaArgs,
     #[command(flatten)]
     target: TargetArgs,
+    /// With no target: keep following the registry, printing a line for each node that
+    /// registers (+) or goes away (-).
+    #[arg(long)]
+    watch: bool,
     /// table (the default) or json.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: ListFormat,
@@ -30,7 +39,11 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         return list_registered_endpoints(&args, service);
     }
     if args.schema.sources().is_empty() && args.target.route()?.is_none() {
-        return list_services(&args);
+        list_services(&args)?;
+        return match args.watch {
+            true => watch_services(&args),
+            false => Ok(()),
+        };
     }
     let (schema, record) = fetch_schema(&args.schema, &args.target)?;
     let handler_of = |name: &str| -> String {
@@ -124,6 +137,53 @@ fn list_services(args: &ListArgs) -> anyhow::Result<()> {
             "endpoints",
         ],
     )
+}
+
+/// Polls the registry and prints node changes until interrupted: one JSON object per
+/// change with `--output json` (`{"event":"register"|"deregister","service",…}`), else
+/// `+ service version node address`.
+fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
+    let registry = args.target.registry.registry()?;
+    let nodes = |services: Vec<Service>| -> BTreeMap<String, (String, String, String)> {
+        services
+            .into_iter()
+            .flat_map(|service| {
+                service.nodes.into_iter().map(move |node| {
+                    let entry = (service.name.clone(), service.version.clone(), node.address);
+                    (node.id, entry)
+                })
+            })
+            .collect()
+    };
+    let mut known = nodes(block_on(registry.list_services())?);
+    loop {
+        std::thread::sleep(WATCH_INTERVAL);
+        let current = match block_on(registry.list_services()) {
+            Ok(services) => nodes(services),
+            Err(error) => {
+                eprintln!("rmicro: {error:#}; still watching");
+                continue;
+            }
+        };
+        let gone = known.iter().filter(|(id, _)| !current.contains_key(*id));
+        let added = current.iter().filter(|(id, _)| !known.contains_key(*id));
+        let changes = gone
+            .map(|entry| ("deregister", '-', entry))
+            .chain(added.map(|entry| ("register", '+', entry)));
+        for (event, sign, (id, (service, version, address))) in changes {
+            match args.output {
+                ListFormat::Json => output::print_json(
+                    &json!({"event": event, "service": service, "version": version, "node": id, "address": address}),
+                    false,
+                )?,
+                ListFormat::Table => {
+                    println!("{sign} {service} {version} {id} {address}");
+                    std::io::Write::flush(&mut std::io::stdout())?;
+                }
+            }
+        }
+        known = current;
+    }
 }
 
 /// One registered service's endpoints, from its registry record (every version).

@@ -271,3 +271,50 @@ fn with_no_target_the_one_service_offering_the_endpoint_is_called() {
         stderr(&output)
     );
 }
+
+#[test]
+fn list_watch_follows_registrations() {
+    use std::io::BufRead;
+    let registry = Registry::new();
+    let mut watcher = rmicro()
+        .args([
+            "list",
+            "--watch",
+            "--output",
+            "json",
+            "--registry",
+            &registry.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(watcher.stdout.take().unwrap());
+    let (sender, events) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let next_event = || -> serde_json::Value {
+        let line = events
+            .recv_timeout(Duration::from_secs(5))
+            .expect("an event within 5 s");
+        serde_json::from_str(&line).unwrap()
+    };
+    assert_eq!(
+        next_event(),
+        serde_json::json!([]),
+        "the registry starts empty"
+    );
+    std::thread::sleep(Duration::from_millis(300)); // the watcher has read the empty registry
+    let server = registry.job("jobs", &[]);
+    let event = next_event();
+    assert_eq!(event["event"], "register");
+    assert_eq!(event["service"], "jobs");
+    assert_eq!(event["address"], server.address.as_str());
+    server.terminate();
+    let event = next_event();
+    assert_eq!(event["event"], "deregister");
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}
