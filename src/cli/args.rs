@@ -53,8 +53,9 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    pub fn registry(&self) -> anyhow::Result<Registry> {
-        Registry::from_setting(self.registry.as_deref())
+    /// The registry; `timeout` bounds each of its operations (go-micro's etcd uses 5 s).
+    pub fn registry(&self, timeout: Duration) -> anyhow::Result<Registry> {
+        Registry::from_setting(self.registry.as_deref(), timeout)
     }
 }
 
@@ -126,7 +127,7 @@ impl TargetArgs {
             Route::Address(target) => return Ok(Client::new(&target, options)),
             Route::Service(name) => name,
         };
-        let registry = self.registry.registry()?;
+        let registry = self.registry()?;
         let services = super::inspect::block_on(registry.get_service(&name))?;
         if services.is_empty() {
             anyhow::bail!("service {name} not found in {}", registry.describe());
@@ -139,6 +140,11 @@ impl TargetArgs {
         let selector = Selector::new(&services, start, registry.avoid_list())
             .map_err(|error| anyhow::anyhow!("service {name}: {error}"))?;
         Ok(Client::with_selector(selector, options))
+    }
+
+    /// The registry, its operations bounded by `--dial-timeout`.
+    pub fn registry(&self) -> anyhow::Result<Registry> {
+        self.registry.registry(self.dial_timeout)
     }
 
     fn target(&self, given: &str) -> anyhow::Result<Target> {

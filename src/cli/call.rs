@@ -159,7 +159,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
 
 /// With no target at all: the one registered service that offers `endpoint`.
 fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<String> {
-    let registry = target.registry.registry()?;
+    let registry = target.registry()?;
     let services = block_on(registry.list_services())?;
     let mut names: Vec<&str> = services
         .iter()

@@ -100,7 +100,7 @@ fn print(format: ListFormat, rows: &[serde_json::Value], keys: &[&str]) -> anyho
 
 /// The registry's services: one row per name and version.
 fn list_services(args: &ListArgs) -> anyhow::Result<()> {
-    let registry = args.target.registry.registry()?;
+    let registry = args.target.registry()?;
     let services = block_on(registry.list_services())?;
     let rows: Vec<serde_json::Value> = services
         .iter()
@@ -143,7 +143,7 @@ fn list_services(args: &ListArgs) -> anyhow::Result<()> {
 /// change with `--output json` (`{"event":"register"|"deregister","service",…}`), else
 /// `+ service version node address`.
 fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
-    let registry = args.target.registry.registry()?;
+    let registry = args.target.registry()?;
     let nodes = |services: Vec<Service>| -> BTreeMap<String, (String, String, String)> {
         services
             .into_iter()
@@ -188,7 +188,7 @@ fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
 
 /// One registered service's endpoints, from its registry record (every version).
 fn list_registered_endpoints(args: &ListArgs, name: &str) -> anyhow::Result<()> {
-    let registry = args.target.registry.registry()?;
+    let registry = args.target.registry()?;
     let services = block_on(registry.get_service(name))?;
     if services.is_empty() {
         anyhow::bail!("service {name} not found in {}", registry.describe());

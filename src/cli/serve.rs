@@ -60,6 +60,9 @@ pub struct ServeArgs {
     register_ttl: Duration,
 }
 
+/// Bounds each registry operation of the server (go-micro's etcd timeout).
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn parse_metadata(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
@@ -104,7 +107,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     let registry = match args.no_register {
         true => None,
-        false => Some(args.registry.registry()?),
+        false => Some(args.registry.registry(REGISTRY_TIMEOUT)?),
     };
     if args.register_ttl < Duration::from_secs(1) {
         return Err(UsageError("--register-ttl must be at least 1s".into()).into());

@@ -166,7 +166,8 @@ fn field_values(message: &MessageDescriptor, depth: usize) -> Vec<Value> {
     message
         .fields()
         .map(|field| {
-            let mut value = json!({"name": field.name(), "type": go_type(&field)});
+            // Leaves carry `"values": null`, as Go marshals a nil slice.
+            let mut value = json!({"name": field.name(), "type": go_type(&field), "values": null});
             if let (Kind::Message(nested), false, true) = (field.kind(), field.is_map(), depth < 2)
             {
                 value["values"] = json!(field_values(&nested, depth + 1));

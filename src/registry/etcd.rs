@@ -16,17 +16,17 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 const PREFIX: &str = "/micro/registry/";
-/// go-micro's etcd operation timeout.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REPLY: usize = 64 * 1024 * 1024;
 
 pub struct EtcdRegistry {
     endpoints: Vec<String>,
+    /// Bounds each operation on one endpoint, connecting included.
+    timeout: Duration,
 }
 
 impl EtcdRegistry {
     /// `host[:port][,host[:port]…]`; the port defaults to 2379.
-    pub fn new(addresses: &str) -> EtcdRegistry {
+    pub fn new(addresses: &str, timeout: Duration) -> EtcdRegistry {
         let endpoints = addresses
             .split(',')
             .map(|address| address.trim().trim_end_matches('/'))
@@ -42,6 +42,7 @@ impl EtcdRegistry {
             } else {
                 endpoints
             },
+            timeout,
         }
     }
 
@@ -131,13 +132,14 @@ impl EtcdRegistry {
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         let mut failure = None;
         for endpoint in &self.endpoints {
-            let attempt = tokio::time::timeout(OPERATION_TIMEOUT, post_to(endpoint, path, &body));
+            let attempt = tokio::time::timeout(self.timeout, post_to(endpoint, path, &body));
             match attempt.await {
                 Ok(Ok(reply)) => return Ok(reply),
                 Ok(Err(error)) => failure = Some(error),
                 Err(_) => {
                     failure = Some(anyhow!(
-                        "etcd at {endpoint}: no answer within {OPERATION_TIMEOUT:?}"
+                        "etcd at {endpoint}: no answer within {:?}",
+                        self.timeout
                     ))
                 }
             }

@@ -25,8 +25,9 @@ pub enum Registry {
 
 impl Registry {
     /// From `--registry URL`, else `RMICRO_REGISTRY`, else go-micro's `MICRO_REGISTRY`
-    /// (with `MICRO_REGISTRY_ADDRESS`), else the embedded registry.
-    pub fn from_setting(setting: Option<&str>) -> anyhow::Result<Registry> {
+    /// (with `MICRO_REGISTRY_ADDRESS`), else the embedded registry. `timeout` bounds each
+    /// operation of a networked registry.
+    pub fn from_setting(setting: Option<&str>, timeout: Duration) -> anyhow::Result<Registry> {
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         let setting = setting
             .map(str::to_owned)
@@ -46,7 +47,7 @@ impl Registry {
                 Ok(Registry::File(FileRegistry::new(default_root())))
             }
             "file" => Ok(Registry::File(FileRegistry::new(PathBuf::from(rest)))),
-            "etcd" => Ok(Registry::Etcd(EtcdRegistry::new(rest))),
+            "etcd" => Ok(Registry::Etcd(EtcdRegistry::new(rest, timeout))),
             "mdns" => Err(UsageError(
                 "the mdns registry is not supported by this version of rmicro yet; use etcd://HOST:PORT or the embedded registry (file://DIR or no --registry)".into(),
             )

@@ -58,14 +58,15 @@ impl Etcd {
         format!("etcd://{}", self.address)
     }
 
-    /// One request to the v3 JSON gateway; the whole reply as text ("" if unreachable).
+    /// One HTTP/1.0 request to the v3 JSON gateway (so the reply is not chunked); the
+    /// whole reply as text ("" if unreachable).
     fn post(&self, path: &str, body: &str) -> String {
         let Ok(mut stream) = TcpStream::connect(&self.address) else {
             return String::new();
         };
         let method = if body.is_empty() { "GET" } else { "POST" };
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n\r\n{body}",
             self.address,
             body.len()
         );
@@ -149,6 +150,42 @@ fn nodes_in_etcd_take_turns_fail_over_and_expire_with_their_lease() {
     assert_ne!(turns[0], turns[1]);
     assert_eq!(turns[0], turns[2]);
     assert_eq!(turns[1], turns[3]);
+    // Random (go-micro's default) reaches both: 16 calls all alike happen once in 32,768 runs.
+    let picked: Vec<String> = (0..16)
+        .map(|_| {
+            let output = etcd.run(&["call", "-v", "--service", "jobs", "Job.CreateJob", "{}"]);
+            assert_exit(&output, 0);
+            node_of(&output)
+        })
+        .collect();
+    assert!(
+        picked.iter().any(|node| *node != picked[0]),
+        "random always chose {}",
+        picked[0]
+    );
+
+    // The value rmicro put under go-micro's key has go-micro's record shape.
+    let prefix = "/micro/registry/jobs/";
+    let range = format!(
+        r#"{{"key":"{}","range_end":"{}"}}"#,
+        BASE64.encode(prefix),
+        BASE64.encode("/micro/registry/jobs0")
+    );
+    let reply = etcd.post("/v3/kv/range", &range);
+    let body: serde_json::Value =
+        serde_json::from_str(&reply[reply.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    let kv = &body["kvs"][0];
+    let key = String::from_utf8(BASE64.decode(kv["key"].as_str().unwrap()).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&BASE64.decode(kv["value"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        key,
+        format!("{prefix}{}", record["nodes"][0]["id"].as_str().unwrap())
+    );
+    assert!(kv["lease"].is_string(), "the key is on a lease: {kv}");
+    assert_eq!(record["name"], "jobs");
+    assert_eq!(record["nodes"][0]["metadata"]["registry"], "etcd");
+    assert_eq!(record["nodes"][0]["metadata"]["protocol"], "mucp");
 
     drop(a); // SIGKILL: the lease is left to expire
     for _ in 0..6 {
@@ -176,7 +213,7 @@ fn a_record_go_micro_wrote_is_read() {
         BASE64.encode(key),
         BASE64.encode(value)
     );
-    assert!(etcd.post("/v3/kv/put", &put).starts_with("HTTP/1.1 200"));
+    assert!(etcd.post("/v3/kv/put", &put).starts_with("HTTP/1.0 200"));
     // And garbage beside it is skipped with a warning.
     let garbage = format!(
         r#"{{"key":"{}","value":"{}"}}"#,
@@ -185,7 +222,7 @@ fn a_record_go_micro_wrote_is_read() {
     );
     assert!(etcd
         .post("/v3/kv/put", &garbage)
-        .starts_with("HTTP/1.1 200"));
+        .starts_with("HTTP/1.0 200"));
     let output = etcd.run(&["list", "helloworld", "--output", "json"]);
     assert_exit(&output, 0);
     assert_eq!(json(&output)[0]["endpoint"], "Helloworld.Call");
@@ -193,6 +230,16 @@ fn a_record_go_micro_wrote_is_read() {
     assert_exit(&output, 0);
     assert_eq!(json(&output)[0]["addresses"], "10.0.0.5:36459");
     assert!(stderr(&output).contains("/micro/registry/broken/x"));
+    // go-micro's own variables name the registry too.
+    let output = rmicro()
+        .args(["list", "helloworld", "--output", "json"])
+        .env_remove("RMICRO_REGISTRY")
+        .env("MICRO_REGISTRY", "etcd")
+        .env("MICRO_REGISTRY_ADDRESS", &etcd.address)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(json(&output)[0]["endpoint"], "Helloworld.Call");
 }
 
 #[test]
@@ -211,6 +258,21 @@ fn etcd_down_is_a_clear_error_and_serving_goes_on() {
         stderr(&output)
     );
     assert!(started.elapsed() < Duration::from_secs(5));
+    // A peer that accepts but never answers: no hang past --dial-timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let output = rmicro()
+        .args(["list", "--dial-timeout", "500ms", "--registry"])
+        .arg(format!("etcd://{}", silent.local_addr().unwrap()))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("no answer within 500ms"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
     let server = Server::job(&["--registry", &registry]);
     let output = server.run(&["call", "Job.CreateJob", "{}"]);
     assert_exit(&output, 0);

@@ -201,6 +201,15 @@ fn go_micro_records_are_read_and_rmicro_writes_the_same_shape() {
     assert_eq!(keys(&record), keys(&go));
     assert_eq!(keys(&record["nodes"][0]), keys(&go["nodes"][0]));
     assert_eq!(keys(&record["endpoints"][0]), keys(&go["endpoints"][0]));
+    let leaf = &record["endpoints"][0]["request"]["values"][0];
+    assert_eq!(
+        keys(leaf),
+        keys(&go["endpoints"][0]["request"]["values"][0])
+    );
+    assert!(
+        leaf["values"].is_null(),
+        "leaves carry values: null as Go writes them"
+    );
     let metadata = &record["nodes"][0]["metadata"];
     for (key, value) in [
         ("broker", "http"),
