@@ -1,7 +1,8 @@
-//! Calling a target: one attempt per try, each bounded by the per-attempt timeout, retried
-//! with backoff on what go-micro retries (codes 408 and 500, connection failures — spec
-//! §3.4, §3.5), on one reused connection. Reports each attempt to an observer so the
-//! command line can show them; never prints itself.
+//! Calling a target — one address, or a service's nodes through a selector: one attempt
+//! per try, each bounded by the per-attempt timeout, retried with backoff on what
+//! go-micro retries (codes 408 and 500, connection failures — spec §3.4, §3.5), each
+//! retry on the selector's next node, connections reused. Reports each attempt to an
+//! observer so the command line can show them; never prints itself.
 
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
@@ -103,19 +104,7 @@ impl Caller {
             caller.disconnect();
         }
     }
-}
 
-/// A client bound to one target, or to the nodes of a service through a selector: each
-/// call starts on the current node and each retry moves to the selector's next one.
-pub struct Client {
-    selector: Option<Selector>,
-    /// One caller per candidate node (the one target when there is no selector).
-    callers: Vec<Caller>,
-    current: usize,
-    options: CallOptions,
-}
-
-impl Caller {
     fn new(target: &Target, options: &CallOptions) -> Caller {
         let (address, dial, size) = (
             target.address.as_str(),
@@ -140,6 +129,16 @@ impl Caller {
             Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
         }
     }
+}
+
+/// A client bound to one target, or to the nodes of a service through a selector: each
+/// call starts on the current node and each retry moves to the selector's next one.
+pub struct Client {
+    selector: Option<Selector>,
+    /// One caller per candidate node (the one target when there is no selector).
+    callers: Vec<Caller>,
+    current: usize,
+    options: CallOptions,
 }
 
 impl Client {

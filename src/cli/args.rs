@@ -4,6 +4,7 @@
 use crate::client::{CallOptions, Client};
 use crate::exit_code::UsageError;
 use crate::protocol::{Protocol, Target};
+use crate::registry::record::Service;
 use crate::registry::selector::{Selector, Strategy};
 use crate::registry::Registry;
 use crate::schema::{Schema, SchemaSources};
@@ -93,6 +94,8 @@ pub enum SelectorArg {
 pub enum Route {
     Address(Target),
     Service(String),
+    /// A service whose records were already read from the registry (every version).
+    Registered(Vec<Service>),
 }
 
 impl TargetArgs {
@@ -123,20 +126,18 @@ impl TargetArgs {
         backoff: crate::client::Backoff,
     ) -> anyhow::Result<Client> {
         let options = self.call_options(retries, backoff);
-        let name = match route {
-            Route::Address(target) => return Ok(Client::new(&target, options)),
-            Route::Service(name) => name,
-        };
         let registry = self.registry()?;
-        let services = super::inspect::block_on(registry.get_service(&name))?;
-        if services.is_empty() {
-            anyhow::bail!("service {name} not found in {}", registry.describe());
-        }
+        let services = match route {
+            Route::Address(target) => return Ok(Client::new(&target, options)),
+            Route::Registered(services) => services,
+            Route::Service(name) => super::inspect::block_on(registry.find_service(&name))?,
+        };
+        let name = &services[0].name;
         let strategy = match self.selector {
             SelectorArg::Random => Strategy::Random,
             SelectorArg::Roundrobin => Strategy::RoundRobin,
         };
-        let start = registry.first_pick(&name, strategy)?;
+        let start = registry.first_pick(name, strategy)?;
         let selector = Selector::new(&services, start, registry.avoid_list())
             .map_err(|error| anyhow::anyhow!("service {name}: {error}"))?;
         Ok(Client::with_selector(selector, options))

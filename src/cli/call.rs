@@ -13,6 +13,7 @@ use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
 use crate::protocol::{OutgoingRequest, Protocol};
+use crate::registry::record::Service;
 use crate::schema::{endpoint_name, Schema};
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
@@ -97,7 +98,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     };
     let route = match args.target.route()? {
         Some(route) => route,
-        None => Route::Service(service_offering(&args.target, &wire_name)?),
+        None => Route::Registered(service_offering(&args.target, &wire_name)?),
     };
     let mut client = args.target.client_for(route, args.retries, args.backoff)?;
     let codec = match args.content_type {
@@ -157,8 +158,9 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     })
 }
 
-/// With no target at all: the one registered service that offers `endpoint`.
-fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<String> {
+/// With no target at all: the records of the one registered service that offers
+/// `endpoint`.
+fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<Vec<Service>> {
     let registry = target.registry()?;
     let services = block_on(registry.list_services())?;
     let mut names: Vec<&str> = services
@@ -172,7 +174,10 @@ fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<Strin
         .collect();
     names.dedup();
     match names.as_slice() {
-        [one] => Ok((*one).to_owned()),
+        [one] => {
+            let one = (*one).to_owned();
+            Ok(services.into_iter().filter(|service| service.name == one).collect())
+        }
         [] => Err(UsageError(format!(
             "no server given, and no service in {} offers {endpoint}: pass --address HOST:PORT or --service NAME",
             registry.describe()

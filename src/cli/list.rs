@@ -7,6 +7,7 @@ use super::args::{SchemaArgs, TargetArgs};
 use super::inspect::{block_on, fetch_schema, ListFormat};
 use crate::output;
 use crate::registry::record::Service;
+use crate::registry::Registry;
 use crate::schema::{endpoint_name, method_kind};
 use clap::Args;
 use serde_json::json;
@@ -39,9 +40,11 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         return list_registered_endpoints(&args, service);
     }
     if args.schema.sources().is_empty() && args.target.route()?.is_none() {
-        list_services(&args)?;
+        let registry = args.target.registry()?;
+        let services = block_on(registry.list_services())?;
+        list_services(&args, &registry, &services)?;
         return match args.watch {
-            true => watch_services(&args),
+            true => block_on(watch_services(&args, &registry, services)),
             false => Ok(()),
         };
     }
@@ -99,16 +102,14 @@ fn print(format: ListFormat, rows: &[serde_json::Value], keys: &[&str]) -> anyho
 }
 
 /// The registry's services: one row per name and version.
-fn list_services(args: &ListArgs) -> anyhow::Result<()> {
-    let registry = args.target.registry()?;
-    let services = block_on(registry.list_services())?;
+fn list_services(args: &ListArgs, registry: &Registry, services: &[Service]) -> anyhow::Result<()> {
     let rows: Vec<serde_json::Value> = services
         .iter()
         .map(|service| {
             let mut protocols: Vec<&str> = service
                 .nodes
                 .iter()
-                .flat_map(Service::node_protocols)
+                .flat_map(|node| node.protocols())
                 .collect();
             protocols.sort();
             protocols.dedup();
@@ -142,8 +143,11 @@ fn list_services(args: &ListArgs) -> anyhow::Result<()> {
 /// Polls the registry and prints node changes until interrupted: one JSON object per
 /// change with `--output json` (`{"event":"register"|"deregister","service",…}`), else
 /// `+ service version node address`.
-fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
-    let registry = args.target.registry()?;
+async fn watch_services(
+    args: &ListArgs,
+    registry: &Registry,
+    listed: Vec<Service>,
+) -> anyhow::Result<()> {
     let nodes = |services: Vec<Service>| -> BTreeMap<String, (String, String, String)> {
         services
             .into_iter()
@@ -155,10 +159,10 @@ fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
             })
             .collect()
     };
-    let mut known = nodes(block_on(registry.list_services())?);
+    let mut known = nodes(listed);
     loop {
-        std::thread::sleep(WATCH_INTERVAL);
-        let current = match block_on(registry.list_services()) {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let current = match registry.list_services().await {
             Ok(services) => nodes(services),
             Err(error) => {
                 eprintln!("rmicro: {error:#}; still watching");
@@ -189,10 +193,7 @@ fn watch_services(args: &ListArgs) -> anyhow::Result<()> {
 /// One registered service's endpoints, from its registry record (every version).
 fn list_registered_endpoints(args: &ListArgs, name: &str) -> anyhow::Result<()> {
     let registry = args.target.registry()?;
-    let services = block_on(registry.get_service(name))?;
-    if services.is_empty() {
-        anyhow::bail!("service {name} not found in {}", registry.describe());
-    }
+    let services = block_on(registry.find_service(name))?;
     let type_of = |value: &serde_json::Value| value["type"].as_str().unwrap_or("-").to_owned();
     let rows: Vec<serde_json::Value> = services
         .iter()

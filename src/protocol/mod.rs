@@ -103,6 +103,21 @@ pub async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// Opens a TCP connection for a caller, within `timeout`, with Nagle off.
+pub async fn dial(
+    address: &str,
+    timeout: std::time::Duration,
+) -> Result<tokio::net::TcpStream, CallError> {
+    let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| {
+            CallError::Connect(format!("dial tcp {address}: timed out after {timeout:?}"))
+        })?
+        .map_err(|error| CallError::Connect(format!("dial tcp {address}: {error}")))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 /// Explains a reply in another protocol than the caller's (`expected`), naming the
 /// address scheme that would work, from the reply's first bytes.
 pub fn foreign_reply(bytes: &[u8], expected: &str) -> CallError {

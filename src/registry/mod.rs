@@ -99,6 +99,15 @@ impl Registry {
         }
     }
 
+    /// Like [`Registry::get_service`], but a service that is not registered is an error.
+    pub async fn find_service(&self, name: &str) -> anyhow::Result<Vec<Service>> {
+        let services = self.get_service(name).await?;
+        if services.is_empty() {
+            anyhow::bail!("service {name} not found in {}", self.describe());
+        }
+        Ok(services)
+    }
+
     pub async fn list_services(&self) -> anyhow::Result<Vec<Service>> {
         match self {
             Registry::File(registry) => registry.list_services(),

@@ -55,13 +55,15 @@ impl Service {
             endpoint.metadata.get("subscriber").map(String::as_str) != Some("true")
         })
     }
+}
 
-    /// The protocols a node speaks: rmicro lists all of its port's in `protocols`;
+impl Node {
+    /// The protocols the node speaks: rmicro lists all of its port's in `protocols`;
     /// go-micro nodes name one in `protocol` (none means mucp's legacy envelopes).
-    pub fn node_protocols(node: &Node) -> Vec<&str> {
+    pub fn protocols(&self) -> Vec<&str> {
         match (
-            node.metadata.get("protocols"),
-            node.metadata.get("protocol"),
+            self.metadata.get("protocols"),
+            self.metadata.get("protocol"),
         ) {
             (Some(list), _) => list.split(',').map(str::trim).collect(),
             (None, Some(one)) => vec![one.as_str()],
@@ -105,7 +107,7 @@ mod tests {
         assert_eq!(service.endpoints[0].name, "Helloworld.Call");
         assert_eq!(service.endpoints[0].request["values"][0]["name"], "name");
         assert_eq!(service.nodes[0].address, "10.0.0.5:36459");
-        assert_eq!(Service::node_protocols(&service.nodes[0]), ["mucp"]);
+        assert_eq!(service.nodes[0].protocols(), ["mucp"]);
         // And writes the same shape back: every key go-micro reads, same values.
         let written: serde_json::Value = serde_json::to_value(&service).unwrap();
         let original: serde_json::Value = serde_json::from_str(GO_MICRO_RECORD).unwrap();

@@ -40,7 +40,7 @@ impl Selector {
         let mut unusable = Vec::new();
         for service in services {
             for node in &service.nodes {
-                let protocols = Service::node_protocols(node);
+                let protocols = node.protocols();
                 match protocols
                     .iter()
                     .find_map(|name| Protocol::from_scheme(name))

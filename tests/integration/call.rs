@@ -2,7 +2,8 @@
 //! formats, exit codes, retries and timeouts.
 
 use crate::support::{
-    assert_exit, fixture, json, rmicro, run, sample, stderr, stdout, write_temp, EchoServer, Server,
+    assert_exit, assert_stderr_has, fixture, json, rmicro, run, sample, stderr, stdout, write_temp,
+    EchoServer, Server,
 };
 use std::io::Write;
 use std::process::Stdio;
@@ -50,11 +51,7 @@ fn data_from_flag_file_and_stdin() {
     let file = write_temp(dir.path(), "req.json", br#"{"name":"forbidden"}"#);
     let output = server.run(&["call", "Job.CreateJob", "-d", &format!("@{file}")]);
     assert_exit(&output, 71);
-    assert!(
-        stderr(&output).contains("PERMISSION_DENIED: job name forbidden is reserved"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "PERMISSION_DENIED: job name forbidden is reserved");
 
     let mut child = rmicro()
         .args([
@@ -174,11 +171,7 @@ fn exit_codes_for_each_kind_of_failure() {
         .output()
         .unwrap();
     assert_exit(&schema_less, 1);
-    assert!(
-        stderr(&schema_less).contains("unknown endpoint `Ghost.Walk`"),
-        "{}",
-        stderr(&schema_less)
-    );
+    assert_stderr_has(&schema_less, "unknown endpoint `Ghost.Walk`");
     // A refused connection is a transport failure.
     let refused = run(&[
         "call",
@@ -189,11 +182,7 @@ fn exit_codes_for_each_kind_of_failure() {
         "0",
     ]);
     assert_exit(&refused, 1);
-    assert!(
-        stderr(&refused).contains("connection error"),
-        "{}",
-        stderr(&refused)
-    );
+    assert_stderr_has(&refused, "connection error");
 }
 
 #[test]
@@ -208,11 +197,7 @@ fn unknown_endpoint_on_the_server_is_unimplemented() {
         &fixture("greeter.proto"),
     ]);
     assert_exit(&output, 76);
-    assert!(
-        stderr(&output).contains("rpc: can't find service Greeter"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "rpc: can't find service Greeter");
 }
 
 #[test]
@@ -227,10 +212,9 @@ fn local_schema_refuses_bad_names_before_any_network_io() {
         "127.0.0.1:1",
     ]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?"),
-        "{}",
-        stderr(&output)
+    assert_stderr_has(
+        &output,
+        "unknown endpoint `Job.CreateJbo`; did you mean Job.CreateJob?",
     );
     assert!(
         !stderr(&output).contains("connection"),
@@ -244,10 +228,10 @@ fn request_json_is_checked_against_the_type() {
     let server = Server::job(&[]);
     let unknown = server.run(&["call", "Job.CreateJob", r#"{"nmae":"x"}"#]);
     assert_exit(&unknown, 1);
-    assert!(stderr(&unknown).contains("nmae"), "{}", stderr(&unknown));
+    assert_stderr_has(&unknown, "nmae");
     let wrong = server.run(&["call", "Job.CreateJob", r#"{"hosts":["a",3]}"#]);
     assert_exit(&wrong, 1);
-    assert!(stderr(&wrong).contains("hosts[1]"), "{}", stderr(&wrong));
+    assert_stderr_has(&wrong, "hosts[1]");
     let malformed = server.run(&["call", "Job.CreateJob", r#"{"name":"#]);
     assert_exit(&malformed, 1);
 }
@@ -263,11 +247,7 @@ fn exec_handler_failures_are_precise() {
         "0",
     ]);
     assert_exit(&crash, 77);
-    assert!(
-        stderr(&crash).contains("exited with status 2: segfault in handler"),
-        "{}",
-        stderr(&crash)
-    );
+    assert_stderr_has(&crash, "exited with status 2: segfault in handler");
     let garbage = server.run(&[
         "call",
         "Helloworld.Call",
@@ -276,11 +256,7 @@ fn exec_handler_failures_are_precise() {
         "0",
     ]);
     assert_exit(&garbage, 77);
-    assert!(
-        stderr(&garbage).contains("not JSON"),
-        "{}",
-        stderr(&garbage)
-    );
+    assert_stderr_has(&garbage, "not JSON");
     let started = std::time::Instant::now();
     let hang = server.run(&[
         "call",
@@ -290,7 +266,7 @@ fn exec_handler_failures_are_precise() {
         "0",
     ]);
     assert_exit(&hang, 68);
-    assert!(stderr(&hang).contains("killed"), "{}", stderr(&hang));
+    assert_stderr_has(&hang, "killed");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     // hang.sh and the grandchild it started are both gone: the process group was killed.
     let survivors = (0..50).find_map(|_| {
@@ -321,11 +297,7 @@ fn exec_error_object_becomes_the_status() {
     let server = Server::job(&[]);
     let output = server.run(&["call", "Job.GetJob", r#"{"id":"9","name":"missing"}"#]);
     assert_exit(&output, 69);
-    assert!(
-        stderr(&output).contains("NOT_FOUND: job 9 not found"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "NOT_FOUND: job 9 not found");
 }
 
 #[test]
@@ -409,11 +381,7 @@ fn schema_less_calls_send_json_as_given() {
         &echo.address,
     ]);
     assert_exit(&protobuf, 2);
-    assert!(
-        stderr(&protobuf).contains("needs a schema"),
-        "{}",
-        stderr(&protobuf)
-    );
+    assert_stderr_has(&protobuf, "needs a schema");
 }
 
 #[test]
@@ -432,9 +400,5 @@ fn address_from_the_environment() {
     let registry = format!("file://{}", empty.path().display());
     let missing = run(&["call", "Job.CreateJob", "--registry", &registry]);
     assert_exit(&missing, 2);
-    assert!(
-        stderr(&missing).contains("--address"),
-        "{}",
-        stderr(&missing)
-    );
+    assert_stderr_has(&missing, "--address");
 }

@@ -1,6 +1,8 @@
 //! `list`, `describe`, `health`, `stats` and `completions` through the real binary.
 
-use crate::support::{assert_exit, json, run, sample, stderr, stdout, Server};
+use crate::support::{
+    assert_exit, assert_stderr_has, assert_stdout_has, json, run, sample, stdout, Server,
+};
 
 #[test]
 fn list_shows_endpoints_types_kinds_and_handlers() {
@@ -36,11 +38,7 @@ fn list_against_a_server_without_debug_explains() {
     let echo = crate::support::EchoServer::start();
     let output = run(&["list", "--address", &echo.address]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("has no Debug service"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "has no Debug service");
 }
 
 #[test]
@@ -82,11 +80,7 @@ fn describe_a_message_from_the_server_schema() {
     let server = Server::job(&[]);
     let output = server.run(&["describe", "job.Task"]);
     assert_exit(&output, 0);
-    assert!(
-        stdout(&output).contains("repeated string hosts = 8;"),
-        "{}",
-        stdout(&output)
-    );
+    assert_stdout_has(&output, "repeated string hosts = 8;");
     let unknown = server.run(&["describe", "Job.Nothing"]);
     assert_exit(&unknown, 1);
 }
@@ -130,11 +124,7 @@ fn stats_count_requests_errors_and_latency() {
     assert!(endpoint("Job.CreateJob")["maxMs"].as_f64().unwrap() >= 0.0);
     assert!(stats["memory"].as_str().unwrap().parse::<u64>().unwrap() > 1_000_000);
     let table = server.run(&["stats"]);
-    assert!(
-        stdout(&table).contains("Job.CreateJob"),
-        "{}",
-        stdout(&table)
-    );
+    assert_stdout_has(&table, "Job.CreateJob");
 }
 
 #[test]

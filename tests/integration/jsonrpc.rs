@@ -3,7 +3,9 @@
 //! and `rmicro call` over jsonrpc:// — single calls, errors, timeouts, `--batch`.
 //! Go's own client and server are the peers of the interop suite (interop/run.sh).
 
-use crate::support::{assert_exit, json, rmicro, stderr, stdout, Server};
+use crate::support::{
+    assert_exit, assert_stderr_has, assert_stdout_has, json, rmicro, stdout, Server,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
@@ -233,15 +235,11 @@ fn call_over_jsonrpc_prints_the_result_and_maps_errors_to_exit_codes() {
 
     let output = call(&["Arith.Divide", r#"{"A":1,"B":0}"#]);
     assert_exit(&output, 64 + 2); // a Go error string is Unknown
-    assert!(
-        stderr(&output).contains("divide by zero"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "divide by zero");
 
     let output = call(&["Arith.Nope", "{}"]);
     assert_exit(&output, 64 + 12);
-    assert!(stderr(&output).contains("rpc: can't find method Arith.Nope"));
+    assert_stderr_has(&output, "rpc: can't find method Arith.Nope");
 
     // With a schema, DATA is checked before anything is sent.
     let proto = crate::support::root().join("interop/jsonrpc/arith.proto");
@@ -252,7 +250,7 @@ fn call_over_jsonrpc_prints_the_result_and_maps_errors_to_exit_codes() {
         r#"{"a":"seven"}"#,
     ]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("does not fit arith.Args"));
+    assert_stderr_has(&output, "does not fit arith.Args");
     let output = call(&[
         "--proto",
         &proto.to_string_lossy(),
@@ -278,11 +276,7 @@ fn call_over_jsonrpc_prints_the_result_and_maps_errors_to_exit_codes() {
         .output()
         .unwrap();
     assert_exit(&output, 0);
-    assert!(
-        stdout(&output).contains("Arith.Multiply"),
-        "{}",
-        stdout(&output)
-    );
+    assert_stdout_has(&output, "Arith.Multiply");
 }
 
 #[test]
@@ -303,11 +297,7 @@ fn call_over_jsonrpc_times_out_and_retries() {
         .output()
         .unwrap();
     assert_exit(&output, 64 + 4);
-    assert!(
-        stderr(&output).contains("attempt 2/2"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "attempt 2/2");
 }
 
 fn batch(server: &Server, scheme: &str, input: &str, extra: &[&str]) -> std::process::Output {
@@ -370,6 +360,6 @@ fn batch_answers_every_line_in_input_order_over_each_protocol() {
         // A line that is not JSON fails locally: a message, no RPC status.
         assert!(replies[2]["error"]["message"].is_string());
         assert!(replies[2]["error"].get("code").is_none());
-        assert!(stderr(&output).contains("2 of 4 calls failed; the first was line 2"));
+        assert_stderr_has(&output, "2 of 4 calls failed; the first was line 2");
     }
 }

@@ -3,7 +3,7 @@
 //! node dies, expiry of a dead node's record within its TTL, go-micro's record shape both
 //! ways, and garbage in the registry.
 
-use crate::support::{assert_exit, json, rmicro, stderr, stdout, Server};
+use crate::support::{assert_exit, assert_stderr_has, json, rmicro, stderr, stdout, Server};
 use std::path::Path;
 use std::time::Duration;
 
@@ -235,14 +235,10 @@ fn garbage_in_the_registry_is_skipped_with_a_warning() {
     let output = registry.run(&["list", "--output", "json"]);
     assert_exit(&output, 0);
     assert_eq!(json(&output).as_array().unwrap().len(), 1);
-    assert!(
-        stderr(&output).contains("broken-1.json"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "broken-1.json");
     let output = registry.run(&["call", "--service", "nope", "Job.CreateJob"]);
     assert_exit(&output, 1);
-    assert!(stderr(&output).contains("service nope not found"));
+    assert_stderr_has(&output, "service nope not found");
 }
 
 #[test]
@@ -255,11 +251,7 @@ fn with_no_target_the_one_service_offering_the_endpoint_is_called() {
     let _more = registry.job("morejobs", &[]);
     let output = registry.run(&["call", "Job.CreateJob", "{}"]);
     assert_exit(&output, 2);
-    assert!(
-        stderr(&output).contains("jobs, morejobs"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "jobs, morejobs");
     // go-micro's MICRO_PROXY names the service to use.
     let output = rmicro()
         .args([
@@ -274,11 +266,7 @@ fn with_no_target_the_one_service_offering_the_endpoint_is_called() {
         .output()
         .unwrap();
     assert_exit(&output, 0);
-    assert!(
-        stderr(&output).contains("node morejobs-"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "node morejobs-");
 }
 
 #[test]

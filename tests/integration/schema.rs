@@ -1,7 +1,10 @@
 //! Schema sources: descriptor sets and .proto files, their errors, and the committed
 //! descriptor sets of proto-samples/ (a test fails when they are stale).
 
-use crate::support::{assert_exit, fixture, rmicro, run, sample, stderr, stdout, write_temp};
+use crate::support::{
+    assert_exit, assert_stderr_has, assert_stdout_has, fixture, rmicro, run, sample, stderr,
+    stdout, write_temp,
+};
 use prost::Message;
 
 /// Fails when a committed descriptor set no longer matches its .proto;
@@ -33,7 +36,7 @@ fn descriptor_sets_and_protos_list_the_same_endpoints() {
     let from_set = run(&["list", "--descriptor-set", &sample("shop.pb"), "-o", "json"]);
     assert_exit(&from_proto, 0);
     assert_eq!(stdout(&from_proto), stdout(&from_set));
-    assert!(stdout(&from_proto).contains("\"kind\":\"server-streaming\""));
+    assert_stdout_has(&from_proto, "\"kind\":\"server-streaming\"");
 }
 
 #[test]
@@ -65,11 +68,7 @@ fn a_file_that_is_not_a_descriptor_set_is_refused() {
     );
     let output = run(&["list", "--descriptor-set", &bogus]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("bogus.pb is not a usable descriptor set"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "bogus.pb is not a usable descriptor set");
 }
 
 #[test]
@@ -86,11 +85,7 @@ fn a_proto_syntax_error_shows_file_and_line() {
         .output()
         .unwrap();
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains("broken.proto:6:1"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "broken.proto:6:1");
 }
 
 #[test]
@@ -129,11 +124,7 @@ fn imports_resolve_through_include_dirs_and_well_known_types() {
     let include = dir.path().to_string_lossy().into_owned();
     let output = run(&["list", "--proto", &api, "-I", &include, "-o", "json"]);
     assert_exit(&output, 0);
-    assert!(
-        stdout(&output).contains("\"response\":\"common.Money\""),
-        "{}",
-        stdout(&output)
-    );
+    assert_stdout_has(&output, "\"response\":\"common.Money\"");
     let orphan = write_temp(
         dir.path(),
         "orphan.proto",
@@ -147,9 +138,5 @@ fn imports_resolve_through_include_dirs_and_well_known_types() {
         &orphan,
     ]);
     assert_exit(&missing, 1);
-    assert!(
-        stderr(&missing).contains("nowhere/gone.proto"),
-        "{}",
-        stderr(&missing)
-    );
+    assert_stderr_has(&missing, "nowhere/gone.proto");
 }

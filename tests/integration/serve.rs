@@ -2,7 +2,8 @@
 //! on SIGTERM without dropping an accepted request.
 
 use crate::support::{
-    assert_exit, exchange, fixture, read_response, rmicro, run, sample, stderr, write_temp, Server,
+    assert_exit, assert_stderr_has, exchange, fixture, read_response, rmicro, run, sample, stderr,
+    write_temp, Server,
 };
 use std::io::Write;
 
@@ -86,11 +87,7 @@ fn a_rule_list_falls_through_to_no_match() {
     let server = Server::greeter(&[]);
     let output = server.run(&["call", "Greeter.Hello", r#"{"name":"nobody"}"#]);
     assert_exit(&output, 69);
-    assert!(
-        stderr(&output).contains("no rule for Greeter.Hello matched"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "no rule for Greeter.Hello matched");
 }
 
 #[test]
@@ -128,11 +125,7 @@ fn port_in_use_is_a_clear_error() {
         &server.address,
     ]);
     assert_exit(&output, 1);
-    assert!(
-        stderr(&output).contains(&format!("cannot listen on {}", server.address)),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &format!("cannot listen on {}", server.address));
 }
 
 #[test]

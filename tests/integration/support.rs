@@ -71,6 +71,20 @@ pub fn assert_exit(output: &Output, code: i32) {
     );
 }
 
+/// Asserts that stderr contains `text`, showing it when it does not.
+#[track_caller]
+pub fn assert_stderr_has(output: &Output, text: &str) {
+    let stderr = stderr(output);
+    assert!(stderr.contains(text), "stderr lacks {text:?}: {stderr}");
+}
+
+/// Asserts that stdout contains `text`, showing it when it does not.
+#[track_caller]
+pub fn assert_stdout_has(output: &Output, text: &str) {
+    let stdout = stdout(output);
+    assert!(stdout.contains(text), "stdout lacks {text:?}: {stdout}");
+}
+
 pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", stdout(output)))

@@ -5,7 +5,7 @@
 //! waiting on it and is redialled by the next call.
 
 use super::{Scanned, ValueScanner};
-use crate::protocol::{foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<Bytes, CallError>>;
@@ -136,17 +135,7 @@ impl JsonRpcCaller {
                 return Ok(connection.clone());
             }
         }
-        let stream = tokio::time::timeout(self.dial_timeout, TcpStream::connect(&self.address))
-            .await
-            .map_err(|_| {
-                CallError::Connect(format!(
-                    "dial tcp {}: timed out after {:?}",
-                    self.address, self.dial_timeout
-                ))
-            })?
-            .map_err(|error| CallError::Connect(format!("dial tcp {}: {error}", self.address)))?;
-        let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
+        let (reader, writer) = dial(&self.address, self.dial_timeout).await?.into_split();
         let calls = Arc::new(Mutex::new(Calls::default()));
         let connection = Arc::new(Connection {
             writer: tokio::sync::Mutex::new(writer),

@@ -64,17 +64,7 @@ pub async fn serve_connection<D: Dispatch>(
                 Scanned::Value(bytes) => match parse_request(&bytes, dispatch.as_ref()) {
                     Parsed::Answer(line) => output.extend_from_slice(&line),
                     Parsed::Call { id, request } => {
-                        let dispatch = dispatch.clone();
-                        let reply_id = id.clone();
-                        let mut call = Box::pin(async move {
-                            match dispatch.call(request).await {
-                                Ok(reply) => {
-                                    let json = codec::encode_reply(Codec::Json, &reply);
-                                    result_line(reply_id.as_deref(), json.trim_ascii_end())
-                                }
-                                Err(status) => error_line(reply_id.as_deref(), &status.message),
-                            }
-                        });
+                        let mut call = Box::pin(reply_line(dispatch.clone(), id.clone(), request));
                         // Stubs answer at once: no task, no wake-up across threads.
                         match poll_once(call.as_mut()) {
                             Ok(Poll::Ready(line)) => output.extend_from_slice(&line),
@@ -145,6 +135,17 @@ fn too_large(peer: &str, max_message_size: usize, output: &mut Vec<u8>) {
     let message = format!("rpc: server cannot decode request: request larger than {max_message_size} bytes (--max-message-size)");
     tracing::warn!("closing the JSON-RPC connection from {peer}: {message}");
     output.extend_from_slice(&error_line(None, &message));
+}
+
+/// Runs one call and returns its reply line.
+async fn reply_line<D: Dispatch>(dispatch: Arc<D>, id: Option<Bytes>, request: Request) -> Vec<u8> {
+    match dispatch.call(request).await {
+        Ok(reply) => {
+            let json = codec::encode_reply(Codec::Json, &reply);
+            result_line(id.as_deref(), json.trim_ascii_end())
+        }
+        Err(status) => error_line(id.as_deref(), &status.message),
+    }
 }
 
 fn take_reply(

@@ -3,7 +3,7 @@
 //! error is closed, as go-micro's pool does.
 
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::{foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
 use crate::status::Status;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -103,18 +103,7 @@ impl MucpCaller {
 
     async fn connect(&mut self) -> Result<&mut HttpConnection<TcpStream>, CallError> {
         if self.connection.is_none() {
-            let stream = tokio::time::timeout(self.dial_timeout, TcpStream::connect(&self.address))
-                .await
-                .map_err(|_| {
-                    CallError::Connect(format!(
-                        "dial tcp {}: timed out after {:?}",
-                        self.address, self.dial_timeout
-                    ))
-                })?
-                .map_err(|error| {
-                    CallError::Connect(format!("dial tcp {}: {error}", self.address))
-                })?;
-            let _ = stream.set_nodelay(true);
+            let stream = dial(&self.address, self.dial_timeout).await?;
             self.connection = Some(HttpConnection::new(stream, self.max_message_size));
         }
         Ok(self.connection.as_mut().expect("connected above"))
