@@ -6,8 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v etcd >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
-fi
+interop/need.sh etcd etcd-server
 cargo test
 interop/run.sh

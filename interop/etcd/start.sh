@@ -22,19 +22,8 @@ base=${2:-${TMPDIR:-/tmp}}
 case $port in '' | *[!0-9]*) echo "start.sh: bad port '$port'" >&2; exit 2 ;; esac
 peer=$((port + 1))
 
-if ! command -v etcd >/dev/null 2>&1; then
-	echo "start.sh: etcd not found; installing etcd-server with apt-get" >&2
-	sudo=
-	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-	# policy-rc.d/no systemd means the package's own etcd service is not started in a
-	# container; on a systemd host it would start a system etcd on 2379, which we don't use.
-	if ! { $sudo apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq etcd-server >/dev/null; }; then
-		echo "start.sh: FAILED to install etcd-server; install etcd (3.4 or later) and retry" >&2
-		exit 1
-	fi
-	command -v etcd >/dev/null 2>&1 || { echo "start.sh: FAILED: etcd still not on PATH" >&2; exit 1; }
-fi
+# On a systemd host the package would also start a system etcd on 2379, which we don't use.
+bash "$(dirname "${BASH_SOURCE[0]}")/../need.sh" etcd etcd-server
 
 # Refuse ports something already listens on: otherwise the health check below could be
 # answered by that other server while our etcd dies on "address already in use".

@@ -12,17 +12,7 @@ out=${1:-$root/target/go}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-if ! command -v go >/dev/null 2>&1; then
-	echo "build.sh: go not found; installing golang-go with apt-get" >&2
-	sudo=
-	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-	if ! { $sudo apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq golang-go >/dev/null; }; then
-		echo "build.sh: FAILED to install golang-go; install Go (1.19 or later) and retry" >&2
-		exit 1
-	fi
-	command -v go >/dev/null 2>&1 || { echo "build.sh: FAILED: go still not on PATH" >&2; exit 1; }
-fi
+bash "$root/interop/need.sh" go golang-go
 
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 export GOCACHE=$root/target/go-cache
