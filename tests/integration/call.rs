@@ -2,11 +2,9 @@
 //! formats, exit codes, retries and timeouts.
 
 use crate::support::{
-    assert_exit, assert_stderr_has, fixture, json, rmicro, run, sample, stderr, stdout, write_temp,
-    EchoServer, Server,
+    assert_exit, assert_stderr_has, fixture, json, output_with_stdin, rmicro, run, sample, stderr,
+    stdout, write_temp, EchoServer, Server,
 };
-use std::io::Write;
-use std::process::Stdio;
 
 #[test]
 fn call_with_every_schema_source() {
@@ -53,26 +51,16 @@ fn data_from_flag_file_and_stdin() {
     assert_exit(&output, 71);
     assert_stderr_has(&output, "PERMISSION_DENIED: job name forbidden is reserved");
 
-    let mut child = rmicro()
-        .args([
-            "call",
-            "Job.CreateJob",
-            "-d",
-            "@-",
-            "--address",
-            &server.address,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"name":"forbidden"}"#)
-        .unwrap();
-    assert_exit(&child.wait_with_output().unwrap(), 71);
+    let mut command = rmicro();
+    command.args([
+        "call",
+        "Job.CreateJob",
+        "-d",
+        "@-",
+        "--address",
+        &server.address,
+    ]);
+    assert_exit(&output_with_stdin(command, br#"{"name":"forbidden"}"#), 71);
 
     let output = server.run(&["call", "Job.CreateJob", "-d", r#"{"name":"x"}"#]);
     assert_exit(&output, 0);

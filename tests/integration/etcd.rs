@@ -2,7 +2,9 @@
 //! two `rmicro serve` nodes under one name, round-robin turns, failover and lease expiry
 //! of a killed node, a record written exactly as go-micro writes it, and etcd down.
 
-use crate::support::{assert_exit, assert_stderr_has, json, rmicro, stderr, Server};
+use crate::support::{
+    assert_exit, assert_stderr_has, json, rmicro, run_in_registry, stderr, Server,
+};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use std::io::{Read, Write};
@@ -89,11 +91,7 @@ impl Etcd {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        rmicro()
-            .args(args)
-            .args(["--registry", &self.url()])
-            .output()
-            .unwrap()
+        run_in_registry(&self.url(), args)
     }
 
     fn nodes(&self, name: &str) -> usize {

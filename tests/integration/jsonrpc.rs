@@ -4,11 +4,11 @@
 //! Go's own client and server are the peers of the interop suite (interop/run.sh).
 
 use crate::support::{
-    assert_exit, assert_stderr_has, assert_stdout_has, json, rmicro, stdout, Server,
+    assert_exit, assert_stderr_has, assert_stdout_has, json, output_with_stdin, rmicro, stdout,
+    Server,
 };
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// A raw JSON-RPC connection: write lines, read reply lines.
@@ -301,26 +301,16 @@ fn call_over_jsonrpc_times_out_and_retries() {
 }
 
 fn batch(server: &Server, scheme: &str, input: &str, extra: &[&str]) -> std::process::Output {
-    let mut child = rmicro()
+    let mut command = rmicro();
+    command
         .args([
             "call",
             "--batch",
             "-a",
             &format!("{scheme}://{}", server.address),
         ])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .args(extra);
+    output_with_stdin(command, input.as_bytes())
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! node dies, expiry of a dead node's record within its TTL, go-micro's record shape both
 //! ways, and garbage in the registry.
 
-use crate::support::{assert_exit, assert_stderr_has, json, rmicro, stderr, stdout, Server};
+use crate::support::{
+    assert_exit, assert_stderr_has, json, rmicro, run_in_registry, stderr, stdout, Server,
+};
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,11 +38,7 @@ impl Registry {
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
-        rmicro()
-            .args(args)
-            .args(["--registry", &self.url()])
-            .output()
-            .unwrap()
+        run_in_registry(&self.url(), args)
     }
 
     /// The node each call went to, from `-v`.

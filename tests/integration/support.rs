@@ -51,6 +51,27 @@ pub fn run(args: &[&str]) -> Output {
     rmicro().args(args).output().expect("rmicro runs")
 }
 
+/// Runs `command` with `input` on its stdin and returns its output.
+pub fn output_with_stdin(mut command: Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rmicro runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `rmicro ARGS --registry URL`.
+pub fn run_in_registry(url: &str, args: &[&str]) -> Output {
+    rmicro()
+        .args(args)
+        .args(["--registry", url])
+        .output()
+        .expect("rmicro runs")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
