@@ -5,12 +5,14 @@
 
 pub mod etcd;
 pub mod file;
+pub mod mdns;
 pub mod record;
 pub mod selector;
 
 use crate::exit_code::UsageError;
 use etcd::EtcdRegistry;
 use file::FileRegistry;
+use mdns::MdnsRegistry;
 use record::Service;
 use selector::AvoidList;
 use std::hash::BuildHasher;
@@ -21,6 +23,7 @@ use std::time::Duration;
 pub enum Registry {
     File(FileRegistry),
     Etcd(EtcdRegistry),
+    Mdns(MdnsRegistry),
 }
 
 impl Registry {
@@ -48,10 +51,8 @@ impl Registry {
             }
             "file" => Ok(Registry::File(FileRegistry::new(PathBuf::from(rest)))),
             "etcd" => Ok(Registry::Etcd(EtcdRegistry::new(rest, timeout))),
-            "mdns" => Err(UsageError(
-                "the mdns registry is not supported by this version of rmicro yet; use etcd://HOST:PORT or the embedded registry (file://DIR or no --registry)".into(),
-            )
-            .into()),
+            // go-micro ignores an address for mDNS; so do we.
+            "mdns" => Ok(Registry::Mdns(MdnsRegistry::new()?)),
             other => Err(UsageError(format!(
                 "unknown registry {other:?}: use file://DIR (the embedded registry), etcd://HOST:PORT or mdns"
             ))
@@ -64,6 +65,7 @@ impl Registry {
         match self {
             Registry::File(_) => "rmicro",
             Registry::Etcd(_) => "etcd",
+            Registry::Mdns(_) => "mdns",
         }
     }
 
@@ -74,6 +76,7 @@ impl Registry {
                 format!("the embedded registry at {}", registry.root().display())
             }
             Registry::Etcd(registry) => registry.describe(),
+            Registry::Mdns(registry) => registry.describe(),
         }
     }
 
@@ -81,6 +84,7 @@ impl Registry {
         match self {
             Registry::File(registry) => registry.register(service, ttl),
             Registry::Etcd(registry) => registry.register(service, ttl).await,
+            Registry::Mdns(registry) => registry.register(service).await,
         }
     }
 
@@ -88,6 +92,7 @@ impl Registry {
         match self {
             Registry::File(registry) => registry.deregister(service),
             Registry::Etcd(registry) => registry.deregister(service).await,
+            Registry::Mdns(registry) => registry.deregister(service).await,
         }
     }
 
@@ -96,6 +101,7 @@ impl Registry {
         match self {
             Registry::File(registry) => registry.get_service(name),
             Registry::Etcd(registry) => registry.get_service(name).await,
+            Registry::Mdns(registry) => registry.get_service(name).await,
         }
     }
 
@@ -112,6 +118,7 @@ impl Registry {
         match self {
             Registry::File(registry) => registry.list_services(),
             Registry::Etcd(registry) => registry.list_services().await,
+            Registry::Mdns(registry) => registry.list_services().await,
         }
     }
 
@@ -121,7 +128,7 @@ impl Registry {
         match (strategy, self) {
             (selector::Strategy::RoundRobin, Registry::File(registry)) => registry.next_turn(name),
             // Turns are taken on this machine: exact across its rmicro processes.
-            (selector::Strategy::RoundRobin, Registry::Etcd(_)) => {
+            (selector::Strategy::RoundRobin, Registry::Etcd(_) | Registry::Mdns(_)) => {
                 FileRegistry::new(default_root()).next_turn(name)
             }
             (selector::Strategy::Random, _) => Ok(random()),
@@ -131,7 +138,7 @@ impl Registry {
     pub fn avoid_list(&self) -> AvoidList {
         match self {
             Registry::File(registry) => AvoidList::new(registry.root().join(".avoid")),
-            Registry::Etcd(_) => AvoidList::new(default_root().join(".avoid")),
+            Registry::Etcd(_) | Registry::Mdns(_) => AvoidList::new(default_root().join(".avoid")),
         }
     }
 }

@@ -2,9 +2,8 @@
 //! two `rmicro serve` nodes under one name, round-robin turns, failover and lease expiry
 //! of a killed node, a record written exactly as go-micro writes it, and etcd down.
 
-use crate::support::{
-    assert_exit, assert_stderr_has, json, rmicro, run_in_registry, stderr, Server,
-};
+use crate::nodes::{job_node, node_count, two_nodes_under_one_name};
+use crate::support::{assert_exit, assert_stderr_has, json, rmicro, run_in_registry, Server};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use std::io::{Read, Write};
@@ -29,8 +28,13 @@ fn free_port() -> u16 {
 
 impl Etcd {
     fn start() -> Etcd {
+        Etcd::start_on(free_port())
+    }
+
+    /// An etcd serving clients on `client` (to bring one back where it was).
+    fn start_on(client: u16) -> Etcd {
         let data = tempfile::tempdir().unwrap();
-        let (client, peer) = (free_port(), free_port());
+        let peer = free_port();
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
         let child = Command::new("etcd")
@@ -79,31 +83,8 @@ impl Etcd {
         reply
     }
 
-    fn job(&self, name: &str) -> Server {
-        Server::job(&[
-            "--registry",
-            &self.url(),
-            "--name",
-            name,
-            "--register-ttl",
-            "2s",
-        ])
-    }
-
     fn run(&self, args: &[&str]) -> std::process::Output {
         run_in_registry(&self.url(), args)
-    }
-
-    fn nodes(&self, name: &str) -> usize {
-        let output = self.run(&["list", "--output", "json"]);
-        assert_exit(&output, 0);
-        json(&output)
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|service| service["service"] == name)
-            .map(|service| service["nodes"].as_u64().unwrap() as usize)
-            .sum()
     }
 }
 
@@ -117,51 +98,14 @@ impl Drop for Etcd {
 #[test]
 fn nodes_in_etcd_take_turns_fail_over_and_expire_with_their_lease() {
     let etcd = Etcd::start();
-    let a = etcd.job("jobs");
-    let _b = etcd.job("jobs");
-    assert_eq!(etcd.nodes("jobs"), 2);
-    let node_of = |output: &std::process::Output| {
-        let log = stderr(output);
-        log.lines()
-            .find(|line| line.starts_with("> attempt"))
-            .and_then(|line| line.split_whitespace().nth(5).map(str::to_owned))
-            .unwrap_or_else(|| panic!("no attempt in {log}"))
-    };
-    let call = [
-        "call",
-        "-v",
-        "--service",
-        "jobs",
-        "--selector",
-        "roundrobin",
-        "--retries",
-        "1",
-    ];
-    let turns: Vec<String> = (0..4)
-        .map(|_| {
-            let output =
-                etcd.run(&[&call[..], &["--backoff", "none", "Job.CreateJob", "{}"]].concat());
-            assert_exit(&output, 0);
-            node_of(&output)
-        })
-        .collect();
-    assert_ne!(turns[0], turns[1]);
-    assert_eq!(turns[0], turns[2]);
-    assert_eq!(turns[1], turns[3]);
-    // Random (go-micro's default) reaches both: 16 calls all alike happen once in 32,768 runs.
-    let picked: Vec<String> = (0..16)
-        .map(|_| {
-            let output = etcd.run(&["call", "-v", "--service", "jobs", "Job.CreateJob", "{}"]);
-            assert_exit(&output, 0);
-            node_of(&output)
-        })
-        .collect();
-    assert!(
-        picked.iter().any(|node| *node != picked[0]),
-        "random always chose {}",
-        picked[0]
-    );
+    // Lease of 2 s; etcd checks expiries every 500 ms.
+    two_nodes_under_one_name(&etcd.url(), "jobs", Duration::from_secs(4));
+}
 
+#[test]
+fn the_record_rmicro_puts_in_etcd_has_go_micros_key_shape_and_lease() {
+    let etcd = Etcd::start();
+    let _node = job_node(&etcd.url(), "jobs");
     // The value rmicro put under go-micro's key has go-micro's record shape.
     let prefix = "/micro/registry/jobs/";
     let range = format!(
@@ -184,20 +128,6 @@ fn nodes_in_etcd_take_turns_fail_over_and_expire_with_their_lease() {
     assert_eq!(record["name"], "jobs");
     assert_eq!(record["nodes"][0]["metadata"]["registry"], "etcd");
     assert_eq!(record["nodes"][0]["metadata"]["protocol"], "mucp");
-
-    drop(a); // SIGKILL: the lease is left to expire
-    for _ in 0..6 {
-        let output = etcd.run(&[&call[..], &["--backoff", "none", "Job.CreateJob", "{}"]].concat());
-        assert_exit(&output, 0);
-    }
-    let give_up = Instant::now() + Duration::from_secs(6);
-    while etcd.nodes("jobs") != 1 {
-        assert!(
-            Instant::now() < give_up,
-            "the killed node's record outlived its lease"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The §10.7 record, put under go-micro's key exactly as go-micro writes it.
@@ -228,6 +158,11 @@ fn a_record_go_micro_wrote_is_read() {
     assert_exit(&output, 0);
     assert_eq!(json(&output)[0]["addresses"], "10.0.0.5:36459");
     assert_stderr_has(&output, "/micro/registry/broken/x");
+    // Of several endpoints, one that is down is passed over.
+    let endpoints = format!("etcd://127.0.0.1:{},{}", free_port(), etcd.address);
+    let output = run_in_registry(&endpoints, &["list", "helloworld", "--output", "json"]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output)[0]["endpoint"], "Helloworld.Call");
     // go-micro's own variables name the registry too.
     let output = rmicro()
         .args(["list", "helloworld", "--output", "json"])
@@ -268,4 +203,28 @@ fn etcd_down_is_a_clear_error_and_serving_goes_on() {
     assert_exit(&output, 0);
     let (_, log) = server.terminate();
     assert!(log.contains("cannot register in etcd"), "{log}");
+}
+
+#[test]
+fn etcd_going_away_later_is_warned_about_and_registration_resumes_when_it_is_back() {
+    let etcd = Etcd::start();
+    let port: u16 = etcd.address.rsplit(':').next().unwrap().parse().unwrap();
+    let url = etcd.url();
+    let server = job_node(&url, "jobs");
+    assert_eq!(node_count(&url, "jobs"), 1);
+    drop(etcd);
+    // Heartbeats every 2s/3 fail from now on; serving goes on.
+    std::thread::sleep(Duration::from_millis(1500));
+    let output = server.run(&["call", "Job.CreateJob", "{}"]);
+    assert_exit(&output, 0);
+    let _etcd = Etcd::start_on(port);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while node_count(&url, "jobs") != 1 {
+        assert!(Instant::now() < give_up, "the node did not register again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, log) = server.terminate();
+    assert!(log.contains("cannot register in etcd"), "{log}");
+    assert!(log.contains("registered in etcd"), "{log}");
+    assert!(log.contains("again"), "{log}");
 }

@@ -5,6 +5,8 @@ mod call;
 mod etcd;
 mod inspect;
 mod jsonrpc;
+mod mdns;
+mod nodes;
 mod registry;
 mod schema;
 mod serve;

@@ -3,9 +3,8 @@
 //! node dies, expiry of a dead node's record within its TTL, go-micro's record shape both
 //! ways, and garbage in the registry.
 
-use crate::support::{
-    assert_exit, assert_stderr_has, json, rmicro, run_in_registry, stderr, stdout, Server,
-};
+use crate::nodes::{node_count, two_nodes_under_one_name};
+use crate::support::{assert_exit, assert_stderr_has, json, rmicro, run_in_registry, Server};
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,113 +39,23 @@ impl Registry {
     fn run(&self, args: &[&str]) -> std::process::Output {
         run_in_registry(&self.url(), args)
     }
-
-    /// The node each call went to, from `-v`.
-    fn called_node(&self, args: &[&str]) -> String {
-        let output = self.run(&[&["call", "-v"], args].concat());
-        assert_exit(&output, 0);
-        let log = stderr(&output);
-        let line = log
-            .lines()
-            .rfind(|line| line.starts_with("> attempt"))
-            .unwrap_or_else(|| panic!("no attempt in {log}"));
-        line.split_whitespace()
-            .skip_while(|word| *word != "node")
-            .nth(1)
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn node_ids(registry: &Registry, name: &str) -> Vec<String> {
-    let output = registry.run(&["list", "--output", "json"]);
-    assert_exit(&output, 0);
-    let services = json(&output);
-    let addresses = services
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|service| service["service"] == name)
-        .map(|service| service["addresses"].as_str().unwrap().to_owned())
-        .collect::<Vec<_>>();
-    addresses
-        .iter()
-        .flat_map(|list| list.split(' ').map(str::to_owned))
-        .collect()
 }
 
 #[test]
-fn round_robin_takes_exact_turns_across_processes() {
+fn two_nodes_take_turns_fail_over_and_the_dead_one_expires_within_the_ttl() {
     let registry = Registry::new();
-    let _a = registry.job("jobs", &[]);
-    let _b = registry.job("jobs", &[]);
-    let call = [
-        "--service",
-        "jobs",
-        "--selector",
-        "roundrobin",
-        "Job.CreateJob",
-        "{}",
-    ];
-    let nodes: Vec<String> = (0..8).map(|_| registry.called_node(&call)).collect();
-    assert_ne!(nodes[0], nodes[1]);
-    for (index, node) in nodes.iter().enumerate() {
-        assert_eq!(node, &nodes[index % 2], "turns: {nodes:?}");
-    }
-}
-
-#[test]
-fn random_spreads_calls_over_both_nodes() {
-    let registry = Registry::new();
-    let _a = registry.job("jobs", &[]);
-    let _b = registry.job("jobs", &[]);
-    let call = ["--service", "jobs", "Job.CreateJob", "{}"];
-    let nodes: Vec<String> = (0..24).map(|_| registry.called_node(&call)).collect();
-    let first = nodes.iter().filter(|node| **node == nodes[0]).count();
-    // Both nodes get calls: 24 fair coin flips all alike happen once in 8 million runs.
-    assert!(first < nodes.len(), "every call went to {}", nodes[0]);
-}
-
-#[test]
-fn a_killed_node_is_failed_over_and_its_record_expires_within_the_ttl() {
-    let registry = Registry::new();
-    let a = registry.job("jobs", &[]);
-    let _b = registry.job("jobs", &[]);
-    assert_eq!(node_ids(&registry, "jobs").len(), 2);
-    drop(a); // SIGKILL: no deregistration
-    for turn in 0..10 {
-        let output = registry.run(&[
-            "call",
-            "--service",
-            "jobs",
-            "--selector",
-            "roundrobin",
-            "--retries",
-            "1",
-            "--backoff",
-            "none",
-            "Job.CreateJob",
-            "{}",
-        ]);
-        assert_exit(&output, 0);
-        assert!(stdout(&output).contains("created"), "call {turn}");
-    }
-    std::thread::sleep(Duration::from_millis(2200));
-    assert_eq!(
-        node_ids(&registry, "jobs").len(),
-        1,
-        "the dead node expired"
-    );
+    // TTL 2 s: the dead node's file is ignored once its mtime is 2 s old (+ time to list).
+    two_nodes_under_one_name(&registry.url(), "jobs", Duration::from_millis(2500));
 }
 
 #[test]
 fn a_clean_shutdown_deregisters() {
     let registry = Registry::new();
     let server = registry.job("jobs", &[]);
-    assert_eq!(node_ids(&registry, "jobs").len(), 1);
+    assert_eq!(node_count(&registry.url(), "jobs"), 1);
     let (status, _) = server.terminate();
     assert!(status.success());
-    assert!(node_ids(&registry, "jobs").is_empty());
+    assert_eq!(node_count(&registry.url(), "jobs"), 0);
 }
 
 /// The etcd value of spec §10.7, exactly as go-micro v5/v6 writes it.

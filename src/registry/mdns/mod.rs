@@ -1,0 +1,173 @@
+//! The mDNS registry (spec §6.2), go-micro's default: nodes are announced and browsed in
+//! the `micro.` domain with go-micro's TXT encoding, so `rmicro list` finds go-micro
+//! services started with default options and go-micro clients find `rmicro serve`.
+//! IPv4 only. A record lives while its server answers: a node that stops answering is
+//! gone at the next query.
+
+mod browse;
+mod interfaces;
+mod responder;
+mod txt;
+mod wire;
+
+use super::record::{group_by_version, Node, Service};
+use anyhow::bail;
+use interfaces::{multicast_interfaces, Interface};
+use responder::Responder;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+use txt::Payload;
+use wire::{Data, Record, DOMAIN};
+
+pub struct MdnsRegistry {
+    interfaces: Vec<Interface>,
+    responder: OnceLock<Responder>,
+}
+
+impl MdnsRegistry {
+    /// Fails when no interface can multicast (mDNS cannot work there).
+    pub fn new() -> anyhow::Result<MdnsRegistry> {
+        let (interfaces, all) = multicast_interfaces()?;
+        if interfaces.is_empty() {
+            bail!(
+                "mdns registry: no network interface is up with MULTICAST and IPv4 (interfaces here: {}); use etcd://HOST:PORT or the embedded registry",
+                if all.is_empty() { "none".into() } else { all.join(", ") }
+            );
+        }
+        Ok(MdnsRegistry {
+            interfaces,
+            responder: OnceLock::new(),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let interfaces: Vec<String> = self
+            .interfaces
+            .iter()
+            .map(|interface| format!("{} {}", interface.name, interface.address))
+            .collect();
+        format!("mDNS (domain {DOMAIN}. on {})", interfaces.join(", "))
+    }
+
+    pub async fn register(&self, service: &Service) -> anyhow::Result<()> {
+        let responder = match self.responder.get() {
+            Some(responder) => responder,
+            None => {
+                let started = Responder::start(self.interfaces.clone())?;
+                self.responder.get_or_init(|| started)
+            }
+        };
+        responder.publish(service).await
+    }
+
+    pub async fn deregister(&self, service: &Service) -> anyhow::Result<()> {
+        match self.responder.get() {
+            Some(responder) => responder.withdraw(service).await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn get_service(&self, name: &str) -> anyhow::Result<Vec<Service>> {
+        let records = browse::ask(
+            &[format!("{name}.{DOMAIN}")],
+            &self.interfaces,
+            browse::WINDOW,
+        )
+        .await?;
+        Ok(group_by_version(nodes_of(name, &records)))
+    }
+
+    /// The names under `_services.micro`, then the nodes of all of them in one query.
+    pub async fn list_services(&self) -> anyhow::Result<Vec<Service>> {
+        let listing = format!("_services.{DOMAIN}");
+        let records = browse::ask(
+            std::slice::from_ref(&listing),
+            &self.interfaces,
+            browse::WINDOW,
+        )
+        .await?;
+        let suffix = format!("._services.{DOMAIN}");
+        let names: BTreeSet<&str> = records
+            .iter()
+            .filter(|record| record.ttl > 0 && record.is_named(&listing))
+            .filter_map(|record| match &record.data {
+                Data::Ptr(target) => strip_suffix(target, &suffix),
+                _ => None,
+            })
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let questions: Vec<String> = names
+            .iter()
+            .map(|name| format!("{name}.{DOMAIN}"))
+            .collect();
+        let records = browse::ask(&questions, &self.interfaces, browse::WINDOW).await?;
+        Ok(names
+            .into_iter()
+            .flat_map(|name| group_by_version(nodes_of(name, &records)))
+            .collect())
+    }
+}
+
+/// The nodes of `name` the records describe completely (address, port and TXT), one
+/// record per node; goodbyes (TTL 0), nodes of another service and TXT that does not
+/// decode are left out, the last with a warning.
+fn nodes_of(name: &str, records: &[Record]) -> Vec<Service> {
+    let domain = format!("{name}.{DOMAIN}");
+    let instances: BTreeSet<&str> = live(records, &domain)
+        .filter_map(|record| match &record.data {
+            Data::Ptr(instance) => Some(instance.as_str()),
+            _ => None,
+        })
+        .collect();
+    instances
+        .into_iter()
+        .filter_map(|instance| {
+            let (port, target) = live(records, instance).find_map(|record| match &record.data {
+                Data::Srv { port, target } => Some((*port, target.as_str())),
+                _ => None,
+            })?;
+            let txt = live(records, instance).find_map(|record| match &record.data {
+                Data::Txt(strings) => Some(strings.concat()),
+                _ => None,
+            })?;
+            let ip: IpAddr = live(records, target).find_map(|record| match record.data {
+                Data::Address(ip) => Some(ip),
+                _ => None,
+            })?;
+            let payload = Payload::decode(&txt)
+                .inspect_err(|error| tracing::warn!("skipping mDNS node {instance}: {error:#}"))
+                .ok()?;
+            if payload.service != name {
+                return None;
+            }
+            Some(Service {
+                name: name.to_owned(),
+                version: payload.version,
+                metadata: None,
+                endpoints: payload.endpoints,
+                nodes: vec![Node {
+                    id: strip_suffix(instance, &format!(".{domain}"))?.to_owned(),
+                    address: SocketAddr::new(ip, port).to_string(),
+                    metadata: payload.metadata,
+                }],
+            })
+        })
+        .collect()
+}
+
+/// The records about `owner` that are not goodbyes.
+fn live<'a>(records: &'a [Record], owner: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+    records
+        .iter()
+        .filter(move |record| record.ttl > 0 && record.is_named(owner))
+}
+
+/// `text` without `suffix` (matched in any case, as DNS names are).
+fn strip_suffix<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    (text.is_char_boundary(cut) && text[cut..].eq_ignore_ascii_case(suffix) && cut > 0)
+        .then(|| &text[..cut])
+}
