@@ -36,6 +36,7 @@ class Process:
                 raise AssertionError(f"{argv[0]} exited before listening: {seen}")
             seen += line
         self.address = re.search(r"listening on (\S+)", seen).group(1)
+        self.output = seen  # everything printed up to and including the listening line
 
     def stop(self):
         self.proc.kill()

@@ -1,6 +1,7 @@
-//! The types every layer shares: [`Metadata`], the server-side [`Request`] / [`Response`]
-//! and [`Endpoint`]. Protocol front ends build these; handlers consume them, never
-//! knowing which protocol carried them. Depends only on `status` and prost-reflect.
+//! The types every layer shares: [`Metadata`], the server-side [`Request`] / [`Reply`],
+//! [`StreamCall`] and [`Endpoint`]. Protocol front ends build these; handlers consume
+//! them, never knowing which protocol carried them. Depends only on `status`,
+//! prost-reflect and tokio's channels.
 
 use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
@@ -58,6 +59,18 @@ pub struct Request {
     pub metadata: Metadata,
     pub body: DynamicMessage,
     pub deadline: Option<Instant>,
+}
+
+/// A call whose requests or replies stream (gRPC): requests arrive on `requests` until
+/// the caller's stream ends (one request when only replies stream); replies go to
+/// `replies` as they are made.
+#[derive(Debug)]
+pub struct StreamCall {
+    pub endpoint: Arc<Endpoint>,
+    pub metadata: Metadata,
+    pub deadline: Option<Instant>,
+    pub requests: tokio::sync::mpsc::Receiver<DynamicMessage>,
+    pub replies: tokio::sync::mpsc::Sender<Reply>,
 }
 
 /// A reply message: built per request, or encoded once at start-up (static stubs).

@@ -6,7 +6,7 @@
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::stopping;
-use crate::protocol::{jsonrpc, mucp};
+use crate::protocol::{grpc, jsonrpc, mucp, Rewound};
 use bytes::BytesMut;
 use std::future::Future;
 use std::sync::Arc;
@@ -112,7 +112,8 @@ async fn serve_connection(
             mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
         }
         Sniffed::Http2 => {
-            tracing::warn!("closing an HTTP/2 (gRPC) connection: this rmicro serves mucp only")
+            let stream = Rewound::new(first.freeze(), stream);
+            grpc::server::serve_connection(stream, router, options.max_message_size, stopped).await
         }
         Sniffed::JsonRpc => {
             jsonrpc::server::serve_connection(

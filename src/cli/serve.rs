@@ -12,6 +12,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -113,6 +114,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         return Err(UsageError("--register-ttl must be at least 1s".into()).into());
     }
     runtime.block_on(async {
+        // Installed before anything is announced, so an early SIGTERM still drains and
+        // deregisters instead of killing the process.
+        let signals = ShutdownSignals::install()?;
         let listener = tokio::net::TcpListener::bind(&args.address).await.with_context(|| format!("cannot listen on {}", args.address))?;
         let bound = listener.local_addr()?;
         let registration = match registry {
@@ -142,12 +146,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             match &registration {
                 Some(registration) => {
                     tokio::select! {
-                        _ = shutdown_signal() => {}
+                        _ = signals.received() => {}
                         _ = registration.keep_registered(registered) => {}
                     }
                     registration.deregister().await;
                 }
-                None => shutdown_signal().await,
+                None => signals.received().await,
             }
         };
         server::serve(listener, Arc::new(router), options, shutdown).await;
@@ -156,12 +160,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+/// SIGTERM and SIGINT, listened for from the moment they are installed.
+struct ShutdownSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    eprintln!("rmicro serve: shutting down, finishing in-flight requests");
+
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        eprintln!("rmicro serve: shutting down, finishing in-flight requests");
+    }
 }

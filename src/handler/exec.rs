@@ -2,17 +2,21 @@
 //! goes to stdin and the reply JSON comes from stdout; `RMICRO_*` variables carry the
 //! endpoint, service, metadata and deadline. Request data never reaches the command line.
 //! Past the deadline the whole process group is killed and the caller gets
-//! DeadlineExceeded.
+//! DeadlineExceeded. For a streaming call the command runs once: each request is a JSON
+//! line on its stdin (closed when the caller's stream ends) and each line it prints is a
+//! reply, sent as it comes; a line `{"error": {…}}` ends the call with that status.
 
 use super::rules::ErrorSpec;
+use super::send_reply;
 use crate::codec;
-use crate::message::{Reply, Request};
+use crate::message::{Metadata, Reply, Request, StreamCall};
 use crate::status::Status;
 use prost_reflect::{MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Child;
 
 const STDERR_TAIL: usize = 512;
 
@@ -48,23 +52,27 @@ impl ExecHandler {
         }
     }
 
-    pub async fn run(&self, request: Request) -> Result<Reply, Status> {
-        let deadline = request
-            .deadline
-            .map_or(Instant::now() + self.timeout, |deadline| {
-                deadline.min(Instant::now() + self.timeout)
-            });
-        let input = serde_json::to_vec(&codec::to_wire_json_value(&request.body))
-            .expect("JSON values serialise");
-        let metadata: serde_json::Map<String, serde_json::Value> = request
-            .metadata
+    /// Past the caller's deadline or the rule's timeout, whichever is first.
+    fn deadline(&self, caller: Option<Instant>) -> Instant {
+        let own = Instant::now() + self.timeout;
+        caller.map_or(own, |deadline| deadline.min(own))
+    }
+
+    /// Starts the command in a process group of its own, pipes on all three streams.
+    fn spawn(
+        &self,
+        endpoint: &str,
+        metadata: &Metadata,
+        deadline: Instant,
+    ) -> Result<(Child, ProcessGroup), Status> {
+        let metadata: serde_json::Map<String, serde_json::Value> = metadata
             .iter()
             .map(|(name, value)| (name.to_owned(), value.into()))
             .collect();
         let program = &self.command[0];
-        let mut child = tokio::process::Command::new(program)
+        let child = tokio::process::Command::new(program)
             .args(&self.command[1..])
-            .env("RMICRO_ENDPOINT", &request.endpoint.name)
+            .env("RMICRO_ENDPOINT", endpoint)
             .env("RMICRO_SERVICE", &self.service)
             .env(
                 "RMICRO_METADATA",
@@ -86,7 +94,17 @@ impl ExecHandler {
             .map_err(|error| {
                 Status::internal(format!("cannot start exec handler `{program}`: {error}"))
             })?;
-        let mut group = ProcessGroup(child.id().and_then(|pid| i32::try_from(pid).ok()));
+        let group = ProcessGroup(child.id().and_then(|pid| i32::try_from(pid).ok()));
+        Ok((child, group))
+    }
+
+    pub async fn run(&self, request: Request) -> Result<Reply, Status> {
+        let deadline = self.deadline(request.deadline);
+        let input = serde_json::to_vec(&codec::to_wire_json_value(&request.body))
+            .expect("JSON values serialise");
+        let program = &self.command[0];
+        let (mut child, mut group) =
+            self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
         if let Some(mut stdin) = child.stdin.take() {
             // A command that ignores its input may exit before reading it; that is fine.
             tokio::spawn(async move {
@@ -115,6 +133,85 @@ impl ExecHandler {
         }
     }
 
+    /// A streaming call: one run of the command for the whole call.
+    pub async fn stream(&self, call: StreamCall) -> Result<(), Status> {
+        let deadline = self.deadline(call.deadline);
+        let program = &self.command[0];
+        let (mut child, mut group) = self.spawn(&call.endpoint.name, &call.metadata, deadline)?;
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let mut requests = call.requests;
+        let feeder = tokio::spawn(async move {
+            let Some(mut stdin) = stdin else { return };
+            while let Some(body) = requests.recv().await {
+                let mut line = serde_json::to_vec(&codec::to_wire_json_value(&body))
+                    .expect("JSON values serialise");
+                line.push(b'\n');
+                if stdin.write_all(&line).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr_tail = tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let _ = stderr.read_to_end(&mut text).await;
+            }
+            text
+        });
+        let replying =
+            async {
+                let mut lines = BufReader::new(stdout.expect("stdout is piped")).lines();
+                while let Some(line) = lines.next_line().await.map_err(|error| {
+                    Status::internal(format!("exec handler `{program}`: {error}"))
+                })? {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let reply = self.parse_line(program, &line)?;
+                    send_reply(&call.replies, reply).await?;
+                }
+                let status = child.wait().await.map_err(|error| {
+                    Status::internal(format!("exec handler `{program}`: {error}"))
+                })?;
+                Ok(status)
+            };
+        let result = tokio::time::timeout_at(deadline.into(), replying).await;
+        feeder.abort();
+        let status = match result {
+            Err(_) => {
+                return Err(Status::deadline_exceeded(format!(
+                    "exec handler `{program}` was still running at the deadline and was killed"
+                )))
+            }
+            Ok(result) => result?,
+        };
+        group.0 = None;
+        if status.success() {
+            return Ok(());
+        }
+        let output = std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: stderr_tail.await.unwrap_or_default(),
+        };
+        Err(failure(program, &output))
+    }
+
+    /// One line of a streaming command: a reply, or `{"error": {…}}`.
+    fn parse_line(&self, program: &str, line: &str) -> Result<Reply, Status> {
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|error| {
+            Status::internal(format!(
+                "exec handler `{program}` printed a line that is not JSON ({error}): {}",
+                excerpt(line.as_bytes())
+            ))
+        })?;
+        if let Some(status) = error_reply(&value) {
+            return Err(status);
+        }
+        self.message(program, &value)
+    }
+
     fn parse_reply(&self, program: &str, stdout: &[u8]) -> Result<Reply, Status> {
         if stdout.iter().all(u8::is_ascii_whitespace) {
             return Ok(Reply::Message(prost_reflect::DynamicMessage::new(
@@ -127,7 +224,11 @@ impl ExecHandler {
                 excerpt(stdout)
             ))
         })?;
-        codec::from_json_value(&self.output, &value)
+        self.message(program, &value)
+    }
+
+    fn message(&self, program: &str, value: &serde_json::Value) -> Result<Reply, Status> {
+        codec::from_json_value(&self.output, value)
             .map(Reply::Message)
             .map_err(|error| {
                 Status::internal(format!(
@@ -141,13 +242,9 @@ impl ExecHandler {
 /// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
 /// else Internal with the tail of its stderr.
 fn failure(program: &str, output: &std::process::Output) -> Status {
-    #[derive(serde::Deserialize)]
-    struct ErrorReply {
-        error: ErrorSpec,
-    }
-    if let Some(status) = serde_json::from_slice::<ErrorReply>(&output.stdout)
+    if let Some(status) = serde_json::from_slice(&output.stdout)
         .ok()
-        .and_then(|reply| reply.error.to_status())
+        .and_then(|value| error_reply(&value))
     {
         return status;
     }
@@ -167,6 +264,13 @@ fn failure(program: &str, output: &std::process::Output) -> Status {
     } else {
         Status::internal(format!("exec handler `{program}` {how}: {tail}"))
     }
+}
+
+/// The status of an `{"error": {…}}` object (its only key).
+fn error_reply(value: &serde_json::Value) -> Option<Status> {
+    let object = value.as_object().filter(|object| object.len() == 1)?;
+    let spec: ErrorSpec = serde_json::from_value(object.get("error")?.clone()).ok()?;
+    spec.to_status()
 }
 
 fn excerpt(bytes: &[u8]) -> String {

@@ -15,11 +15,11 @@ pub use debug::{debug_schema, PROTOCOLS};
 pub use rules::HandlerRules;
 
 use crate::codec;
-use crate::message::{Endpoint, Reply, Request};
+use crate::message::{Endpoint, Reply, Request, StreamCall};
 use crate::protocol::{Dispatch, Lookup};
 use crate::schema::{endpoint_name, Schema};
 use crate::status::{Code, Status};
-use prost_reflect::{DynamicMessage, MethodDescriptor};
+use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor};
 use stats::Stats;
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,13 +27,69 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send + 'a>>;
+pub type StreamFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Status>> + Send + 'a>>;
 
 /// Answers requests for one endpoint.
 pub trait Handler: Send + Sync {
     fn handle(&self, request: Request) -> HandlerFuture<'_>;
 
+    /// Answers a streaming call: by default each turn's request (see [`in_turns`]) is
+    /// answered by [`Handler::handle`].
+    fn stream(&self, call: StreamCall) -> StreamFuture<'_> {
+        Box::pin(in_turns(call, move |request, replies| async move {
+            let reply = self.handle(request).await?;
+            send_reply(&replies, reply).await
+        }))
+    }
+
     /// A short name for listings: `stub`, `exec`, `debug`, `empty`.
     fn kind(&self) -> &'static str;
+}
+
+/// Drives a streaming call turn by turn: each request is one turn, except in a client
+/// stream (many requests, one reply), where the last request is the one turn once the
+/// stream has ended (an empty request if none came). `answer` sends the turn's replies.
+pub async fn in_turns<F, Answer>(call: StreamCall, mut answer: F) -> Result<(), Status>
+where
+    F: FnMut(Request, tokio::sync::mpsc::Sender<Reply>) -> Answer,
+    Answer: Future<Output = Result<(), Status>>,
+{
+    let StreamCall {
+        endpoint,
+        metadata,
+        deadline,
+        mut requests,
+        replies,
+    } = call;
+    let turn = |body| Request {
+        endpoint: endpoint.clone(),
+        metadata: metadata.clone(),
+        body,
+        deadline,
+    };
+    if endpoint.method.is_client_streaming() && !endpoint.method.is_server_streaming() {
+        let mut last = None;
+        while let Some(body) = requests.recv().await {
+            last = Some(body);
+        }
+        let body = last.unwrap_or_else(|| DynamicMessage::new(endpoint.method.input()));
+        return answer(turn(body), replies).await;
+    }
+    while let Some(body) = requests.recv().await {
+        answer(turn(body), replies.clone()).await?;
+    }
+    Ok(())
+}
+
+/// Sends one reply of a stream; fails when the caller has gone.
+pub async fn send_reply(
+    replies: &tokio::sync::mpsc::Sender<Reply>,
+    reply: Reply,
+) -> Result<(), Status> {
+    replies
+        .send(reply)
+        .await
+        .map_err(|_| Status::new(Code::Cancelled, "the caller went away"))
 }
 
 /// Answers every request with the empty response message, or Unimplemented when strict.
@@ -195,22 +251,51 @@ impl Dispatch for Router {
         let started = std::time::Instant::now();
         let deadline = request.deadline;
         let handling = self.routes[index].handler.handle(request);
-        let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), handling)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Status::deadline_exceeded(format!(
-                        "{} did not finish before the caller's deadline",
-                        self.routes[index].endpoint.name
-                    )))
-                }),
-            None => handling.await,
-        };
+        let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
         self.stats.record(index, started.elapsed(), result.is_ok());
         result
     }
 
+    async fn call_stream(&self, call: StreamCall) -> Result<(), Status> {
+        let index = call.endpoint.index;
+        let started = std::time::Instant::now();
+        let deadline = call.deadline;
+        let handling = self.routes[index].handler.stream(call);
+        let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
+        self.stats.record(index, started.elapsed(), result.is_ok());
+        result
+    }
+
+    fn services(&self) -> Vec<ServiceDescriptor> {
+        let mut services: Vec<ServiceDescriptor> = Vec::new();
+        for route in &self.routes {
+            let service = route.endpoint.method.parent_service();
+            if !services.contains(service) {
+                services.push(service.clone());
+            }
+        }
+        services
+    }
+
     fn origin(&self) -> &str {
         &self.name
+    }
+}
+
+/// Runs `handling` to its end or to the caller's deadline, whichever is first.
+async fn within_deadline<T>(
+    deadline: Option<std::time::Instant>,
+    handling: impl Future<Output = Result<T, Status>>,
+    endpoint: &str,
+) -> Result<T, Status> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), handling)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(format!(
+                    "{endpoint} did not finish before the caller's deadline"
+                )))
+            }),
+        None => handling.await,
     }
 }

@@ -7,7 +7,7 @@ use super::exec::ExecHandler;
 use super::stub::{Action, Condition, Matcher, Rule, StubHandler};
 use super::Handler;
 use crate::codec;
-use crate::schema::Schema;
+use crate::schema::{is_streaming, Schema};
 use crate::status::{Code, Status};
 use anyhow::{anyhow, bail, Context};
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
@@ -28,6 +28,7 @@ struct RuleSpec {
     request: Option<Value>,
     metadata: Option<HashMap<String, String>>,
     reply: Option<Value>,
+    interval: Option<String>,
     error: Option<ErrorSpec>,
     delay: Option<String>,
     sequence: Option<Vec<Value>>,
@@ -101,6 +102,14 @@ impl HandlerRules {
                 item => context.rule(&item, true).map(|rule| vec![rule]),
             }
             .with_context(|| format!("endpoint {name}"))?;
+            if is_streaming(&method)
+                && rules.len() > 1
+                && rules
+                    .iter()
+                    .any(|rule: &Rule| matches!(rule.action, Action::Exec(_)))
+            {
+                bail!("endpoint {name}: exec on a streaming method runs once per call, so it must be the endpoint's only rule");
+            }
             if handlers
                 .insert(
                     method.full_name().to_owned(),
@@ -165,7 +174,38 @@ impl Compile<'_> {
         if spec.timeout.is_some() && spec.exec.is_none() {
             bail!("timeout applies to exec rules only (use delay to slow a reply)");
         }
-        let action = if let Some(reply) = &spec.reply {
+        if spec.interval.is_some() && !matches!(spec.reply, Some(Value::Array(_))) {
+            bail!("interval applies to a list of replies only");
+        }
+        if spec.exec.is_some()
+            && is_streaming(self.method)
+            && (has_condition || !conditions_allowed)
+        {
+            bail!("exec on a streaming method runs once per call, so it must be the endpoint's only rule");
+        }
+        let action = if let Some(Value::Array(replies)) = &spec.reply {
+            if !self.method.is_server_streaming() {
+                bail!(
+                    "reply is a list, but {} returns one message",
+                    self.method.name()
+                );
+            }
+            let messages = replies
+                .iter()
+                .enumerate()
+                .map(|(i, reply)| {
+                    codec::from_json_value(&self.method.output(), reply)
+                        .map(|message| Arc::new(codec::encode_ahead(message)))
+                        .map_err(|error| anyhow!("reply {}: {error}", i + 1))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let interval = spec
+                .interval
+                .as_deref()
+                .map(|text| duration(text).context("interval"))
+                .transpose()?;
+            Action::Replies { messages, interval }
+        } else if let Some(reply) = &spec.reply {
             let message = codec::from_json_value(&self.method.output(), reply)
                 .map_err(|error| anyhow!("reply: {error}"))?;
             Action::Reply(Arc::new(codec::encode_ahead(message)))

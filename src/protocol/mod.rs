@@ -4,15 +4,19 @@
 //! which lives in a higher layer); a caller sends one request to an address. Neither
 //! knows about handlers, registries or the command line.
 
+pub mod grpc;
 pub mod http1;
 pub mod jsonrpc;
 pub mod mucp;
 
 use crate::codec::Codec;
-use crate::message::{Endpoint, Metadata, Reply, Request};
+use crate::message::{Endpoint, Metadata, Reply, Request, StreamCall};
 use crate::status::Status;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The wire protocols a caller can speak, named by their address schemes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +62,12 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// Runs the endpoint's handler; honours `request.deadline`.
     fn call(&self, request: Request) -> impl Future<Output = Result<Reply, Status>> + Send;
+
+    /// Runs a streaming call's handler; honours `call.deadline`.
+    fn call_stream(&self, call: StreamCall) -> impl Future<Output = Result<(), Status>> + Send;
+
+    /// The services served, each once (gRPC reflection and health list them).
+    fn services(&self) -> Vec<prost_reflect::ServiceDescriptor>;
 
     /// The origin id put into errors this server generates (its service name).
     fn origin(&self) -> &str;
@@ -134,4 +144,68 @@ pub fn foreign_reply(bytes: &[u8], expected: &str) -> CallError {
             .collect();
         format!("the server's reply is not {expected} (it began \"{shown}\"), so it speaks another protocol")
     })
+}
+
+/// A stream with the bytes already read from it (to recognise its protocol) put back in
+/// front, for a front end that wants the whole stream.
+pub struct Rewound<S> {
+    prefix: bytes::Bytes,
+    inner: S,
+}
+
+impl<S> Rewound<S> {
+    pub fn new(prefix: bytes::Bytes, inner: S) -> Rewound<S> {
+        Rewound { prefix, inner }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewound<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.prefix.is_empty() {
+            return Pin::new(&mut self.inner).poll_read(context, buf);
+        }
+        let count = self.prefix.len().min(buf.remaining());
+        buf.put_slice(&self.prefix.split_to(count));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewound<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(context, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(context, data)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(context)
+    }
 }

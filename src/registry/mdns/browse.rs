@@ -14,12 +14,13 @@ use tokio::time::Instant;
 /// How long answers are awaited (go-micro's default query timeout).
 pub const WINDOW: Duration = Duration::from_millis(100);
 
-/// The records of every answer to PTR questions for `names` within `window`.
+/// The records of every answer to PTR questions for `names` within `window`, one list per
+/// answer (a name like a shared host name only makes sense within its own answer).
 pub async fn ask(
     names: &[String],
     interfaces: &[Interface],
     window: Duration,
-) -> anyhow::Result<Vec<Record>> {
+) -> anyhow::Result<Vec<Vec<Record>>> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into())?;
     socket.set_nonblocking(true)?;
@@ -46,12 +47,12 @@ pub async fn ask(
         return Err(failure);
     }
     let deadline = Instant::now() + window;
-    let mut records = Vec::new();
+    let mut answers = Vec::new();
     let mut buffer = vec![0; 65536];
     while let Ok(received) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buffer)).await
     {
         let (length, _) = received.context("cannot receive mDNS answers")?;
-        records.extend(wire::response_records(&buffer[..length]).unwrap_or_default());
+        answers.extend(wire::response_records(&buffer[..length]));
     }
-    Ok(records)
+    Ok(answers)
 }

@@ -90,6 +90,7 @@ impl MdnsRegistry {
         let suffix = format!("._services.{DOMAIN}");
         let names: BTreeSet<&str> = records
             .iter()
+            .flatten()
             .filter(|record| record.ttl > 0 && record.is_named(&listing))
             .filter_map(|record| match &record.data {
                 Data::Ptr(target) => strip_suffix(target, &suffix),
@@ -111,51 +112,61 @@ impl MdnsRegistry {
     }
 }
 
-/// The nodes of `name` the records describe completely (address, port and TXT), one
-/// record per node; goodbyes (TTL 0), nodes of another service and TXT that does not
-/// decode are left out, the last with a warning.
-fn nodes_of(name: &str, records: &[Record]) -> Vec<Service> {
+/// The nodes of `name` the answers describe completely (address, port and TXT, each
+/// node within one answer), one record per node; goodbyes (TTL 0), nodes of another
+/// service and TXT that does not decode are left out, the last with a warning.
+fn nodes_of(name: &str, answers: &[Vec<Record>]) -> Vec<Service> {
     let domain = format!("{name}.{DOMAIN}");
-    let instances: BTreeSet<&str> = live(records, &domain)
-        .filter_map(|record| match &record.data {
-            Data::Ptr(instance) => Some(instance.as_str()),
-            _ => None,
-        })
-        .collect();
-    instances
-        .into_iter()
-        .filter_map(|instance| {
-            let (port, target) = live(records, instance).find_map(|record| match &record.data {
-                Data::Srv { port, target } => Some((*port, target.as_str())),
-                _ => None,
-            })?;
-            let txt = live(records, instance).find_map(|record| match &record.data {
-                Data::Txt(strings) => Some(strings.concat()),
-                _ => None,
-            })?;
-            let ip: IpAddr = live(records, target).find_map(|record| match record.data {
-                Data::Address(ip) => Some(ip),
-                _ => None,
-            })?;
-            let payload = Payload::decode(&txt)
-                .inspect_err(|error| tracing::warn!("skipping mDNS node {instance}: {error:#}"))
-                .ok()?;
-            if payload.service != name {
-                return None;
+    let mut seen = BTreeSet::new();
+    let mut services = Vec::new();
+    for records in answers {
+        for record in live(records, &domain) {
+            let Data::Ptr(instance) = &record.data else {
+                continue;
+            };
+            if seen.contains(instance.as_str()) {
+                continue;
             }
-            Some(Service {
-                name: name.to_owned(),
-                version: payload.version,
-                metadata: None,
-                endpoints: payload.endpoints,
-                nodes: vec![Node {
-                    id: strip_suffix(instance, &format!(".{domain}"))?.to_owned(),
-                    address: SocketAddr::new(ip, port).to_string(),
-                    metadata: payload.metadata,
-                }],
-            })
-        })
-        .collect()
+            if let Some(service) = node_of(name, &domain, instance, records) {
+                seen.insert(instance.as_str());
+                services.push(service);
+            }
+        }
+    }
+    services
+}
+
+/// One node from the records of the answer that named it.
+fn node_of(name: &str, domain: &str, instance: &str, records: &[Record]) -> Option<Service> {
+    let (port, target) = live(records, instance).find_map(|record| match &record.data {
+        Data::Srv { port, target } => Some((*port, target.as_str())),
+        _ => None,
+    })?;
+    let txt = live(records, instance).find_map(|record| match &record.data {
+        Data::Txt(strings) => Some(strings.concat()),
+        _ => None,
+    })?;
+    let ip: IpAddr = live(records, target).find_map(|record| match record.data {
+        Data::Address(ip) => Some(ip),
+        _ => None,
+    })?;
+    let payload = Payload::decode(&txt)
+        .inspect_err(|error| tracing::warn!("skipping mDNS node {instance}: {error:#}"))
+        .ok()?;
+    if payload.service != name {
+        return None;
+    }
+    Some(Service {
+        name: name.to_owned(),
+        version: payload.version,
+        metadata: None,
+        endpoints: payload.endpoints,
+        nodes: vec![Node {
+            id: strip_suffix(instance, &format!(".{domain}"))?.to_owned(),
+            address: SocketAddr::new(ip, port).to_string(),
+            metadata: payload.metadata,
+        }],
+    })
 }
 
 /// The records about `owner` that are not goodbyes.

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""A grpcio server for echo.v1.Echo, the peer `rmicro call`/`list`/`describe` talk to.
+
+Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
+- echo.v1.Echo (stubs generated from echo.proto at start-up):
+  Say      "echo: <text>"; "fail:CODE" aborts with that status (e.g. fail:NOT_FOUND) and
+           the message "failing as asked"; "sleep:MS" sleeps MS milliseconds first;
+           "headers" replies "headers: k=v,..." with the request's "x-" metadata, sorted;
+           "deadline" replies "deadline: <ms left>ms" (or "deadline: none").
+  Count    `count` replies "<text> <i>" with index i, from 0.
+  Collect  one reply: the request texts joined with ",", index = number of requests.
+  Chat     one reply per request as it arrives: "echo: <text>", index = its position.
+  Every method sends the response headers "x-server: grpcio" and every request metadata
+  entry whose key starts with "x-", and the trailer "x-trailer: done".
+- grpc.health.v1.Health with "" and "echo.v1.Echo" SERVING.
+- Server reflection, by --reflection: both (v1 and v1alpha, the default), v1alpha (only
+  what grpcio-reflection's enable_server_reflection registers) or none.
+"""
+import argparse
+import os
+import sys
+import time
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import echo_stubs  # noqa: E402
+
+echo_pb2, echo_pb2_grpc = echo_stubs.load_echo()
+ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name
+
+
+def request_metadata(context):
+    return sorted((key, value) for key, value in context.invocation_metadata() if key.startswith("x-"))
+
+
+def metadata_both_ways(context):
+    context.send_initial_metadata((("x-server", "grpcio"), *request_metadata(context)))
+    context.set_trailing_metadata((("x-trailer", "done"),))
+
+
+class Echo(echo_pb2_grpc.EchoServicer):
+    def Say(self, request, context):
+        metadata_both_ways(context)
+        text = request.text
+        if text.startswith("fail:"):
+            name = text[len("fail:"):]
+            code = grpc.StatusCode.__members__.get(name)
+            if code is None or code == grpc.StatusCode.OK:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no error status named {name!r}")
+            context.abort(code, "failing as asked")
+        if text == "headers":
+            seen = ",".join(f"{key}={value}" for key, value in request_metadata(context))
+            return echo_pb2.SayReply(text=f"headers: {seen}")
+        if text == "deadline":
+            left = context.time_remaining()  # grpcio gives ~2**63 ns without a deadline
+            none = left is None or left > 10**9
+            return echo_pb2.SayReply(text="deadline: none" if none else f"deadline: {round(left * 1000)}ms")
+        if text.startswith("sleep:"):
+            try:
+                until = time.monotonic() + int(text[len("sleep:"):]) / 1000
+            except ValueError:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sleep:MS wants milliseconds")
+            while time.monotonic() < until and context.is_active():
+                time.sleep(0.005)
+        return echo_pb2.SayReply(text=f"echo: {text}")
+
+    def Count(self, request, context):
+        metadata_both_ways(context)
+        if request.count < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "count must not be negative")
+        for i in range(request.count):
+            yield echo_pb2.SayReply(text=f"{request.text} {i}", index=i)
+
+    def Collect(self, request_iterator, context):
+        metadata_both_ways(context)
+        texts = [request.text for request in request_iterator]
+        return echo_pb2.SayReply(text=",".join(texts), index=len(texts))
+
+    def Chat(self, request_iterator, context):
+        metadata_both_ways(context)
+        for i, request in enumerate(request_iterator):
+            yield echo_pb2.SayReply(text=f"echo: {request.text}", index=i)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reflection", choices=["both", "v1alpha", "none"], default="both")
+    parser.add_argument("--address", default="127.0.0.1:0")
+    args = parser.parse_args()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
+
+    checker = health.HealthServicer()
+    for name in ("", ECHO_SERVICE):
+        checker.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+
+    services = [ECHO_SERVICE, health.SERVICE_NAME]
+    if args.reflection == "both":
+        services += [echo_stubs.REFLECTION_V1_SERVICE, reflection.SERVICE_NAME]
+        echo_stubs.add_reflection_v1(server, services)
+        reflection.enable_server_reflection(services, server)
+    elif args.reflection == "v1alpha":
+        # grpcio-reflection's enable_server_reflection registers v1alpha and nothing else.
+        services.append(reflection.SERVICE_NAME)
+        reflection.enable_server_reflection(services, server)
+
+    host = args.address.rsplit(":", 1)[0]
+    port = server.add_insecure_port(args.address)
+    server.start()
+    print(f"listening on {host}:{port}", flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+//! gRPC over HTTP/2 (h2c on the shared port): message framing (a compressed flag and a
+//! 4-byte big-endian length before each message, gzip accepted), `grpc-timeout`, and
+//! `grpc-message` percent-encoding. The server front end is `server`; reflection and
+//! health are built into it.
+
+mod builtin;
+pub mod server;
+
+use crate::codec::Codec;
+use crate::status::{Code, Status};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::io::Read;
+use std::time::Duration;
+
+/// The length-prefix of every message.
+const PREFIX: usize = 5;
+
+/// The codec a gRPC `content-type` names: `application/grpc` (+proto) or +json.
+pub fn codec_of(content_type: &str) -> Option<Codec> {
+    let subtype = content_type.strip_prefix("application/grpc")?;
+    match subtype.split(';').next().unwrap_or("") {
+        "" | "+proto" => Some(Codec::Protobuf),
+        "+json" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+pub fn content_type(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Protobuf => "application/grpc",
+        Codec::Json => "application/grpc+json",
+    }
+}
+
+/// One message with its uncompressed length prefix.
+pub fn frame(message: &[u8]) -> Bytes {
+    let mut framed = BytesMut::with_capacity(PREFIX + message.len());
+    framed.put_u8(0);
+    framed.put_u32(message.len() as u32);
+    framed.put_slice(message);
+    framed.freeze()
+}
+
+/// Splits length-prefixed messages off the bytes of a stream as they arrive.
+pub struct Deframer {
+    buffer: BytesMut,
+    max_message_size: usize,
+    /// The peer's `grpc-encoding` is gzip (so the compressed flag may be set).
+    gzip: bool,
+}
+
+impl Deframer {
+    pub fn new(max_message_size: usize, gzip: bool) -> Deframer {
+        Deframer {
+            buffer: BytesMut::new(),
+            max_message_size,
+            gzip,
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.buffer.extend_from_slice(data);
+    }
+
+    /// The next whole message, if one has arrived.
+    pub fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        if self.buffer.len() < PREFIX {
+            return Ok(None);
+        }
+        let compressed = self.buffer[0];
+        let length =
+            u32::from_be_bytes(self.buffer[1..PREFIX].try_into().expect("4 bytes")) as usize;
+        if length > self.max_message_size {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!(
+                    "grpc: received message larger than max ({length} vs. {})",
+                    self.max_message_size
+                ),
+            ));
+        }
+        if self.buffer.len() < PREFIX + length {
+            return Ok(None);
+        }
+        self.buffer.advance(PREFIX);
+        let message = self.buffer.split_to(length).freeze();
+        match (compressed, self.gzip) {
+            (0, _) => Ok(Some(message)),
+            (1, true) => self.inflate(&message).map(Some),
+            (1, false) => Err(Status::internal(
+                "grpc: compressed flag set with identity or empty encoding",
+            )),
+            (flag, _) => Err(Status::internal(format!(
+                "grpc: invalid compressed flag {flag}"
+            ))),
+        }
+    }
+
+    fn inflate(&self, message: &[u8]) -> Result<Bytes, Status> {
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(message)
+            .take(self.max_message_size as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|error| Status::internal(format!("grpc: cannot gunzip a message: {error}")))?;
+        if inflated.len() > self.max_message_size {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!(
+                    "grpc: received message after decompression larger than max {}",
+                    self.max_message_size
+                ),
+            ));
+        }
+        Ok(inflated.into())
+    }
+
+    /// Whether a message was cut off by the end of the stream.
+    pub fn has_partial_message(&self) -> bool {
+        !self.buffer.is_empty()
+    }
+}
+
+/// `grpc-timeout`: at most 8 digits and a unit (H, M, S, m, u, n).
+pub fn parse_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// The most precise `grpc-timeout` that fits in 8 digits.
+pub fn format_timeout(timeout: Duration) -> String {
+    let nanos = timeout.as_nanos();
+    for (unit, per) in [
+        ("n", 1u128),
+        ("u", 1_000),
+        ("m", 1_000_000),
+        ("S", 1_000_000_000),
+    ] {
+        if nanos / per < 100_000_000 {
+            return format!("{}{unit}", nanos.div_ceil(per));
+        }
+    }
+    format!("{}M", (nanos / 60_000_000_000).min(99_999_999))
+}
+
+/// `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
+pub fn percent_encode(message: &str) -> String {
+    let mut encoded = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+pub fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| value.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_trip_in_at_most_eight_digits() {
+        assert_eq!(parse_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("123456789m"), None);
+        assert_eq!(parse_timeout("5x"), None);
+        assert_eq!(parse_timeout(""), None);
+        for timeout in [
+            Duration::from_millis(300),
+            Duration::from_secs(90),
+            Duration::from_secs(86_400 * 400),
+        ] {
+            let text = format_timeout(timeout);
+            assert!(text.len() <= 9, "{text}");
+            assert!(
+                parse_timeout(&text).unwrap() >= timeout.min(Duration::from_secs(99_999_999 * 60))
+            );
+        }
+    }
+
+    #[test]
+    fn messages_are_deframed_across_chunks_and_limits_hold() {
+        let mut deframer = Deframer::new(10, false);
+        let framed = [frame(b"hello"), frame(b"")].concat();
+        deframer.push(&framed[..3]);
+        assert_eq!(deframer.next_message().unwrap(), None);
+        deframer.push(&framed[3..]);
+        assert_eq!(deframer.next_message().unwrap().unwrap(), &b"hello"[..]);
+        assert_eq!(deframer.next_message().unwrap().unwrap(), &b""[..]);
+        assert!(!deframer.has_partial_message());
+        deframer.push(&frame(&[0; 11]));
+        assert_eq!(
+            deframer.next_message().unwrap_err().code,
+            Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        let text = "100% sure: naïve\r\n";
+        let encoded = percent_encode(text);
+        assert_eq!(encoded, "100%25 sure: na%C3%AFve%0D%0A");
+        assert_eq!(percent_decode(&encoded), text);
+    }
+}

@@ -1,0 +1,425 @@
+//! The gRPC server front end: one HTTP/2 connection (h2c) with a task per stream.
+//! `/pkg.Service/Method` is routed to the router (unary calls straight to `call`,
+//! streaming ones through `call_stream` with channels both ways) or to the built-in
+//! reflection and health services. Deadlines come from `grpc-timeout`, metadata from
+//! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
+//! trailers-only response when no message was sent). A bad stream ends with its own
+//! status; the connection and its other streams go on.
+
+use super::builtin::{self, Builtin, Health};
+use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
+use crate::codec::{self, Codec};
+use crate::message::{Endpoint, Metadata, Request, StreamCall};
+use crate::protocol::{stopping, Dispatch, Lookup};
+use crate::status::{Code, Status};
+use bytes::Bytes;
+use h2::server::SendResponse;
+use h2::{RecvStream, SendStream};
+use http::{HeaderMap, HeaderValue, Response};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+
+/// Flow-control windows: large enough that a 4 MiB message needs few updates.
+const WINDOW: u32 = 1 << 20;
+const MAX_STREAMS: u32 = 1024;
+/// Headers that are gRPC's own, not metadata for handlers.
+const RESERVED: [&str; 5] = [
+    "content-type",
+    "te",
+    "grpc-timeout",
+    "grpc-encoding",
+    "grpc-accept-encoding",
+];
+
+/// Serves one HTTP/2 connection until the peer closes it; on shutdown sends GOAWAY and
+/// lets the streams in flight finish.
+pub async fn serve_connection<S, D>(
+    io: S,
+    dispatch: Arc<D>,
+    max_message_size: usize,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let handshake = h2::server::Builder::new()
+        .initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_concurrent_streams(MAX_STREAMS)
+        .handshake::<_, Bytes>(io);
+    let mut connection = match handshake.await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!("HTTP/2 handshake failed: {error}");
+            return;
+        }
+    };
+    let for_streams = stopped.clone();
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            accepted = connection.accept() => match accepted {
+                Some(Ok((request, respond))) => {
+                    let stream = serve_stream(dispatch.clone(), request, respond, max_message_size, for_streams.clone());
+                    tokio::spawn(stream);
+                }
+                Some(Err(error)) => {
+                    tracing::debug!("HTTP/2 connection ended: {error}");
+                    return;
+                }
+                None => return,
+            },
+            _ = stopping(&mut stopped), if !draining => {
+                draining = true;
+                connection.graceful_shutdown();
+            }
+        }
+    }
+}
+
+async fn serve_stream<D: Dispatch>(
+    dispatch: Arc<D>,
+    request: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    max_message_size: usize,
+    stopped: watch::Receiver<bool>,
+) {
+    let (parts, body) = request.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let Some(codec) = header("content-type").and_then(codec_of) else {
+        let response = Response::builder()
+            .status(415)
+            .header("content-type", "text/plain")
+            .body(())
+            .expect("a valid response");
+        let _ = respond.send_response(response, true);
+        return;
+    };
+    let mut exchange = Exchange {
+        respond,
+        codec,
+        body: None,
+    };
+    let result = match header("grpc-encoding").unwrap_or("identity") {
+        "identity" | "gzip" => {
+            let incoming = Incoming {
+                body,
+                deframer: Deframer::new(max_message_size, header("grpc-encoding") == Some("gzip")),
+            };
+            let call = Call {
+                path: parts.uri.path(),
+                metadata: metadata_of(&parts.headers),
+                deadline: header("grpc-timeout")
+                    .and_then(parse_timeout)
+                    .map(|timeout| Instant::now() + timeout),
+                incoming,
+            };
+            call.serve(dispatch.as_ref(), &mut exchange, stopped).await
+        }
+        other => Err(Status::new(
+            Code::Unimplemented,
+            format!("grpc: Decompressor is not installed for grpc-encoding \"{other}\""),
+        )),
+    };
+    exchange.finish(result);
+}
+
+/// The request side of one stream.
+struct Call<'a> {
+    path: &'a str,
+    metadata: Metadata,
+    deadline: Option<Instant>,
+    incoming: Incoming,
+}
+
+impl Call<'_> {
+    async fn serve<D: Dispatch>(
+        self,
+        dispatch: &D,
+        exchange: &mut Exchange,
+        stopped: watch::Receiver<bool>,
+    ) -> Result<(), Status> {
+        let (service, method) = self
+            .path
+            .trim_start_matches('/')
+            .rsplit_once('/')
+            .ok_or_else(|| {
+                Status::new(
+                    Code::Unimplemented,
+                    format!("malformed method name: {:?}", self.path),
+                )
+            })?;
+        if let Some(builtin) = Builtin::find(service, method) {
+            return self
+                .serve_builtin(builtin, dispatch, exchange, stopped)
+                .await;
+        }
+        let endpoint = find(dispatch, service, method)?;
+        if crate::schema::is_streaming(&endpoint.method) {
+            self.serve_streaming(endpoint, dispatch, exchange).await
+        } else {
+            self.serve_unary(endpoint, dispatch, exchange).await
+        }
+    }
+
+    async fn serve_unary<D: Dispatch>(
+        mut self,
+        endpoint: Arc<Endpoint>,
+        dispatch: &D,
+        exchange: &mut Exchange,
+    ) -> Result<(), Status> {
+        let message = self.incoming.expect_one().await?;
+        let body = codec::decode(exchange.codec, &endpoint.method.input(), &message)
+            .map_err(Status::invalid_argument)?;
+        let request = Request {
+            endpoint,
+            metadata: self.metadata,
+            body,
+            deadline: self.deadline,
+        };
+        let reply = dispatch.call(request).await?;
+        exchange.send(&codec::encode_reply(exchange.codec, &reply))
+    }
+
+    async fn serve_streaming<D: Dispatch>(
+        self,
+        endpoint: Arc<Endpoint>,
+        dispatch: &D,
+        exchange: &mut Exchange,
+    ) -> Result<(), Status> {
+        let (request_sender, requests) = mpsc::channel(16);
+        let (replies, mut reply_receiver) = mpsc::channel(16);
+        let input = endpoint.method.input();
+        let codec = exchange.codec;
+        let mut incoming = self.incoming;
+        let reading = async move {
+            while let Some(message) = incoming.next_message().await? {
+                let body =
+                    codec::decode(codec, &input, &message).map_err(Status::invalid_argument)?;
+                if request_sender.send(body).await.is_err() {
+                    break; // the handler is done listening
+                }
+            }
+            Ok::<(), Status>(())
+        };
+        let calling = dispatch.call_stream(StreamCall {
+            endpoint,
+            metadata: self.metadata,
+            deadline: self.deadline,
+            requests,
+            replies,
+        });
+        let handling = async {
+            tokio::pin!(calling, reading);
+            let mut read = false;
+            loop {
+                tokio::select! {
+                    result = &mut calling => return result,
+                    result = &mut reading, if !read => match result {
+                        Ok(()) => read = true,
+                        Err(status) => return Err(status),
+                    },
+                }
+            }
+        };
+        let writing = async {
+            while let Some(reply) = reply_receiver.recv().await {
+                exchange.send(&codec::encode_reply(codec, &reply))?;
+            }
+            Ok(())
+        };
+        let (handled, written) = tokio::join!(handling, writing);
+        handled.and(written)
+    }
+
+    async fn serve_builtin<D: Dispatch>(
+        mut self,
+        builtin: Builtin,
+        dispatch: &D,
+        exchange: &mut Exchange,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Result<(), Status> {
+        if exchange.codec != Codec::Protobuf {
+            return Err(Status::new(
+                Code::Unimplemented,
+                "built-in services speak protobuf only",
+            ));
+        }
+        let services = dispatch.services();
+        match builtin {
+            Builtin::Reflection => {
+                while let Some(question) = self.incoming.next_message().await? {
+                    exchange.send(&builtin::reflect(&services, &question)?)?;
+                }
+                Ok(())
+            }
+            Builtin::HealthCheck => {
+                let question = self.incoming.expect_one().await?;
+                match builtin::health_of(&services, &question)? {
+                    Health::ServiceUnknown => Err(Status::new(Code::NotFound, "unknown service")),
+                    health => exchange.send(&health.encode()),
+                }
+            }
+            Builtin::HealthWatch => {
+                let question = self.incoming.expect_one().await?;
+                exchange.send(&builtin::health_of(&services, &question)?.encode())?;
+                // Until the caller goes away or the server stops.
+                let gone = exchange.reset();
+                tokio::select! {
+                    _ = gone => Ok(()),
+                    _ = stopping(&mut stopped) => exchange.send(&Health::NotServing.encode()),
+                }
+            }
+        }
+    }
+}
+
+/// The endpoint `/service/method` names, by the service's full name.
+fn find<D: Dispatch>(dispatch: &D, service: &str, method: &str) -> Result<Arc<Endpoint>, Status> {
+    let short = service.rsplit('.').next().unwrap_or(service);
+    match dispatch.lookup(short, method) {
+        Lookup::Found(endpoint) if endpoint.method.parent_service().full_name() == service => {
+            Ok(endpoint)
+        }
+        Lookup::NoMethod
+            if dispatch
+                .services()
+                .iter()
+                .any(|known| known.full_name() == service) =>
+        {
+            Err(Status::new(
+                Code::Unimplemented,
+                format!("unknown method {method} for service {service}"),
+            ))
+        }
+        _ => Err(Status::new(
+            Code::Unimplemented,
+            format!("unknown service {service}"),
+        )),
+    }
+}
+
+fn metadata_of(headers: &HeaderMap) -> Metadata {
+    headers
+        .iter()
+        .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+/// The request messages of a stream, as they arrive.
+struct Incoming {
+    body: RecvStream,
+    deframer: Deframer,
+}
+
+impl Incoming {
+    async fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(message) = self.deframer.next_message()? {
+                return Ok(Some(message));
+            }
+            match self.body.data().await {
+                Some(Ok(data)) => {
+                    let _ = self.body.flow_control().release_capacity(data.len());
+                    self.deframer.push(&data);
+                }
+                Some(Err(error)) => {
+                    return Err(Status::new(
+                        Code::Cancelled,
+                        format!("the request stream broke: {error}"),
+                    ))
+                }
+                None if self.deframer.has_partial_message() => {
+                    return Err(Status::internal("grpc: the request ended inside a message"))
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The one request message of a unary call or a server stream.
+    async fn expect_one(&mut self) -> Result<Bytes, Status> {
+        self.next_message()
+            .await?
+            .ok_or_else(|| Status::internal("grpc: the request carried no message"))
+    }
+}
+
+/// The response side of one stream: headers on the first message, trailers at the end.
+struct Exchange {
+    respond: SendResponse<Bytes>,
+    codec: Codec,
+    body: Option<SendStream<Bytes>>,
+}
+
+impl Exchange {
+    fn send(&mut self, message: &[u8]) -> Result<(), Status> {
+        let broken = |error: h2::Error| {
+            Status::new(Code::Cancelled, format!("the caller went away: {error}"))
+        };
+        let body = match &mut self.body {
+            Some(body) => body,
+            None => {
+                let response = Response::builder()
+                    .status(200)
+                    .header("content-type", content_type(self.codec))
+                    .body(())
+                    .expect("a valid response");
+                self.body.insert(
+                    self.respond
+                        .send_response(response, false)
+                        .map_err(broken)?,
+                )
+            }
+        };
+        body.send_data(frame(message), false).map_err(broken)
+    }
+
+    /// Completes when the caller resets the stream.
+    fn reset(&mut self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |context| match &mut self.body {
+            Some(body) => body.poll_reset(context).map(drop),
+            None => self.respond.poll_reset(context).map(drop),
+        })
+    }
+
+    /// Ends the stream with the call's status.
+    fn finish(mut self, result: Result<(), Status>) {
+        let mut trailers = HeaderMap::new();
+        let (code, message) = match &result {
+            Ok(()) => (Code::Ok, ""),
+            Err(status) => (status.code, status.message.as_str()),
+        };
+        trailers.insert("grpc-status", HeaderValue::from(code as u16));
+        if !message.is_empty() {
+            if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
+                trailers.insert("grpc-message", value);
+            }
+        }
+        let sent = match &mut self.body {
+            Some(body) => body.send_trailers(trailers),
+            None => {
+                let mut response = Response::builder()
+                    .status(200)
+                    .header("content-type", content_type(self.codec))
+                    .body(())
+                    .expect("a valid response");
+                response.headers_mut().extend(trailers);
+                self.respond.send_response(response, true).map(drop)
+            }
+        };
+        if let Err(error) = sent {
+            tracing::debug!("cannot finish a gRPC stream: {error}");
+        }
+    }
+}
