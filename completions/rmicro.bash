@@ -85,7 +85,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__call)
-            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --content-type --header --retries --backoff --output --verbose --batch --concurrency --help"
+            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --content-type --header --retries --retry-on --backoff --output --verbose --batch --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,16 +163,20 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --retry-on)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --backoff)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "pretty json raw" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "pretty json raw envelope" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "pretty json raw" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "pretty json raw envelope" -- "${cur}"))
                     return 0
                     ;;
                 --concurrency)

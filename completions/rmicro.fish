@@ -62,18 +62,20 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l service -d 'Call 
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire' -r -f -a "json\t''
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC)' -r -f -a "json\t''
 protobuf\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header (repeatable)' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1); over gRPC on Unavailable and connection failures' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retry-on -d 'gRPC status codes that are retried too, e.g. DEADLINE_EXCEEDED,RESOURCE_EXHAUSTED' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l backoff -d 'Delay between attempts: exponential (go-micro\'s formula), constant:DURATION or none' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s o -l output -d 'pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received)' -r -f -a "pretty\t''
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s o -l output -d 'pretty (indented JSON; the default on a terminal), json (one line per message), raw (the body as received) or envelope (gRPC: status, headers, trailers and messages)' -r -f -a "pretty\t''
 json\t''
-raw\t''"
+raw\t''
+envelope\t'gRPC: one JSON object with status, headers, trailers and messages'"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l concurrency -d 'Calls in flight at once with --batch' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s v -l verbose -d 'Show each attempt and the reply headers on stderr'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l batch -d 'Read requests from stdin, one JSON document per line; print one reply line per request, in input order ({"error":{…}} for a failed one). Calls share connections'
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F

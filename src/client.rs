@@ -7,6 +7,7 @@
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
 use crate::message::Metadata;
+use crate::protocol::grpc::client::{GrpcCaller, GrpcStream};
 use crate::protocol::jsonrpc::client::JsonRpcCaller;
 use crate::protocol::mucp::client::MucpCaller;
 use crate::protocol::{CallError, OutgoingRequest, Protocol, RawReply, Target};
@@ -48,6 +49,8 @@ pub struct CallOptions {
     pub retries: u32,
     pub backoff: Backoff,
     pub max_message_size: usize,
+    /// gRPC status codes retried besides Unavailable (`--retry-on`).
+    pub retry_on: Vec<Code>,
 }
 
 /// What the observer hears about each attempt.
@@ -76,6 +79,7 @@ pub enum AttemptEvent<'a> {
 enum Caller {
     Mucp(MucpCaller),
     JsonRpc(JsonRpcCaller),
+    Grpc(GrpcCaller),
 }
 
 impl Caller {
@@ -83,6 +87,7 @@ impl Caller {
         match self {
             Caller::Mucp(caller) => caller.address(),
             Caller::JsonRpc(caller) => caller.address(),
+            Caller::Grpc(caller) => caller.address(),
         }
     }
 
@@ -94,11 +99,12 @@ impl Caller {
         match self {
             Caller::Mucp(caller) => caller.call(request, Some(timeout)).await,
             Caller::JsonRpc(caller) => caller.call(request).await,
+            Caller::Grpc(caller) => caller.call(request, timeout).await,
         }
     }
 
-    /// After a timeout: a mucp connection is in an unknown state, a JSON-RPC one is not
-    /// (a late reply finds no call with its id).
+    /// After a timeout: a mucp connection is in an unknown state; a JSON-RPC one is not
+    /// (a late reply finds no call with its id), nor an HTTP/2 one (the stream is reset).
     fn abandon(&mut self) {
         if let Caller::Mucp(caller) = self {
             caller.disconnect();
@@ -114,11 +120,12 @@ impl Caller {
         match target.protocol {
             Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
             Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
+            Protocol::Grpc => Caller::Grpc(GrpcCaller::new(address, dial, size)),
         }
     }
 
     /// A caller for concurrent use: mucp opens its own connection (one call at a time
-    /// on each), JSON-RPC shares this one's.
+    /// on each), JSON-RPC and gRPC share this one's.
     fn worker(&self, options: &CallOptions) -> Caller {
         match self {
             Caller::Mucp(caller) => Caller::Mucp(MucpCaller::new(
@@ -127,6 +134,7 @@ impl Caller {
                 options.max_message_size,
             )),
             Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
+            Caller::Grpc(caller) => Caller::Grpc(caller.share()),
         }
     }
 }
@@ -185,6 +193,7 @@ impl Client {
         match self.callers[self.current] {
             Caller::Mucp(_) => Protocol::Mucp,
             Caller::JsonRpc(_) => Protocol::JsonRpc,
+            Caller::Grpc(_) => Protocol::Grpc,
         }
     }
 
@@ -243,7 +252,11 @@ impl Client {
                     {
                         selector.failed(self.current);
                     }
-                    let retry_in = (attempt + 1 < attempts && is_retryable(&error))
+                    let retryable = match self.protocol() {
+                        Protocol::Grpc => is_retryable_grpc(&error, &self.options.retry_on),
+                        _ => is_retryable(&error),
+                    };
+                    let retry_in = (attempt + 1 < attempts && retryable)
                         .then(|| self.options.backoff.delay(attempt + 1));
                     observe(AttemptEvent::Failed {
                         attempt: attempt + 1,
@@ -261,6 +274,75 @@ impl Client {
         }
     }
 
+    /// Opens a gRPC call on the current node; a connection failure moves to the next
+    /// node and tries again, as many times as a unary call would.
+    pub async fn open_stream(
+        &mut self,
+        path: &str,
+        codec: Codec,
+        metadata: &Metadata,
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> Result<GrpcStream, CallError> {
+        let attempts = self.options.retries + 1;
+        let mut attempt = 0;
+        loop {
+            if let (Some(selector), true) = (&mut self.selector, attempt > 0) {
+                self.current = selector.pick();
+            }
+            let node = self
+                .selector
+                .as_ref()
+                .map(|selector| selector.candidate(self.current).node_id.as_str());
+            let Caller::Grpc(caller) = &mut self.callers[self.current] else {
+                return Err(CallError::WrongProtocol(format!(
+                    "{} does not speak gRPC",
+                    self.callers[self.current].address()
+                )));
+            };
+            observe(AttemptEvent::Started {
+                attempt: attempt + 1,
+                attempts,
+                address: caller.address(),
+                node,
+            });
+            let started = Instant::now();
+            match caller
+                .open(path, codec, metadata, Some(self.options.timeout))
+                .await
+            {
+                Ok(stream) => return Ok(stream),
+                Err(error) => {
+                    if let (Some(selector), CallError::Connect(_)) = (&self.selector, &error) {
+                        selector.failed(self.current);
+                    }
+                    let retry_in = (attempt + 1 < attempts
+                        && matches!(error, CallError::Connect(_)))
+                    .then(|| self.options.backoff.delay(attempt + 1));
+                    observe(AttemptEvent::Failed {
+                        attempt: attempt + 1,
+                        error: &error,
+                        elapsed: started.elapsed(),
+                        retry_in,
+                    });
+                    let Some(delay) = retry_in else {
+                        return Err(error);
+                    };
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// gRPC codes retried besides Unavailable.
+    pub fn retry_also_on(&mut self, codes: Vec<Code>) {
+        self.options.retry_on = codes;
+    }
+
+    pub fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
     /// Calls a method of the built-in Debug service (over protobuf where the protocol
     /// allows).
     pub async fn call_debug(
@@ -272,12 +354,14 @@ impl Client {
             .resolve(name)
             .expect("a method of debug.proto");
         let (codec, body): (Codec, &[u8]) = match self.protocol() {
-            Protocol::Mucp => (Codec::Protobuf, b""),
+            Protocol::Mucp | Protocol::Grpc => (Codec::Protobuf, b""),
             Protocol::JsonRpc => (Codec::Json, b"{}"),
         };
+        let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
         let request = OutgoingRequest {
             service: "rmicro",
             endpoint: name,
+            path: &path,
             codec,
             metadata: &Metadata::new(),
             body,
@@ -293,6 +377,10 @@ impl Client {
         &mut self,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
+        if let Caller::Grpc(caller) = &mut self.callers[self.current] {
+            let schema = caller.reflect(self.options.timeout).await?;
+            return Ok(Some((serde_json::Value::Null, schema)));
+        }
         let message = match self.call_debug("Debug.Endpoints", observe).await {
             Ok(message) => message,
             Err(CallError::Status(status))
@@ -322,6 +410,18 @@ fn is_retryable(error: &CallError) -> bool {
         CallError::Connect(_) | CallError::Transport(_) => true,
         CallError::WrongProtocol(_) => false,
         CallError::Status(status) => matches!(status.micro_code(), 408 | 500),
+    }
+}
+
+/// gRPC retries what never reached a server (Unavailable, connection failures) and the
+/// codes the user names; never a status the server chose otherwise.
+pub fn is_retryable_grpc(error: &CallError, retry_on: &[Code]) -> bool {
+    match error {
+        CallError::Connect(_) => true,
+        CallError::Transport(_) | CallError::WrongProtocol(_) => false,
+        CallError::Status(status) => {
+            status.code == Code::Unavailable || retry_on.contains(&status.code)
+        }
     }
 }
 

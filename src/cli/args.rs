@@ -170,6 +170,7 @@ impl TargetArgs {
             retries,
             backoff,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            retry_on: Vec::new(),
         }
     }
 
@@ -196,15 +197,15 @@ pub fn parse_address(given: &str) -> anyhow::Result<Target> {
         None => (Protocol::Mucp, given),
         Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
             Some(protocol) => (protocol, rest),
-            None if matches!(scheme, "grpc" | "grpcs") => {
-                return Err(UsageError(format!(
-                    "{scheme}:// addresses are not supported by this version of rmicro (it speaks mucp and jsonrpc)"
-                ))
+            None if scheme == "grpcs" => {
+                return Err(UsageError(
+                    "grpcs:// (gRPC over TLS) is not supported by this version of rmicro yet; use grpc:// for h2c".into(),
+                )
                 .into())
             }
             None => {
                 return Err(UsageError(format!(
-                    "unknown address scheme {scheme}:// (use mucp:// or jsonrpc://)"
+                    "unknown address scheme {scheme}:// (use mucp://, jsonrpc:// or grpc://)"
                 ))
                 .into())
             }
@@ -262,10 +263,14 @@ mod tests {
                 address: "h:1".into()
             }
         );
-        assert!(parse_address("grpc://x:1")
+        assert_eq!(
+            parse_address("grpc://x:1").unwrap().protocol,
+            Protocol::Grpc
+        );
+        assert!(parse_address("grpcs://x:1")
             .unwrap_err()
             .to_string()
-            .contains("grpc://"));
+            .contains("grpcs://"));
         assert!(parse_address("localhost").is_err());
     }
 

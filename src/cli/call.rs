@@ -6,6 +6,7 @@
 
 use super::args::{parse_duration, Route, SchemaArgs, TargetArgs};
 use super::batch;
+use super::grpc_call;
 use super::inspect::{block_on, peer_error};
 use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
@@ -15,6 +16,7 @@ use crate::output;
 use crate::protocol::{OutgoingRequest, Protocol};
 use crate::registry::record::Service;
 use crate::schema::{endpoint_name, Schema};
+use crate::status::Code;
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -38,19 +40,24 @@ pub struct CallArgs {
     schema: SchemaArgs,
     #[command(flatten)]
     target: TargetArgs,
-    /// Body encoding on the wire.
-    #[arg(long, value_enum, default_value = "json")]
-    content_type: ContentType,
+    /// Body encoding on the wire (default: json; protobuf for gRPC).
+    #[arg(long, value_enum)]
+    content_type: Option<ContentType>,
     /// Metadata sent as a header (repeatable).
     #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
     headers: Vec<String>,
-    /// Extra attempts on timeouts, code 500 and connection failures (go-micro's default: 1).
+    /// Extra attempts on timeouts, code 500 and connection failures (go-micro's default: 1);
+    /// over gRPC on Unavailable and connection failures.
     #[arg(long, default_value_t = 1)]
     retries: u32,
+    /// gRPC status codes that are retried too, e.g. DEADLINE_EXCEEDED,RESOURCE_EXHAUSTED.
+    #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = parse_code)]
+    retry_on: Vec<Code>,
     /// Delay between attempts: exponential (go-micro's formula), constant:DURATION or none.
     #[arg(long, value_name = "POLICY", default_value = "exponential", value_parser = parse_backoff)]
     backoff: Backoff,
-    /// pretty (indented JSON; the default on a terminal), json (one line) or raw (the body as received).
+    /// pretty (indented JSON; the default on a terminal), json (one line per message), raw
+    /// (the body as received) or envelope (gRPC: status, headers, trailers and messages).
     #[arg(short = 'o', long, value_enum)]
     output: Option<OutputFormat>,
     /// Show each attempt and the reply headers on stderr.
@@ -76,6 +83,13 @@ enum OutputFormat {
     Pretty,
     Json,
     Raw,
+    /// gRPC: one JSON object with status, headers, trailers and messages.
+    Envelope,
+}
+
+fn parse_code(text: &str) -> Result<Code, String> {
+    Code::from_name(text.trim())
+        .ok_or_else(|| format!("{text:?} is not a gRPC status name like UNAVAILABLE"))
 }
 
 fn parse_backoff(text: &str) -> Result<Backoff, String> {
@@ -101,16 +115,21 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         None => Route::Registered(service_offering(&args.target, &wire_name)?),
     };
     let mut client = args.target.client_for(route, args.retries, args.backoff)?;
+    client.retry_also_on(args.retry_on.clone());
     let codec = match args.content_type {
-        ContentType::Json => Codec::Json,
-        ContentType::Protobuf if client.protocol() == Protocol::JsonRpc => {
+        None if client.protocol() == Protocol::Grpc => Codec::Protobuf,
+        None | Some(ContentType::Json) => Codec::Json,
+        Some(ContentType::Protobuf) if client.protocol() == Protocol::JsonRpc => {
             return Err(UsageError(
                 "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
             )
             .into())
         }
-        ContentType::Protobuf => Codec::Protobuf,
+        Some(ContentType::Protobuf) => Codec::Protobuf,
     };
+    if args.output == Some(OutputFormat::Envelope) && client.protocol() != Protocol::Grpc {
+        return Err(UsageError("--output envelope is for gRPC calls".into()).into());
+    }
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
     if args.batch {
@@ -136,19 +155,43 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     }
     let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
 
+    let format = args.output.unwrap_or(if output::stdout_is_terminal() {
+        OutputFormat::Pretty
+    } else {
+        OutputFormat::Json
+    });
     block_on(async {
         let schema = schema_for_call(&mut client, local, &mut observe).await?;
+        if client.protocol() == Protocol::Grpc {
+            let Some(schema) = &schema.schema else {
+                return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
+            };
+            let method = schema.resolve(&args.endpoint)?;
+            let shown = match format {
+                OutputFormat::Pretty => grpc_call::Shown::Messages { pretty: true },
+                OutputFormat::Json => grpc_call::Shown::Messages { pretty: false },
+                OutputFormat::Raw => grpc_call::Shown::Raw,
+                OutputFormat::Envelope => grpc_call::Shown::Envelope {
+                    pretty: output::stdout_is_terminal(),
+                },
+            };
+            return grpc_call::run(
+                &mut client,
+                &method,
+                &data,
+                &metadata,
+                shown,
+                verbose,
+                &mut observe,
+            )
+            .await;
+        }
         let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
         let request = prepared.request(codec, &metadata);
         let reply = match client.call(&request, &mut observe).await {
             Ok(reply) => reply,
             Err(error) => return Err(peer_error(error, client.address())),
         };
-        let format = args.output.unwrap_or(if output::stdout_is_terminal() {
-            OutputFormat::Pretty
-        } else {
-            OutputFormat::Json
-        });
         if format == OutputFormat::Raw {
             return Ok(output::print_raw(&reply.body)?);
         }
@@ -231,6 +274,7 @@ async fn schema_for_call(
 /// The request as it goes on the wire, and how to read its reply.
 pub(super) struct Prepared {
     endpoint: String,
+    path: String,
     service: String,
     body: Vec<u8>,
     output: Option<prost_reflect::MessageDescriptor>,
@@ -245,6 +289,7 @@ impl Prepared {
         OutgoingRequest {
             service: &self.service,
             endpoint: &self.endpoint,
+            path: &self.path,
             codec,
             metadata,
             body: &self.body,
@@ -291,6 +336,7 @@ pub(super) fn prepare(
         }
         serde_json::from_slice::<serde_json::Value>(data)
             .map_err(|error| anyhow!("the request is not valid JSON: {error}"))?;
+        let path = grpc_path(endpoint);
         let endpoint = go_micro_name(endpoint);
         let service = endpoint
             .split('.')
@@ -298,6 +344,7 @@ pub(super) fn prepare(
             .unwrap_or_default()
             .to_lowercase();
         return Ok(Prepared {
+            path,
             endpoint,
             service: call_schema.service_name.clone().unwrap_or(service),
             body: data.trim_ascii().to_vec(),
@@ -326,11 +373,24 @@ pub(super) fn prepare(
         package
     };
     Ok(Prepared {
+        path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
         endpoint: endpoint_name(&method),
         service: call_schema.service_name.clone().unwrap_or(service),
         body,
         output: Some(method.output()),
     })
+}
+
+/// `/pkg.Service/Method` from `pkg.Service/Method` or `pkg.Service.Method` (schema-less).
+fn grpc_path(endpoint: &str) -> String {
+    let endpoint = endpoint.trim_start_matches('/');
+    match endpoint
+        .rsplit_once('/')
+        .or_else(|| endpoint.rsplit_once('.'))
+    {
+        Some((service, method)) => format!("/{service}/{method}"),
+        None => format!("/{endpoint}"),
+    }
 }
 
 /// `pkg.Service/Method` → `Service.Method`; other spellings are sent as given.

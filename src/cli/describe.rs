@@ -1,5 +1,6 @@
 //! `rmicro describe SYMBOL`: an endpoint's request and response layouts in proto syntax
-//! (with the messages they use) and a JSON template of the request; or one message's.
+//! (with the messages they use) and a JSON template of the request; or one message's;
+//! or a service's methods in proto syntax with the messages they use.
 
 use super::args::{SchemaArgs, TargetArgs};
 use super::inspect::{fetch_schema, ListFormat};
@@ -12,7 +13,8 @@ use std::fmt::Write as _;
 
 #[derive(Args, Debug)]
 pub struct DescribeArgs {
-    /// An endpoint (Job.CreateJob, pkg.Job/CreateJob) or a message (pkg.Task).
+    /// An endpoint (Job.CreateJob, pkg.Job/CreateJob), a message (pkg.Task) or a service
+    /// (pkg.Job).
     symbol: String,
     #[command(flatten)]
     schema: SchemaArgs,
@@ -34,6 +36,38 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
                 .all_messages()
                 .find(|message| message.name() == args.symbol)
         });
+    let symbol = args.symbol.trim_start_matches('.');
+    if let Some(service) = schema
+        .services()
+        .into_iter()
+        .find(|service| service.full_name() == symbol || service.name() == symbol)
+    {
+        let mut text = format!("service {} {{\n", service.full_name());
+        let mut shown = Vec::new();
+        for method in service.methods() {
+            let stream = |streams: bool| if streams { "stream " } else { "" };
+            let _ = writeln!(
+                text,
+                "  rpc {}({}{}) returns ({}{});",
+                method.name(),
+                stream(method.is_client_streaming()),
+                method.input().full_name(),
+                stream(method.is_server_streaming()),
+                method.output().full_name()
+            );
+            shown.extend([method.input(), method.output()]);
+        }
+        text.push_str("}\n");
+        let definitions: Vec<String> = referenced(&shown).iter().map(render_message).collect();
+        if args.output == ListFormat::Json {
+            return Ok(output::print_json(
+                &json!({"symbol": args.symbol, "summary": text, "definitions": definitions}),
+                false,
+            )?);
+        }
+        print!("{text}\n{}", definitions.join("\n"));
+        return Ok(());
+    }
     let (heading, shown, request) = match message {
         Some(message) => (
             format!("message {}", message.full_name()),

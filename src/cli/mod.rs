@@ -6,6 +6,7 @@ mod batch;
 mod call;
 mod completions;
 mod describe;
+mod grpc_call;
 mod health;
 mod inspect;
 mod list;

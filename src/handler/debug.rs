@@ -132,7 +132,7 @@ impl Handler for DebugHandler {
 }
 
 /// The protocols `rmicro serve` speaks on its port, as published in records.
-pub const PROTOCOLS: &str = "mucp,jsonrpc";
+pub const PROTOCOLS: &str = "mucp,jsonrpc,grpc";
 
 /// The service record in go-micro's registry shape (spec §4.6), with each endpoint's
 /// handler kind in its metadata.

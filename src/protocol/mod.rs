@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub enum Protocol {
     Mucp,
     JsonRpc,
+    Grpc,
 }
 
 impl Protocol {
@@ -30,6 +31,7 @@ impl Protocol {
         match self {
             Protocol::Mucp => "mucp",
             Protocol::JsonRpc => "jsonrpc",
+            Protocol::Grpc => "grpc",
         }
     }
 
@@ -37,6 +39,7 @@ impl Protocol {
         match scheme {
             "mucp" | "http" => Some(Protocol::Mucp),
             "jsonrpc" => Some(Protocol::JsonRpc),
+            "grpc" => Some(Protocol::Grpc),
             _ => None,
         }
     }
@@ -79,6 +82,8 @@ pub struct OutgoingRequest<'a> {
     pub service: &'a str,
     /// `Service.Method`.
     pub endpoint: &'a str,
+    /// `/pkg.Service/Method` (gRPC's name for it).
+    pub path: &'a str,
     pub codec: Codec,
     pub metadata: &'a Metadata,
     pub body: &'a [u8],

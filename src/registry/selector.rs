@@ -61,7 +61,7 @@ impl Selector {
                 "none available: the service has no nodes".into()
             } else {
                 format!(
-                    "no node speaks a protocol this rmicro calls (mucp, jsonrpc): {}",
+                    "no node speaks a protocol this rmicro calls (mucp, jsonrpc, grpc): {}",
                     unusable.join(", ")
                 )
             });
@@ -167,13 +167,13 @@ mod tests {
 
     #[test]
     fn nodes_without_a_callable_protocol_are_named() {
-        let mut grpc = service(&["a:1"]);
-        grpc.nodes[0]
+        let mut nats = service(&["a:1"]);
+        nats.nodes[0]
             .metadata
-            .insert("protocol".into(), "grpc".into());
-        let error = Selector::new(&[grpc], 0, AvoidList::new("/nonexistent".into()))
+            .insert("protocol".into(), "nats".into());
+        let error = Selector::new(&[nats], 0, AvoidList::new("/nonexistent".into()))
             .err()
             .unwrap();
-        assert!(error.contains("job-0 (grpc)"), "{error}");
+        assert!(error.contains("job-0 (nats)"), "{error}");
     }
 }

@@ -124,7 +124,7 @@ fn go_micro_records_are_read_and_rmicro_writes_the_same_shape() {
         ("server", "mucp"),
         ("transport", "http"),
         ("team", "core"),
-        ("protocols", "mucp,jsonrpc"),
+        ("protocols", "mucp,jsonrpc,grpc"),
     ] {
         assert_eq!(metadata[key], value, "{key}");
     }

@@ -134,7 +134,7 @@ fn usage_errors_exit_2() {
     assert_exit(&run(&["serve", "--max-message-size", "lots"]), 2);
     assert_exit(
         &rmicro()
-            .args(["call", "X.Y", "--address", "grpc://127.0.0.1:1"])
+            .args(["call", "X.Y", "--address", "grpcs://127.0.0.1:1"])
             .output()
             .unwrap(),
         2,

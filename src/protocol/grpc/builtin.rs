@@ -36,15 +36,15 @@ impl Builtin {
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ReflectionRequest {
+pub(super) struct ReflectionRequest {
     #[prost(string, tag = "1")]
-    host: String,
+    pub(super) host: String,
     #[prost(oneof = "Question", tags = "3, 4, 5, 6, 7")]
-    question: Option<Question>,
+    pub(super) question: Option<Question>,
 }
 
 #[derive(Clone, PartialEq, prost::Oneof)]
-enum Question {
+pub(super) enum Question {
     #[prost(string, tag = "3")]
     FileByFilename(String),
     #[prost(string, tag = "4")]
@@ -58,25 +58,25 @@ enum Question {
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ExtensionRequest {
+pub(super) struct ExtensionRequest {
     #[prost(string, tag = "1")]
-    containing_type: String,
+    pub(super) containing_type: String,
     #[prost(int32, tag = "2")]
-    extension_number: i32,
+    pub(super) extension_number: i32,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ReflectionResponse {
+pub(super) struct ReflectionResponse {
     #[prost(string, tag = "1")]
-    valid_host: String,
+    pub(super) valid_host: String,
     #[prost(message, optional, tag = "2")]
-    original_request: Option<ReflectionRequest>,
+    pub(super) original_request: Option<ReflectionRequest>,
     #[prost(oneof = "Answer", tags = "4, 5, 6, 7")]
-    answer: Option<Answer>,
+    pub(super) answer: Option<Answer>,
 }
 
 #[derive(Clone, PartialEq, prost::Oneof)]
-enum Answer {
+pub(super) enum Answer {
     #[prost(message, tag = "4")]
     FileDescriptors(FileDescriptors),
     #[prost(message, tag = "5")]
@@ -88,37 +88,37 @@ enum Answer {
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct FileDescriptors {
+pub(super) struct FileDescriptors {
     #[prost(bytes = "vec", repeated, tag = "1")]
-    file_descriptor_proto: Vec<Vec<u8>>,
+    pub(super) file_descriptor_proto: Vec<Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ExtensionNumbers {
+pub(super) struct ExtensionNumbers {
     #[prost(string, tag = "1")]
-    base_type_name: String,
+    pub(super) base_type_name: String,
     #[prost(int32, repeated, tag = "2")]
-    extension_number: Vec<i32>,
+    pub(super) extension_number: Vec<i32>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ServiceList {
+pub(super) struct ServiceList {
     #[prost(message, repeated, tag = "1")]
-    service: Vec<ServiceName>,
+    pub(super) service: Vec<ServiceName>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ServiceName {
+pub(super) struct ServiceName {
     #[prost(string, tag = "1")]
-    name: String,
+    pub(super) name: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ErrorAnswer {
+pub(super) struct ErrorAnswer {
     #[prost(int32, tag = "1")]
-    error_code: i32,
+    pub(super) error_code: i32,
     #[prost(string, tag = "2")]
-    error_message: String,
+    pub(super) error_message: String,
 }
 
 /// Answers one reflection question about the served `services`.
@@ -274,13 +274,13 @@ fn with_dependencies(file: &FileDescriptor) -> Vec<FileDescriptor> {
 #[derive(Clone, PartialEq, Message)]
 struct HealthCheckRequest {
     #[prost(string, tag = "1")]
-    service: String,
+    pub(super) service: String,
 }
 
 #[derive(Clone, PartialEq, Message)]
 struct HealthCheckResponse {
     #[prost(int32, tag = "1")]
-    status: i32,
+    pub(super) status: i32,
 }
 
 /// `grpc.health.v1.HealthCheckResponse.ServingStatus`.

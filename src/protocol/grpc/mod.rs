@@ -1,9 +1,10 @@
 //! gRPC over HTTP/2 (h2c on the shared port): message framing (a compressed flag and a
 //! 4-byte big-endian length before each message, gzip accepted), `grpc-timeout`, and
-//! `grpc-message` percent-encoding. The server front end is `server`; reflection and
-//! health are built into it.
+//! `grpc-message` percent-encoding. The server front end is `server` (reflection and
+//! health built in), the caller `client`.
 
 mod builtin;
+pub mod client;
 pub mod server;
 
 use crate::codec::Codec;

@@ -1,0 +1,208 @@
+//! `rmicro call` over gRPC. Every call is a stream: its requests come from DATA (one
+//! JSON document, or for a client stream several, concatenated or one per line), its
+//! replies are printed one JSON document each as they arrive, headers and trailers go to
+//! stderr with `-v`, and `--output envelope` prints one object with the status, headers,
+//! trailers and messages instead. A unary call is retried on Unavailable (and the
+//! `--retry-on` codes); a stream is retried only while connecting, never after its
+//! first message was sent.
+
+use super::inspect::peer_error;
+use crate::client::{is_retryable_grpc, AttemptEvent, Client};
+use crate::codec::{self, Codec};
+use crate::exit_code::UsageError;
+use crate::message::Metadata;
+use crate::output;
+use crate::protocol::grpc::client::GrpcStream;
+use crate::protocol::CallError;
+use crate::status::{Code, Status};
+use anyhow::anyhow;
+use http::HeaderMap;
+use prost_reflect::MethodDescriptor;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// How replies are shown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// One JSON document per message, indented or on one line.
+    Messages { pretty: bool },
+    /// The messages' bytes as received.
+    Raw,
+    /// One object at the end.
+    Envelope { pretty: bool },
+}
+
+pub async fn run(
+    client: &mut Client,
+    method: &MethodDescriptor,
+    data: &[u8],
+    metadata: &Metadata,
+    shown: Shown,
+    verbose: bool,
+    observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+) -> anyhow::Result<()> {
+    let requests = requests(method, data)?;
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let streaming = crate::schema::is_streaming(method);
+    let attempts = client.options().retries + 1;
+    let mut attempt = 0;
+    loop {
+        let mut stream = client
+            .open_stream(&path, Codec::Protobuf, metadata, observe)
+            .await
+            .map_err(|error| peer_error(error, client.address()))?;
+        let started = Instant::now();
+        let mut call = Call {
+            method,
+            shown,
+            verbose,
+            messages: Vec::new(),
+            headers_shown: false,
+        };
+        let timeout = client.options().timeout;
+        let result =
+            match tokio::time::timeout(timeout, call.exchange(&mut stream, &requests)).await {
+                Ok(result) => result,
+                Err(_) => Err(CallError::Status(Status::deadline_exceeded(format!(
+                    "no reply within {} (--timeout)",
+                    humantime::format_duration(timeout)
+                )))),
+            };
+        let retry_in = match &result {
+            Err(error)
+                if !streaming
+                    && attempt + 1 < attempts
+                    && is_retryable_grpc(error, &client.options().retry_on) =>
+            {
+                Some(client.options().backoff.delay(attempt + 1))
+            }
+            _ => None,
+        };
+        if let (Err(error), Some(delay)) = (&result, retry_in) {
+            observe(AttemptEvent::Failed {
+                attempt: attempt + 1,
+                error,
+                elapsed: started.elapsed(),
+                retry_in: Some(delay),
+            });
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            continue;
+        }
+        call.show_headers(&stream);
+        if verbose {
+            for (name, value) in pairs(stream.trailers()) {
+                eprintln!("< {name}: {value}");
+            }
+        }
+        if let Shown::Envelope { pretty } = shown {
+            let status = match &result {
+                Ok(()) => Status::new(Code::Ok, ""),
+                Err(CallError::Status(status)) => status.clone(),
+                Err(_) => Status::new(Code::Unavailable, ""),
+            };
+            let envelope = json!({
+                "status": {"code": status.code as u8, "name": status.code.name(), "message": status.message},
+                "headers": header_object(stream.headers()),
+                "trailers": header_object(stream.trailers()),
+                "messages": call.messages,
+            });
+            output::print_json(&envelope, pretty)?;
+        }
+        return result.map_err(|error| peer_error(error, client.address()));
+    }
+}
+
+/// The request messages in DATA, encoded: exactly one unless requests stream.
+fn requests(method: &MethodDescriptor, data: &[u8]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let input = method.input();
+    let mut messages = Vec::new();
+    for (index, value) in serde_json::Deserializer::from_slice(data)
+        .into_iter::<Value>()
+        .enumerate()
+    {
+        let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
+        let message = codec::from_json_value(&input, &value).map_err(|error| {
+            anyhow!(
+                "request {} does not fit {}: {error}",
+                index + 1,
+                input.full_name()
+            )
+        })?;
+        messages.push(codec::encode(Codec::Protobuf, &message));
+    }
+    if !method.is_client_streaming() && messages.len() != 1 {
+        return Err(UsageError(format!(
+            "{} takes one request message; DATA holds {}",
+            method.name(),
+            messages.len()
+        ))
+        .into());
+    }
+    Ok(messages)
+}
+
+struct Call<'a> {
+    method: &'a MethodDescriptor,
+    shown: Shown,
+    verbose: bool,
+    /// Kept for the envelope.
+    messages: Vec<Value>,
+    headers_shown: bool,
+}
+
+impl Call<'_> {
+    async fn exchange(
+        &mut self,
+        stream: &mut GrpcStream,
+        requests: &[Vec<u8>],
+    ) -> Result<(), CallError> {
+        for (index, request) in requests.iter().enumerate() {
+            stream.send(request, index + 1 == requests.len())?;
+        }
+        if requests.is_empty() {
+            stream.finish()?;
+        }
+        let output = self.method.output();
+        while let Some(message) = stream.next_message().await? {
+            self.show_headers(stream);
+            let decoded = codec::decode(Codec::Protobuf, &output, &message)
+                .map_err(|error| CallError::Transport(format!("cannot decode a reply: {error}")))?;
+            let value = codec::to_json_value(&decoded);
+            let printed = match self.shown {
+                Shown::Messages { pretty } => output::print_json(&value, pretty),
+                Shown::Raw => output::print_raw(&message),
+                Shown::Envelope { .. } => Ok(()),
+            };
+            printed.map_err(|error| CallError::Transport(format!("cannot print: {error}")))?;
+            self.messages.push(value);
+        }
+        Ok(())
+    }
+
+    fn show_headers(&mut self, stream: &GrpcStream) {
+        if self.verbose && !self.headers_shown {
+            for (name, value) in pairs(stream.headers()) {
+                eprintln!("< {name}: {value}");
+            }
+        }
+        self.headers_shown = true;
+    }
+}
+
+fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
+    headers.iter().map(|(name, value)| {
+        (
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    })
+}
+
+fn header_object(headers: &HeaderMap) -> Value {
+    let mut object = Map::new();
+    for (name, value) in pairs(headers) {
+        object.insert(name.to_owned(), Value::String(value));
+    }
+    Value::Object(object)
+}

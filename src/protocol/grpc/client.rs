@@ -1,0 +1,427 @@
+//! The gRPC caller: one HTTP/2 connection (h2c) per target, multiplexed, opened on the
+//! first call. A call is a stream: request headers (`te: trailers`, `grpc-timeout`,
+//! metadata), framed messages, then the reply's headers, messages and status trailers
+//! (or a trailers-only reply). The schema of a server without local files comes from
+//! its reflection service, v1 first and v1alpha when v1 is missing.
+
+use super::builtin::{
+    Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
+};
+use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
+use crate::codec::Codec;
+use crate::message::Metadata;
+use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::schema::Schema;
+use crate::status::{Code, Status};
+use bytes::Bytes;
+use h2::client::{ResponseFuture, SendRequest};
+use h2::{RecvStream, SendStream};
+use http::{HeaderMap, Request};
+use prost::Message;
+use prost_reflect::DescriptorPool;
+use std::time::Duration;
+
+const USER_AGENT: &str = concat!("rmicro/", env!("CARGO_PKG_VERSION"));
+
+pub struct GrpcCaller {
+    address: String,
+    dial_timeout: Duration,
+    max_message_size: usize,
+    connection: Option<SendRequest<Bytes>>,
+}
+
+impl GrpcCaller {
+    pub fn new(address: &str, dial_timeout: Duration, max_message_size: usize) -> GrpcCaller {
+        GrpcCaller {
+            address: address.to_owned(),
+            dial_timeout,
+            max_message_size,
+            connection: None,
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Another caller on the same connection (HTTP/2 multiplexes calls).
+    pub fn share(&self) -> GrpcCaller {
+        GrpcCaller {
+            address: self.address.clone(),
+            connection: self.connection.clone(),
+            ..*self
+        }
+    }
+
+    async fn connection(&mut self) -> Result<SendRequest<Bytes>, CallError> {
+        if let Some(connection) = &self.connection {
+            return Ok(connection.clone());
+        }
+        let stream = dial(&self.address, self.dial_timeout).await?;
+        let (sender, connection) = h2::client::Builder::new()
+            .initial_window_size(1 << 20)
+            .initial_connection_window_size(1 << 20)
+            .handshake::<_, Bytes>(stream)
+            .await
+            .map_err(|error| {
+                CallError::Connect(format!("HTTP/2 handshake with {}: {error}", self.address))
+            })?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!("HTTP/2 connection ended: {error}");
+            }
+        });
+        self.connection = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// Opens a call of `path` (`/pkg.Service/Method`).
+    pub async fn open(
+        &mut self,
+        path: &str,
+        codec: Codec,
+        metadata: &Metadata,
+        timeout: Option<Duration>,
+    ) -> Result<GrpcStream, CallError> {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri(format!("http://{}{path}", self.address))
+            .header("content-type", content_type(codec))
+            .header("te", "trailers")
+            .header("user-agent", USER_AGENT);
+        if let Some(timeout) = timeout {
+            builder = builder.header("grpc-timeout", format_timeout(timeout));
+        }
+        for (name, value) in metadata.iter() {
+            builder = builder.header(name.to_ascii_lowercase(), value);
+        }
+        let request = builder
+            .body(())
+            .map_err(|error| CallError::Transport(format!("cannot build the request: {error}")))?;
+        let mut sender = self
+            .connection()
+            .await?
+            .ready()
+            .await
+            .map_err(|error| self.broken(error))?;
+        let (response, send) = sender
+            .send_request(request, false)
+            .map_err(|error| self.broken(error))?;
+        Ok(GrpcStream {
+            send,
+            response: Some(response),
+            body: None,
+            deframer: Deframer::new(self.max_message_size, false),
+            headers: HeaderMap::new(),
+            trailers: HeaderMap::new(),
+        })
+    }
+
+    /// The connection failed: the next call dials again.
+    fn broken(&mut self, error: h2::Error) -> CallError {
+        self.connection = None;
+        if error.is_io() || error.is_go_away() {
+            CallError::Connect(format!("{}: {error}", self.address))
+        } else {
+            CallError::Transport(format!("{}: {error}", self.address))
+        }
+    }
+
+    /// One unary call; the reply's headers are followed by its trailers.
+    pub async fn call(
+        &mut self,
+        request: &OutgoingRequest<'_>,
+        timeout: Duration,
+    ) -> Result<RawReply, CallError> {
+        let mut stream = self
+            .open(request.path, request.codec, request.metadata, Some(timeout))
+            .await?;
+        stream.send(request.body, true)?;
+        let received = stream.receive_all().await;
+        let headers = stream.header_pairs();
+        let mut messages = received?;
+        let body = match messages.len() {
+            1 => messages.remove(0),
+            count => {
+                return Err(CallError::Transport(format!(
+                    "a unary call got {count} reply messages"
+                )))
+            }
+        };
+        Ok(RawReply { headers, body })
+    }
+
+    /// The server's schema from its reflection service (v1, else v1alpha): the files of
+    /// every service it lists, with their dependencies.
+    pub async fn reflect(&mut self, timeout: Duration) -> Result<Schema, CallError> {
+        match self.reflect_with(REFLECTION_V1, timeout).await {
+            Err(CallError::Status(status)) if status.code == Code::Unimplemented => {
+                self.reflect_with(REFLECTION_V1ALPHA, timeout).await
+            }
+            other => other,
+        }
+    }
+
+    async fn reflect_with(
+        &mut self,
+        service: &str,
+        timeout: Duration,
+    ) -> Result<Schema, CallError> {
+        let path = format!("/{service}/ServerReflectionInfo");
+        let mut stream = self
+            .open(&path, Codec::Protobuf, &Metadata::new(), Some(timeout))
+            .await?;
+        let ask = |stream: &mut GrpcStream, question: Question| {
+            let request = ReflectionRequest {
+                host: String::new(),
+                question: Some(question),
+            };
+            stream.send(&request.encode_to_vec(), false)
+        };
+        ask(&mut stream, Question::ListServices(String::new()))?;
+        let names = match stream.reflection_answer().await? {
+            Answer::Services(list) => list
+                .service
+                .into_iter()
+                .map(|service| service.name)
+                .collect::<Vec<_>>(),
+            other => return Err(unexpected(other)),
+        };
+        let served: Vec<&String> = names
+            .iter()
+            .filter(|name| !name.starts_with("grpc."))
+            .collect();
+        let mut files = Vec::new();
+        for name in &served {
+            ask(&mut stream, Question::FileContainingSymbol((*name).clone()))?;
+            match stream.reflection_answer().await? {
+                Answer::FileDescriptors(found) => files.extend(found.file_descriptor_proto),
+                Answer::Error(error) => {
+                    return Err(CallError::Transport(format!(
+                        "reflection has no file for {name}: {}",
+                        error.error_message
+                    )))
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        stream.finish().ok();
+        let protos = files
+            .iter()
+            .map(|bytes| prost_types::FileDescriptorProto::decode(bytes.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| {
+                CallError::Transport(format!("reflection sent a bad file descriptor: {error}"))
+            })?;
+        let mut pool = DescriptorPool::new();
+        add_in_dependency_order(&mut pool, protos).map_err(|error| {
+            CallError::Transport(format!("reflection sent an unusable schema: {error}"))
+        })?;
+        Ok(Schema::from_pool(pool))
+    }
+}
+
+fn unexpected(answer: Answer) -> CallError {
+    match answer {
+        Answer::Error(error) => CallError::Transport(format!(
+            "reflection error {}: {}",
+            error.error_code, error.error_message
+        )),
+        _ => CallError::Transport("reflection answered another question".into()),
+    }
+}
+
+/// Adds files so that each comes after the files it imports (reflection sends a file
+/// before its dependencies).
+fn add_in_dependency_order(
+    pool: &mut DescriptorPool,
+    mut pending: Vec<prost_types::FileDescriptorProto>,
+) -> Result<(), prost_reflect::DescriptorError> {
+    pending.dedup_by(|a, b| a.name == b.name);
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|file| {
+            file.dependency.iter().all(|dependency| {
+                pool.get_file_by_name(dependency).is_some()
+                    || !pending.iter().any(|other| other.name() == dependency)
+            })
+        });
+        let file = pending.remove(ready.unwrap_or(0));
+        if pool.get_file_by_name(file.name()).is_none() {
+            pool.add_file_descriptor_proto(file)?;
+        }
+    }
+    Ok(())
+}
+
+/// One call in flight.
+pub struct GrpcStream {
+    send: SendStream<Bytes>,
+    response: Option<ResponseFuture>,
+    body: Option<RecvStream>,
+    deframer: Deframer,
+    headers: HeaderMap,
+    trailers: HeaderMap,
+}
+
+impl GrpcStream {
+    /// Sends one request message; `last` ends the request stream.
+    pub fn send(&mut self, message: &[u8], last: bool) -> Result<(), CallError> {
+        self.send_data(frame(message), last)
+    }
+
+    /// Ends the request stream without another message.
+    pub fn finish(&mut self) -> Result<(), CallError> {
+        self.send_data(Bytes::new(), true)
+    }
+
+    fn send_data(&mut self, data: Bytes, last: bool) -> Result<(), CallError> {
+        self.send.send_data(data, last).map_err(|error| {
+            CallError::Transport(format!("cannot send a request message: {error}"))
+        })
+    }
+
+    /// The reply headers, once they have come (at once for the first message).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub fn trailers(&self) -> &HeaderMap {
+        &self.trailers
+    }
+
+    /// Headers then trailers, as text pairs.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .chain(self.trailers.iter())
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The next reply message; `None` at the end of a successful call; the status of a
+    /// failed one as an error.
+    pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
+        if let Some(response) = self.response.take() {
+            let response = response
+                .await
+                .map_err(|error| CallError::Transport(format!("no reply: {error}")))?;
+            let (parts, body) = response.into_parts();
+            self.headers = parts.headers;
+            let is_grpc = self
+                .headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .and_then(codec_of)
+                .is_some();
+            if self.headers.contains_key("grpc-status") {
+                // Trailers-only: the status came with the headers.
+                self.trailers = std::mem::take(&mut self.headers);
+                return status_of(&self.trailers).map(|()| None);
+            }
+            if parts.status != http::StatusCode::OK || !is_grpc {
+                return Err(http_failure(parts.status, &self.headers));
+            }
+            self.body = Some(body);
+        }
+        let Some(body) = self.body.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            if let Some(message) = self.deframer.next_message().map_err(CallError::Status)? {
+                return Ok(Some(message));
+            }
+            match body.data().await {
+                Some(Ok(data)) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    self.deframer.push(&data);
+                }
+                Some(Err(error)) => {
+                    return Err(CallError::Transport(format!(
+                        "the reply stream broke: {error}"
+                    )))
+                }
+                None => break,
+            }
+        }
+        if self.deframer.has_partial_message() {
+            return Err(CallError::Transport(
+                "the reply ended inside a message".into(),
+            ));
+        }
+        self.trailers = body
+            .trailers()
+            .await
+            .map_err(|error| CallError::Transport(format!("no trailers: {error}")))?
+            .unwrap_or_default();
+        self.body = None;
+        status_of(&self.trailers).map(|()| None)
+    }
+
+    /// Every reply message, for calls whose replies are not shown as they come.
+    pub async fn receive_all(&mut self) -> Result<Vec<Bytes>, CallError> {
+        let mut messages = Vec::new();
+        while let Some(message) = self.next_message().await? {
+            messages.push(message);
+        }
+        Ok(messages)
+    }
+
+    async fn reflection_answer(&mut self) -> Result<Answer, CallError> {
+        let message = self
+            .next_message()
+            .await?
+            .ok_or_else(|| CallError::Transport("reflection ended without an answer".into()))?;
+        ReflectionResponse::decode(message)
+            .map_err(|error| CallError::Transport(format!("bad reflection answer: {error}")))?
+            .answer
+            .ok_or_else(|| CallError::Transport("empty reflection answer".into()))
+    }
+}
+
+/// The status in `grpc-status`/`grpc-message`; a missing status is an error too.
+fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
+    let text = |name: &str| trailers.get(name).and_then(|value| value.to_str().ok());
+    let Some(code) = text("grpc-status") else {
+        return Err(CallError::Transport(
+            "the reply ended without grpc-status".into(),
+        ));
+    };
+    let code = code
+        .parse::<usize>()
+        .ok()
+        .and_then(|number| Code::all().nth(number))
+        .unwrap_or(Code::Unknown);
+    if code == Code::Ok {
+        return Ok(());
+    }
+    let message = text("grpc-message").map(percent_decode).unwrap_or_default();
+    Err(CallError::Status(Status::new(code, message)))
+}
+
+/// A reply that is not gRPC: mapped as gRPC maps HTTP statuses, naming what came.
+fn http_failure(status: http::StatusCode, headers: &HeaderMap) -> CallError {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none");
+    let code = match status.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502 | 503 | 504 => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    if status == http::StatusCode::OK {
+        return foreign_reply(content_type.as_bytes(), "grpc");
+    }
+    CallError::Status(Status::new(
+        code,
+        format!("the server answered HTTP {status} (content-type {content_type}), not gRPC"),
+    ))
+}
