@@ -105,6 +105,15 @@ class PythonClientAgainstRmicro(PeerTest):
             self.say("missing")
         self.assertStatus(raised, grpc.StatusCode.NOT_FOUND, "no such thing")
 
+    def test_gzip_compressed_requests_are_accepted(self):
+        reply = self.say("hi", compression=grpc.Compression.Gzip)
+        self.assertEqual(reply.text, "echo: hi")
+        replies = list(self.echo.Chat(
+            iter([echo_pb2.SayRequest(text="a"), echo_pb2.SayRequest(text="b")]),
+            timeout=CALL_TIMEOUT, compression=grpc.Compression.Gzip,
+        ))
+        self.assertEqual(texts_and_indexes(replies), [("echo: a", 0), ("echo: b", 1)])
+
     def test_unknown_method_is_unimplemented(self):
         nope = self.channel.unary_unary("/echo.v1.Echo/Nope")
         with self.assertRaises(grpc.RpcError) as raised:

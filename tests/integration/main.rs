@@ -3,6 +3,7 @@
 
 mod call;
 mod etcd;
+mod grpc;
 mod inspect;
 mod jsonrpc;
 mod mdns;
