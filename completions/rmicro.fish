@@ -55,7 +55,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .prot
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
@@ -80,7 +80,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .prot
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
@@ -95,7 +95,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
@@ -106,7 +106,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
@@ -116,7 +116,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l registry -d 'Th
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default) or jsonrpc (Go\'s net/rpc JSON codec); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l dial-timeout -d 'Timeout for opening the connection' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r

@@ -65,7 +65,7 @@ pub struct TargetArgs {
     /// The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
     #[arg(short = 'a', long, value_name = "ADDR")]
     pub address: Option<String>,
-    /// The protocol to speak: mucp (go-micro's, the default) or jsonrpc (Go's net/rpc JSON codec); an address scheme says the same.
+    /// The protocol to speak: mucp (go-micro's, the default), jsonrpc (Go's net/rpc JSON codec) or grpc (h2c); an address scheme says the same.
     #[arg(long, value_name = "PROTOCOL", value_parser = parse_protocol)]
     pub protocol: Option<Protocol>,
     /// Per-attempt timeout, also sent to the server as the Timeout header.
@@ -188,7 +188,7 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 fn parse_protocol(text: &str) -> Result<Protocol, String> {
-    Protocol::from_scheme(text).ok_or_else(|| "use mucp or jsonrpc".into())
+    Protocol::from_scheme(text).ok_or_else(|| "use mucp, jsonrpc or grpc".into())
 }
 
 /// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1).
