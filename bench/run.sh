@@ -98,3 +98,6 @@ done </tmp/rmicro-batch.ndjson
 procs_ns=$(( $(date +%s%N) - start ))
 python3 -c "b, p = $batch_ns / 1e9, $procs_ns / 1e9; print(f'--batch: {b:.2f} s; 10,000 processes: {p:.1f} s; ratio {p / b:.0f}x')"
 kill $server; wait $server 2>/dev/null || true
+
+echo "--- gRPC: rmicro serve vs grpc-go under h2load, rmicro call vs grpcurl one-shot (bench/grpc.sh)"
+bash bench/grpc.sh
