@@ -68,8 +68,9 @@ load() {
   local done ok failed
   local errored
   read -r done failed errored < <(awk '/^requests:/ { print $6, $10, $12 }' "$work/h2load.out")
+  # h2load may count one more 2xx than requests done (a reply at the warm-up's edge).
   ok=$(awk '/^status codes:/ { print $3 }' "$work/h2load.out")
-  if [ -z "$rps" ] || [ -z "$done" ] || [ "$done" = 0 ] || [ "$ok" != "$done" ] || [ "$failed" != 0 ] || [ "$errored" != 0 ]; then
+  if [ -z "$rps" ] || [ -z "$done" ] || [ "$done" = 0 ] || [ "$ok" -lt "$done" ] || [ "$failed" != 0 ] || [ "$errored" != 0 ]; then
     echo "$name: h2load FAILED: $(grep -E '^(requests|status codes):' "$work/h2load.out" | tr '\n' ' ')"
     rps=
     return 0

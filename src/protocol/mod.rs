@@ -113,6 +113,14 @@ pub enum CallError {
     Status(Status),
 }
 
+/// Polls a call once outside any task (a ready handler then costs no task); a call still
+/// pending is spawned and polled again with its task's waker, which every future must
+/// accept. `None` when the call panicked.
+pub fn poll_once<F: Future>(call: Pin<&mut F>) -> Option<Poll<F::Output>> {
+    let mut context = Context::from_waker(std::task::Waker::noop());
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call.poll(&mut context))).ok()
+}
+
 /// Completes once the server's stop flag is set (at once if it already is).
 pub async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;

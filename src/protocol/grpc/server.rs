@@ -10,13 +10,15 @@ use super::builtin::{self, Builtin, Health};
 use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
 use crate::codec::{self, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
-use crate::protocol::{stopping, Dispatch, Lookup};
+use crate::protocol::{poll_once, stopping, Dispatch, Lookup};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
+use http::header::{HeaderName, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
@@ -62,8 +64,17 @@ pub async fn serve_connection<S, D>(
         tokio::select! {
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
-                    let stream = serve_stream(dispatch.clone(), request, respond, max_message_size, for_streams.clone());
-                    tokio::spawn(stream);
+                    // A request whose message came with its headers and a ready handler
+                    // are answered here, batched with the others of this read.
+                    let mut stream = Box::pin(serve_stream(dispatch.clone(), request, respond, max_message_size, for_streams.clone()));
+                    match poll_once(stream.as_mut()) {
+                        Some(Poll::Ready(())) => {}
+                        Some(Poll::Pending) => {
+                            tokio::spawn(stream);
+                        }
+                        // The stream is reset; the connection and its other streams go on.
+                        None => tracing::warn!("a gRPC handler panicked"),
+                    }
                 }
                 Some(Err(error)) => {
                     tracing::debug!("HTTP/2 connection ended: {error}");
@@ -355,6 +366,18 @@ impl Incoming {
     }
 }
 
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// `200 OK` with the gRPC content type (status 200 is `Response`'s default).
+fn grpc_response(codec: Codec) -> Response<()> {
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(codec)));
+    response
+}
+
 /// The response side of one stream: headers on the first message, trailers at the end.
 struct Exchange {
     respond: SendResponse<Bytes>,
@@ -400,20 +423,16 @@ impl Exchange {
             Ok(()) => (Code::Ok, ""),
             Err(status) => (status.code, status.message.as_str()),
         };
-        trailers.insert("grpc-status", HeaderValue::from(code as u16));
+        trailers.insert(GRPC_STATUS, HeaderValue::from(code as u16));
         if !message.is_empty() {
             if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
-                trailers.insert("grpc-message", value);
+                trailers.insert(GRPC_MESSAGE, value);
             }
         }
         let sent = match &mut self.body {
             Some(body) => body.send_trailers(trailers),
             None => {
-                let mut response = Response::builder()
-                    .status(200)
-                    .header("content-type", content_type(self.codec))
-                    .body(())
-                    .expect("a valid response");
+                let mut response = grpc_response(self.codec);
                 response.headers_mut().extend(trailers);
                 self.respond.send_response(response, true).map(drop)
             }

@@ -7,17 +7,14 @@
 use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
-use crate::protocol::{stopping, Dispatch, Lookup};
+use crate::protocol::{poll_once, stopping, Dispatch, Lookup};
 use bytes::{Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -27,13 +24,6 @@ use tokio::task::{self, JoinSet};
 const MAX_IN_FLIGHT: usize = 1024;
 
 const HANDLER_PANICKED: &str = "rpc: the handler panicked";
-
-/// Polls a call once outside any task; a call still pending is then spawned and polled
-/// again with its task's waker, which every future must accept.
-fn poll_once<F: Future>(call: Pin<&mut F>) -> Result<Poll<F::Output>, ()> {
-    let mut context = Context::from_waker(Waker::noop());
-    std::panic::catch_unwind(AssertUnwindSafe(|| call.poll(&mut context))).map_err(|_| ())
-}
 
 /// Serves one connection whose first bytes (already read) are in `input`.
 pub async fn serve_connection<D: Dispatch>(
@@ -67,12 +57,12 @@ pub async fn serve_connection<D: Dispatch>(
                         let mut call = Box::pin(reply_line(dispatch.clone(), id.clone(), request));
                         // Stubs answer at once: no task, no wake-up across threads.
                         match poll_once(call.as_mut()) {
-                            Ok(Poll::Ready(line)) => output.extend_from_slice(&line),
-                            Ok(Poll::Pending) => {
+                            Some(Poll::Ready(line)) => output.extend_from_slice(&line),
+                            Some(Poll::Pending) => {
                                 let handle = calls.spawn(call);
                                 call_ids.insert(handle.id(), id);
                             }
-                            Err(()) => output
+                            None => output
                                 .extend_from_slice(&error_line(id.as_deref(), HANDLER_PANICKED)),
                         }
                     }
