@@ -207,24 +207,11 @@ impl Client {
         request: &OutgoingRequest<'_>,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<RawReply, CallError> {
-        let attempts = self.options.retries + 1;
         let mut attempt = 0;
         loop {
-            if let (Some(selector), true) = (&mut self.selector, attempt > 0) {
-                self.current = selector.pick();
-            }
-            let node = self
-                .selector
-                .as_ref()
-                .map(|selector| selector.candidate(self.current).node_id.as_str());
-            let caller = &mut self.callers[self.current];
-            observe(AttemptEvent::Started {
-                attempt: attempt + 1,
-                attempts,
-                address: caller.address(),
-                node,
-            });
+            self.start_attempt(attempt, observe);
             let started = Instant::now();
+            let caller = &mut self.callers[self.current];
             let sending = caller.call(request, self.options.timeout);
             let result = match tokio::time::timeout(self.options.timeout, sending).await {
                 Ok(result) => result,
@@ -247,91 +234,107 @@ impl Client {
                     return Ok(reply);
                 }
                 Err(error) => {
-                    if let (Some(selector), CallError::Connect(_) | CallError::Transport(_)) =
-                        (&self.selector, &error)
-                    {
-                        selector.failed(self.current);
-                    }
                     let retryable = match self.protocol() {
                         Protocol::Grpc => is_retryable_grpc(&error, &self.options.retry_on),
                         _ => is_retryable(&error),
                     };
-                    let retry_in = (attempt + 1 < attempts && retryable)
-                        .then(|| self.options.backoff.delay(attempt + 1));
-                    observe(AttemptEvent::Failed {
-                        attempt: attempt + 1,
-                        error: &error,
-                        elapsed,
-                        retry_in,
-                    });
-                    let Some(delay) = retry_in else {
+                    if !self
+                        .retry_after_failure(&mut attempt, &error, elapsed, retryable, observe)
+                        .await
+                    {
                         return Err(error);
-                    };
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    }
                 }
             }
         }
     }
 
-    /// Opens a gRPC call on the current node; a connection failure moves to the next
-    /// node and tries again, as many times as a unary call would.
+    /// Opens a gRPC call, attempt `*attempt` first; a connection failure moves to the
+    /// next node and tries again while attempts remain (counted with the caller's).
     pub async fn open_stream(
         &mut self,
         path: &str,
         codec: Codec,
         metadata: &Metadata,
+        attempt: &mut u32,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<GrpcStream, CallError> {
-        let attempts = self.options.retries + 1;
-        let mut attempt = 0;
         loop {
-            if let (Some(selector), true) = (&mut self.selector, attempt > 0) {
-                self.current = selector.pick();
-            }
-            let node = self
-                .selector
-                .as_ref()
-                .map(|selector| selector.candidate(self.current).node_id.as_str());
+            self.start_attempt(*attempt, observe);
+            let started = Instant::now();
             let Caller::Grpc(caller) = &mut self.callers[self.current] else {
                 return Err(CallError::WrongProtocol(format!(
                     "{} does not speak gRPC",
-                    self.callers[self.current].address()
+                    self.address()
                 )));
             };
-            observe(AttemptEvent::Started {
-                attempt: attempt + 1,
-                attempts,
-                address: caller.address(),
-                node,
-            });
-            let started = Instant::now();
             match caller
                 .open(path, codec, metadata, Some(self.options.timeout))
                 .await
             {
                 Ok(stream) => return Ok(stream),
                 Err(error) => {
-                    if let (Some(selector), CallError::Connect(_)) = (&self.selector, &error) {
-                        selector.failed(self.current);
-                    }
-                    let retry_in = (attempt + 1 < attempts
-                        && matches!(error, CallError::Connect(_)))
-                    .then(|| self.options.backoff.delay(attempt + 1));
-                    observe(AttemptEvent::Failed {
-                        attempt: attempt + 1,
-                        error: &error,
-                        elapsed: started.elapsed(),
-                        retry_in,
-                    });
-                    let Some(delay) = retry_in else {
+                    let retryable = matches!(error, CallError::Connect(_));
+                    let elapsed = started.elapsed();
+                    if !self
+                        .retry_after_failure(attempt, &error, elapsed, retryable, observe)
+                        .await
+                    {
                         return Err(error);
-                    };
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    }
                 }
             }
         }
+    }
+
+    /// Attempt `attempt` (from 0) goes to the current node, after the first to the
+    /// selector's next one; the observer hears where.
+    fn start_attempt(&mut self, attempt: u32, observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send)) {
+        if let (Some(selector), true) = (&mut self.selector, attempt > 0) {
+            self.current = selector.pick();
+        }
+        let node = self
+            .selector
+            .as_ref()
+            .map(|selector| selector.candidate(self.current).node_id.as_str());
+        observe(AttemptEvent::Started {
+            attempt: attempt + 1,
+            attempts: self.options.retries + 1,
+            address: self.callers[self.current].address(),
+            node,
+        });
+    }
+
+    /// After a failed attempt: a node that refused or dropped the call is avoided, the
+    /// observer hears of the failure, and when `retryable` and attempts remain the
+    /// backoff is waited out and `attempt` advanced. `false`: give up.
+    pub async fn retry_after_failure(
+        &mut self,
+        attempt: &mut u32,
+        error: &CallError,
+        elapsed: Duration,
+        retryable: bool,
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> bool {
+        if let (Some(selector), CallError::Connect(_) | CallError::Transport(_)) =
+            (&self.selector, error)
+        {
+            selector.failed(self.current);
+        }
+        let retry_in = (*attempt < self.options.retries && retryable)
+            .then(|| self.options.backoff.delay(*attempt + 1));
+        observe(AttemptEvent::Failed {
+            attempt: *attempt + 1,
+            error,
+            elapsed,
+            retry_in,
+        });
+        let Some(delay) = retry_in else {
+            return false;
+        };
+        tokio::time::sleep(delay).await;
+        *attempt += 1;
+        true
     }
 
     /// gRPC codes retried besides Unavailable.

@@ -18,19 +18,8 @@ out=$(cd "$out" && pwd)
 
 bash "$root/interop/need.sh" go golang-go
 
-packages="golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev"
-# shellcheck disable=SC2086
-if ! dpkg -s $packages >/dev/null 2>&1; then
-	echo "build_grpc.sh: installing $packages with apt-get" >&2
-	sudo=
-	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-	# shellcheck disable=SC2086
-	if ! { $sudo apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $packages >/dev/null; }; then
-		echo "build_grpc.sh: FAILED to install $packages; install them and retry" >&2
-		exit 1
-	fi
-fi
+bash "$root/interop/need.sh" --packages golang-google-grpc-dev \
+	golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev
 
 examples=/usr/share/doc/golang-google-grpc-dev/examples/helloworld/helloworld
 if [ ! -f "$examples/helloworld.pb.go" ]; then

@@ -12,7 +12,7 @@ use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
-use crate::protocol::grpc::client::GrpcStream;
+use crate::protocol::grpc::client::{text_pairs, GrpcStream};
 use crate::protocol::CallError;
 use crate::status::{Code, Status};
 use anyhow::anyhow;
@@ -44,11 +44,10 @@ pub async fn run(
     let requests = requests(method, data)?;
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
     let streaming = crate::schema::is_streaming(method);
-    let attempts = client.options().retries + 1;
     let mut attempt = 0;
     loop {
         let mut stream = client
-            .open_stream(&path, Codec::Protobuf, metadata, observe)
+            .open_stream(&path, Codec::Protobuf, metadata, &mut attempt, observe)
             .await
             .map_err(|error| peer_error(error, client.address()))?;
         let started = Instant::now();
@@ -68,32 +67,20 @@ pub async fn run(
                     humantime::format_duration(timeout)
                 )))),
             };
-        let retry_in = match &result {
-            Err(error)
-                if !streaming
-                    && attempt + 1 < attempts
-                    && is_retryable_grpc(error, &client.options().retry_on) =>
+        if let Err(error) = &result {
+            // A stream is never retried once its first message was sent.
+            let retryable = !streaming && is_retryable_grpc(error, &client.options().retry_on);
+            let elapsed = started.elapsed();
+            if client
+                .retry_after_failure(&mut attempt, error, elapsed, retryable, observe)
+                .await
             {
-                Some(client.options().backoff.delay(attempt + 1))
+                continue;
             }
-            _ => None,
-        };
-        if let (Err(error), Some(delay)) = (&result, retry_in) {
-            observe(AttemptEvent::Failed {
-                attempt: attempt + 1,
-                error,
-                elapsed: started.elapsed(),
-                retry_in: Some(delay),
-            });
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-            continue;
         }
         call.show_headers(&stream);
         if verbose {
-            for (name, value) in pairs(stream.trailers()) {
-                eprintln!("< {name}: {value}");
-            }
+            print_headers(stream.trailers());
         }
         if let Shown::Envelope { pretty } = shown {
             let status = match &result {
@@ -182,26 +169,22 @@ impl Call<'_> {
 
     fn show_headers(&mut self, stream: &GrpcStream) {
         if self.verbose && !self.headers_shown {
-            for (name, value) in pairs(stream.headers()) {
-                eprintln!("< {name}: {value}");
-            }
+            print_headers(stream.headers());
         }
         self.headers_shown = true;
     }
 }
 
-fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
-    headers.iter().map(|(name, value)| {
-        (
-            name.as_str(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        )
-    })
+/// `-v`: one `< name: value` line each.
+fn print_headers(headers: &HeaderMap) {
+    for (name, value) in text_pairs(headers) {
+        eprintln!("< {name}: {value}");
+    }
 }
 
 fn header_object(headers: &HeaderMap) -> Value {
     let mut object = Map::new();
-    for (name, value) in pairs(headers) {
+    for (name, value) in text_pairs(headers) {
         object.insert(name.to_owned(), Value::String(value));
     }
     Value::Object(object)

@@ -26,9 +26,12 @@ impl Raw {
         }
     }
 
+    /// One write: a newline arriving after the server closed on the line would
+    /// reset the connection and lose what the test reads next.
     fn send(&mut self, line: &str) {
-        self.writer.write_all(line.as_bytes()).unwrap();
-        self.writer.write_all(b"\n").unwrap();
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
     }
 
     fn reply(&mut self) -> String {

@@ -199,19 +199,21 @@ pub fn reflect(services: &[ServiceDescriptor], question: &[u8]) -> Result<Vec<u8
 fn builtin_pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
+        let reflection = include_str!("../../../proto/grpc/reflection.proto");
+        // v1alpha is v1 under another package name.
+        let reflection_v1alpha = reflection
+            .replace("reflection.v1", "reflection.v1alpha")
+            .replace("reflection_v1", "reflection_v1alpha");
         let mut pool = DescriptorPool::new();
         for (name, source) in [
             (
                 "grpc/health/v1/health.proto",
                 include_str!("../../../proto/grpc/health.proto"),
             ),
-            (
-                "grpc/reflection/v1/reflection.proto",
-                include_str!("../../../proto/grpc/reflection_v1.proto"),
-            ),
+            ("grpc/reflection/v1/reflection.proto", reflection),
             (
                 "grpc/reflection/v1alpha/reflection.proto",
-                include_str!("../../../proto/grpc/reflection_v1alpha.proto"),
+                &reflection_v1alpha,
             ),
         ] {
             let file =

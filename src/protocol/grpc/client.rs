@@ -237,7 +237,6 @@ fn add_in_dependency_order(
     pool: &mut DescriptorPool,
     mut pending: Vec<prost_types::FileDescriptorProto>,
 ) -> Result<(), prost_reflect::DescriptorError> {
-    pending.dedup_by(|a, b| a.name == b.name);
     while !pending.is_empty() {
         let ready = pending.iter().position(|file| {
             file.dependency.iter().all(|dependency| {
@@ -291,15 +290,9 @@ impl GrpcStream {
 
     /// Headers then trailers, as text pairs.
     pub fn header_pairs(&self) -> Vec<(String, String)> {
-        self.headers
-            .iter()
-            .chain(self.trailers.iter())
-            .map(|(name, value)| {
-                (
-                    name.to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
+        text_pairs(&self.headers)
+            .chain(text_pairs(&self.trailers))
+            .map(|(name, value)| (name.to_owned(), value))
             .collect()
     }
 
@@ -381,6 +374,16 @@ impl GrpcStream {
             .answer
             .ok_or_else(|| CallError::Transport("empty reflection answer".into()))
     }
+}
+
+/// Header or trailer names with their values as text.
+pub fn text_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
+    headers.iter().map(|(name, value)| {
+        (
+            name.as_str(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        )
+    })
 }
 
 /// The status in `grpc-status`/`grpc-message`; a missing status is an error too.

@@ -119,10 +119,10 @@ async fn serve_stream<D: Dispatch>(
         body: None,
     };
     let result = match header("grpc-encoding").unwrap_or("identity") {
-        "identity" | "gzip" => {
+        encoding @ ("identity" | "gzip") => {
             let incoming = Incoming {
                 body,
-                deframer: Deframer::new(max_message_size, header("grpc-encoding") == Some("gzip")),
+                deframer: Deframer::new(max_message_size, encoding == "gzip"),
             };
             let call = Call {
                 path: parts.uri.path(),
