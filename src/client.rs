@@ -7,7 +7,7 @@
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
 use crate::message::Metadata;
-use crate::protocol::grpc::client::{GrpcCaller, GrpcStream};
+use crate::protocol::grpc::client::{GrpcCaller, GrpcStream, Reach};
 use crate::protocol::jsonrpc::client::JsonRpcCaller;
 use crate::protocol::mucp::client::MucpCaller;
 use crate::protocol::{CallError, OutgoingRequest, Protocol, RawReply, Target};
@@ -15,6 +15,7 @@ use crate::registry::selector::Selector;
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Delay before each retry.
@@ -51,6 +52,17 @@ pub struct CallOptions {
     pub max_message_size: usize,
     /// gRPC status codes retried besides Unavailable (`--retry-on`).
     pub retry_on: Vec<Code>,
+    /// TLS for gRPC targets that want it, and the `:authority` to send.
+    pub tls: Option<ClientTls>,
+    pub authority: Option<String>,
+}
+
+/// The TLS a client's gRPC callers use.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    pub config: Arc<rustls::ClientConfig>,
+    /// For every gRPC target (a TLS flag was given), not just `tls` ones.
+    pub always: bool,
 }
 
 /// What the observer hears about each attempt.
@@ -120,7 +132,18 @@ impl Caller {
         match target.protocol {
             Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
             Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
-            Protocol::Grpc => Caller::Grpc(GrpcCaller::new(address, dial, size)),
+            Protocol::Grpc => {
+                let tls = options
+                    .tls
+                    .as_ref()
+                    .filter(|tls| target.tls || tls.always)
+                    .map(|tls| tls.config.clone());
+                let reach = Reach {
+                    tls,
+                    authority: options.authority.clone(),
+                };
+                Caller::Grpc(GrpcCaller::new(address, dial, size, reach))
+            }
         }
     }
 

@@ -1,28 +1,35 @@
 //! Composition of `rmicro serve`: accepts connections on a bound listener, recognises the
-//! protocol from the first bytes, hands the connection to that protocol's front end with
-//! the shared router, and drains on shutdown — no new connections, idle ones closed,
-//! in-flight requests finished within a bounded grace period.
+//! protocol from the first bytes (under TLS, from the first decrypted bytes), hands the
+//! connection to that protocol's front end with the shared router, and drains on shutdown
+//! — no new connections, idle ones closed, in-flight requests finished within a bounded
+//! grace period.
 
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
-use crate::protocol::stopping;
-use crate::protocol::{grpc, jsonrpc, mucp, Rewound};
+use crate::protocol::tls::HANDSHAKE_RECORD;
+use crate::protocol::{grpc, jsonrpc, mucp, stopping, Rewound};
 use bytes::BytesMut;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// Largest request body accepted, in bytes.
     pub max_message_size: usize,
     /// How long in-flight requests may take to finish after shutdown begins.
     pub grace: Duration,
+    /// Every connection must be TLS (`--tls-cert`); `None` serves plaintext.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` completes, then drains. Returns once every connection is done
 /// or the grace period is over.
@@ -33,14 +40,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop, stopped) = watch::channel(false);
+    let options = Arc::new(options);
+    let grace = options.grace;
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, router.clone(), options, stopped.clone()));
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, router.clone(), options.clone(), stopped.clone()));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
@@ -53,7 +62,7 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
-    let drained = tokio::time::timeout(options.grace, async {
+    let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -61,7 +70,7 @@ pub async fn serve(
         tracing::warn!(
             "{} connection(s) still busy after the {:?} grace period; closing them",
             connections.len(),
-            options.grace
+            grace
         );
     }
 }
@@ -71,11 +80,13 @@ enum Sniffed {
     Mucp,
     Http2,
     JsonRpc,
+    Tls,
 }
 
 /// `None` while the bytes so far could begin more than one protocol.
 fn sniff(first: &[u8]) -> Option<Sniffed> {
     match first {
+        [HANDSHAKE_RECORD, ..] => Some(Sniffed::Tls),
         // A JSON value: Go's jsonrpc clients send no leading whitespace.
         [b'{' | b'[', ..] => Some(Sniffed::JsonRpc),
         [b'P', b'R', b'I', ..] => Some(Sniffed::Http2),
@@ -84,13 +95,66 @@ fn sniff(first: &[u8]) -> Option<Sniffed> {
     }
 }
 
+/// Serves one accepted connection: in the clear, or after a TLS handshake when the server
+/// has a certificate (a plaintext client is then refused).
 async fn serve_connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
+    peer: SocketAddr,
     router: Arc<Router>,
-    options: ServerOptions,
+    options: Arc<ServerOptions>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some(tls) = &options.tls else {
+        return serve_stream(stream, peer, router, &options, stopped).await;
+    };
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        peeked = stream.peek(&mut first) => peeked,
+        _ = stopping(&mut stopped) => return,
+    };
+    if !matches!(peeked, Ok(1)) {
+        return;
+    }
+    if first[0] != HANDSHAKE_RECORD {
+        return refuse_plaintext(stream, peer, first[0]).await;
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_stream(stream, peer, router, &options, stopped).await,
+        Ok(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
+        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+    }
+}
+
+/// A plaintext client of a TLS server: an HTTP/1 one is told so, as Go's servers do.
+async fn refuse_plaintext(mut stream: TcpStream, peer: SocketAddr, first: u8) {
+    tracing::debug!("refusing a plaintext connection from {peer}: this server speaks TLS");
+    if first.is_ascii_uppercase() {
+        let _ = stream
+            .write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to a TLS server.\n")
+            .await;
+        // Read what the client sent before closing, so that the close does not reset the
+        // connection and lose the answer.
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}
+
+/// Recognises the protocol of a (possibly decrypted) stream and serves it.
+async fn serve_stream<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    router: Arc<Router>,
+    options: &ServerOptions,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut first = BytesMut::with_capacity(8 * 1024);
     let sniffed = loop {
         if let Some(sniffed) = sniff(&first) {
@@ -118,12 +182,18 @@ async fn serve_connection(
         Sniffed::JsonRpc => {
             jsonrpc::server::serve_connection(
                 stream,
+                peer,
                 first,
                 router,
                 options.max_message_size,
                 stopped,
             )
             .await
+        }
+        Sniffed::Tls => {
+            tracing::debug!(
+                "{peer} began a TLS handshake, but this server has no certificate (--tls-cert)"
+            );
         }
     }
 }

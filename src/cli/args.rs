@@ -1,8 +1,9 @@
 //! Arguments shared by several subcommands: schema sources, the target server and its
 //! timeouts, and the value parsers for durations and sizes.
 
-use crate::client::{CallOptions, Client};
+use crate::client::{CallOptions, Client, ClientTls};
 use crate::exit_code::UsageError;
+use crate::protocol::tls::ClientFiles;
 use crate::protocol::{Protocol, Target};
 use crate::registry::record::Service;
 use crate::registry::selector::{Selector, Strategy};
@@ -62,7 +63,7 @@ impl RegistryArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct TargetArgs {
-    /// The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
+    /// The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS].
     #[arg(short = 'a', long, value_name = "ADDR")]
     pub address: Option<String>,
     /// The protocol to speak: mucp (go-micro's, the default), jsonrpc (Go's net/rpc JSON codec) or grpc (h2c); an address scheme says the same.
@@ -82,6 +83,42 @@ pub struct TargetArgs {
     pub selector: SelectorArg,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS for gRPC calls; any of these flags means TLS (as `grpcs://` does).
+#[derive(Args, Debug, Clone)]
+pub struct TlsArgs {
+    /// Trust the server certificates this PEM CA signed, instead of the system's roots.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub cacert: Option<PathBuf>,
+    /// A PEM client certificate, for mutual TLS (with --key).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// The PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Do not check the server's certificate (the connection is still encrypted).
+    #[arg(long)]
+    pub insecure: bool,
+    /// The :authority to send and the name the server's certificate must carry (default: the address).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub authority: Option<String>,
+}
+
+impl TlsArgs {
+    fn wanted(&self) -> bool {
+        self.cacert.is_some() || self.cert.is_some() || self.insecure
+    }
+
+    fn files(&self) -> ClientFiles {
+        ClientFiles {
+            cacert: self.cacert.clone(),
+            identity: self.cert.clone().zip(self.key.clone()),
+            insecure: self.insecure,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -125,10 +162,13 @@ impl TargetArgs {
         retries: u32,
         backoff: crate::client::Backoff,
     ) -> anyhow::Result<Client> {
-        let options = self.call_options(retries, backoff);
+        let mut options = self.call_options(retries, backoff);
         let registry = self.registry()?;
         let services = match route {
-            Route::Address(target) => return Ok(Client::new(&target, options)),
+            Route::Address(target) => {
+                options.tls = self.client_tls(target.tls)?;
+                return Ok(Client::new(&target, options));
+            }
             Route::Registered(services) => services,
             Route::Service(name) => super::inspect::block_on(registry.find_service(&name))?,
         };
@@ -140,7 +180,20 @@ impl TargetArgs {
         let start = registry.first_pick(name, strategy)?;
         let selector = Selector::new(&services, start, registry.avoid_list())
             .map_err(|error| anyhow::anyhow!("service {name}: {error}"))?;
+        let secure = selector.candidates().iter().any(|node| node.target.tls);
+        options.tls = self.client_tls(secure)?;
         Ok(Client::with_selector(selector, options))
+    }
+
+    /// The TLS configuration, when a target needs it or a TLS flag asks for it.
+    fn client_tls(&self, needed: bool) -> anyhow::Result<Option<ClientTls>> {
+        if !needed && !self.tls.wanted() {
+            return Ok(None);
+        }
+        Ok(Some(ClientTls {
+            config: self.tls.files().config()?,
+            always: self.tls.wanted(),
+        }))
     }
 
     /// The registry, its operations bounded by `--dial-timeout`.
@@ -150,17 +203,34 @@ impl TargetArgs {
 
     fn target(&self, given: &str) -> anyhow::Result<Target> {
         let target = parse_address(given)?;
-        match self.protocol {
-            Some(protocol) if given.contains("://") && protocol != target.protocol => {
-                Err(UsageError(format!(
+        let explicit = given.contains("://");
+        let target = match self.protocol {
+            Some(protocol) if explicit && protocol != target.protocol => {
+                return Err(UsageError(format!(
                     "--protocol {} contradicts the address {given}",
                     protocol.scheme()
                 ))
                 .into())
             }
-            Some(protocol) => Ok(Target { protocol, ..target }),
-            None => Ok(target),
+            Some(protocol) => Target { protocol, ..target },
+            // TLS flags on a bare HOST:PORT: gRPC over TLS, as grpcurl assumes.
+            None if !explicit && self.tls.wanted() => Target {
+                protocol: Protocol::Grpc,
+                ..target
+            },
+            None => target,
+        };
+        if target.protocol != Protocol::Grpc && (self.tls.wanted() || target.tls) {
+            return Err(UsageError(format!(
+                "TLS is for gRPC calls; rmicro calls {} in the clear (use grpcs://HOST:PORT)",
+                target.protocol.scheme()
+            ))
+            .into());
         }
+        Ok(Target {
+            tls: target.tls || self.tls.wanted(),
+            ..target
+        })
     }
 
     pub fn call_options(&self, retries: u32, backoff: crate::client::Backoff) -> CallOptions {
@@ -171,6 +241,8 @@ impl TargetArgs {
             backoff,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             retry_on: Vec::new(),
+            tls: None,
+            authority: self.tls.authority.clone(),
         }
     }
 
@@ -195,22 +267,16 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
 pub fn parse_address(given: &str) -> anyhow::Result<Target> {
     let (protocol, rest) = match given.split_once("://") {
         None => (Protocol::Mucp, given),
+        Some(("grpcs", rest)) => (Protocol::Grpc, rest),
         Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
             Some(protocol) => (protocol, rest),
-            None if scheme == "grpcs" => {
-                return Err(UsageError(
-                    "grpcs:// (gRPC over TLS) is not supported by this version of rmicro yet; use grpc:// for h2c".into(),
-                )
-                .into())
-            }
-            None => {
-                return Err(UsageError(format!(
-                    "unknown address scheme {scheme}:// (use mucp://, jsonrpc:// or grpc://)"
-                ))
-                .into())
-            }
+            None => return Err(UsageError(format!(
+                "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
+            ))
+            .into()),
         },
     };
+    let tls = given.starts_with("grpcs://");
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || !rest.contains(':') {
         return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());
@@ -220,7 +286,11 @@ pub fn parse_address(given: &str) -> anyhow::Result<Target> {
     } else {
         rest.to_owned()
     };
-    Ok(Target { protocol, address })
+    Ok(Target {
+        protocol,
+        address,
+        tls,
+    })
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -260,17 +330,17 @@ mod tests {
             parse_address("jsonrpc://h:1").unwrap(),
             Target {
                 protocol: Protocol::JsonRpc,
-                address: "h:1".into()
+                address: "h:1".into(),
+                tls: false,
             }
         );
         assert_eq!(
             parse_address("grpc://x:1").unwrap().protocol,
             Protocol::Grpc
         );
-        assert!(parse_address("grpcs://x:1")
-            .unwrap_err()
-            .to_string()
-            .contains("grpcs://"));
+        let secure = parse_address("grpcs://x:1").unwrap();
+        assert_eq!((secure.protocol, secure.tls), (Protocol::Grpc, true));
+        assert!(parse_address("https://x:1").is_err());
         assert!(parse_address("localhost").is_err());
     }
 

@@ -4,11 +4,13 @@
 use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
 use crate::handler::{HandlerRules, Router, RouterOptions};
+use crate::protocol::tls::ServerFiles;
 use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
 use crate::server::{self, ServerOptions};
 use anyhow::Context;
 use clap::Args;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,15 @@ pub struct ServeArgs {
     /// How long the registry keeps the record without a heartbeat (re-registered every third of it).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     register_ttl: Duration,
+    /// Serve every protocol over TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this PEM CA (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
 }
 
 /// Bounds each registry operation of the server (go-micro's etcd timeout).
@@ -98,9 +109,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     let endpoints = router.endpoints().count();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            ServerFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.client_ca.clone(),
+            }
+            .config()?,
+        ),
+        _ => None,
+    };
+    let security = match (&tls, &args.client_ca) {
+        (None, _) => "",
+        (Some(_), None) => ", TLS",
+        (Some(_), Some(_)) => ", mutual TLS",
+    };
+    let secure = tls.is_some();
     let options = ServerOptions {
         max_message_size: args.max_message_size,
         grace: args.grace,
+        tls,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -125,7 +154,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 registry,
                 router.service_record(),
                 args.advertise.clone().unwrap_or_else(|| advertised_address(bound)),
-                args.metadata.iter().cloned().collect(),
+                node_metadata(&args.metadata, secure),
                 args.register_ttl,
             )?),
         };
@@ -141,7 +170,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             None => false,
         };
-        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc, grpc)");
+        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc, grpc{security})");
         let shutdown = async {
             match &registration {
                 Some(registration) => {
@@ -158,6 +187,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("rmicro serve: stopped");
         Ok(())
     })
+}
+
+/// The user's node metadata, and go-micro's `secure=true` for a TLS server (callers then
+/// use TLS).
+fn node_metadata(given: &[(String, String)], secure: bool) -> BTreeMap<String, String> {
+    let mut metadata: BTreeMap<String, String> = given.iter().cloned().collect();
+    if secure {
+        metadata.insert("secure".into(), "true".into());
+    }
+    metadata
 }
 
 /// SIGTERM and SIGINT, listened for from the moment they are installed.

@@ -8,6 +8,7 @@ pub mod grpc;
 pub mod http1;
 pub mod jsonrpc;
 pub mod mucp;
+pub mod tls;
 
 use crate::codec::Codec;
 use crate::message::{Endpoint, Metadata, Reply, Request, StreamCall};
@@ -50,6 +51,8 @@ impl Protocol {
 pub struct Target {
     pub protocol: Protocol,
     pub address: String,
+    /// Over TLS (`grpcs://`, or a node registered as `secure`).
+    pub tls: bool,
 }
 
 /// The outcome of looking up `Service.Method`, with the distinctions go-micro reports.

@@ -41,15 +41,22 @@ impl Selector {
         for service in services {
             for node in &service.nodes {
                 let protocols = node.protocols();
+                // rmicro calls a TLS node (go-micro's `secure`) over gRPC only.
+                let tls = node
+                    .metadata
+                    .get("secure")
+                    .is_some_and(|secure| secure == "true");
                 match protocols
                     .iter()
-                    .find_map(|name| Protocol::from_scheme(name))
+                    .filter_map(|name| Protocol::from_scheme(name))
+                    .find(|protocol| !tls || *protocol == Protocol::Grpc)
                 {
                     Some(protocol) => candidates.push(Candidate {
                         node_id: node.id.clone(),
                         target: Target {
                             protocol,
                             address: node.address.clone(),
+                            tls,
                         },
                     }),
                     None => unusable.push(format!("{} ({})", node.id, protocols.join(","))),

@@ -1,5 +1,5 @@
-//! The gRPC caller: one HTTP/2 connection (h2c) per target, multiplexed, opened on the
-//! first call. A call is a stream: request headers (`te: trailers`, `grpc-timeout`,
+//! The gRPC caller: one HTTP/2 connection per target (h2c, or over TLS with ALPN h2),
+//! multiplexed, opened on the first call. A call is a stream: request headers (`te: trailers`, `grpc-timeout`,
 //! metadata), framed messages, then the reply's headers, messages and status trailers
 //! (or a trailers-only reply). The schema of a server without local files comes from
 //! its reflection service, v1 first and v1alpha when v1 is missing.
@@ -10,7 +10,7 @@ use super::builtin::{
 use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
 use crate::codec::Codec;
 use crate::message::Metadata;
-use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, tls, CallError, OutgoingRequest, RawReply};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -19,23 +19,42 @@ use h2::{RecvStream, SendStream};
 use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 const USER_AGENT: &str = concat!("rmicro/", env!("CARGO_PKG_VERSION"));
+
+/// How a caller reaches its server besides the address.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    /// TLS with this configuration; `None` for h2c.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The `:authority` sent, and the name the server's certificate must carry
+    /// (default: the address).
+    pub authority: Option<String>,
+}
 
 pub struct GrpcCaller {
     address: String,
     dial_timeout: Duration,
     max_message_size: usize,
+    reach: Reach,
     connection: Option<SendRequest<Bytes>>,
 }
 
 impl GrpcCaller {
-    pub fn new(address: &str, dial_timeout: Duration, max_message_size: usize) -> GrpcCaller {
+    pub fn new(
+        address: &str,
+        dial_timeout: Duration,
+        max_message_size: usize,
+        reach: Reach,
+    ) -> GrpcCaller {
         GrpcCaller {
             address: address.to_owned(),
             dial_timeout,
             max_message_size,
+            reach,
             connection: None,
         }
     }
@@ -48,9 +67,14 @@ impl GrpcCaller {
     pub fn share(&self) -> GrpcCaller {
         GrpcCaller {
             address: self.address.clone(),
+            reach: self.reach.clone(),
             connection: self.connection.clone(),
             ..*self
         }
+    }
+
+    fn authority(&self) -> &str {
+        self.reach.authority.as_deref().unwrap_or(&self.address)
     }
 
     async fn connection(&mut self) -> Result<SendRequest<Bytes>, CallError> {
@@ -58,6 +82,33 @@ impl GrpcCaller {
             return Ok(connection.clone());
         }
         let stream = dial(&self.address, self.dial_timeout).await?;
+        let sender = match &self.reach.tls {
+            None => self.handshake(stream).await?,
+            Some(config) => {
+                let name = tls::server_name(self.authority()).map_err(CallError::Transport)?;
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                let stream =
+                    tokio::time::timeout(self.dial_timeout, connector.connect(name, stream))
+                        .await
+                        .map_err(|_| {
+                            CallError::Connect(format!(
+                                "TLS handshake with {}: timed out after {:?}",
+                                self.address, self.dial_timeout
+                            ))
+                        })?
+                        .map_err(|error| tls_failure(&error))?;
+                self.handshake(stream).await?
+            }
+        };
+        self.connection = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// Starts HTTP/2 on a connected stream; its connection task runs on its own.
+    async fn handshake<S>(&self, stream: S) -> Result<SendRequest<Bytes>, CallError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = h2::client::Builder::new()
             .initial_window_size(1 << 20)
             .initial_connection_window_size(1 << 20)
@@ -71,7 +122,6 @@ impl GrpcCaller {
                 tracing::debug!("HTTP/2 connection ended: {error}");
             }
         });
-        self.connection = Some(sender.clone());
         Ok(sender)
     }
 
@@ -85,7 +135,15 @@ impl GrpcCaller {
     ) -> Result<GrpcStream, CallError> {
         let mut builder = Request::builder()
             .method("POST")
-            .uri(format!("http://{}{path}", self.address))
+            .uri(format!(
+                "{}://{}{path}",
+                if self.reach.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                self.authority()
+            ))
             .header("content-type", content_type(codec))
             .header("te", "trailers")
             .header("user-agent", USER_AGENT);
@@ -221,6 +279,37 @@ impl GrpcCaller {
     }
 }
 
+/// A request that got no reply, with what to do about the usual causes.
+fn no_reply(error: h2::Error) -> CallError {
+    let hint = if error.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) {
+        // "HTTP/1…" read as a frame header is a frame of 4 MiB or more.
+        " (the server did not answer in HTTP/2; if it speaks TLS, use grpcs://)"
+    } else if error.to_string().contains("CertificateRequired") {
+        " (the server wants a client certificate: --cert FILE --key FILE)"
+    } else {
+        ""
+    };
+    CallError::Transport(format!("no reply: {error}{hint}"))
+}
+
+/// A failed TLS handshake, with what to do about the usual causes.
+fn tls_failure(error: &std::io::Error) -> CallError {
+    let text = error.to_string();
+    let hint = if matches!(
+        error.kind(),
+        std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+    ) {
+        " (the server closed the connection: it may not speak TLS; for h2c use grpc://)"
+    } else if text.contains("UnknownIssuer") {
+        " (trust its CA with --cacert FILE, or skip the check with --insecure)"
+    } else if text.contains("not valid for name") {
+        " (the certificate names another host: --authority sets the name checked)"
+    } else {
+        ""
+    };
+    CallError::Transport(format!("TLS handshake failed: {text}{hint}"))
+}
+
 fn unexpected(answer: Answer) -> CallError {
     match answer {
         Answer::Error(error) => CallError::Transport(format!(
@@ -300,9 +389,7 @@ impl GrpcStream {
     /// failed one as an error.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
         if let Some(response) = self.response.take() {
-            let response = response
-                .await
-                .map_err(|error| CallError::Transport(format!("no reply: {error}")))?;
+            let response = response.await.map_err(no_reply)?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
             let is_grpc = self

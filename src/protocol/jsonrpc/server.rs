@@ -13,10 +13,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::{self, JoinSet};
 
@@ -26,17 +27,19 @@ const MAX_IN_FLIGHT: usize = 1024;
 const HANDLER_PANICKED: &str = "rpc: the handler panicked";
 
 /// Serves one connection whose first bytes (already read) are in `input`.
-pub async fn serve_connection<D: Dispatch>(
-    mut stream: TcpStream,
+pub async fn serve_connection<S, D>(
+    stream: S,
+    peer: SocketAddr,
     mut input: BytesMut,
     dispatch: Arc<D>,
     max_message_size: usize,
     mut stopped: watch::Receiver<bool>,
-) {
-    let peer = stream
-        .peer_addr()
-        .map_or_else(|_| "?".to_owned(), |address| address.to_string());
-    let (mut reader, mut writer) = stream.split();
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let peer = peer.to_string();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut scanner = ValueScanner::default();
     let mut calls = JoinSet::new();
     // The request id of each running call, to answer even if its handler panics.
@@ -113,7 +116,8 @@ pub async fn serve_connection<D: Dispatch>(
             }
             _ = stopping(&mut stopped), if reading => {
                 // Requests the client already sent are still answered.
-                let _ = reader.try_read_buf(&mut input);
+                // A zero timeout still polls the read once.
+                let _ = tokio::time::timeout(Duration::ZERO, reader.read_buf(&mut input)).await;
                 last_read = true;
             }
         }
