@@ -15,6 +15,8 @@ Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
 - grpc.health.v1.Health with "" and "echo.v1.Echo" SERVING.
 - Server reflection, by --reflection: both (v1 and v1alpha, the default), v1alpha (only
   what grpcio-reflection's enable_server_reflection registers) or none.
+- Plaintext (h2c) by default; over TLS with --tls-cert CERT.pem --tls-key KEY.pem, and
+  then requiring a client certificate signed by --client-ca CA.pem when given.
 """
 import argparse
 import os
@@ -86,11 +88,21 @@ class Echo(echo_pb2_grpc.EchoServicer):
             yield echo_pb2.SayReply(text=f"echo: {request.text}", index=i)
 
 
+def read(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reflection", choices=["both", "v1alpha", "none"], default="both")
     parser.add_argument("--address", default="127.0.0.1:0")
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve over TLS")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--client-ca", help="PEM CA: require client certificates it signed")
     args = parser.parse_args()
+    if (args.tls_cert is None) != (args.tls_key is None) or (args.client_ca and not args.tls_cert):
+        parser.error("--tls-cert and --tls-key go together, and --client-ca needs them")
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
@@ -111,7 +123,15 @@ def main():
         reflection.enable_server_reflection(services, server)
 
     host = args.address.rsplit(":", 1)[0]
-    port = server.add_insecure_port(args.address)
+    if args.tls_cert:
+        credentials = grpc.ssl_server_credentials(
+            [(read(args.tls_key), read(args.tls_cert))],
+            root_certificates=read(args.client_ca) if args.client_ca else None,
+            require_client_auth=bool(args.client_ca),
+        )
+        port = server.add_secure_port(args.address, credentials)
+    else:
+        port = server.add_insecure_port(args.address)
     server.start()
     print(f"listening on {host}:{port}", flush=True)
     server.wait_for_termination()

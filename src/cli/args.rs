@@ -270,10 +270,12 @@ pub fn parse_address(given: &str) -> anyhow::Result<Target> {
         Some(("grpcs", rest)) => (Protocol::Grpc, rest),
         Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
             Some(protocol) => (protocol, rest),
-            None => return Err(UsageError(format!(
+            None => {
+                return Err(UsageError(format!(
                 "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
             ))
-            .into()),
+                .into())
+            }
         },
     };
     let tls = given.starts_with("grpcs://");

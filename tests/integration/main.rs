@@ -12,4 +12,5 @@ mod registry;
 mod schema;
 mod serve;
 mod support;
+mod tls;
 mod wire;

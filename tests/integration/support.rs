@@ -217,6 +217,11 @@ impl Server {
         (status, log)
     }
 
+    /// What the server has printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
