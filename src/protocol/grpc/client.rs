@@ -170,6 +170,11 @@ impl GrpcCaller {
             response: Some(response),
             body: None,
             deframer: Deframer::new(self.max_message_size, false),
+            anonymous_tls: self
+                .reach
+                .tls
+                .as_ref()
+                .is_some_and(|config| !config.client_auth_cert_resolver.has_certs()),
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
         })
@@ -280,12 +285,16 @@ impl GrpcCaller {
 }
 
 /// A request that got no reply, with what to do about the usual causes.
-fn no_reply(error: h2::Error) -> CallError {
+fn no_reply(error: &h2::Error, anonymous_tls: bool) -> CallError {
     let hint = if error.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) {
         // "HTTP/1…" read as a frame header is a frame of 4 MiB or more.
         " (the server did not answer in HTTP/2; if it speaks TLS, use grpcs://)"
     } else if error.to_string().contains("CertificateRequired") {
         " (the server wants a client certificate: --cert FILE --key FILE)"
+    } else if anonymous_tls && error.is_io() {
+        // Under TLS 1.3 the server checks the client after the handshake; its alert may
+        // be lost to the reset that follows it.
+        " (if the server wants a client certificate: --cert FILE --key FILE)"
     } else {
         ""
     };
@@ -347,6 +356,8 @@ pub struct GrpcStream {
     response: Option<ResponseFuture>,
     body: Option<RecvStream>,
     deframer: Deframer,
+    /// Over TLS without a client certificate (a server that wants one hangs up).
+    anonymous_tls: bool,
     headers: HeaderMap,
     trailers: HeaderMap,
 }
@@ -389,7 +400,9 @@ impl GrpcStream {
     /// failed one as an error.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
         if let Some(response) = self.response.take() {
-            let response = response.await.map_err(no_reply)?;
+            let response = response
+                .await
+                .map_err(|error| no_reply(&error, self.anonymous_tls))?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
             let is_grpc = self
