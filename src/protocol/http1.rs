@@ -17,6 +17,8 @@ const MAX_HEADERS: usize = 64;
 pub struct HttpMessage {
     /// Status code and reason of a response; `None` for a request.
     pub status: Option<(u16, String)>,
+    /// Method and path of a request; `None` for a response.
+    pub request_line: Option<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
 }
@@ -76,6 +78,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             max_body,
             at_eof: false,
         }
+    }
+
+    /// The largest body accepted.
+    pub fn max_body(&self) -> usize {
+        self.max_body
     }
 
     /// Bytes of a message that has started arriving but is not complete.
@@ -160,7 +167,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
 
     /// Parses one whole message from the buffer, consuming it; `None` when more bytes are needed.
     fn try_parse(&mut self, response: bool) -> Result<Option<HttpMessage>, ReadError> {
-        let Some((head_len, status, headers, framing)) = parse_head(&self.buffer, response)? else {
+        let Some((head_len, start_line, headers, framing)) = parse_head(&self.buffer, response)?
+        else {
             if self.buffer.len() > MAX_HEAD {
                 return Err(ReadError::Malformed(format!(
                     "message head larger than {MAX_HEAD} bytes"
@@ -203,15 +211,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 message.split_off(head_len).freeze()
             }
         };
+        let (status, request_line) = match start_line {
+            StartLine::Status(code, reason) => (Some((code, reason)), None),
+            StartLine::Request(method, path) => (None, Some((method, path))),
+        };
         Ok(Some(HttpMessage {
             status,
+            request_line,
             headers,
             body,
         }))
     }
 }
 
-type Head = (usize, Option<(u16, String)>, Vec<(String, String)>, Framing);
+/// Length, status line or request line, headers, framing.
+type Head = (usize, StartLine, Vec<(String, String)>, Framing);
+
+/// A response's status and reason, or a request's method and path.
+enum StartLine {
+    Status(u16, String),
+    Request(String, String),
+}
 
 fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -221,18 +241,24 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         match parsed.parse(buffer).map_err(malformed)? {
             httparse::Status::Partial => return Ok(None),
             httparse::Status::Complete(length) => {
-                let status = (
+                let status = StartLine::Status(
                     parsed.code.unwrap_or(0),
                     parsed.reason.unwrap_or("").to_owned(),
                 );
-                (length, Some(status), parsed.headers)
+                (length, status, parsed.headers)
             }
         }
     } else {
         let mut parsed = httparse::Request::new(&mut slots);
         match parsed.parse(buffer).map_err(malformed)? {
             httparse::Status::Partial => return Ok(None),
-            httparse::Status::Complete(length) => (length, None, parsed.headers),
+            httparse::Status::Complete(length) => {
+                let line = StartLine::Request(
+                    parsed.method.unwrap_or("").to_owned(),
+                    parsed.path.unwrap_or("").to_owned(),
+                );
+                (length, line, parsed.headers)
+            }
         }
     };
     let mut headers = Vec::with_capacity(raw_headers.len());

@@ -4,6 +4,7 @@
 //! which lives in a higher layer); a caller sends one request to an address. Neither
 //! knows about handlers, registries or the command line.
 
+pub mod connect;
 pub mod grpc;
 pub mod http1;
 pub mod jsonrpc;
@@ -12,7 +13,7 @@ pub mod tls;
 
 use crate::codec::Codec;
 use crate::message::{Endpoint, Metadata, Reply, Request, StreamCall};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -77,6 +78,41 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// The origin id put into errors this server generates (its service name).
     fn origin(&self) -> &str;
+}
+
+/// The endpoint an HTTP path `/pkg.Service/Method` names (gRPC and Connect), with
+/// grpc-go's texts when there is none.
+pub fn route<D: Dispatch>(dispatch: &D, path: &str) -> Result<Arc<Endpoint>, Status> {
+    let (service, method) = path
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .ok_or_else(|| {
+            Status::new(
+                Code::Unimplemented,
+                format!("malformed method name: {path:?}"),
+            )
+        })?;
+    let short = service.rsplit('.').next().unwrap_or(service);
+    match dispatch.lookup(short, method) {
+        Lookup::Found(endpoint) if endpoint.method.parent_service().full_name() == service => {
+            Ok(endpoint)
+        }
+        Lookup::NoMethod
+            if dispatch
+                .services()
+                .iter()
+                .any(|known| known.full_name() == service) =>
+        {
+            Err(Status::new(
+                Code::Unimplemented,
+                format!("unknown method {method} for service {service}"),
+            ))
+        }
+        _ => Err(Status::new(
+            Code::Unimplemented,
+            format!("unknown service {service}"),
+        )),
+    }
 }
 
 /// One outgoing unary request, as every caller takes it.

@@ -4,13 +4,15 @@
 //! reflection and health services. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). A bad stream ends with its own
-//! status; the connection and its other streams go on.
+//! status; the connection and its other streams go on. A request that is not gRPC by its
+//! content type is the Connect protocol's unary form (`protocol::connect`).
 
 use super::builtin::{self, Builtin, Health};
 use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
 use crate::codec::{self, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
-use crate::protocol::{poll_once, stopping, Dispatch, Lookup};
+use crate::protocol::connect::{self, ConnectRequest};
+use crate::protocol::{poll_once, route, stopping, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -105,12 +107,35 @@ async fn serve_stream<D: Dispatch>(
             .and_then(|value| value.to_str().ok())
     };
     let Some(codec) = header("content-type").and_then(codec_of) else {
+        // Not gRPC: the Connect protocol's unary form (which answers any other type).
+        let reply = match read_body(body, max_message_size).await {
+            Ok(bytes) => {
+                let request = ConnectRequest {
+                    method: parts.method.as_str(),
+                    path: parts.uri.path(),
+                    content_type: header("content-type").unwrap_or(""),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                        .collect(),
+                    body: &bytes,
+                    max_message_size,
+                };
+                connect::serve(dispatch.as_ref(), request).await
+            }
+            Err(status) => connect::ConnectReply::error(&status),
+        };
         let response = Response::builder()
-            .status(415)
-            .header("content-type", "text/plain")
+            .status(reply.status)
+            .header("content-type", reply.content_type)
             .body(())
             .expect("a valid response");
-        let _ = respond.send_response(response, true);
+        if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
+            if !reply.body.is_empty() {
+                let _ = body.send_data(reply.body, true);
+            }
+        }
         return;
     };
     let mut exchange = Exchange {
@@ -157,22 +182,17 @@ impl Call<'_> {
         exchange: &mut Exchange,
         stopped: watch::Receiver<bool>,
     ) -> Result<(), Status> {
-        let (service, method) = self
+        let builtin = self
             .path
             .trim_start_matches('/')
             .rsplit_once('/')
-            .ok_or_else(|| {
-                Status::new(
-                    Code::Unimplemented,
-                    format!("malformed method name: {:?}", self.path),
-                )
-            })?;
-        if let Some(builtin) = Builtin::find(service, method) {
+            .and_then(|(service, method)| Builtin::find(service, method));
+        if let Some(builtin) = builtin {
             return self
                 .serve_builtin(builtin, dispatch, exchange, stopped)
                 .await;
         }
-        let endpoint = find(dispatch, service, method)?;
+        let endpoint = route(dispatch, self.path)?;
         if crate::schema::is_streaming(&endpoint.method) {
             self.serve_streaming(endpoint, dispatch, exchange).await
         } else {
@@ -292,31 +312,6 @@ impl Call<'_> {
     }
 }
 
-/// The endpoint `/service/method` names, by the service's full name.
-fn find<D: Dispatch>(dispatch: &D, service: &str, method: &str) -> Result<Arc<Endpoint>, Status> {
-    let short = service.rsplit('.').next().unwrap_or(service);
-    match dispatch.lookup(short, method) {
-        Lookup::Found(endpoint) if endpoint.method.parent_service().full_name() == service => {
-            Ok(endpoint)
-        }
-        Lookup::NoMethod
-            if dispatch
-                .services()
-                .iter()
-                .any(|known| known.full_name() == service) =>
-        {
-            Err(Status::new(
-                Code::Unimplemented,
-                format!("unknown method {method} for service {service}"),
-            ))
-        }
-        _ => Err(Status::new(
-            Code::Unimplemented,
-            format!("unknown service {service}"),
-        )),
-    }
-}
-
 fn metadata_of(headers: &HeaderMap) -> Metadata {
     headers
         .iter()
@@ -325,6 +320,24 @@ fn metadata_of(headers: &HeaderMap) -> Metadata {
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect()
+}
+
+/// A whole request body of at most `limit` bytes.
+async fn read_body(mut body: RecvStream, limit: usize) -> Result<Vec<u8>, Status> {
+    let mut bytes = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data
+            .map_err(|error| Status::new(Code::Cancelled, format!("the request broke: {error}")))?;
+        let _ = body.flow_control().release_capacity(data.len());
+        if bytes.len() + data.len() > limit {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!("the request body is larger than {limit} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(bytes)
 }
 
 /// The request messages of a stream, as they arrive.

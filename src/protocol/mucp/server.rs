@@ -1,11 +1,13 @@
 //! The mucp server front end: one task per HTTP/1.1 connection, requests answered in
 //! order, replies shaped byte for byte as a go-micro server shapes them (spec §1.4, §4):
 //! status always `200 OK`, headers = the connection's first request echoed and overlaid
-//! with the message's own, sorted; errors in `Micro-Error`.
+//! with the message's own, sorted; errors in `Micro-Error`. Requests to another path than
+//! `/` are the Connect protocol's, answered by `protocol::connect`.
 
 use super::parse_timeout;
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
+use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::http1::{HttpConnection, HttpMessage, ReadError};
 use crate::protocol::{stopping, Dispatch, Lookup};
 use crate::status::{Code, Status};
@@ -83,10 +85,34 @@ pub async fn serve_connection<S, D>(
                 return;
             }
         };
+        if let Some((method, path)) = message
+            .request_line
+            .as_ref()
+            .filter(|(_, path)| connect::is_connect_path(path))
+        {
+            let request = ConnectRequest {
+                method,
+                path,
+                content_type: message.header("Content-Type").unwrap_or(""),
+                headers: message
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect(),
+                body: &message.body,
+                max_message_size: connection.max_body(),
+            };
+            out.clear();
+            connect::serve(dispatch, request)
+                .await
+                .write_http1(&mut out);
+            if connection.write_all(&out).await.is_err() || closes(&message) {
+                return;
+            }
+            continue;
+        }
         let echo = echo.get_or_insert_with(|| echoed_headers(&message));
-        let close_after = message
-            .header("Connection")
-            .is_some_and(|value| value.eq_ignore_ascii_case("close"));
+        let close_after = closes(&message);
         let request_id = message.header("Micro-Id").map(str::to_owned);
         let outcome = handle(dispatch, &message).await;
 
@@ -129,6 +155,13 @@ pub async fn serve_connection<S, D>(
             return;
         }
     }
+}
+
+/// The client asked to close the connection after this request.
+fn closes(message: &HttpMessage) -> bool {
+    message
+        .header("Connection")
+        .is_some_and(|value| value.eq_ignore_ascii_case("close"))
 }
 
 /// Routes, decodes and dispatches one request (spec §2.3, §4.1–§4.2).

@@ -1,0 +1,266 @@
+//! The Connect protocol's unary form (connectrpc.com/docs/protocol), for curl users:
+//! `POST /pkg.Service/Method` with `Content-Type: application/json` or
+//! `application/proto`, the message as the whole body, `Connect-Timeout-Ms` as the
+//! deadline, other headers as metadata, an optionally gzipped body. The reply is the
+//! message with status 200, or a JSON error `{"code","message"}` with the HTTP status
+//! Connect maps the code to. Served over HTTP/1.1 (from the mucp front end, which hands
+//! over requests to other paths than `/`) and over HTTP/2 (from the gRPC front end).
+
+use crate::codec::{self, Codec};
+use crate::message::{Metadata, Request};
+use crate::protocol::{route, Dispatch};
+use crate::status::{Code, Status};
+use bytes::Bytes;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+/// Headers that belong to HTTP or to Connect itself, not metadata for handlers.
+const RESERVED: [&str; 9] = [
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "accept-encoding",
+    "transfer-encoding",
+    "connection",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+];
+
+/// The codec of a Connect unary request's `Content-Type` (parameters ignored).
+pub fn codec_of(content_type: &str) -> Option<Codec> {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/json" => Some(Codec::Json),
+        "application/proto" => Some(Codec::Protobuf),
+        _ => None,
+    }
+}
+
+/// Whether an HTTP/1 request is Connect's rather than mucp's: mucp always posts to `/`.
+pub fn is_connect_path(path: &str) -> bool {
+    path.len() > 1 && path.starts_with('/')
+}
+
+/// One unary request as it arrived.
+pub struct ConnectRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub content_type: &'a str,
+    /// Header names and values, in any case.
+    pub headers: Vec<(&'a str, &'a str)>,
+    pub body: &'a [u8],
+    pub max_message_size: usize,
+}
+
+/// What to answer: an HTTP status, a content type and the body.
+pub struct ConnectReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
+impl ConnectReply {
+    pub fn error(status: &Status) -> ConnectReply {
+        let mut error = serde_json::json!({ "code": code_name(status.code) });
+        if !status.message.is_empty() {
+            error["message"] = status.message.clone().into();
+        }
+        ConnectReply {
+            status: http_status(status.code),
+            content_type: "application/json",
+            body: serde_json::to_vec(&error)
+                .expect("an error object serialises")
+                .into(),
+        }
+    }
+
+    /// The whole HTTP/1.1 response.
+    pub fn write_http1(&self, out: &mut Vec<u8>) {
+        let reason = crate::status::http_status_text(self.status);
+        out.extend_from_slice(
+            format!(
+                "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                self.status,
+                self.content_type,
+                self.body.len()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&self.body);
+    }
+}
+
+/// Serves one unary request.
+pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> ConnectReply {
+    let Some(codec) = codec_of(request.content_type) else {
+        return ConnectReply {
+            status: 415,
+            content_type: "text/plain",
+            body: Bytes::from(format!(
+                "unsupported Content-Type {:?}: the Connect protocol takes application/json or application/proto",
+                request.content_type
+            )),
+        };
+    };
+    match call(dispatch, &request, codec).await {
+        Ok(body) => ConnectReply {
+            status: 200,
+            content_type: match codec {
+                Codec::Json => "application/json",
+                Codec::Protobuf => "application/proto",
+            },
+            body,
+        },
+        Err(status) => ConnectReply::error(&status),
+    }
+}
+
+async fn call<D: Dispatch>(
+    dispatch: &D,
+    request: &ConnectRequest<'_>,
+    codec: Codec,
+) -> Result<Bytes, Status> {
+    if request.method != "POST" {
+        return Err(Status::new(
+            Code::Unimplemented,
+            format!("{} is not served: use POST", request.method),
+        ));
+    }
+    let endpoint = route(dispatch, request.path)?;
+    if crate::schema::is_streaming(&endpoint.method) {
+        return Err(Status::new(
+            Code::Unimplemented,
+            format!(
+                "{} streams; the Connect protocol is served for unary methods only (use gRPC)",
+                request.path
+            ),
+        ));
+    }
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    };
+    let deadline = match header("connect-timeout-ms") {
+        Some(value) => Some(Instant::now() + parse_timeout(value)?),
+        None => None,
+    };
+    let body = match header("content-encoding") {
+        None | Some("identity") => request.body.to_vec(),
+        Some("gzip") => gunzip(request.body, request.max_message_size)?,
+        Some(other) => {
+            return Err(Status::new(
+                Code::Unimplemented,
+                format!("unsupported Content-Encoding {other:?} (use gzip or identity)"),
+            ))
+        }
+    };
+    let message =
+        codec::decode(codec, &endpoint.method.input(), &body).map_err(Status::invalid_argument)?;
+    let metadata: Metadata = request
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !RESERVED
+                .iter()
+                .any(|reserved| reserved.eq_ignore_ascii_case(name))
+        })
+        .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
+        .collect();
+    let reply = dispatch
+        .call(Request {
+            endpoint,
+            metadata,
+            body: message,
+            deadline,
+        })
+        .await?;
+    Ok(codec::encode_reply(codec, &reply))
+}
+
+/// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.
+fn parse_timeout(value: &str) -> Result<Duration, Status> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|_| value.len() <= 10)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "Connect-Timeout-Ms {value:?} is not at most 10 digits"
+            ))
+        })
+}
+
+fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Status> {
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|error| Status::invalid_argument(format!("cannot gunzip the body: {error}")))?;
+    if inflated.len() > limit {
+        return Err(Status::new(
+            Code::ResourceExhausted,
+            format!("the body is larger than {limit} bytes once gunzipped"),
+        ));
+    }
+    Ok(inflated)
+}
+
+/// Connect's code names: gRPC's in lower case, but `canceled` with one L.
+pub fn code_name(code: Code) -> String {
+    match code {
+        Code::Cancelled => "canceled".into(),
+        code => code.name().to_ascii_lowercase(),
+    }
+}
+
+/// The HTTP status Connect sends each code with.
+pub fn http_status(code: Code) -> u16 {
+    match code {
+        Code::Ok => 200,
+        Code::Cancelled => 499,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+        Code::DeadlineExceeded => 504,
+        Code::NotFound => 404,
+        Code::AlreadyExists | Code::Aborted => 409,
+        Code::PermissionDenied => 403,
+        Code::ResourceExhausted => 429,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::Unauthenticated => 401,
+        Code::Unknown | Code::Internal | Code::DataLoss => 500,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_named_and_mapped_as_connect_does() {
+        assert_eq!(code_name(Code::Cancelled), "canceled");
+        assert_eq!(code_name(Code::NotFound), "not_found");
+        assert_eq!(code_name(Code::DeadlineExceeded), "deadline_exceeded");
+        assert_eq!(http_status(Code::DeadlineExceeded), 504);
+        assert_eq!(http_status(Code::FailedPrecondition), 400);
+        assert_eq!(http_status(Code::Unimplemented), 501);
+    }
+
+    #[test]
+    fn content_types_and_timeouts() {
+        assert_eq!(
+            codec_of("application/json; charset=utf-8"),
+            Some(Codec::Json)
+        );
+        assert_eq!(codec_of("application/proto"), Some(Codec::Protobuf));
+        assert_eq!(codec_of("application/grpc"), None);
+        assert_eq!(parse_timeout("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_timeout("12345678901").is_err());
+        assert!(parse_timeout("-1").is_err());
+        assert!(is_connect_path("/echo.v1.Echo/Say"));
+        assert!(!is_connect_path("/"));
+    }
+}
