@@ -2,7 +2,8 @@
 # The interop suite: rmicro against real peers in both directions. Builds its peers
 # itself (Go's standard net/rpc programs with Debian's golang-go) and fails, never skips,
 # when one cannot be had; installs the pinned PyPI packages of interop/requirements.txt
-# (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests).
+# (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests,
+# cryptography for the TLS tests' certificates).
 # Called by .ci/run; run it alone the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -170,11 +170,15 @@ impl GrpcCaller {
             response: Some(response),
             body: None,
             deframer: Deframer::new(self.max_message_size, false),
-            anonymous_tls: self
-                .reach
-                .tls
-                .as_ref()
-                .is_some_and(|config| !config.client_auth_cert_resolver.has_certs()),
+            hang_up_hint: match &self.reach.tls {
+                None => "if the server speaks TLS, use grpcs://",
+                // Under TLS 1.3 the server checks the client after the handshake; its
+                // alert may be lost to the reset that follows it.
+                Some(config) if !config.client_auth_cert_resolver.has_certs() => {
+                    "if the server wants a client certificate: --cert FILE --key FILE"
+                }
+                Some(_) => "",
+            },
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
         })
@@ -285,18 +289,16 @@ impl GrpcCaller {
 }
 
 /// A request that got no reply, with what to do about the usual causes.
-fn no_reply(error: &h2::Error, anonymous_tls: bool) -> CallError {
+fn no_reply(error: &h2::Error, hang_up_hint: &str) -> CallError {
     let hint = if error.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) {
         // "HTTP/1…" read as a frame header is a frame of 4 MiB or more.
-        " (the server did not answer in HTTP/2; if it speaks TLS, use grpcs://)"
+        " (the server did not answer in HTTP/2; if it speaks TLS, use grpcs://)".into()
     } else if error.to_string().contains("CertificateRequired") {
-        " (the server wants a client certificate: --cert FILE --key FILE)"
-    } else if anonymous_tls && error.is_io() {
-        // Under TLS 1.3 the server checks the client after the handshake; its alert may
-        // be lost to the reset that follows it.
-        " (if the server wants a client certificate: --cert FILE --key FILE)"
+        " (the server wants a client certificate: --cert FILE --key FILE)".into()
+    } else if error.is_io() && !hang_up_hint.is_empty() {
+        format!(" ({hang_up_hint})")
     } else {
-        ""
+        String::new()
     };
     CallError::Transport(format!("no reply: {error}{hint}"))
 }
@@ -356,8 +358,8 @@ pub struct GrpcStream {
     response: Option<ResponseFuture>,
     body: Option<RecvStream>,
     deframer: Deframer,
-    /// Over TLS without a client certificate (a server that wants one hangs up).
-    anonymous_tls: bool,
+    /// The likely cause when the server hangs up instead of answering.
+    hang_up_hint: &'static str,
     headers: HeaderMap,
     trailers: HeaderMap,
 }
@@ -402,7 +404,7 @@ impl GrpcStream {
         if let Some(response) = self.response.take() {
             let response = response
                 .await
-                .map_err(|error| no_reply(&error, self.anonymous_tls))?;
+                .map_err(|error| no_reply(&error, self.hang_up_hint))?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
             let is_grpc = self
