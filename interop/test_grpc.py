@@ -20,7 +20,9 @@ import unittest
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
@@ -104,6 +106,18 @@ class PythonClientAgainstRmicro(PeerTest):
         with self.assertRaises(grpc.RpcError) as raised:
             self.say("missing")
         self.assertStatus(raised, grpc.StatusCode.NOT_FOUND, "no such thing")
+
+    def test_error_details_travel_in_grpc_status_details_bin(self):
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.say("stockout")
+        self.assertStatus(raised, grpc.StatusCode.RESOURCE_EXHAUSTED, "out of stock")
+        status = rpc_status.from_call(raised.exception)
+        self.assertEqual((status.code, status.message), (grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], "out of stock"))
+        info, reply = error_details_pb2.ErrorInfo(), echo_pb2.SayReply()
+        self.assertTrue(status.details[0].Unpack(info), status.details[0].type_url)
+        self.assertEqual((info.reason, info.domain, dict(info.metadata)), ("STOCKOUT", "echo.example", {"zone": "eu-1"}))
+        self.assertTrue(status.details[1].Unpack(reply), status.details[1].type_url)
+        self.assertEqual((reply.text, reply.index), ("try later", 7))
 
     def test_gzip_compressed_requests_are_accepted(self):
         reply = self.say("hi", compression=grpc.Compression.Gzip)
@@ -316,6 +330,19 @@ class RmicroAgainstPythonServer(PeerTest):
         # x-server is a header only the server sends; x-trailer a trailer.
         for text in ("x-tenant", "acme", "x-server", "grpcio", "x-trailer", "done"):
             self.assertIn(text, result.stderr)
+
+    def test_error_details_are_shown_decoded(self):
+        result = self.call("echo.v1.Echo/Say", '{"text":"details"}', "--output", "envelope")
+        self.assertExit(result, 64 + 9)
+        status = json.loads(result.stdout)["status"]
+        self.assertEqual((status["name"], status["message"]), ("FAILED_PRECONDITION", "with details"))
+        self.assertEqual(status["details"], [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "QUOTA", "domain": "grpcio.example"},
+            {"@type": "type.googleapis.com/echo.v1.SayReply", "text": "retry", "index": 3},
+        ])
+        result = self.call("echo.v1.Echo/Say", '{"text":"details"}')
+        self.assertExit(result, 64 + 9)
+        self.assertIn('"reason":"QUOTA"', result.stderr)
 
     def test_envelope(self):
         result = self.call("echo.v1.Echo/Say", '{"text":"hi"}', "-H", "x-tenant:acme", "--output", "envelope")

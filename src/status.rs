@@ -2,7 +2,7 @@
 //! errors that came from or go to go-micro, the origin id and HTTP-like code.
 //!
 //! Holds the single mapping table between go-micro's error JSON (spec §3.1) and gRPC codes
-//! (DESIGN.md "Status"). Depends on nothing else in the crate.
+//! (DESIGN.md "Status"). Depends on nothing else in the crate (details are prost's `Any`).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -111,6 +111,8 @@ pub struct Status {
     pub id: String,
     /// The exact go-micro code when one was given (keeps 402, 418 … intact end to end).
     pub http_code: Option<u16>,
+    /// gRPC's and Connect's error details (`google.rpc.Status.details`).
+    pub details: Vec<prost_types::Any>,
 }
 
 /// go-micro's error object, field order as Go writes it (spec §3.1).
@@ -137,6 +139,7 @@ impl Status {
             message: message.into(),
             id: String::new(),
             http_code: None,
+            details: Vec::new(),
         }
     }
 
@@ -181,10 +184,9 @@ impl Status {
             if error.code != 0 || !error.detail.is_empty() {
                 let http_code = u16::try_from(error.code).ok().filter(|c| *c != 0);
                 return Status {
-                    code: Code::from_http(error.code),
-                    message: error.detail,
                     id: error.id,
                     http_code,
+                    ..Status::new(Code::from_http(error.code), error.detail)
                 };
             }
         }

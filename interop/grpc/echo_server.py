@@ -4,7 +4,9 @@
 Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
 - echo.v1.Echo (stubs generated from echo.proto at start-up):
   Say      "echo: <text>"; "fail:CODE" aborts with that status (e.g. fail:NOT_FOUND) and
-           the message "failing as asked"; "sleep:MS" sleeps MS milliseconds first;
+           the message "failing as asked"; "details" aborts with FAILED_PRECONDITION and
+           the details ErrorInfo(reason "QUOTA", domain "grpcio.example") and
+           SayReply(text "retry", index 3) in grpc-status-details-bin; "sleep:MS" sleeps MS milliseconds first;
            "headers" replies "headers: k=v,..." with the request's "x-" metadata, sorted;
            "deadline" replies "deadline: <ms left>ms" (or "deadline: none").
   Count    `count` replies "<text> <i>" with index i, from 0.
@@ -25,14 +27,23 @@ import time
 from concurrent import futures
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import echo_stubs  # noqa: E402
 
 echo_pb2, echo_pb2_grpc = echo_stubs.load_echo()
 ECHO_SERVICE = echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name
+
+
+def pack(message):
+    detail = any_pb2.Any()
+    detail.Pack(message)
+    return detail
 
 
 def request_metadata(context):
@@ -54,6 +65,13 @@ class Echo(echo_pb2_grpc.EchoServicer):
             if code is None or code == grpc.StatusCode.OK:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no error status named {name!r}")
             context.abort(code, "failing as asked")
+        if text == "details":
+            context.abort_with_status(rpc_status.to_status(status_pb2.Status(
+                code=grpc.StatusCode.FAILED_PRECONDITION.value[0],
+                message="with details",
+                details=[pack(error_details_pb2.ErrorInfo(reason="QUOTA", domain="grpcio.example")),
+                         pack(echo_pb2.SayReply(text="retry", index=3))],
+            )))
         if text == "headers":
             seen = ",".join(f"{key}={value}" for key, value in request_metadata(context))
             return echo_pb2.SayReply(text=f"headers: {seen}")

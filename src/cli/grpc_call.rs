@@ -8,7 +8,7 @@
 
 use super::inspect::peer_error;
 use crate::client::{is_retryable_grpc, AttemptEvent, Client};
-use crate::codec::{self, Codec};
+use crate::codec::{self, details, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
@@ -82,19 +82,36 @@ pub async fn run(
         if verbose {
             print_headers(stream.trailers());
         }
+        let schema = method.parent_pool();
+        let shown_details = |status: &Status| -> Vec<Value> {
+            status
+                .details
+                .iter()
+                .map(|detail| details::to_json(detail, Some(schema)))
+                .collect()
+        };
         if let Shown::Envelope { pretty } = shown {
             let status = match &result {
                 Ok(()) => Status::new(Code::Ok, ""),
                 Err(CallError::Status(status)) => status.clone(),
                 Err(_) => Status::new(Code::Unavailable, ""),
             };
+            let mut shown_status = json!({"code": status.code as u8, "name": status.code.name(), "message": status.message});
+            if !status.details.is_empty() {
+                shown_status["details"] = shown_details(&status).into();
+            }
             let envelope = json!({
-                "status": {"code": status.code as u8, "name": status.code.name(), "message": status.message},
+                "status": shown_status,
                 "headers": header_object(stream.headers()),
                 "trailers": header_object(stream.trailers()),
                 "messages": call.messages,
             });
             output::print_json(&envelope, pretty)?;
+        }
+        if let Err(CallError::Status(status)) = &result {
+            for (number, detail) in shown_details(status).iter().enumerate() {
+                eprintln!("rmicro: error detail {}: {detail}", number + 1);
+            }
         }
         return result.map_err(|error| peer_error(error, client.address()));
     }

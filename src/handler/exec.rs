@@ -11,7 +11,7 @@ use super::send_reply;
 use crate::codec;
 use crate::message::{Metadata, Reply, Request, StreamCall};
 use crate::status::Status;
-use prost_reflect::{MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -129,7 +129,7 @@ impl ExecHandler {
         if output.status.success() {
             self.parse_reply(program, &output.stdout)
         } else {
-            Err(failure(program, &output))
+            Err(failure(program, &output, self.output.parent_pool()))
         }
     }
 
@@ -195,7 +195,7 @@ impl ExecHandler {
             stdout: Vec::new(),
             stderr: stderr_tail.await.unwrap_or_default(),
         };
-        Err(failure(program, &output))
+        Err(failure(program, &output, self.output.parent_pool()))
     }
 
     /// One line of a streaming command: a reply, or `{"error": {…}}`.
@@ -206,7 +206,7 @@ impl ExecHandler {
                 excerpt(line.as_bytes())
             ))
         })?;
-        if let Some(status) = error_reply(&value) {
+        if let Some(status) = error_reply(&value, self.output.parent_pool()) {
             return Err(status);
         }
         self.message(program, &value)
@@ -241,10 +241,10 @@ impl ExecHandler {
 
 /// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
 /// else Internal with the tail of its stderr.
-fn failure(program: &str, output: &std::process::Output) -> Status {
+fn failure(program: &str, output: &std::process::Output, schema: &DescriptorPool) -> Status {
     if let Some(status) = serde_json::from_slice(&output.stdout)
         .ok()
-        .and_then(|value| error_reply(&value))
+        .and_then(|value| error_reply(&value, schema))
     {
         return status;
     }
@@ -267,10 +267,14 @@ fn failure(program: &str, output: &std::process::Output) -> Status {
 }
 
 /// The status of an `{"error": {…}}` object (its only key).
-fn error_reply(value: &serde_json::Value) -> Option<Status> {
+fn error_reply(value: &serde_json::Value, schema: &DescriptorPool) -> Option<Status> {
     let object = value.as_object().filter(|object| object.len() == 1)?;
     let spec: ErrorSpec = serde_json::from_value(object.get("error")?.clone()).ok()?;
-    spec.to_status()
+    Some(spec.to_status(schema).unwrap_or_else(|error| {
+        Status::internal(format!(
+            "an exec handler printed an unusable error: {error}"
+        ))
+    }))
 }
 
 fn excerpt(bytes: &[u8]) -> String {

@@ -6,11 +6,11 @@
 use super::exec::ExecHandler;
 use super::stub::{Action, Condition, Matcher, Rule, StubHandler};
 use super::Handler;
-use crate::codec;
+use crate::codec::{self, details};
 use crate::schema::{is_streaming, Schema};
 use crate::status::{Code, Status};
 use anyhow::{anyhow, bail, Context};
-use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -37,7 +37,8 @@ struct RuleSpec {
     proxy: Option<String>,
 }
 
-/// `{"code": 404, "detail": "..."}` (go-micro codes) or `{"status": "NOT_FOUND", ...}`.
+/// `{"code": 404, "detail": "..."}` (go-micro codes) or `{"status": "NOT_FOUND", ...}`,
+/// with optional `"details": [{"@type": "google.rpc.ErrorInfo", ...}]`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorSpec {
@@ -47,18 +48,30 @@ pub struct ErrorSpec {
     detail: String,
     #[serde(default)]
     id: String,
+    #[serde(default)]
+    details: Vec<Value>,
 }
 
 impl ErrorSpec {
-    /// The status this error stands for; `None` when it names no known code.
-    pub fn to_status(&self) -> Option<Status> {
+    /// The status this error stands for, detail types resolved in `schema` or among
+    /// google.rpc's standard ones.
+    pub fn to_status(&self, schema: &DescriptorPool) -> Result<Status, String> {
         let named = self.status.as_deref().and_then(Code::from_name);
-        let code = named.or_else(|| self.code.map(|code| Code::from_http(code.into())))?;
-        Some(Status {
-            code,
-            message: self.detail.clone(),
+        let code = named
+            .or_else(|| self.code.map(|code| Code::from_http(code.into())))
+            .ok_or(
+                "give a go-micro \"code\" (e.g. 404) or a gRPC \"status\" (e.g. \"NOT_FOUND\")",
+            )?;
+        let details = self
+            .details
+            .iter()
+            .map(|detail| details::from_json(detail, Some(schema)))
+            .collect::<Result<_, _>>()?;
+        Ok(Status {
             id: self.id.clone(),
             http_code: self.code,
+            details,
+            ..Status::new(code, self.detail.clone())
         })
     }
 }
@@ -210,7 +223,11 @@ impl Compile<'_> {
                 .map_err(|error| anyhow!("reply: {error}"))?;
             Action::Reply(Arc::new(codec::encode_ahead(message)))
         } else if let Some(error) = &spec.error {
-            Action::Error(error.to_status().ok_or_else(|| anyhow!("error: give a go-micro \"code\" (e.g. 404) or a gRPC \"status\" (e.g. \"NOT_FOUND\")"))?)
+            Action::Error(
+                error
+                    .to_status(self.method.parent_pool())
+                    .map_err(|error| anyhow!("error: {error}"))?,
+            )
         } else if let Some(steps) = &spec.sequence {
             if steps.is_empty() {
                 bail!("sequence is empty");

@@ -2,11 +2,11 @@
 //! `POST /pkg.Service/Method` with `Content-Type: application/json` or
 //! `application/proto`, the message as the whole body, `Connect-Timeout-Ms` as the
 //! deadline, other headers as metadata, an optionally gzipped body. The reply is the
-//! message with status 200, or a JSON error `{"code","message"}` with the HTTP status
+//! message with status 200, or a JSON error `{"code","message","details"}` with the HTTP status
 //! Connect maps the code to. Served over HTTP/1.1 (from the mucp front end, which hands
 //! over requests to other paths than `/`) and over HTTP/2 (from the gRPC front end).
 
-use crate::codec::{self, Codec};
+use crate::codec::{self, details, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::{route, Dispatch};
 use crate::status::{Code, Status};
@@ -64,6 +64,18 @@ impl ConnectReply {
         let mut error = serde_json::json!({ "code": code_name(status.code) });
         if !status.message.is_empty() {
             error["message"] = status.message.clone().into();
+        }
+        if !status.details.is_empty() {
+            error["details"] = status
+                .details
+                .iter()
+                .map(|detail| {
+                    serde_json::json!({
+                        "type": details::type_name(&detail.type_url),
+                        "value": details::base64_encode(&detail.value),
+                    })
+                })
+                .collect();
         }
         ConnectReply {
             status: http_status(status.code),

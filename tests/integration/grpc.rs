@@ -1,6 +1,7 @@
 //! gRPC between rmicro's own client and server on the shared port: a call with the schema
 //! from reflection, listing, the max message size answered with RESOURCE_EXHAUSTED while
-//! the server goes on serving, an unknown service, and the envelope of a failed call.
+//! the server goes on serving, an unknown service, the envelope of a failed call, and
+//! error details through gRPC and the Connect protocol.
 //! Interop with Python's grpcio both ways is interop/test_grpc.py.
 
 use crate::support::{assert_exit, assert_stderr_has, assert_stdout_has, json, Server};
@@ -67,4 +68,61 @@ fn an_unknown_service_is_unimplemented_with_an_envelope() {
         "{envelope}"
     );
     assert_eq!(envelope["messages"], serde_json::json!([]));
+}
+
+/// The greeter schema with a handlers file whose error carries `details`: the arguments
+/// of `rmicro serve`, and the directory that holds the file.
+fn details_args(details: &str) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = format!(
+        r#"{{"Greeter.Hello": {{"error": {{"status": "NOT_FOUND", "detail": "nobody", "details": {details}}}}}}}"#
+    );
+    let path = crate::support::write_temp(dir.path(), "handlers.json", handlers.as_bytes());
+    let proto = crate::support::fixture("greeter.proto");
+    let args = ["--no-register", "--proto", &proto, "--handlers", &path];
+    (dir, args.map(str::to_owned).to_vec())
+}
+
+#[test]
+fn error_details_reach_grpc_and_connect_callers() {
+    let (_dir, args) = details_args(
+        r#"[{"@type": "google.rpc.ErrorInfo", "reason": "GONE", "domain": "rmicro.test"}]"#,
+    );
+    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let output = call(&server, &["Greeter.Hello", "{}", "--output", "envelope"]);
+    assert_exit(&output, 64 + 5);
+    assert_eq!(
+        json(&output)["status"]["details"],
+        serde_json::json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "GONE", "domain": "rmicro.test"}])
+    );
+
+    // The Connect protocol over HTTP/1.1 on the same port: the details as type and base64.
+    let mut stream = server.connect();
+    let reply = crate::support::exchange(
+        &mut stream,
+        b"POST /greeter.Greeter/Hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    let text = String::from_utf8(reply).unwrap();
+    assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
+    let body: serde_json::Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["message"], "nobody");
+    assert_eq!(body["details"][0]["type"], "google.rpc.ErrorInfo");
+    // ErrorInfo{reason: "GONE", domain: "rmicro.test"}, standard base64 without padding.
+    assert_eq!(body["details"][0]["value"], "CgRHT05FEgtybWljcm8udGVzdA");
+}
+
+#[test]
+fn an_error_detail_of_an_unknown_type_is_refused_at_start_up() {
+    let (_dir, args) = details_args(r#"[{"@type": "acme.Nope"}]"#);
+    // An address that cannot be bound: a server that wrongly started fails, not hangs.
+    let output = crate::support::rmicro()
+        .arg("serve")
+        .args(&args)
+        .args(["--address", "256.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert_stderr_has(&output, "unknown detail type acme.Nope");
 }

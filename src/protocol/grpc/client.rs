@@ -8,7 +8,7 @@ use super::builtin::{
     Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
 };
 use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
-use crate::codec::Codec;
+use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::{dial, foreign_reply, tls, CallError, OutgoingRequest, RawReply};
 use crate::schema::Schema;
@@ -505,7 +505,16 @@ fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
         return Ok(());
     }
     let message = text("grpc-message").map(percent_decode).unwrap_or_default();
-    Err(CallError::Status(Status::new(code, message)))
+    let details = match text("grpc-status-details-bin") {
+        Some(value) => details::base64_decode(value)
+            .and_then(|bytes| details::decode_status(&bytes))
+            .map_err(|error| CallError::Transport(format!("{code}: {message}; {error}")))?,
+        None => Vec::new(),
+    };
+    Err(CallError::Status(Status {
+        details,
+        ..Status::new(code, message)
+    }))
 }
 
 /// A reply that is not gRPC: mapped as gRPC maps HTTP statuses, naming what came.

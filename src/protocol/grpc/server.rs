@@ -9,7 +9,7 @@
 
 use super::builtin::{self, Builtin, Health};
 use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
-use crate::codec::{self, Codec};
+use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::{poll_once, route, stopping, Dispatch};
@@ -381,6 +381,7 @@ impl Incoming {
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
 /// `200 OK` with the gRPC content type (status 200 is `Response`'s default).
 fn grpc_response(codec: Codec) -> Response<()> {
@@ -440,6 +441,14 @@ impl Exchange {
         if !message.is_empty() {
             if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
                 trailers.insert(GRPC_MESSAGE, value);
+            }
+        }
+        if let Err(status) = &result {
+            if !status.details.is_empty() {
+                let bytes = details::encode_status(code as i32, message, &status.details);
+                if let Ok(value) = HeaderValue::from_str(&details::base64_encode(&bytes)) {
+                    trailers.insert(GRPC_STATUS_DETAILS, value);
+                }
             }
         }
         let sent = match &mut self.body {
