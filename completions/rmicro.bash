@@ -85,7 +85,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__call)
-            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --content-type --header --retries --retry-on --backoff --output --verbose --batch --concurrency --help"
+            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --content-type --header --retries --retry-on --compress --backoff --output --verbose --batch --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +147,22 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --content-type)
                     COMPREPLY=($(compgen -W "json protobuf" -- "${cur}"))
                     return 0
@@ -165,6 +181,10 @@ _rmicro() {
                     ;;
                 --retry-on)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
+                    COMPREPLY=($(compgen -W "gzip" -- "${cur}"))
                     return 0
                     ;;
                 --backoff)
@@ -205,7 +225,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__describe)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --output --help"
+            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +279,22 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -275,7 +311,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__health)
-            opts="-a -h --address --protocol --timeout --dial-timeout --service --selector --registry --wait --help"
+            opts="-a -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,6 +346,22 @@ _rmicro() {
                     return 0
                     ;;
                 --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -451,7 +503,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__list)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --watch --output --help"
+            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --watch --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,6 +557,22 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -521,7 +589,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__serve)
-            opts="-I -a -h --proto --import-path --descriptor-set --handlers --strict --address --name --version --max-message-size --grace --registry --no-register --metadata --advertise --register-ttl --help"
+            opts="-I -a -h --proto --import-path --descriptor-set --handlers --strict --address --name --version --max-message-size --grace --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --client-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,6 +655,18 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -595,7 +675,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__stats)
-            opts="-a -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --output --help"
+            opts="-a -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -630,6 +710,22 @@ _rmicro() {
                     return 0
                     ;;
                 --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

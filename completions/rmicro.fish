@@ -47,6 +47,9 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l registry -d 'The
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l metadata -d 'Node metadata published in the registry (repeatable)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l advertise -d 'The address published in the registry (default: the bound one; for 0.0.0.0, this host\'s outgoing address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l register-ttl -d 'How long the registry keeps the record without a heartbeat (re-registered every third of it)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-cert -d 'Serve every protocol over TLS with this PEM certificate chain (needs --tls-key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l client-ca -d 'Require client certificates signed by this PEM CA (mutual TLS)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l no-register -d 'Do not register in any registry'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s h -l help -d 'Print help'
@@ -54,7 +57,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Req
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l dial-timeout -d 'Timeout for opening the connection' -r
@@ -62,24 +65,30 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l service -d 'Call 
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC)' -r -f -a "json\t''
 protobuf\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header (repeatable)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1); over gRPC on Unavailable and connection failures' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retry-on -d 'gRPC status codes that are retried too, e.g. DEADLINE_EXCEEDED,RESOURCE_EXHAUSTED' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l compress -d 'Compress gRPC request messages (gzip); replies are read compressed either way' -r -f -a "gzip\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l backoff -d 'Delay between attempts: exponential (go-micro\'s formula), constant:DURATION or none' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s o -l output -d 'pretty (indented JSON; the default on a terminal), json (one line per message), raw (the body as received) or envelope (gRPC: status, headers, trailers and messages)' -r -f -a "pretty\t''
 json\t''
 raw\t''
 envelope\t'gRPC: one JSON object with status, headers, trailers and messages'"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l concurrency -d 'Calls in flight at once with --batch' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s v -l verbose -d 'Show each attempt and the reply headers on stderr'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l batch -d 'Read requests from stdin, one JSON document per line; print one reply line per request, in input order ({"error":{…}} for a failed one). Calls share connections'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l dial-timeout -d 'Timeout for opening the connection' -r
@@ -87,14 +96,19 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l service -d 'Call 
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l watch -d 'With no target: keep following the registry, printing a line for each node that registers (+) or goes away (-)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l dial-timeout -d 'Timeout for opening the connection' -r
@@ -102,10 +116,15 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l service -d 'C
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
 json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l dial-timeout -d 'Timeout for opening the connection' -r
@@ -113,9 +132,14 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l service -d 'Cal
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://HOST:PORT or jsonrpc://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l dial-timeout -d 'Timeout for opening the connection' -r
@@ -123,8 +147,13 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l service -d 'Call
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
 roundrobin\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'

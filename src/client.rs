@@ -54,6 +54,8 @@ pub struct CallOptions {
     pub retry_on: Vec<Code>,
     /// TLS for gRPC targets that want it, and the `:authority` to send.
     pub tls: Option<ClientTls>,
+    /// gRPC request messages are gzipped.
+    pub gzip: bool,
     pub authority: Option<String>,
 }
 
@@ -292,7 +294,13 @@ impl Client {
                 )));
             };
             match caller
-                .open(path, codec, metadata, Some(self.options.timeout))
+                .open(
+                    path,
+                    codec,
+                    metadata,
+                    Some(self.options.timeout),
+                    self.options.gzip,
+                )
                 .await
             {
                 Ok(stream) => return Ok(stream),
@@ -363,6 +371,11 @@ impl Client {
     /// gRPC codes retried besides Unavailable.
     pub fn retry_also_on(&mut self, codes: Vec<Code>) {
         self.options.retry_on = codes;
+    }
+
+    /// gRPC streams opened from now on send gzipped messages (`--compress gzip`).
+    pub fn compress_requests(&mut self, gzip: bool) {
+        self.options.gzip = gzip;
     }
 
     pub fn options(&self) -> &CallOptions {

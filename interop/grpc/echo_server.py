@@ -17,6 +17,7 @@ Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
 - grpc.health.v1.Health with "" and "echo.v1.Echo" SERVING.
 - Server reflection, by --reflection: both (v1 and v1alpha, the default), v1alpha (only
   what grpcio-reflection's enable_server_reflection registers) or none.
+- Replies uncompressed, or gzipped with --compression gzip.
 - Plaintext (h2c) by default; over TLS with --tls-cert CERT.pem --tls-key KEY.pem, and
   then requiring a client certificate signed by --client-ca CA.pem when given.
 """
@@ -115,6 +116,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reflection", choices=["both", "v1alpha", "none"], default="both")
     parser.add_argument("--address", default="127.0.0.1:0")
+    parser.add_argument("--compression", choices=["none", "gzip"], default="none",
+                        help="compress every reply (when the client accepts it)")
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--client-ca", help="PEM CA: require client certificates it signed")
@@ -122,7 +125,8 @@ def main():
     if (args.tls_cert is None) != (args.tls_key is None) or (args.client_ca and not args.tls_cert):
         parser.error("--tls-cert and --tls-key go together, and --client-ca needs them")
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+    compression = grpc.Compression.Gzip if args.compression == "gzip" else grpc.Compression.NoCompression
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), compression=compression)
     echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
 
     checker = health.HealthServicer()

@@ -242,6 +242,7 @@ impl TargetArgs {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             retry_on: Vec::new(),
             tls: None,
+            gzip: false,
             authority: self.tls.authority.clone(),
         }
     }

@@ -21,6 +21,12 @@ use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 use std::io::Read;
 
+/// How gRPC request messages are compressed (`--compress`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Compression {
+    Gzip,
+}
+
 #[derive(Args, Debug)]
 pub struct CallArgs {
     /// Service.Method, pkg.Service.Method or pkg.Service/Method.
@@ -53,6 +59,9 @@ pub struct CallArgs {
     /// gRPC status codes that are retried too, e.g. DEADLINE_EXCEEDED,RESOURCE_EXHAUSTED.
     #[arg(long, value_name = "CODES", value_delimiter = ',', value_parser = parse_code)]
     retry_on: Vec<Code>,
+    /// Compress gRPC request messages (gzip); replies are read compressed either way.
+    #[arg(long, value_enum, value_name = "ALGORITHM")]
+    compress: Option<Compression>,
     /// Delay between attempts: exponential (go-micro's formula), constant:DURATION or none.
     #[arg(long, value_name = "POLICY", default_value = "exponential", value_parser = parse_backoff)]
     backoff: Backoff,
@@ -116,6 +125,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     };
     let mut client = args.target.client_for(route, args.retries, args.backoff)?;
     client.retry_also_on(args.retry_on.clone());
+    client.compress_requests(args.compress.is_some());
     let codec = match args.content_type {
         None if client.protocol() == Protocol::Grpc => Codec::Protobuf,
         None | Some(ContentType::Json) => Codec::Json,

@@ -126,3 +126,24 @@ fn an_error_detail_of_an_unknown_type_is_refused_at_start_up() {
     assert_exit(&output, 1);
     assert_stderr_has(&output, "unknown detail type acme.Nope");
 }
+
+#[test]
+fn gzipped_requests_get_gzipped_replies() {
+    let server = Server::greeter(&["--no-register"]);
+    let output = call(
+        &server,
+        &[
+            "Greeter.Hello",
+            r#"{"name":"John"}"#,
+            "--compress",
+            "gzip",
+            "-v",
+        ],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(json(&output)["msg"], "Hello John");
+    assert_stderr_has(&output, "< grpc-encoding: gzip");
+    let plain = call(&server, &["Greeter.Hello", r#"{"name":"John"}"#, "-v"]);
+    assert_exit(&plain, 0);
+    assert!(!crate::support::stderr(&plain).contains("grpc-encoding"));
+}

@@ -7,7 +7,7 @@
 use super::builtin::{
     Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
 };
-use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
+use super::{codec_of, content_type, format_timeout, frame, frame_gzip, percent_decode, Deframer};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::{dial, foreign_reply, tls, CallError, OutgoingRequest, RawReply};
@@ -125,13 +125,14 @@ impl GrpcCaller {
         Ok(sender)
     }
 
-    /// Opens a call of `path` (`/pkg.Service/Method`).
+    /// Opens a call of `path` (`/pkg.Service/Method`); `gzip` compresses its messages.
     pub async fn open(
         &mut self,
         path: &str,
         codec: Codec,
         metadata: &Metadata,
         timeout: Option<Duration>,
+        gzip: bool,
     ) -> Result<GrpcStream, CallError> {
         let mut builder = Request::builder()
             .method("POST")
@@ -146,9 +147,13 @@ impl GrpcCaller {
             ))
             .header("content-type", content_type(codec))
             .header("te", "trailers")
+            .header("grpc-accept-encoding", "gzip")
             .header("user-agent", USER_AGENT);
         if let Some(timeout) = timeout {
             builder = builder.header("grpc-timeout", format_timeout(timeout));
+        }
+        if gzip {
+            builder = builder.header("grpc-encoding", "gzip");
         }
         for (name, value) in metadata.iter() {
             builder = builder.header(name.to_ascii_lowercase(), value);
@@ -170,6 +175,7 @@ impl GrpcCaller {
             response: Some(response),
             body: None,
             deframer: Deframer::new(self.max_message_size, false),
+            gzip,
             hang_up_hint: match &self.reach.tls {
                 None => "if the server speaks TLS, use grpcs://",
                 // Under TLS 1.3 the server checks the client after the handshake; its
@@ -201,7 +207,13 @@ impl GrpcCaller {
         timeout: Duration,
     ) -> Result<RawReply, CallError> {
         let mut stream = self
-            .open(request.path, request.codec, request.metadata, Some(timeout))
+            .open(
+                request.path,
+                request.codec,
+                request.metadata,
+                Some(timeout),
+                false,
+            )
             .await?;
         stream.send(request.body, true)?;
         let received = stream.receive_all().await;
@@ -236,7 +248,13 @@ impl GrpcCaller {
     ) -> Result<Schema, CallError> {
         let path = format!("/{service}/ServerReflectionInfo");
         let mut stream = self
-            .open(&path, Codec::Protobuf, &Metadata::new(), Some(timeout))
+            .open(
+                &path,
+                Codec::Protobuf,
+                &Metadata::new(),
+                Some(timeout),
+                false,
+            )
             .await?;
         let ask = |stream: &mut GrpcStream, question: Question| {
             let request = ReflectionRequest {
@@ -358,6 +376,8 @@ pub struct GrpcStream {
     response: Option<ResponseFuture>,
     body: Option<RecvStream>,
     deframer: Deframer,
+    /// Request messages are gzipped.
+    gzip: bool,
     /// The likely cause when the server hangs up instead of answering.
     hang_up_hint: &'static str,
     headers: HeaderMap,
@@ -367,7 +387,12 @@ pub struct GrpcStream {
 impl GrpcStream {
     /// Sends one request message; `last` ends the request stream.
     pub fn send(&mut self, message: &[u8], last: bool) -> Result<(), CallError> {
-        self.send_data(frame(message), last)
+        let framed = if self.gzip {
+            frame_gzip(message)
+        } else {
+            frame(message)
+        };
+        self.send_data(framed, last)
     }
 
     /// Ends the request stream without another message.
@@ -420,6 +445,16 @@ impl GrpcStream {
             }
             if parts.status != http::StatusCode::OK || !is_grpc {
                 return Err(http_failure(parts.status, &self.headers));
+            }
+            match self.headers.get("grpc-encoding").map(|value| value.as_bytes()) {
+                None | Some(b"identity") => {}
+                Some(b"gzip") => self.deframer.accept_gzip(true),
+                Some(other) => {
+                    return Err(CallError::Transport(format!(
+                        "the reply is compressed with {}, which rmicro does not read (it asks for gzip)",
+                        String::from_utf8_lossy(other)
+                    )))
+                }
             }
             self.body = Some(body);
         }

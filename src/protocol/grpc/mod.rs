@@ -1,5 +1,5 @@
 //! gRPC over HTTP/2 (h2c on the shared port): message framing (a compressed flag and a
-//! 4-byte big-endian length before each message, gzip accepted), `grpc-timeout`, and
+//! 4-byte big-endian length before each message, gzip both ways), `grpc-timeout`, and
 //! `grpc-message` percent-encoding. The server front end is `server` (reflection and
 //! health built in), the caller `client`.
 
@@ -10,7 +10,7 @@ pub mod server;
 use crate::codec::Codec;
 use crate::status::{Code, Status};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 /// The length-prefix of every message.
@@ -42,6 +42,19 @@ pub fn frame(message: &[u8]) -> Bytes {
     framed.freeze()
 }
 
+/// One message gzipped, with the compressed flag and the compressed length.
+pub fn frame_gzip(message: &[u8]) -> Bytes {
+    let mut encoder =
+        flate2::write::GzEncoder::new(vec![1, 0, 0, 0, 0], flate2::Compression::fast());
+    encoder
+        .write_all(message)
+        .expect("writing to memory cannot fail");
+    let mut framed = encoder.finish().expect("writing to memory cannot fail");
+    let length = (framed.len() - PREFIX) as u32;
+    framed[1..PREFIX].copy_from_slice(&length.to_be_bytes());
+    framed.into()
+}
+
 /// Splits length-prefixed messages off the bytes of a stream as they arrive.
 pub struct Deframer {
     buffer: BytesMut,
@@ -57,6 +70,11 @@ impl Deframer {
             max_message_size,
             gzip,
         }
+    }
+
+    /// The peer's `grpc-encoding`, once known (a reply's comes with its headers).
+    pub fn accept_gzip(&mut self, gzip: bool) {
+        self.gzip = gzip;
     }
 
     pub fn push(&mut self, data: &[u8]) {
@@ -228,6 +246,23 @@ mod tests {
         deframer.push(&frame(&[0; 11]));
         assert_eq!(
             deframer.next_message().unwrap_err().code,
+            Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn gzipped_messages_are_inflated_only_when_the_encoding_says_gzip() {
+        let mut identity = Deframer::new(100, false);
+        identity.push(&frame_gzip(b"hello"));
+        assert_eq!(identity.next_message().unwrap_err().code, Code::Internal);
+        let mut gzip = Deframer::new(100, true);
+        gzip.push(&[frame_gzip(b"hello"), frame(b"plain")].concat());
+        assert_eq!(gzip.next_message().unwrap().unwrap(), &b"hello"[..]);
+        assert_eq!(gzip.next_message().unwrap().unwrap(), &b"plain"[..]);
+        // A bomb: small compressed, larger than the limit once inflated.
+        gzip.push(&frame_gzip(&[0; 101]));
+        assert_eq!(
+            gzip.next_message().unwrap_err().code,
             Code::ResourceExhausted
         );
     }

@@ -3,12 +3,13 @@
 //! streaming ones through `call_stream` with channels both ways) or to the built-in
 //! reflection and health services. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
-//! trailers-only response when no message was sent). A bad stream ends with its own
+//! trailers-only response when no message was sent). Replies are gzipped when the request
+//! was. A bad stream ends with its own
 //! status; the connection and its other streams go on. A request that is not gRPC by its
 //! content type is the Connect protocol's unary form (`protocol::connect`).
 
 use super::builtin::{self, Builtin, Health};
-use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
+use super::{codec_of, content_type, frame, frame_gzip, parse_timeout, percent_encode, Deframer};
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -138,13 +139,16 @@ async fn serve_stream<D: Dispatch>(
         }
         return;
     };
+    let encoding = header("grpc-encoding").unwrap_or("identity");
     let mut exchange = Exchange {
         respond,
         codec,
+        // Replies are compressed as the request was, as grpc-go does.
+        gzip: encoding == "gzip",
         body: None,
     };
-    let result = match header("grpc-encoding").unwrap_or("identity") {
-        encoding @ ("identity" | "gzip") => {
+    let result = match encoding {
+        "identity" | "gzip" => {
             let incoming = Incoming {
                 body,
                 deframer: Deframer::new(max_message_size, encoding == "gzip"),
@@ -381,6 +385,7 @@ impl Incoming {
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
 /// `200 OK` with the gRPC content type (status 200 is `Response`'s default).
@@ -396,6 +401,8 @@ fn grpc_response(codec: Codec) -> Response<()> {
 struct Exchange {
     respond: SendResponse<Bytes>,
     codec: Codec,
+    /// Reply messages are gzipped (`grpc-encoding: gzip`).
+    gzip: bool,
     body: Option<SendStream<Bytes>>,
 }
 
@@ -407,11 +414,12 @@ impl Exchange {
         let body = match &mut self.body {
             Some(body) => body,
             None => {
-                let response = Response::builder()
-                    .status(200)
-                    .header("content-type", content_type(self.codec))
-                    .body(())
-                    .expect("a valid response");
+                let mut response = grpc_response(self.codec);
+                if self.gzip {
+                    response
+                        .headers_mut()
+                        .insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
+                }
                 self.body.insert(
                     self.respond
                         .send_response(response, false)
@@ -419,7 +427,12 @@ impl Exchange {
                 )
             }
         };
-        body.send_data(frame(message), false).map_err(broken)
+        let framed = if self.gzip {
+            frame_gzip(message)
+        } else {
+            frame(message)
+        };
+        body.send_data(framed, false).map_err(broken)
     }
 
     /// Completes when the caller resets the stream.
