@@ -147,3 +147,61 @@ fn gzipped_requests_get_gzipped_replies() {
     assert_exit(&plain, 0);
     assert!(!crate::support::stderr(&plain).contains("grpc-encoding"));
 }
+
+/// Sends one gRPC request whose body is `body` (the length prefix included) and returns
+/// the status and message the server ends the stream with.
+async fn send_raw_grpc(address: &str, body: &'static [u8]) -> (String, String) {
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!("http://{address}/greeter.Greeter/Hello"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    send.send_data(bytes::Bytes::from_static(body), true)
+        .unwrap();
+    let (parts, mut reply) = response.await.unwrap().into_parts();
+    let ending = match parts.headers.get("grpc-status") {
+        Some(_) => parts.headers, // trailers-only
+        None => {
+            while reply.data().await.is_some() {}
+            reply.trailers().await.unwrap().unwrap()
+        }
+    };
+    let text = |name: &str| ending[name].to_str().unwrap().to_owned();
+    (text("grpc-status"), text("grpc-message"))
+}
+
+#[test]
+fn a_truncated_message_or_frame_ends_only_its_own_stream() {
+    let server = Server::greeter(&["--no-register"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A message that announces 100 bytes and ends after 3.
+    let (code, message) =
+        runtime.block_on(send_raw_grpc(&server.address, &[0, 0, 0, 0, 100, 1, 2, 3]));
+    assert_eq!(code, "13");
+    assert!(message.contains("ended inside a message"), "{message}");
+    // A bad compressed flag.
+    let (code, message) = runtime.block_on(send_raw_grpc(&server.address, &[7, 0, 0, 0, 0]));
+    assert_eq!(code, "13");
+    assert!(message.contains("invalid compressed flag 7"), "{message}");
+
+    // Raw bytes: the preface, SETTINGS, then a HEADERS frame that claims 50 bytes and
+    // brings 5 before the connection closes.
+    let mut raw = server.connect();
+    std::io::Write::write_all(
+        &mut raw,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x32\x01\x04\0\0\0\x01abcde",
+    )
+    .unwrap();
+    drop(raw);
+    let output = call(&server, &["Greeter.Hello", r#"{"name":"John"}"#]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output)["msg"], "Hello John");
+}
