@@ -132,11 +132,11 @@ fn port_in_use_is_a_clear_error() {
 fn usage_errors_exit_2() {
     assert_exit(&run(&["call"]), 2);
     assert_exit(&run(&["serve", "--max-message-size", "lots"]), 2);
-    assert_exit(
-        &rmicro()
-            .args(["call", "X.Y", "--address", "grpcs://127.0.0.1:1"])
-            .output()
-            .unwrap(),
-        2,
-    );
+    // TLS is for gRPC: a TLS flag with an explicit mucp address contradicts it.
+    let tls_over_mucp = rmicro()
+        .args(["call", "X.Y", "--address", "mucp://127.0.0.1:1", "--insecure"])
+        .output()
+        .unwrap();
+    assert_exit(&tls_over_mucp, 2);
+    assert_stderr_has(&tls_over_mucp, "TLS is for gRPC calls");
 }
