@@ -46,6 +46,21 @@ class Process:
                 pipe.close()
 
 
+def serve_echo(*extra):
+    """`rmicro serve` with interop/grpc's echo schema and handlers, on a free port."""
+    return Process(
+        [
+            require(RMICRO), "serve",
+            "--proto", "interop/grpc/echo.proto",
+            "--handlers", "interop/grpc/echo.handlers.json",
+            "--address", "127.0.0.1:0",
+            "--no-register",
+            *extra,
+        ],
+        stream="stderr",
+    )
+
+
 def rmicro(*args, stdin=None, timeout=60):
     return subprocess.run(
         [require(RMICRO), *args],

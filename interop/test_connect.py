@@ -33,7 +33,7 @@ from connectrpc.compression.gzip import GzipCompression
 from connectrpc.errors import ConnectError
 from connectrpc.method import IdempotencyLevel, MethodInfo
 
-from peers import ROOT, RMICRO, PeerTest, Process, require
+from peers import ROOT, PeerTest, serve_echo
 
 sys.path.insert(0, os.path.join(ROOT, "interop", "grpc"))
 import echo_stubs  # noqa: E402  (interop/grpc has no __init__.py: it must not hide grpcio)
@@ -52,19 +52,6 @@ def method(name, request=echo_pb2.SayRequest, service="echo.v1.Echo"):
 
 
 SAY = method("Say")
-
-
-def serve_rmicro():
-    return Process(
-        [
-            require(RMICRO), "serve",
-            "--proto", "interop/grpc/echo.proto",
-            "--handlers", "interop/grpc/echo.handlers.json",
-            "--address", "127.0.0.1:0",
-            "--no-register",
-        ],
-        stream="stderr",
-    )
 
 
 class Recorder:
@@ -92,7 +79,7 @@ class Recorder:
 class ConnectPythonClientAgainstRmicro(PeerTest):
     @classmethod
     def setUpClass(cls):
-        cls.server = serve_rmicro()
+        cls.server = serve_echo()
 
     @classmethod
     def tearDownClass(cls):
@@ -213,7 +200,7 @@ class CurlAgainstRmicro(PeerTest):
     @classmethod
     def setUpClass(cls):
         cls.curl_bin = find_curl()
-        cls.server = serve_rmicro()
+        cls.server = serve_echo()
 
     @classmethod
     def tearDownClass(cls):

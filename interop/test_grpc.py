@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from peers import ROOT, RMICRO, PeerTest, Process, require, rmicro
+from peers import ROOT, PeerTest, Process, rmicro, serve_echo
 
 GRPC_DIR = os.path.join(ROOT, "interop", "grpc")
 ECHO_SERVER = os.path.join(GRPC_DIR, "echo_server.py")
@@ -69,16 +69,7 @@ def json_lines(text):
 class PythonClientAgainstRmicro(PeerTest):
     @classmethod
     def setUpClass(cls):
-        cls.server = Process(
-            [
-                require(RMICRO), "serve",
-                "--proto", "interop/grpc/echo.proto",
-                "--handlers", "interop/grpc/echo.handlers.json",
-                "--address", "127.0.0.1:0",
-                "--no-register",
-            ],
-            stream="stderr",
-        )
+        cls.server = serve_echo()
         cls.channel = grpc.insecure_channel(cls.server.address)
         cls.echo = echo_pb2_grpc.EchoStub(cls.channel)
 

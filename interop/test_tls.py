@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from peers import ROOT, RMICRO, PeerTest, Process, require, rmicro
+from peers import ROOT, PeerTest, Process, rmicro, serve_echo
 
 GRPC_DIR = os.path.join(ROOT, "interop", "grpc")
 ECHO_SERVER = os.path.join(GRPC_DIR, "echo_server.py")
@@ -137,18 +137,7 @@ class TLSTest(PeerTest):
 
 
 def serve_rmicro(pki, *extra):
-    return Process(
-        [
-            require(RMICRO), "serve",
-            "--proto", "interop/grpc/echo.proto",
-            "--handlers", "interop/grpc/echo.handlers.json",
-            "--address", "127.0.0.1:0",
-            "--no-register",
-            "--tls-cert", pki["server"], "--tls-key", pki["server_key"],
-            *extra,
-        ],
-        stream="stderr",
-    )
+    return serve_echo("--tls-cert", pki["server"], "--tls-key", pki["server_key"], *extra)
 
 
 def credentials(ca=None, client=None):

@@ -134,7 +134,13 @@ fn usage_errors_exit_2() {
     assert_exit(&run(&["serve", "--max-message-size", "lots"]), 2);
     // TLS is for gRPC: a TLS flag with an explicit mucp address contradicts it.
     let tls_over_mucp = rmicro()
-        .args(["call", "X.Y", "--address", "mucp://127.0.0.1:1", "--insecure"])
+        .args([
+            "call",
+            "X.Y",
+            "--address",
+            "mucp://127.0.0.1:1",
+            "--insecure",
+        ])
         .output()
         .unwrap();
     assert_exit(&tls_over_mucp, 2);
