@@ -266,11 +266,11 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
 
 /// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1).
 pub fn parse_address(given: &str) -> anyhow::Result<Target> {
-    let (protocol, rest) = match given.split_once("://") {
-        None => (Protocol::Mucp, given),
-        Some(("grpcs", rest)) => (Protocol::Grpc, rest),
+    let (protocol, tls, rest) = match given.split_once("://") {
+        None => (Protocol::Mucp, false, given),
+        Some(("grpcs", rest)) => (Protocol::Grpc, true, rest),
         Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
-            Some(protocol) => (protocol, rest),
+            Some(protocol) => (protocol, false, rest),
             None => {
                 return Err(UsageError(format!(
                 "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
@@ -279,7 +279,6 @@ pub fn parse_address(given: &str) -> anyhow::Result<Target> {
             }
         },
     };
-    let tls = given.starts_with("grpcs://");
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() || !rest.contains(':') {
         return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());

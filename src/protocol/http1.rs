@@ -15,15 +15,35 @@ const MAX_HEADERS: usize = 64;
 /// One HTTP message: headers with Go-canonical names, in arrival order, and the body.
 #[derive(Debug)]
 pub struct HttpMessage {
-    /// Status code and reason of a response; `None` for a request.
-    pub status: Option<(u16, String)>,
-    /// Method and path of a request; `None` for a response.
-    pub request_line: Option<(String, String)>,
+    pub start: StartLine,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
 }
 
+/// A response's status code and reason, or a request's method and path.
+#[derive(Debug)]
+pub enum StartLine {
+    Status(u16, String),
+    Request { method: String, path: String },
+}
+
 impl HttpMessage {
+    /// The status code and reason of a response.
+    pub fn status(&self) -> Option<(u16, &str)> {
+        match &self.start {
+            StartLine::Status(code, reason) => Some((*code, reason)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The method and path of a request.
+    pub fn request_line(&self) -> Option<(&str, &str)> {
+        match &self.start {
+            StartLine::Request { method, path } => Some((method, path)),
+            StartLine::Status(..) => None,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -167,8 +187,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
 
     /// Parses one whole message from the buffer, consuming it; `None` when more bytes are needed.
     fn try_parse(&mut self, response: bool) -> Result<Option<HttpMessage>, ReadError> {
-        let Some((head_len, start_line, headers, framing)) = parse_head(&self.buffer, response)?
-        else {
+        let Some((head_len, start, headers, framing)) = parse_head(&self.buffer, response)? else {
             if self.buffer.len() > MAX_HEAD {
                 return Err(ReadError::Malformed(format!(
                     "message head larger than {MAX_HEAD} bytes"
@@ -211,13 +230,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 message.split_off(head_len).freeze()
             }
         };
-        let (status, request_line) = match start_line {
-            StartLine::Status(code, reason) => (Some((code, reason)), None),
-            StartLine::Request(method, path) => (None, Some((method, path))),
-        };
         Ok(Some(HttpMessage {
-            status,
-            request_line,
+            start,
             headers,
             body,
         }))
@@ -226,12 +240,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
 
 /// Length, status line or request line, headers, framing.
 type Head = (usize, StartLine, Vec<(String, String)>, Framing);
-
-/// A response's status and reason, or a request's method and path.
-enum StartLine {
-    Status(u16, String),
-    Request(String, String),
-}
 
 fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -253,10 +261,10 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         match parsed.parse(buffer).map_err(malformed)? {
             httparse::Status::Partial => return Ok(None),
             httparse::Status::Complete(length) => {
-                let line = StartLine::Request(
-                    parsed.method.unwrap_or("").to_owned(),
-                    parsed.path.unwrap_or("").to_owned(),
-                );
+                let line = StartLine::Request {
+                    method: parsed.method.unwrap_or("").to_owned(),
+                    path: parsed.path.unwrap_or("").to_owned(),
+                };
                 (length, line, parsed.headers)
             }
         }

@@ -167,7 +167,7 @@ async fn post_to(endpoint: &str, path: &str, body: &Value) -> anyhow::Result<Val
     let reply = connection.read_response().await.map_err(|error| {
         anyhow!("etcd at {endpoint} gave no HTTP answer ({error}): is it etcd 3.4 or later?")
     })?;
-    let status = reply.status.as_ref().map_or(0, |status| status.0);
+    let status = reply.status().map_or(0, |(code, _)| code);
     let value: Value = serde_json::from_slice(&reply.body).map_err(|_| {
         anyhow!(
             "etcd at {endpoint} answered {status} {:?}: is it etcd 3.4 or later?",

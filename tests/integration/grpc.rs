@@ -4,18 +4,14 @@
 //! error details through gRPC and the Connect protocol.
 //! Interop with Python's grpcio both ways is interop/test_grpc.py.
 
-use crate::support::{assert_exit, assert_stderr_has, assert_stdout_has, json, Server};
+use crate::support::{assert_exit, assert_stderr_has, assert_stdout_has, json, run, Server};
 
 fn grpc(server: &Server) -> String {
     format!("grpc://{}", server.address)
 }
 
 fn call(server: &Server, args: &[&str]) -> std::process::Output {
-    crate::support::rmicro()
-        .args(["call", "--address", &grpc(server)])
-        .args(args)
-        .output()
-        .unwrap()
+    run(&[&["call", "--address", &grpc(server)], args].concat())
 }
 
 #[test]
@@ -24,10 +20,7 @@ fn a_call_over_grpc_takes_its_schema_from_reflection() {
     let output = call(&server, &["greeter.Greeter/Hello", r#"{"name":"John"}"#]);
     assert_exit(&output, 0);
     assert_eq!(json(&output)["msg"], "Hello John");
-    let output = crate::support::rmicro()
-        .args(["list", "--address", &grpc(&server)])
-        .output()
-        .unwrap();
+    let output = run(&["list", "--address", &grpc(&server)]);
     assert_exit(&output, 0);
     assert_stdout_has(&output, "Helloworld.Call");
 }
@@ -117,12 +110,8 @@ fn error_details_reach_grpc_and_connect_callers() {
 fn an_error_detail_of_an_unknown_type_is_refused_at_start_up() {
     let (_dir, args) = details_args(r#"[{"@type": "acme.Nope"}]"#);
     // An address that cannot be bound: a server that wrongly started fails, not hangs.
-    let output = crate::support::rmicro()
-        .arg("serve")
-        .args(&args)
-        .args(["--address", "256.0.0.1:0"])
-        .output()
-        .unwrap();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&[&["serve"], &args[..], &["--address", "256.0.0.1:0"]].concat());
     assert_exit(&output, 1);
     assert_stderr_has(&output, "unknown detail type acme.Nope");
 }

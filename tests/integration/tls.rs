@@ -5,7 +5,7 @@
 //! the registry. grpcio and Python's ssl module as peers are interop/test_tls.py.
 
 use crate::support::{
-    assert_exit, assert_stderr_has, json, rmicro, run_in_registry, write_temp, Server,
+    assert_exit, assert_stderr_has, json, run, run_in_registry, write_temp, Server,
 };
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use std::process::Output;
@@ -65,17 +65,14 @@ impl Certificates {
 }
 
 fn call(address: &str, extra: &[&str]) -> Output {
-    rmicro()
-        .args([
-            "call",
-            "Greeter.Hello",
-            r#"{"name":"John"}"#,
-            "--address",
-            address,
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+    let hello = [
+        "call",
+        "Greeter.Hello",
+        r#"{"name":"John"}"#,
+        "--address",
+        address,
+    ];
+    run(&[&hello[..], extra].concat())
 }
 
 fn assert_hello(output: &Output) {
@@ -109,10 +106,7 @@ fn grpcs_is_verified_against_the_given_ca_and_the_address_or_authority() {
     assert_stderr_has(&elsewhere, "not valid for name \"other.example\"");
 
     // Reflection over TLS, after the failed handshakes.
-    let listed = rmicro()
-        .args(["list", "--address", &grpcs, "--cacert", &ca])
-        .output()
-        .unwrap();
+    let listed = run(&["list", "--address", &grpcs, "--cacert", &ca]);
     assert_exit(&listed, 0);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("Greeter.Hello"));
 }
@@ -172,9 +166,10 @@ fn a_tls_node_is_registered_secure_and_called_over_grpcs() {
     );
     let _server = Server::greeter(&["--registry", &url, "--tls-cert", &cert, "--tls-key", &key]);
 
-    let records: Vec<String> = walk(registry.path())
-        .iter()
-        .map(|path| std::fs::read_to_string(path).unwrap())
+    // The embedded registry keeps a file per node under the service's directory.
+    let records: Vec<String> = std::fs::read_dir(registry.path().join("greeter"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
         .collect();
     assert!(
         records
@@ -200,35 +195,19 @@ fn a_tls_node_is_registered_secure_and_called_over_grpcs() {
     assert_hello(&called);
 }
 
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flat_map(|entry| {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn bad_certificate_files_are_refused_at_start_up() {
     let certificates = Certificates::new();
-    let output = rmicro()
-        .args([
-            "serve",
-            "--no-register",
-            "--proto",
-            &crate::support::fixture("greeter.proto"),
-        ])
-        .args(["--tls-cert", &certificates.path("server.pem")])
-        .args(["--tls-key", &certificates.path("client.key")])
-        .output()
-        .unwrap();
+    let output = run(&[
+        "serve",
+        "--no-register",
+        "--proto",
+        &crate::support::fixture("greeter.proto"),
+        "--tls-cert",
+        &certificates.path("server.pem"),
+        "--tls-key",
+        &certificates.path("client.key"),
+    ]);
     assert_exit(&output, 1);
     assert_stderr_has(&output, "does not go with --tls-key");
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,14 @@
 //! The gRPC caller: one HTTP/2 connection per target (h2c, or over TLS with ALPN h2),
-//! multiplexed, opened on the first call. A call is a stream: request headers (`te: trailers`, `grpc-timeout`,
-//! metadata), framed messages, then the reply's headers, messages and status trailers
-//! (or a trailers-only reply). The schema of a server without local files comes from
+//! multiplexed, opened on the first call. A call is a stream: request headers
+//! (`te: trailers`, `grpc-timeout`, metadata), framed messages (gzipped on request), then
+//! the reply's headers, messages (gzipped or not) and status trailers (or a
+//! trailers-only reply). The schema of a server without local files comes from
 //! its reflection service, v1 first and v1alpha when v1 is missing.
 
 use super::builtin::{
     Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
 };
-use super::{codec_of, content_type, format_timeout, frame, frame_gzip, percent_decode, Deframer};
+use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::{dial, foreign_reply, tls, CallError, OutgoingRequest, RawReply};
@@ -387,12 +388,7 @@ pub struct GrpcStream {
 impl GrpcStream {
     /// Sends one request message; `last` ends the request stream.
     pub fn send(&mut self, message: &[u8], last: bool) -> Result<(), CallError> {
-        let framed = if self.gzip {
-            frame_gzip(message)
-        } else {
-            frame(message)
-        };
-        self.send_data(framed, last)
+        self.send_data(frame(message, self.gzip), last)
     }
 
     /// Ends the request stream without another message.

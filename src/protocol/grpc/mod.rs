@@ -33,8 +33,11 @@ pub fn content_type(codec: Codec) -> &'static str {
     }
 }
 
-/// One message with its uncompressed length prefix.
-pub fn frame(message: &[u8]) -> Bytes {
+/// One message with its length prefix, gzipped (compressed flag set) when `gzip`.
+pub fn frame(message: &[u8], gzip: bool) -> Bytes {
+    if gzip {
+        return frame_gzip(message);
+    }
     let mut framed = BytesMut::with_capacity(PREFIX + message.len());
     framed.put_u8(0);
     framed.put_u32(message.len() as u32);
@@ -43,7 +46,7 @@ pub fn frame(message: &[u8]) -> Bytes {
 }
 
 /// One message gzipped, with the compressed flag and the compressed length.
-pub fn frame_gzip(message: &[u8]) -> Bytes {
+fn frame_gzip(message: &[u8]) -> Bytes {
     let mut encoder =
         flate2::write::GzEncoder::new(vec![1, 0, 0, 0, 0], flate2::Compression::fast());
     encoder
@@ -236,14 +239,14 @@ mod tests {
     #[test]
     fn messages_are_deframed_across_chunks_and_limits_hold() {
         let mut deframer = Deframer::new(10, false);
-        let framed = [frame(b"hello"), frame(b"")].concat();
+        let framed = [frame(b"hello", false), frame(b"", false)].concat();
         deframer.push(&framed[..3]);
         assert_eq!(deframer.next_message().unwrap(), None);
         deframer.push(&framed[3..]);
         assert_eq!(deframer.next_message().unwrap().unwrap(), &b"hello"[..]);
         assert_eq!(deframer.next_message().unwrap().unwrap(), &b""[..]);
         assert!(!deframer.has_partial_message());
-        deframer.push(&frame(&[0; 11]));
+        deframer.push(&frame(&[0; 11], false));
         assert_eq!(
             deframer.next_message().unwrap_err().code,
             Code::ResourceExhausted
@@ -253,14 +256,14 @@ mod tests {
     #[test]
     fn gzipped_messages_are_inflated_only_when_the_encoding_says_gzip() {
         let mut identity = Deframer::new(100, false);
-        identity.push(&frame_gzip(b"hello"));
+        identity.push(&frame(b"hello", true));
         assert_eq!(identity.next_message().unwrap_err().code, Code::Internal);
         let mut gzip = Deframer::new(100, true);
-        gzip.push(&[frame_gzip(b"hello"), frame(b"plain")].concat());
+        gzip.push(&[frame(b"hello", true), frame(b"plain", false)].concat());
         assert_eq!(gzip.next_message().unwrap().unwrap(), &b"hello"[..]);
         assert_eq!(gzip.next_message().unwrap().unwrap(), &b"plain"[..]);
         // A bomb: small compressed, larger than the limit once inflated.
-        gzip.push(&frame_gzip(&[0; 101]));
+        gzip.push(&frame(&[0; 101], true));
         assert_eq!(
             gzip.next_message().unwrap_err().code,
             Code::ResourceExhausted

@@ -4,12 +4,12 @@
 //! reflection and health services. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). Replies are gzipped when the request
-//! was. A bad stream ends with its own
-//! status; the connection and its other streams go on. A request that is not gRPC by its
-//! content type is the Connect protocol's unary form (`protocol::connect`).
+//! was. A bad stream ends with its own status; the connection and its other streams go
+//! on. A request that is not gRPC by its content type is the Connect protocol's unary
+//! form (`protocol::connect`).
 
 use super::builtin::{self, Builtin, Health};
-use super::{codec_of, content_type, frame, frame_gzip, parse_timeout, percent_encode, Deframer};
+use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -96,7 +96,7 @@ pub async fn serve_connection<S, D>(
 async fn serve_stream<D: Dispatch>(
     dispatch: Arc<D>,
     request: http::Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    respond: SendResponse<Bytes>,
     max_message_size: usize,
     stopped: watch::Receiver<bool>,
 ) {
@@ -109,49 +109,22 @@ async fn serve_stream<D: Dispatch>(
     };
     let Some(codec) = header("content-type").and_then(codec_of) else {
         // Not gRPC: the Connect protocol's unary form (which answers any other type).
-        let reply = match read_body(body, max_message_size).await {
-            Ok(bytes) => {
-                let request = ConnectRequest {
-                    method: parts.method.as_str(),
-                    path: parts.uri.path(),
-                    content_type: header("content-type").unwrap_or(""),
-                    headers: parts
-                        .headers
-                        .iter()
-                        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-                        .collect(),
-                    body: &bytes,
-                    max_message_size,
-                };
-                connect::serve(dispatch.as_ref(), request).await
-            }
-            Err(status) => connect::ConnectReply::error(&status),
-        };
-        let response = Response::builder()
-            .status(reply.status)
-            .header("content-type", reply.content_type)
-            .body(())
-            .expect("a valid response");
-        if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
-            if !reply.body.is_empty() {
-                let _ = body.send_data(reply.body, true);
-            }
-        }
-        return;
+        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await;
     };
     let encoding = header("grpc-encoding").unwrap_or("identity");
+    let gzip = encoding == "gzip";
     let mut exchange = Exchange {
         respond,
         codec,
         // Replies are compressed as the request was, as grpc-go does.
-        gzip: encoding == "gzip",
+        gzip,
         body: None,
     };
     let result = match encoding {
         "identity" | "gzip" => {
             let incoming = Incoming {
                 body,
-                deframer: Deframer::new(max_message_size, encoding == "gzip"),
+                deframer: Deframer::new(max_message_size, gzip),
             };
             let call = Call {
                 path: parts.uri.path(),
@@ -326,6 +299,48 @@ fn metadata_of(headers: &HeaderMap) -> Metadata {
         .collect()
 }
 
+/// Answers a Connect unary request that came over HTTP/2.
+async fn serve_connect<D: Dispatch>(
+    dispatch: &D,
+    parts: &http::request::Parts,
+    body: RecvStream,
+    mut respond: SendResponse<Bytes>,
+    max_message_size: usize,
+) {
+    let reply = match read_body(body, max_message_size).await {
+        Ok(bytes) => {
+            let request = ConnectRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                content_type: parts
+                    .headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or(""),
+                headers: parts
+                    .headers
+                    .iter()
+                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+                    .collect(),
+                body: &bytes,
+                max_message_size,
+            };
+            connect::serve(dispatch, request).await
+        }
+        Err(status) => connect::ConnectReply::error(&status),
+    };
+    let response = Response::builder()
+        .status(reply.status)
+        .header(CONTENT_TYPE, reply.content_type)
+        .body(())
+        .expect("a valid response");
+    if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
+        if !reply.body.is_empty() {
+            let _ = body.send_data(reply.body, true);
+        }
+    }
+}
+
 /// A whole request body of at most `limit` bytes.
 async fn read_body(mut body: RecvStream, limit: usize) -> Result<Vec<u8>, Status> {
     let mut bytes = Vec::new();
@@ -427,12 +442,8 @@ impl Exchange {
                 )
             }
         };
-        let framed = if self.gzip {
-            frame_gzip(message)
-        } else {
-            frame(message)
-        };
-        body.send_data(framed, false).map_err(broken)
+        body.send_data(frame(message, self.gzip), false)
+            .map_err(broken)
     }
 
     /// Completes when the caller resets the stream.

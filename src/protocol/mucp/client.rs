@@ -72,7 +72,7 @@ impl MucpCaller {
             }
             Err(error) => return Err(CallError::Transport(error.to_string())),
         };
-        let (code, reason) = reply.status.clone().unwrap_or_default();
+        let (code, reason) = reply.status().unwrap_or_default();
         if code != 200 {
             // As go-micro's transport reports it: "<status line>: <body>" (spec §1.3).
             let body = String::from_utf8_lossy(&reply.body);

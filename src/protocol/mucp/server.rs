@@ -85,23 +85,7 @@ pub async fn serve_connection<S, D>(
                 return;
             }
         };
-        if let Some((method, path)) = message
-            .request_line
-            .as_ref()
-            .filter(|(_, path)| connect::is_connect_path(path))
-        {
-            let request = ConnectRequest {
-                method,
-                path,
-                content_type: message.header("Content-Type").unwrap_or(""),
-                headers: message
-                    .headers
-                    .iter()
-                    .map(|(name, value)| (name.as_str(), value.as_str()))
-                    .collect(),
-                body: &message.body,
-                max_message_size: connection.max_body(),
-            };
+        if let Some(request) = connect_request(&message, connection.max_body()) {
             out.clear();
             connect::serve(dispatch, request)
                 .await
@@ -155,6 +139,25 @@ pub async fn serve_connection<S, D>(
             return;
         }
     }
+}
+
+/// The Connect protocol's view of a request to another path than mucp's `/`.
+fn connect_request(message: &HttpMessage, max_message_size: usize) -> Option<ConnectRequest<'_>> {
+    let (method, path) = message
+        .request_line()
+        .filter(|(_, path)| connect::is_connect_path(path))?;
+    Some(ConnectRequest {
+        method,
+        path,
+        content_type: message.header("Content-Type").unwrap_or(""),
+        headers: message
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect(),
+        body: &message.body,
+        max_message_size,
+    })
 }
 
 /// The client asked to close the connection after this request.
