@@ -437,7 +437,9 @@ impl Client {
             .map_err(|error| CallError::Transport(format!("Debug.Endpoints schema: {error:#}")))?;
         let record = message
             .get_field_by_name("service")
-            .and_then(|value| value.as_message().map(codec::to_json_value));
+            .and_then(|value| value.as_message().map(codec::to_json_value))
+            .transpose()
+            .map_err(|error| CallError::Transport(format!("Debug.Endpoints service: {error}")))?;
         Ok(Some((record.unwrap_or_default(), schema)))
     }
 }

@@ -19,6 +19,7 @@ use crate::schema::{endpoint_name, Schema};
 use crate::status::Code;
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
+use prost::Message as _;
 use std::io::Read;
 
 /// How gRPC request messages are compressed (`--compress`).
@@ -328,7 +329,7 @@ impl Prepared {
             }
         };
         decoded
-            .map(|message| codec::to_json_value(&message))
+            .and_then(|message| codec::to_json_value(&message))
             .map_err(|error| anyhow!("cannot decode the reply: {error}"))
     }
 }
@@ -370,7 +371,7 @@ pub(super) fn prepare(
     })?;
     let body = match codec {
         Codec::Json => data.trim_ascii().to_vec(),
-        Codec::Protobuf => codec::encode(Codec::Protobuf, &message),
+        Codec::Protobuf => message.encode_to_vec(),
     };
     let package = method
         .parent_service()

@@ -17,6 +17,7 @@ use crate::protocol::CallError;
 use crate::status::{Code, Status};
 use anyhow::anyhow;
 use http::HeaderMap;
+use prost::Message as _;
 use prost_reflect::MethodDescriptor;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -133,7 +134,7 @@ fn requests(method: &MethodDescriptor, data: &[u8]) -> anyhow::Result<Vec<Vec<u8
                 input.full_name()
             )
         })?;
-        messages.push(codec::encode(Codec::Protobuf, &message));
+        messages.push(message.encode_to_vec());
     }
     if !method.is_client_streaming() && messages.len() != 1 {
         return Err(UsageError(format!(
@@ -172,7 +173,8 @@ impl Call<'_> {
             self.show_headers(stream);
             let decoded = codec::decode(Codec::Protobuf, &output, &message)
                 .map_err(|error| CallError::Transport(format!("cannot decode a reply: {error}")))?;
-            let value = codec::to_json_value(&decoded);
+            let value = codec::to_json_value(&decoded)
+                .map_err(|error| CallError::Transport(format!("cannot decode a reply: {error}")))?;
             let printed = match self.shown {
                 Shown::Messages { pretty } => output::print_json(&value, pretty),
                 Shown::Raw => output::print_raw(&message),

@@ -17,7 +17,8 @@ pub struct StatsArgs {
 
 pub fn run(args: StatsArgs) -> anyhow::Result<()> {
     let mut client = args.target.client()?;
-    let stats = codec::to_json_value(&call_debug(&mut client, "Debug.Stats")?);
+    let stats = codec::to_json_value(&call_debug(&mut client, "Debug.Stats")?)
+        .map_err(|error| anyhow::anyhow!("cannot decode the reply: {error}"))?;
     if args.output == ListFormat::Json {
         return Ok(output::print_json(&stats, false)?);
     }

@@ -88,7 +88,7 @@ pub fn to_json(detail: &Any, schema: Option<&DescriptorPool>) -> Value {
     let decoded = find(type_name(&detail.type_url), schema)
         .and_then(|desc| prost_reflect::DynamicMessage::decode(desc, detail.value.as_slice()).ok());
     match decoded.map(|message| super::to_json_value(&message)) {
-        Some(Value::Object(fields)) => {
+        Some(Ok(Value::Object(fields))) => {
             let mut object = serde_json::Map::new();
             object.insert("@type".into(), detail.type_url.clone().into());
             object.extend(fields);

@@ -10,7 +10,9 @@ pub use go_json::from_go_json_value;
 use crate::message::{EncodedMessage, Reply};
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions,
+};
 
 /// A body encoding, as named by go-micro's `Content-Type` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,52 +112,63 @@ where
     })
 }
 
-/// Encodes a message for the wire.
-pub fn encode(codec: Codec, message: &DynamicMessage) -> Vec<u8> {
+/// Encodes a message for the wire. Protobuf always succeeds; JSON fails for a message that
+/// decoded from protobuf but has no JSON form: a Timestamp or Duration out of range, a NaN
+/// or infinity in a `google.protobuf.Value`, an `Any` of a type the schema lacks. Such
+/// messages arrive from the network, so the error is the caller's to report, never a panic.
+pub fn encode(codec: Codec, message: &DynamicMessage) -> Result<Vec<u8>, String> {
     match codec {
         Codec::Json => {
             let mut out = Vec::with_capacity(64);
             let mut serializer = serde_json::Serializer::new(&mut out);
             message
                 .serialize_with_options(&mut serializer, &wire_json())
-                .expect("a DynamicMessage always serialises to JSON");
+                .map_err(|error| no_json_form(message, error))?;
             out.push(b'\n');
-            out
+            Ok(out)
         }
-        Codec::Protobuf => message.encode_to_vec(),
+        Codec::Protobuf => Ok(message.encode_to_vec()),
     }
 }
 
 /// Encodes a handler's reply, reusing the ahead-of-time encoding when there is one.
-pub fn encode_reply(codec: Codec, reply: &Reply) -> Bytes {
+pub fn encode_reply(codec: Codec, reply: &Reply) -> Result<Bytes, String> {
     match (reply, codec) {
-        (Reply::Encoded(encoded), Codec::Json) => encoded.json.clone(),
-        (Reply::Encoded(encoded), Codec::Protobuf) => encoded.protobuf.clone(),
-        (Reply::Message(message), codec) => encode(codec, message).into(),
+        (Reply::Encoded(encoded), Codec::Json) => Ok(encoded.json.clone()),
+        (Reply::Encoded(encoded), Codec::Protobuf) => Ok(encoded.protobuf.clone()),
+        (Reply::Message(message), codec) => encode(codec, message).map(Bytes::from),
     }
 }
 
 /// Encodes a static message once for every codec.
-pub fn encode_ahead(message: DynamicMessage) -> EncodedMessage {
-    EncodedMessage {
-        json: encode(Codec::Json, &message).into(),
-        protobuf: encode(Codec::Protobuf, &message).into(),
+pub fn encode_ahead(message: DynamicMessage) -> Result<EncodedMessage, String> {
+    Ok(EncodedMessage {
+        json: encode(Codec::Json, &message)?.into(),
+        protobuf: message.encode_to_vec().into(),
         message,
-    }
+    })
 }
 
-/// The message as a JSON value in the display form.
-pub fn to_json_value(message: &DynamicMessage) -> serde_json::Value {
+/// The message as a JSON value in the display form; fails as `encode` does.
+pub fn to_json_value(message: &DynamicMessage) -> Result<serde_json::Value, String> {
     message
         .serialize_with_options(serde_json::value::Serializer, &display_json())
-        .expect("a DynamicMessage always serialises to JSON")
+        .map_err(|error| no_json_form(message, error))
 }
 
-/// The message as a JSON value in the wire form (what exec handlers read on stdin).
-pub fn to_wire_json_value(message: &DynamicMessage) -> serde_json::Value {
+/// The message as a JSON value in the wire form (what exec handlers read on stdin); fails
+/// as `encode` does.
+pub fn to_wire_json_value(message: &DynamicMessage) -> Result<serde_json::Value, String> {
     message
         .serialize_with_options(serde_json::value::Serializer, &wire_json())
-        .expect("a DynamicMessage always serialises to JSON")
+        .map_err(|error| no_json_form(message, error))
+}
+
+fn no_json_form(message: &DynamicMessage, error: impl std::fmt::Display) -> String {
+    format!(
+        "{} has no JSON form: {error}",
+        message.descriptor().full_name()
+    )
 }
 
 #[cfg(test)]
@@ -185,7 +198,7 @@ mod tests {
             message.get_field_by_name("name").unwrap().as_str(),
             Some("John")
         );
-        assert_eq!(encode(Codec::Protobuf, &message), b"\x0a\x04John");
+        assert_eq!(encode(Codec::Protobuf, &message).unwrap(), b"\x0a\x04John");
     }
 
     #[test]
@@ -198,11 +211,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            encode(Codec::Json, &message),
+            encode(Codec::Json, &message).unwrap(),
             b"{\"name\":\"John\",\"big\":5,\"kind\":1}\n"
         );
         assert_eq!(
-            to_json_value(&message),
+            to_json_value(&message).unwrap(),
             serde_json::json!({"name":"John","big":"5","kind":"KIND_A"})
         );
     }

@@ -63,8 +63,12 @@ impl DebugState {
             prost_reflect::Value::Bytes(set.into()),
         );
         DebugState {
-            health: Reply::Encoded(Arc::new(codec::encode_ahead(health))),
-            endpoints: Reply::Encoded(Arc::new(codec::encode_ahead(endpoints))),
+            health: Reply::Encoded(Arc::new(
+                codec::encode_ahead(health).expect("Debug.Health has a JSON form"),
+            )),
+            endpoints: Reply::Encoded(Arc::new(
+                codec::encode_ahead(endpoints).expect("Debug.Endpoints has a JSON form"),
+            )),
             stats,
         }
     }

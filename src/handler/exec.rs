@@ -11,7 +11,7 @@ use super::send_reply;
 use crate::codec;
 use crate::message::{Metadata, Reply, Request, StreamCall};
 use crate::status::Status;
-use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -100,8 +100,7 @@ impl ExecHandler {
 
     pub async fn run(&self, request: Request) -> Result<Reply, Status> {
         let deadline = self.deadline(request.deadline);
-        let input = serde_json::to_vec(&codec::to_wire_json_value(&request.body))
-            .expect("JSON values serialise");
+        let input = request_json(&request.body)?;
         let program = &self.command[0];
         let (mut child, mut group) =
             self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
@@ -141,17 +140,26 @@ impl ExecHandler {
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let mut requests = call.requests;
-        let feeder = tokio::spawn(async move {
-            let Some(mut stdin) = stdin else { return };
+        let mut feeder = tokio::spawn(async move {
+            let Some(mut stdin) = stdin else {
+                return Ok(());
+            };
             while let Some(body) = requests.recv().await {
-                let mut line = serde_json::to_vec(&codec::to_wire_json_value(&body))
-                    .expect("JSON values serialise");
+                let mut line = request_json(&body)?;
                 line.push(b'\n');
                 if stdin.write_all(&line).await.is_err() {
-                    return;
+                    break;
                 }
             }
+            Ok(())
         });
+        // A request the command cannot be given ends the call; a finished feeder does not.
+        let refused = async {
+            match (&mut feeder).await {
+                Ok(Err(status)) => status,
+                _ => std::future::pending().await,
+            }
+        };
         let stderr_tail = tokio::spawn(async move {
             let mut text = Vec::new();
             if let Some(mut stderr) = stderr {
@@ -176,7 +184,13 @@ impl ExecHandler {
                 })?;
                 Ok(status)
             };
-        let result = tokio::time::timeout_at(deadline.into(), replying).await;
+        let result = tokio::time::timeout_at(deadline.into(), async {
+            tokio::select! {
+                result = replying => result,
+                status = refused => Err(status),
+            }
+        })
+        .await;
         feeder.abort();
         let status = match result {
             Err(_) => {
@@ -241,6 +255,18 @@ impl ExecHandler {
 
 /// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
 /// else Internal with the tail of its stderr.
+/// The request as the JSON line an exec handler reads. A message that came in as protobuf
+/// may have no JSON form (a Timestamp out of range, say): that is the caller's error.
+fn request_json(body: &DynamicMessage) -> Result<Vec<u8>, Status> {
+    codec::to_wire_json_value(body)
+        .map(|value| value.to_string().into_bytes())
+        .map_err(|error| {
+            Status::invalid_argument(format!(
+                "the request cannot be handed to the exec handler as JSON: {error}"
+            ))
+        })
+}
+
 fn failure(program: &str, output: &std::process::Output, schema: &DescriptorPool) -> Status {
     if let Some(status) = serde_json::from_slice(&output.stdout)
         .ok()

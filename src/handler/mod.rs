@@ -228,9 +228,10 @@ fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
             ),
         ))
     } else {
-        Ok(Reply::Encoded(Arc::new(codec::encode_ahead(
-            DynamicMessage::new(method.output()),
-        ))))
+        Ok(Reply::Encoded(Arc::new(
+            codec::encode_ahead(DynamicMessage::new(method.output()))
+                .expect("an empty message has a JSON form"),
+        )))
     };
     EmptyHandler { reply }
 }

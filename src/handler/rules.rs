@@ -208,7 +208,8 @@ impl Compile<'_> {
                 .enumerate()
                 .map(|(i, reply)| {
                     codec::from_json_value(&self.method.output(), reply)
-                        .map(|message| Arc::new(codec::encode_ahead(message)))
+                        .and_then(codec::encode_ahead)
+                        .map(Arc::new)
                         .map_err(|error| anyhow!("reply {}: {error}", i + 1))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -220,8 +221,9 @@ impl Compile<'_> {
             Action::Replies { messages, interval }
         } else if let Some(reply) = &spec.reply {
             let message = codec::from_json_value(&self.method.output(), reply)
+                .and_then(codec::encode_ahead)
                 .map_err(|error| anyhow!("reply: {error}"))?;
-            Action::Reply(Arc::new(codec::encode_ahead(message)))
+            Action::Reply(Arc::new(message))
         } else if let Some(error) = &spec.error {
             Action::Error(
                 error
@@ -256,9 +258,10 @@ impl Compile<'_> {
         } else if spec.proxy.is_some() {
             bail!("proxy rules are not available in this version of rmicro");
         } else if delay.is_some() || has_condition {
-            Action::Reply(Arc::new(codec::encode_ahead(DynamicMessage::new(
-                self.method.output(),
-            ))))
+            Action::Reply(Arc::new(
+                codec::encode_ahead(DynamicMessage::new(self.method.output()))
+                    .expect("an empty message has a JSON form"),
+            ))
         } else {
             bail!("a rule needs reply, error, sequence, exec or delay");
         };

@@ -189,7 +189,7 @@ async fn call<D: Dispatch>(
             deadline,
         })
         .await?;
-    Ok(codec::encode_reply(codec, &reply))
+    codec::encode_reply(codec, &reply).map_err(Status::internal)
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.

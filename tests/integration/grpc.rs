@@ -137,20 +137,20 @@ fn gzipped_requests_get_gzipped_replies() {
     assert!(!crate::support::stderr(&plain).contains("grpc-encoding"));
 }
 
-/// Sends one gRPC request whose body is `body` (the length prefix included) and returns
-/// the status and message the server ends the stream with.
-async fn send_raw_grpc(address: &str, body: &'static [u8]) -> (String, String) {
+/// Sends one gRPC request to `path` whose body is `body` (the length prefix included) and
+/// returns the status and message the server ends the stream with.
+pub async fn send_raw_grpc(address: &str, path: &str, body: &[u8]) -> (String, String) {
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
-    let request = http::Request::post(format!("http://{address}/greeter.Greeter/Hello"))
+    let request = http::Request::post(format!("http://{address}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(())
         .unwrap();
     let (response, mut send) = client.send_request(request, false).unwrap();
-    send.send_data(bytes::Bytes::from_static(body), true)
+    send.send_data(bytes::Bytes::copy_from_slice(body), true)
         .unwrap();
     let (parts, mut reply) = response.await.unwrap().into_parts();
     let ending = match parts.headers.get("grpc-status") {
@@ -164,6 +164,8 @@ async fn send_raw_grpc(address: &str, body: &'static [u8]) -> (String, String) {
     (text("grpc-status"), text("grpc-message"))
 }
 
+const HELLO: &str = "/greeter.Greeter/Hello";
+
 #[test]
 fn a_truncated_message_or_frame_ends_only_its_own_stream() {
     let server = Server::greeter(&["--no-register"]);
@@ -172,12 +174,15 @@ fn a_truncated_message_or_frame_ends_only_its_own_stream() {
         .build()
         .unwrap();
     // A message that announces 100 bytes and ends after 3.
-    let (code, message) =
-        runtime.block_on(send_raw_grpc(&server.address, &[0, 0, 0, 0, 100, 1, 2, 3]));
+    let (code, message) = runtime.block_on(send_raw_grpc(
+        &server.address,
+        HELLO,
+        &[0, 0, 0, 0, 100, 1, 2, 3],
+    ));
     assert_eq!(code, "13");
     assert!(message.contains("ended inside a message"), "{message}");
     // A bad compressed flag.
-    let (code, message) = runtime.block_on(send_raw_grpc(&server.address, &[7, 0, 0, 0, 0]));
+    let (code, message) = runtime.block_on(send_raw_grpc(&server.address, HELLO, &[7, 0, 0, 0, 0]));
     assert_eq!(code, "13");
     assert!(message.contains("invalid compressed flag 7"), "{message}");
 

@@ -4,6 +4,7 @@
 mod call;
 mod etcd;
 mod grpc;
+mod hardening;
 mod inspect;
 mod jsonrpc;
 mod mdns;

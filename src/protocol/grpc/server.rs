@@ -193,7 +193,8 @@ impl Call<'_> {
             deadline: self.deadline,
         };
         let reply = dispatch.call(request).await?;
-        exchange.send(&codec::encode_reply(exchange.codec, &reply))
+        let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
+        exchange.send(&body)
     }
 
     async fn serve_streaming<D: Dispatch>(
@@ -239,7 +240,8 @@ impl Call<'_> {
         };
         let writing = async {
             while let Some(reply) = reply_receiver.recv().await {
-                exchange.send(&codec::encode_reply(codec, &reply))?;
+                let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
+                exchange.send(&body)?;
             }
             Ok(())
         };

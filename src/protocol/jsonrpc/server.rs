@@ -8,6 +8,7 @@ use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner,
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::{poll_once, stopping, Dispatch, Lookup};
+use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -133,11 +134,12 @@ fn too_large(peer: &str, max_message_size: usize, output: &mut Vec<u8>) {
 
 /// Runs one call and returns its reply line.
 async fn reply_line<D: Dispatch>(dispatch: Arc<D>, id: Option<Bytes>, request: Request) -> Vec<u8> {
-    match dispatch.call(request).await {
-        Ok(reply) => {
-            let json = codec::encode_reply(Codec::Json, &reply);
-            result_line(id.as_deref(), json.trim_ascii_end())
-        }
+    match dispatch
+        .call(request)
+        .await
+        .and_then(|reply| codec::encode_reply(Codec::Json, &reply).map_err(Status::internal))
+    {
+        Ok(json) => result_line(id.as_deref(), json.trim_ascii_end()),
         Err(status) => error_line(id.as_deref(), &status.message),
     }
 }

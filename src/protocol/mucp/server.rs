@@ -223,10 +223,14 @@ async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
         body,
         deadline,
     };
-    match dispatch.call(request).await {
-        Ok(reply) => Outcome::Reply {
+    match dispatch
+        .call(request)
+        .await
+        .and_then(|reply| codec::encode_reply(codec, &reply).map_err(Status::internal))
+    {
+        Ok(body) => Outcome::Reply {
             content_type: codec.content_type(),
-            body: codec::encode_reply(codec, &reply),
+            body,
         },
         Err(status) => error(status),
     }
