@@ -85,7 +85,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__call)
-            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --content-type --header --retries --retry-on --compress --backoff --output --verbose --batch --concurrency --help"
+            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --content-type --rpc-header --max-time --retries --retry-on --compress --backoff --output --verbose --batch --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,15 +163,27 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --content-type)
-                    COMPREPLY=($(compgen -W "json protobuf" -- "${cur}"))
-                    return 0
-                    ;;
                 --header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reflect-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content-type)
+                    COMPREPLY=($(compgen -W "json protobuf" -- "${cur}"))
+                    return 0
+                    ;;
+                --rpc-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -225,7 +237,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__describe)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --output --help"
+            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -295,6 +307,18 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reflect-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -311,7 +335,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__health)
-            opts="-a -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --wait --help"
+            opts="-a -H -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,6 +386,18 @@ _rmicro() {
                     return 0
                     ;;
                 --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reflect-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -503,7 +539,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__list)
-            opts="-I -a -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --watch --output --help"
+            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --watch --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,6 +606,18 @@ _rmicro() {
                     return 0
                     ;;
                 --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reflect-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -675,7 +723,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__stats)
-            opts="-a -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --output --help"
+            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,6 +774,18 @@ _rmicro() {
                     return 0
                     ;;
                 --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reflect-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -69,9 +69,12 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l cacert -d 'Trust 
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l key -d 'The PEM private key of --cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC)' -r -f -a "json\t''
 protobuf\t''"
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header (repeatable)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l rpc-header -d 'Metadata for the call only, not for reflection (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l max-time -d 'One bound on the whole call, every attempt and backoff included (exit 68 when it runs out); --timeout bounds each attempt' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1); over gRPC on Unavailable and connection failures' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retry-on -d 'gRPC status codes that are retried too, e.g. DEADLINE_EXCEEDED,RESOURCE_EXHAUSTED' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l compress -d 'Compress gRPC request messages (gzip); replies are read compressed either way' -r -f -a "gzip\t''"
@@ -100,6 +103,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l cacert -d 'Trust 
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l key -d 'The PEM private key of --cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
@@ -120,6 +125,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l cacert -d 'Tr
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l key -d 'The PEM private key of --cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
@@ -136,6 +143,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l cacert -d 'Trus
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l key -d 'The PEM private key of --cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
@@ -151,6 +160,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l cacert -d 'Trust
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l key -d 'The PEM private key of --cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'

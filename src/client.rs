@@ -1,16 +1,18 @@
-//! Calling a target — one address, or a service's nodes through a selector: one attempt
-//! per try, each bounded by the per-attempt timeout, retried with backoff on what
-//! go-micro retries (codes 408 and 500, connection failures — spec §3.4, §3.5), each
-//! retry on the selector's next node, connections reused. Reports each attempt to an
-//! observer so the command line can show them; never prints itself.
+//! Calling a target — one address, or a service's nodes through a selector. This is the
+//! one attempt loop of rmicro, for unary calls and for opening streams alike: each attempt
+//! goes to the selector's current node, bounded by the per-attempt timeout and by what
+//! is left of `--max-time`; a failure is retried with backoff on what the protocol's
+//! rules retry (go-micro: codes 408 and 500 and connection failures, spec §3.4, §3.5;
+//! gRPC: Unavailable, connection failures and `--retry-on`), each retry on the next node.
+//! A stream is retried only while it is being opened: once a message may have been sent,
+//! its failure is the caller's to report. Reports each attempt to an observer so the
+//! command line can show them; never prints itself.
 
 use crate::codec::{self, Codec};
 use crate::handler::debug_schema;
 use crate::message::Metadata;
-use crate::protocol::grpc::client::{GrpcCaller, GrpcStream, Reach};
-use crate::protocol::jsonrpc::client::JsonRpcCaller;
-use crate::protocol::mucp::client::MucpCaller;
-use crate::protocol::{CallError, OutgoingRequest, Protocol, RawReply, Target};
+use crate::protocol::caller::Exchange;
+use crate::protocol::{CallError, CallHead, Caller, Dialing, Protocol, RawReply, Stream, Target};
 use crate::registry::selector::Selector;
 use crate::schema::Schema;
 use crate::status::{Code, Status};
@@ -45,6 +47,8 @@ impl Backoff {
 pub struct CallOptions {
     /// Per attempt; also sent to the server as the `Timeout` header.
     pub timeout: Duration,
+    /// One bound on the whole call, retries and backoff included (`--max-time`).
+    pub max_time: Option<Duration>,
     pub dial_timeout: Duration,
     /// Extra attempts after the first.
     pub retries: u32,
@@ -57,6 +61,25 @@ pub struct CallOptions {
     /// gRPC request messages are gzipped.
     pub gzip: bool,
     pub authority: Option<String>,
+}
+
+impl CallOptions {
+    /// A caller of `target`, over TLS when it asks for it or a TLS flag was given.
+    fn caller(&self, target: &Target) -> Caller {
+        let dialing = Dialing {
+            dial_timeout: self.dial_timeout,
+            max_message_size: self.max_message_size,
+            tls: self.tls.as_ref().map(|tls| tls.config.clone()),
+            authority: self.authority.clone(),
+            gzip: self.gzip,
+        };
+        let always = self.tls.as_ref().is_some_and(|tls| tls.always);
+        let target = Target {
+            tls: target.tls || always,
+            ..target.clone()
+        };
+        Caller::new(&target, &dialing)
+    }
 }
 
 /// The TLS a client's gRPC callers use.
@@ -82,85 +105,52 @@ pub enum AttemptEvent<'a> {
         elapsed: Duration,
         retry_in: Option<Duration>,
     },
-    Succeeded {
-        attempt: u32,
-        elapsed: Duration,
-        reply: &'a RawReply,
-    },
+    /// The attempt got its reply (a unary call) or its stream opened.
+    Succeeded { attempt: u32, elapsed: Duration },
 }
 
-/// One protocol's caller.
-enum Caller {
-    Mucp(MucpCaller),
-    JsonRpc(JsonRpcCaller),
-    Grpc(GrpcCaller),
+/// What an attempt does.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Unary(&'a CallHead<'a>, &'a [u8]),
+    Open(&'a CallHead<'a>),
 }
 
-impl Caller {
-    fn address(&self) -> &str {
-        match self {
-            Caller::Mucp(caller) => caller.address(),
-            Caller::JsonRpc(caller) => caller.address(),
-            Caller::Grpc(caller) => caller.address(),
-        }
-    }
+/// What a run of attempts ends with. A unary call's failure is inside its exchange.
+enum Done {
+    Unary(Exchange),
+    Open(OpenStream),
+}
 
-    async fn call(
-        &mut self,
-        request: &OutgoingRequest<'_>,
-        timeout: Duration,
-    ) -> Result<RawReply, CallError> {
-        match self {
-            Caller::Mucp(caller) => caller.call(request, Some(timeout)).await,
-            Caller::JsonRpc(caller) => caller.call(request).await,
-            Caller::Grpc(caller) => caller.call(request, timeout).await,
-        }
-    }
+/// A stream that opened, and the instant its call must end by (the attempt's timeout or
+/// `--max-time`, whichever comes first).
+pub struct OpenStream {
+    pub stream: Stream,
+    pub deadline: Instant,
+    /// Which flag set the deadline, for the message when it passes.
+    pub bound: Bound,
+}
 
-    /// After a timeout: a mucp connection is in an unknown state; a JSON-RPC one is not
-    /// (a late reply finds no call with its id), nor an HTTP/2 one (the stream is reset).
-    fn abandon(&mut self) {
-        if let Caller::Mucp(caller) = self {
-            caller.disconnect();
-        }
-    }
+/// The flag that bounds an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Timeout(Duration),
+    MaxTime(Duration),
+}
 
-    fn new(target: &Target, options: &CallOptions) -> Caller {
-        let (address, dial, size) = (
-            target.address.as_str(),
-            options.dial_timeout,
-            options.max_message_size,
-        );
-        match target.protocol {
-            Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
-            Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
-            Protocol::Grpc => {
-                let tls = options
-                    .tls
-                    .as_ref()
-                    .filter(|tls| target.tls || tls.always)
-                    .map(|tls| tls.config.clone());
-                let reach = Reach {
-                    tls,
-                    authority: options.authority.clone(),
-                };
-                Caller::Grpc(GrpcCaller::new(address, dial, size, reach))
-            }
-        }
-    }
-
-    /// A caller for concurrent use: mucp opens its own connection (one call at a time
-    /// on each), JSON-RPC and gRPC share this one's.
-    fn worker(&self, options: &CallOptions) -> Caller {
-        match self {
-            Caller::Mucp(caller) => Caller::Mucp(MucpCaller::new(
-                caller.address(),
-                options.dial_timeout,
-                options.max_message_size,
-            )),
-            Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
-            Caller::Grpc(caller) => Caller::Grpc(caller.share()),
-        }
+impl Bound {
+    /// The status of a call that ran into this bound.
+    pub fn exceeded(self) -> CallError {
+        CallError::Status(Status::deadline_exceeded(match self {
+            Bound::Timeout(timeout) => format!(
+                "no reply within {} (--timeout)",
+                humantime::format_duration(timeout)
+            ),
+            Bound::MaxTime(max) => format!(
+                "the call did not complete within --max-time {}",
+                humantime::format_duration(max)
+            ),
+        }))
     }
 }
 
@@ -178,7 +168,7 @@ impl Client {
     pub fn new(target: &Target, options: CallOptions) -> Client {
         Client {
             selector: None,
-            callers: vec![Caller::new(target, &options)],
+            callers: vec![options.caller(target)],
             current: 0,
             options,
         }
@@ -189,7 +179,7 @@ impl Client {
         let callers = selector
             .candidates()
             .iter()
-            .map(|candidate| Caller::new(&candidate.target, &options))
+            .map(|candidate| options.caller(&candidate.target))
             .collect();
         Client {
             current: selector.pick(),
@@ -205,116 +195,155 @@ impl Client {
         Client {
             current: selector.as_mut().map_or(0, Selector::pick),
             selector,
-            callers: self
-                .callers
-                .iter()
-                .map(|caller| caller.worker(&self.options))
-                .collect(),
+            callers: self.callers.iter().map(Caller::worker).collect(),
             options: self.options.clone(),
         }
     }
 
     pub fn protocol(&self) -> Protocol {
-        match self.callers[self.current] {
-            Caller::Mucp(_) => Protocol::Mucp,
-            Caller::JsonRpc(_) => Protocol::JsonRpc,
-            Caller::Grpc(_) => Protocol::Grpc,
-        }
+        self.callers[self.current].protocol()
     }
 
     pub fn address(&self) -> &str {
         self.callers[self.current].address()
     }
 
-    /// Calls with retries. The error is the last attempt's.
+    pub fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    /// A unary call with retries: the last attempt's headers, trailers and outcome.
+    pub async fn exchange(
+        &mut self,
+        head: &CallHead<'_>,
+        body: &[u8],
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> Exchange {
+        match self.attempts(Work::Unary(head, body), observe).await {
+            Ok(Done::Unary(exchange)) => exchange,
+            Ok(Done::Open(_)) => unreachable!("a unary call ends with its exchange"),
+            Err(error) => Exchange::failed(error),
+        }
+    }
+
+    /// A unary call with retries.
     pub async fn call(
         &mut self,
-        request: &OutgoingRequest<'_>,
+        head: &CallHead<'_>,
+        body: &[u8],
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<RawReply, CallError> {
+        self.exchange(head, body, observe).await.into_reply()
+    }
+
+    /// Opens a stream, retrying connection failures while attempts remain.
+    pub async fn open(
+        &mut self,
+        head: &CallHead<'_>,
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> Result<OpenStream, CallError> {
+        match self.attempts(Work::Open(head), observe).await? {
+            Done::Open(open) => Ok(open),
+            Done::Unary(_) => unreachable!("opening ends with a stream"),
+        }
+    }
+
+    /// The attempt loop.
+    async fn attempts(
+        &mut self,
+        work: Work<'_>,
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> Result<Done, CallError> {
+        let give_up = self
+            .options
+            .max_time
+            .map(|max| (Instant::now() + max, Bound::MaxTime(max)));
         let mut attempt = 0;
         loop {
+            let (timeout, bound) = self.attempt_time(give_up);
+            if timeout.is_zero() {
+                return Err(bound.exceeded());
+            }
             self.start_attempt(attempt, observe);
             let started = Instant::now();
             let caller = &mut self.callers[self.current];
-            let sending = caller.call(request, self.options.timeout);
-            let result = match tokio::time::timeout(self.options.timeout, sending).await {
-                Ok(result) => result,
-                Err(_) => {
-                    caller.abandon();
-                    Err(CallError::Status(Status::deadline_exceeded(format!(
-                        "no reply within {} (--timeout)",
-                        humantime::format_duration(self.options.timeout)
-                    ))))
+            let head = match work {
+                Work::Unary(head, _) | Work::Open(head) => CallHead {
+                    timeout: Some(timeout),
+                    ..*head
+                },
+            };
+            let outcome: Result<Done, (CallError, Option<Exchange>)> = match work {
+                Work::Unary(_, body) => {
+                    let exchange = tokio::time::timeout(timeout, caller.unary(&head, body))
+                        .await
+                        .unwrap_or_else(|_| Exchange::failed(bound.exceeded()));
+                    match &exchange.outcome {
+                        Ok(_) => Ok(Done::Unary(exchange)),
+                        Err(error) => Err((error.clone(), Some(exchange))),
+                    }
                 }
+                Work::Open(_) => match tokio::time::timeout(timeout, caller.open(&head)).await {
+                    Ok(Ok(stream)) => Ok(Done::Open(OpenStream {
+                        stream,
+                        deadline: started + timeout,
+                        bound,
+                    })),
+                    Ok(Err(error)) => Err((error, None)),
+                    Err(_) => Err((bound.exceeded(), None)),
+                },
             };
             let elapsed = started.elapsed();
-            match result {
-                Ok(reply) => {
+            let (error, exchange) = match outcome {
+                Ok(done) => {
                     observe(AttemptEvent::Succeeded {
                         attempt: attempt + 1,
                         elapsed,
-                        reply: &reply,
                     });
-                    return Ok(reply);
+                    return Ok(done);
                 }
-                Err(error) => {
-                    let retryable = match self.protocol() {
-                        Protocol::Grpc => is_retryable_grpc(&error, &self.options.retry_on),
-                        _ => is_retryable(&error),
-                    };
-                    if !self
-                        .retry_after_failure(&mut attempt, &error, elapsed, retryable, observe)
-                        .await
-                    {
-                        return Err(error);
+                Err(failed) => failed,
+            };
+            let retryable = match work {
+                Work::Unary(..) => self.is_retryable(&error),
+                Work::Open(_) => matches!(error, CallError::Connect(_)),
+            };
+            match self
+                .retry_after_failure(attempt, &error, elapsed, retryable, give_up, observe)
+                .await
+            {
+                Retry::Again => attempt += 1,
+                Retry::GiveUp => {
+                    return match exchange {
+                        Some(exchange) => Ok(Done::Unary(exchange)),
+                        None => Err(error),
                     }
                 }
+                Retry::OutOfTime(bound) => return Err(bound.exceeded()),
             }
         }
     }
 
-    /// Opens a gRPC call, attempt `*attempt` first; a connection failure moves to the
-    /// next node and tries again while attempts remain (counted with the caller's).
-    pub async fn open_stream(
-        &mut self,
-        path: &str,
-        codec: Codec,
-        metadata: &Metadata,
-        attempt: &mut u32,
-        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
-    ) -> Result<GrpcStream, CallError> {
-        loop {
-            self.start_attempt(*attempt, observe);
-            let started = Instant::now();
-            let Caller::Grpc(caller) = &mut self.callers[self.current] else {
-                return Err(CallError::WrongProtocol(format!(
-                    "{} does not speak gRPC",
-                    self.address()
-                )));
-            };
-            match caller
-                .open(
-                    path,
-                    codec,
-                    metadata,
-                    Some(self.options.timeout),
-                    self.options.gzip,
-                )
-                .await
-            {
-                Ok(stream) => return Ok(stream),
-                Err(error) => {
-                    let retryable = matches!(error, CallError::Connect(_));
-                    let elapsed = started.elapsed();
-                    if !self
-                        .retry_after_failure(attempt, &error, elapsed, retryable, observe)
-                        .await
-                    {
-                        return Err(error);
-                    }
+    /// The time the next attempt has: `--timeout`, or less when `--max-time` ends sooner.
+    fn attempt_time(&self, give_up: Option<(Instant, Bound)>) -> (Duration, Bound) {
+        let timeout = (self.options.timeout, Bound::Timeout(self.options.timeout));
+        match give_up {
+            Some((at, bound)) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left < timeout.0 {
+                    (left, bound)
+                } else {
+                    timeout
                 }
             }
+            None => timeout,
+        }
+    }
+
+    fn is_retryable(&self, error: &CallError) -> bool {
+        match self.protocol() {
+            Protocol::Grpc => is_retryable_grpc(error, &self.options.retry_on),
+            Protocol::Mucp | Protocol::JsonRpc => is_retryable(error),
         }
     }
 
@@ -338,48 +367,41 @@ impl Client {
 
     /// After a failed attempt: a node that refused or dropped the call is avoided, the
     /// observer hears of the failure, and when `retryable` and attempts remain the
-    /// backoff is waited out and `attempt` advanced. `false`: give up.
-    pub async fn retry_after_failure(
+    /// backoff is waited out — unless `--max-time` would end first.
+    async fn retry_after_failure(
         &mut self,
-        attempt: &mut u32,
+        attempt: u32,
         error: &CallError,
         elapsed: Duration,
         retryable: bool,
+        give_up: Option<(Instant, Bound)>,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
-    ) -> bool {
+    ) -> Retry {
         if let (Some(selector), CallError::Connect(_) | CallError::Transport(_)) =
             (&self.selector, error)
         {
             selector.failed(self.current);
         }
-        let retry_in = (*attempt < self.options.retries && retryable)
-            .then(|| self.options.backoff.delay(*attempt + 1));
+        let retry_in = (attempt < self.options.retries && retryable)
+            .then(|| self.options.backoff.delay(attempt + 1));
+        let out_of_time = match (retry_in, give_up) {
+            (Some(delay), Some((at, bound))) if Instant::now() + delay >= at => Some(bound),
+            _ => None,
+        };
         observe(AttemptEvent::Failed {
-            attempt: *attempt + 1,
+            attempt: attempt + 1,
             error,
             elapsed,
-            retry_in,
+            retry_in: retry_in.filter(|_| out_of_time.is_none()),
         });
-        let Some(delay) = retry_in else {
-            return false;
-        };
-        tokio::time::sleep(delay).await;
-        *attempt += 1;
-        true
-    }
-
-    /// gRPC codes retried besides Unavailable.
-    pub fn retry_also_on(&mut self, codes: Vec<Code>) {
-        self.options.retry_on = codes;
-    }
-
-    /// gRPC streams opened from now on send gzipped messages (`--compress gzip`).
-    pub fn compress_requests(&mut self, gzip: bool) {
-        self.options.gzip = gzip;
-    }
-
-    pub fn options(&self) -> &CallOptions {
-        &self.options
+        match (retry_in, out_of_time) {
+            (_, Some(bound)) => Retry::OutOfTime(bound),
+            (None, None) => Retry::GiveUp,
+            (Some(delay), None) => {
+                tokio::time::sleep(delay).await;
+                Retry::Again
+            }
+        }
     }
 
     /// Calls a method of the built-in Debug service (over protobuf where the protocol
@@ -397,30 +419,32 @@ impl Client {
             Protocol::JsonRpc => (Codec::Json, b"{}"),
         };
         let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-        let request = OutgoingRequest {
+        let head = CallHead {
             service: "rmicro",
             endpoint: name,
             path: &path,
             codec,
             metadata: &Metadata::new(),
-            body,
+            timeout: None,
         };
-        let reply = self.call(&request, observe).await?;
+        let reply = self.call(&head, body, observe).await?;
         codec::decode(codec, &method.output(), &reply.body)
             .map_err(|error| CallError::Transport(format!("{name} reply: {error}")))
     }
 
-    /// The server's service record and schema from `Debug.Endpoints`; `None` when the
-    /// server has no Debug service (a go-micro service, say).
+    /// The server's service record and schema: from gRPC reflection (with `metadata`), or
+    /// from `Debug.Endpoints`; `None` when the server has no Debug service (a go-micro
+    /// service, say).
     pub async fn fetch_endpoints(
         &mut self,
-        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+        metadata: &Metadata,
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
+        let timeout = self.options.timeout;
         if let Caller::Grpc(caller) = &mut self.callers[self.current] {
-            let schema = caller.reflect(self.options.timeout).await?;
+            let schema = caller.reflect(metadata, timeout).await?;
             return Ok(Some((serde_json::Value::Null, schema)));
         }
-        let message = match self.call_debug("Debug.Endpoints", observe).await {
+        let message = match self.call_debug("Debug.Endpoints", &mut |_| {}).await {
             Ok(message) => message,
             Err(CallError::Status(status))
                 if matches!(status.code, Code::Unimplemented | Code::NotFound) =>
@@ -442,6 +466,14 @@ impl Client {
             .map_err(|error| CallError::Transport(format!("Debug.Endpoints service: {error}")))?;
         Ok(Some((record.unwrap_or_default(), schema)))
     }
+}
+
+/// What follows a failed attempt.
+enum Retry {
+    Again,
+    GiveUp,
+    /// Attempts remain, but `--max-time` ends before the next could start.
+    OutOfTime(Bound),
 }
 
 /// go-micro ≤ v4.9 retries codes 408 and 500 — which covers its connection and transport

@@ -1,5 +1,5 @@
 //! Exit-code policy, in one place (DESIGN.md "Exit codes"): 0 success, 1 local or
-//! transport failure, 2 usage error, 64 + gRPC code when the peer returned an error
+//! transport failure, 2 usage error, 130 interrupted, 64 + gRPC code when the peer returned an error
 //! (as grpcurl does). `main` calls [`for_error`]; nothing else decides exit codes.
 
 use crate::status::{Code, Status};
@@ -7,6 +7,8 @@ use crate::status::{Code, Status};
 pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
+/// 128 + SIGINT, as a shell reports a command that Ctrl-C stopped.
+pub const INTERRUPTED: u8 = 130;
 const PEER_ERROR_BASE: u8 = 64;
 
 /// A mistake in how rmicro was invoked, found after argument parsing (clap reports its own
@@ -14,6 +16,11 @@ const PEER_ERROR_BASE: u8 = 64;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// Ctrl-C cancelled a call; the server was told (gRPC: RST_STREAM CANCEL).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: the call was cancelled")]
+pub struct Interrupted;
 
 /// The exit code for an RPC status returned by the peer.
 pub fn for_status(code: Code) -> u8 {
@@ -26,6 +33,8 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         for_status(status.code)
     } else if error.is::<UsageError>() {
         USAGE
+    } else if error.is::<Interrupted>() {
+        INTERRUPTED
     } else {
         FAILURE
     }
@@ -51,6 +60,7 @@ mod tests {
             (anyhow::Error::new(Status::new(Code::Internal, "x")), 77),
             (anyhow::Error::new(Status::new(Code::Unknown, "x")), 66),
             (anyhow::Error::new(UsageError("x".into())), 2),
+            (anyhow::Error::new(Interrupted), 130),
             (anyhow::anyhow!("connection refused"), 1),
             (
                 anyhow::Error::new(Status::new(Code::NotFound, "x")).context("calling Job.GetJob"),

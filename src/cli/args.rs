@@ -3,6 +3,7 @@
 
 use crate::client::{CallOptions, Client, ClientTls};
 use crate::exit_code::UsageError;
+use crate::message::Metadata;
 use crate::protocol::tls::ClientFiles;
 use crate::protocol::{Protocol, Target};
 use crate::registry::record::Service;
@@ -85,6 +86,13 @@ pub struct TargetArgs {
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads
+    /// `Name: value` lines from a file, so secrets stay off the command line.
+    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
+    pub headers: Vec<String>,
+    /// Metadata for reflection requests only (repeatable; @FILE as for -H).
+    #[arg(long = "reflect-header", value_name = "KEY:VALUE")]
+    pub reflect_headers: Vec<String>,
 }
 
 /// TLS for gRPC calls; any of these flags means TLS (as `grpcs://` does).
@@ -156,13 +164,7 @@ impl TargetArgs {
 
     /// A client for `route`: bound to its address, or over the service's nodes from the
     /// registry.
-    pub fn client_for(
-        &self,
-        route: Route,
-        retries: u32,
-        backoff: crate::client::Backoff,
-    ) -> anyhow::Result<Client> {
-        let mut options = self.call_options(retries, backoff);
+    pub fn client_for(&self, route: Route, mut options: CallOptions) -> anyhow::Result<Client> {
         let registry = self.registry()?;
         let services = match route {
             Route::Address(target) => {
@@ -233,9 +235,15 @@ impl TargetArgs {
         })
     }
 
+    /// The metadata reflection requests carry: -H and --reflect-header.
+    pub fn reflect_metadata(&self) -> anyhow::Result<Metadata> {
+        parse_headers(self.headers.iter().chain(&self.reflect_headers))
+    }
+
     pub fn call_options(&self, retries: u32, backoff: crate::client::Backoff) -> CallOptions {
         CallOptions {
             timeout: self.timeout,
+            max_time: None,
             dial_timeout: self.dial_timeout,
             retries,
             backoff,
@@ -252,7 +260,7 @@ impl TargetArgs {
         let route = self.route()?.ok_or_else(|| {
             UsageError("no server given: pass --address HOST:PORT or --service NAME, or set RMICRO_ADDRESS".into())
         })?;
-        self.client_for(route, 0, crate::client::Backoff::None)
+        self.client_for(route, self.call_options(0, crate::client::Backoff::None))
     }
 }
 
@@ -264,35 +272,37 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
     Protocol::from_scheme(text).ok_or_else(|| "use mucp, jsonrpc or grpc".into())
 }
 
-/// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1).
-pub fn parse_address(given: &str) -> anyhow::Result<Target> {
-    let (protocol, tls, rest) = match given.split_once("://") {
-        None => (Protocol::Mucp, false, given),
-        Some(("grpcs", rest)) => (Protocol::Grpc, true, rest),
-        Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
-            Some(protocol) => (protocol, false, rest),
-            None => {
-                return Err(UsageError(format!(
-                "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
-            ))
-                .into())
+/// Metadata from `KEY:VALUE` arguments, or `@FILE` arguments naming files of `Name: value`
+/// lines (blank lines and `#` comments skipped).
+pub fn parse_headers<'a>(headers: impl IntoIterator<Item = &'a String>) -> anyhow::Result<Metadata> {
+    let mut metadata = Metadata::new();
+    let mut add = |header: &str, origin: &str| -> anyhow::Result<()> {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| UsageError(format!("header {header:?}{origin} is not KEY:VALUE")))?;
+        metadata.push(name.trim(), value.trim());
+        Ok(())
+    };
+    for header in headers {
+        let Some(path) = header.strip_prefix('@') else {
+            add(header, "")?;
+            continue;
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| UsageError(format!("cannot read headers from {path}: {error}")))?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with('#') {
+                add(line, &format!(" (line {} of {path})", number + 1))?;
             }
-        },
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() || !rest.contains(':') {
-        return Err(UsageError(format!("address {given:?} needs a port: HOST:PORT")).into());
+        }
     }
-    let address = if rest.starts_with(':') {
-        format!("127.0.0.1{rest}")
-    } else {
-        rest.to_owned()
-    };
-    Ok(Target {
-        protocol,
-        address,
-        tls,
-    })
+    Ok(metadata)
+}
+
+/// An address as `Target::parse` reads it; its complaints are usage errors.
+pub fn parse_address(given: &str) -> anyhow::Result<Target> {
+    Target::parse(given).map_err(|error| UsageError(error).into())
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -115,9 +115,9 @@ fn read_lines(lines: mpsc::Sender<(usize, std::io::Result<String>)>) {
 
 async fn call_one(client: &mut Client, batch: &Batch, line: &str) -> Outcome {
     let prepared = prepare(&batch.endpoint, &batch.schema, batch.codec, line.as_bytes())?;
-    let request = prepared.request(batch.codec, &batch.metadata);
+    let head = prepared.head(batch.codec, &batch.metadata);
     let reply = client
-        .call(&request, &mut ignore)
+        .call(&head, &prepared.body, &mut ignore)
         .await
         .map_err(|error| peer_error(error, client.address()))?;
     prepared.reply_value(batch.codec, &reply.body)

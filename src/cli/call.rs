@@ -1,19 +1,22 @@
-//! `rmicro call ENDPOINT [DATA]`: resolve the endpoint against the local schema (before
-//! any network I/O) or the server's (`Debug.Endpoints`, mucp only), check the request
-//! JSON against its type, call with retries, print the reply. Against a server without a
-//! schema (a JSON-RPC server is a Go program with none), JSON goes through as it is, as
-//! `micro call` does. `--batch` hands many requests to [`batch`].
+//! `rmicro call ENDPOINT [DATA]`: the arguments become a plan — the endpoint resolved
+//! against the local schema (before any network I/O) or the server's (gRPC reflection or
+//! `Debug.Endpoints`), the request JSON checked against its type, the metadata, the
+//! client with its retry and time bounds — and the plan runs through the one client: a
+//! unary call (any protocol) with retries, or a gRPC stream ([`stream`]). Against a
+//! server without a schema (a JSON-RPC server is a Go program with none), JSON goes
+//! through as it is, as `micro call` does. `--batch` hands many requests to [`batch`].
 
-use super::args::{parse_duration, Route, SchemaArgs, TargetArgs};
+use super::args::{parse_duration, parse_headers, Route, SchemaArgs, TargetArgs};
 use super::batch;
-use super::grpc_call;
 use super::inspect::{block_on, peer_error};
+use super::reply::{show_request, show_schema_source, Shower, Shown};
+use super::stream::{self, Requests};
 use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
-use crate::protocol::{OutgoingRequest, Protocol};
+use crate::protocol::{CallHead, Protocol};
 use crate::registry::record::Service;
 use crate::schema::{endpoint_name, Schema};
 use crate::status::Code;
@@ -50,9 +53,13 @@ pub struct CallArgs {
     /// Body encoding on the wire (default: json; protobuf for gRPC).
     #[arg(long, value_enum)]
     content_type: Option<ContentType>,
-    /// Metadata sent as a header (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "KEY:VALUE")]
-    headers: Vec<String>,
+    /// Metadata for the call only, not for reflection (repeatable; @FILE as for -H).
+    #[arg(long = "rpc-header", value_name = "KEY:VALUE")]
+    rpc_headers: Vec<String>,
+    /// One bound on the whole call, every attempt and backoff included (exit 68 when it
+    /// runs out); --timeout bounds each attempt.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_time: Option<std::time::Duration>,
     /// Extra attempts on timeouts, code 500 and connection failures (go-micro's default: 1);
     /// over gRPC on Unavailable and connection failures.
     #[arg(long, default_value_t = 1)]
@@ -114,7 +121,8 @@ fn parse_backoff(text: &str) -> Result<Backoff, String> {
 }
 
 pub fn run(args: CallArgs) -> anyhow::Result<()> {
-    let metadata = parse_headers(&args.headers)?;
+    let metadata = parse_headers(args.target.headers.iter().chain(&args.rpc_headers))?;
+    let reflect_metadata = args.target.reflect_metadata()?;
     let local = args.schema.load()?;
     let wire_name = match &local {
         Some(schema) => endpoint_name(&schema.resolve(&args.endpoint)?),
@@ -124,19 +132,23 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         Some(route) => route,
         None => Route::Registered(service_offering(&args.target, &wire_name)?),
     };
-    let mut client = args.target.client_for(route, args.retries, args.backoff)?;
-    client.retry_also_on(args.retry_on.clone());
-    client.compress_requests(args.compress.is_some());
-    let codec = match args.content_type {
-        None if client.protocol() == Protocol::Grpc => Codec::Protobuf,
-        None | Some(ContentType::Json) => Codec::Json,
-        Some(ContentType::Protobuf) if client.protocol() == Protocol::JsonRpc => {
+    let options = crate::client::CallOptions {
+        max_time: args.max_time,
+        retry_on: args.retry_on.clone(),
+        gzip: args.compress.is_some(),
+        ..args.target.call_options(args.retries, args.backoff)
+    };
+    let mut client = args.target.client_for(route, options)?;
+    let codec = match (args.content_type, client.protocol()) {
+        (_, Protocol::Grpc) => Codec::Protobuf,
+        (Some(ContentType::Protobuf), Protocol::JsonRpc) => {
             return Err(UsageError(
                 "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
             )
             .into())
         }
-        Some(ContentType::Protobuf) => Codec::Protobuf,
+        (Some(ContentType::Protobuf), _) => Codec::Protobuf,
+        (_, _) => Codec::Json,
     };
     if args.output == Some(OutputFormat::Envelope) && client.protocol() != Protocol::Grpc {
         return Err(UsageError("--output envelope is for gRPC calls".into()).into());
@@ -152,7 +164,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .into());
         }
         return block_on(async {
-            let schema = schema_for_call(&mut client, local, &mut observe).await?;
+            let schema = schema_for_call(&mut client, local, &reflect_metadata, verbose).await?;
             batch::run(
                 &client,
                 &args.endpoint,
@@ -164,51 +176,65 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .await
         });
     }
-    let data = read_data(args.data.as_deref().or(args.data_arg.as_deref()))?;
-
-    let format = args.output.unwrap_or(if output::stdout_is_terminal() {
+    let data = args.data.as_deref().or(args.data_arg.as_deref());
+    let pretty = output::stdout_is_terminal();
+    let shown = match args.output.unwrap_or(if pretty {
         OutputFormat::Pretty
     } else {
         OutputFormat::Json
-    });
+    }) {
+        OutputFormat::Pretty => Shown::Messages { pretty: true },
+        OutputFormat::Json => Shown::Messages { pretty: false },
+        OutputFormat::Raw => Shown::Raw,
+        OutputFormat::Envelope => Shown::Envelope { pretty },
+    };
     block_on(async {
-        let schema = schema_for_call(&mut client, local, &mut observe).await?;
+        let schema = schema_for_call(&mut client, local, &reflect_metadata, verbose).await?;
         if client.protocol() == Protocol::Grpc {
-            let Some(schema) = &schema.schema else {
+            let Some(pool) = &schema.schema else {
                 return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
             };
-            let method = schema.resolve(&args.endpoint)?;
-            let shown = match format {
-                OutputFormat::Pretty => grpc_call::Shown::Messages { pretty: true },
-                OutputFormat::Json => grpc_call::Shown::Messages { pretty: false },
-                OutputFormat::Raw => grpc_call::Shown::Raw,
-                OutputFormat::Envelope => grpc_call::Shown::Envelope {
-                    pretty: output::stdout_is_terminal(),
-                },
-            };
-            return grpc_call::run(
-                &mut client,
-                &method,
-                &data,
-                &metadata,
-                shown,
-                verbose,
-                &mut observe,
-            )
-            .await;
+            let method = pool.resolve(&args.endpoint)?;
+            if crate::schema::is_streaming(&method) {
+                let requests = match data {
+                    Some("@-") => Requests::Stdin,
+                    data => Requests::Given(read_data(data)?),
+                };
+                let shower = Shower::new(shown, verbose, Some(method.parent_pool()));
+                return stream::run(
+                    &mut client,
+                    &method,
+                    requests,
+                    &metadata,
+                    shower,
+                    verbose,
+                    &mut observe,
+                )
+                .await;
+            }
         }
+        let data = read_data(data)?;
         let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
-        let request = prepared.request(codec, &metadata);
-        let reply = match client.call(&request, &mut observe).await {
-            Ok(reply) => reply,
-            Err(error) => return Err(peer_error(error, client.address())),
+        show_request(verbose, &metadata);
+        let exchange = client
+            .exchange(&prepared.head(codec, &metadata), &prepared.body, &mut observe)
+            .await;
+        let pool = schema.schema.as_ref().map(|schema| schema.pool());
+        let mut shower = Shower::new(shown, verbose, pool);
+        shower.headers(&exchange.headers);
+        let result = match &exchange.outcome {
+            Ok(body) => {
+                let value = match shown {
+                    Shown::Raw => serde_json::Value::Null,
+                    _ => prepared.reply_value(codec, body)?,
+                };
+                shower.message(value, body)?;
+                Ok(())
+            }
+            Err(error) => Err(error.clone()),
         };
-        if format == OutputFormat::Raw {
-            return Ok(output::print_raw(&reply.body)?);
-        }
-        let value = prepared.reply_value(codec, &reply.body)?;
-        output::print_json(&value, format == OutputFormat::Pretty)?;
-        Ok(())
+        shower.finish(&exchange.headers, &exchange.trailers, &result)?;
+        result.map_err(|error| peer_error(error, client.address()))
     })
 }
 
@@ -252,12 +278,14 @@ pub(super) struct CallSchema {
     service_name: Option<String>,
 }
 
-/// The local schema if given; else, over mucp, the server's (`Debug.Endpoints`); else
-/// none (JSON-RPC servers are Go programs without a schema).
+/// The local schema if given; else the server's (gRPC reflection, with the reflection
+/// metadata, or mucp's `Debug.Endpoints`); else none (JSON-RPC servers are Go programs
+/// without a schema).
 async fn schema_for_call(
     client: &mut Client,
     local: Option<Schema>,
-    observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    reflect_metadata: &Metadata,
+    verbose: bool,
 ) -> anyhow::Result<CallSchema> {
     if local.is_some() || client.protocol() == Protocol::JsonRpc {
         return Ok(CallSchema {
@@ -266,8 +294,15 @@ async fn schema_for_call(
         });
     }
     let address = client.address().to_owned();
+    show_schema_source(
+        verbose,
+        &match client.protocol() {
+            Protocol::Grpc => format!("server reflection at {address}"),
+            _ => format!("Debug.Endpoints at {address}"),
+        },
+    );
     let fetched = client
-        .fetch_endpoints(observe)
+        .fetch_endpoints(reflect_metadata)
         .await
         .map_err(|error| peer_error(error, &address))?;
     Ok(match fetched {
@@ -287,23 +322,19 @@ pub(super) struct Prepared {
     endpoint: String,
     path: String,
     service: String,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
     output: Option<prost_reflect::MessageDescriptor>,
 }
 
 impl Prepared {
-    pub(super) fn request<'a>(
-        &'a self,
-        codec: Codec,
-        metadata: &'a Metadata,
-    ) -> OutgoingRequest<'a> {
-        OutgoingRequest {
+    pub(super) fn head<'a>(&'a self, codec: Codec, metadata: &'a Metadata) -> CallHead<'a> {
+        CallHead {
             service: &self.service,
             endpoint: &self.endpoint,
             path: &self.path,
             codec,
             metadata,
-            body: &self.body,
+            timeout: None,
         }
     }
 
@@ -433,17 +464,6 @@ fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-fn parse_headers(headers: &[String]) -> anyhow::Result<Metadata> {
-    let mut metadata = Metadata::new();
-    for header in headers {
-        let (name, value) = header
-            .split_once(':')
-            .ok_or_else(|| UsageError(format!("header {header:?} is not KEY:VALUE")))?;
-        metadata.push(name.trim(), value.trim());
-    }
-    Ok(metadata)
-}
-
 fn report(verbose: bool, event: AttemptEvent<'_>) {
     if !verbose {
         return;
@@ -469,15 +489,8 @@ fn report(verbose: bool, event: AttemptEvent<'_>) {
             });
             eprintln!("! attempt {attempt} failed after {elapsed:.1?}: {error}; {next}");
         }
-        AttemptEvent::Succeeded {
-            attempt,
-            elapsed,
-            reply,
-        } => {
+        AttemptEvent::Succeeded { attempt, elapsed } => {
             eprintln!("< attempt {attempt} answered in {elapsed:.1?}");
-            for (name, value) in &reply.headers {
-                eprintln!("< {name}: {value}");
-            }
         }
     }
 }

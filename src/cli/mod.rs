@@ -6,12 +6,13 @@ mod batch;
 mod call;
 mod completions;
 mod describe;
-mod grpc_call;
 mod health;
 mod inspect;
 mod list;
+mod reply;
 mod serve;
 mod stats;
+mod stream;
 
 use clap::{Parser, Subcommand};
 

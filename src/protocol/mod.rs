@@ -4,12 +4,15 @@
 //! which lives in a higher layer); a caller sends one request to an address. Neither
 //! knows about handlers, registries or the command line.
 
+pub mod caller;
 pub mod connect;
 pub mod grpc;
 pub mod http1;
 pub mod jsonrpc;
 pub mod mucp;
 pub mod tls;
+
+pub use caller::{Caller, Dialing, Stream};
 
 use crate::codec::Codec;
 use crate::message::{Endpoint, Metadata, Reply, Request, StreamCall};
@@ -54,6 +57,39 @@ pub struct Target {
     pub address: String,
     /// Over TLS (`grpcs://`, or a node registered as `secure`).
     pub tls: bool,
+}
+
+impl Target {
+    /// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1); the error says
+    /// what would be accepted.
+    pub fn parse(given: &str) -> Result<Target, String> {
+        let (protocol, tls, rest) = match given.split_once("://") {
+            None => (Protocol::Mucp, false, given),
+            Some(("grpcs", rest)) => (Protocol::Grpc, true, rest),
+            Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
+                Some(protocol) => (protocol, false, rest),
+                None => {
+                    return Err(format!(
+                        "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
+                    ))
+                }
+            },
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || !rest.contains(':') {
+            return Err(format!("address {given:?} needs a port: HOST:PORT"));
+        }
+        let address = if rest.starts_with(':') {
+            format!("127.0.0.1{rest}")
+        } else {
+            rest.to_owned()
+        };
+        Ok(Target {
+            protocol,
+            address,
+            tls,
+        })
+    }
 }
 
 /// The outcome of looking up `Service.Method`, with the distinctions go-micro reports.
@@ -115,8 +151,9 @@ pub fn route<D: Dispatch>(dispatch: &D, path: &str) -> Result<Arc<Endpoint>, Sta
     }
 }
 
-/// One outgoing unary request, as every caller takes it.
-pub struct OutgoingRequest<'a> {
+/// What every caller needs to open a call.
+#[derive(Clone, Copy)]
+pub struct CallHead<'a> {
     /// The target's service name (`Micro-Service` in mucp; servers do not check it).
     pub service: &'a str,
     /// `Service.Method`.
@@ -125,13 +162,20 @@ pub struct OutgoingRequest<'a> {
     pub path: &'a str,
     pub codec: Codec,
     pub metadata: &'a Metadata,
-    pub body: &'a [u8],
+    /// What is left of the call's time, sent to the server (mucp's `Timeout`, gRPC's
+    /// `grpc-timeout`) so that it gives up when the caller does.
+    pub timeout: Option<std::time::Duration>,
 }
 
-/// A successful reply: its headers (none for JSON-RPC) and undecoded body.
-#[derive(Debug)]
+/// Header or trailer pairs as text, in the order they came.
+pub type Pairs = Vec<(String, String)>;
+
+/// A successful unary reply: its headers and trailers (none for JSON-RPC; mucp has only
+/// headers) and its undecoded body.
+#[derive(Debug, Default)]
 pub struct RawReply {
-    pub headers: Vec<(String, String)>,
+    pub headers: Pairs,
+    pub trailers: Pairs,
     pub body: bytes::Bytes,
 }
 

@@ -11,7 +11,7 @@ use super::builtin::{
 use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
-use crate::protocol::{dial, foreign_reply, tls, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, tls, CallError, CallHead, Dialing, Pairs};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -20,42 +20,23 @@ use h2::{RecvStream, SendStream};
 use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 const USER_AGENT: &str = concat!("rmicro/", env!("CARGO_PKG_VERSION"));
 
-/// How a caller reaches its server besides the address.
-#[derive(Clone, Debug, Default)]
-pub struct Reach {
-    /// TLS with this configuration; `None` for h2c.
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// The `:authority` sent, and the name the server's certificate must carry
-    /// (default: the address).
-    pub authority: Option<String>,
-}
-
+/// Calls one gRPC server (TLS when `dialing.tls` is set, else h2c).
 pub struct GrpcCaller {
     address: String,
-    dial_timeout: Duration,
-    max_message_size: usize,
-    reach: Reach,
+    dialing: Dialing,
     connection: Option<SendRequest<Bytes>>,
 }
 
 impl GrpcCaller {
-    pub fn new(
-        address: &str,
-        dial_timeout: Duration,
-        max_message_size: usize,
-        reach: Reach,
-    ) -> GrpcCaller {
+    pub fn new(address: &str, dialing: Dialing) -> GrpcCaller {
         GrpcCaller {
             address: address.to_owned(),
-            dial_timeout,
-            max_message_size,
-            reach,
+            dialing,
             connection: None,
         }
     }
@@ -68,33 +49,32 @@ impl GrpcCaller {
     pub fn share(&self) -> GrpcCaller {
         GrpcCaller {
             address: self.address.clone(),
-            reach: self.reach.clone(),
+            dialing: self.dialing.clone(),
             connection: self.connection.clone(),
-            ..*self
         }
     }
 
     fn authority(&self) -> &str {
-        self.reach.authority.as_deref().unwrap_or(&self.address)
+        self.dialing.authority.as_deref().unwrap_or(&self.address)
     }
 
     async fn connection(&mut self) -> Result<SendRequest<Bytes>, CallError> {
         if let Some(connection) = &self.connection {
             return Ok(connection.clone());
         }
-        let stream = dial(&self.address, self.dial_timeout).await?;
-        let sender = match &self.reach.tls {
+        let stream = dial(&self.address, self.dialing.dial_timeout).await?;
+        let sender = match &self.dialing.tls {
             None => self.handshake(stream).await?,
             Some(config) => {
                 let name = tls::server_name(self.authority()).map_err(CallError::Transport)?;
                 let connector = tokio_rustls::TlsConnector::from(config.clone());
                 let stream =
-                    tokio::time::timeout(self.dial_timeout, connector.connect(name, stream))
+                    tokio::time::timeout(self.dialing.dial_timeout, connector.connect(name, stream))
                         .await
                         .map_err(|_| {
                             CallError::Connect(format!(
                                 "TLS handshake with {}: timed out after {:?}",
-                                self.address, self.dial_timeout
+                                self.address, self.dialing.dial_timeout
                             ))
                         })?
                         .map_err(|error| tls_failure(&error))?;
@@ -126,20 +106,20 @@ impl GrpcCaller {
         Ok(sender)
     }
 
-    /// Opens a call of `path` (`/pkg.Service/Method`); `gzip` compresses its messages.
-    pub async fn open(
-        &mut self,
-        path: &str,
-        codec: Codec,
-        metadata: &Metadata,
-        timeout: Option<Duration>,
-        gzip: bool,
-    ) -> Result<GrpcStream, CallError> {
+    /// Opens a call of `head.path` (`/pkg.Service/Method`).
+    pub async fn open(&mut self, head: &CallHead<'_>) -> Result<GrpcStream, CallError> {
+        let (path, codec, metadata, timeout, gzip) = (
+            head.path,
+            head.codec,
+            head.metadata,
+            head.timeout,
+            self.dialing.gzip,
+        );
         let mut builder = Request::builder()
             .method("POST")
             .uri(format!(
                 "{}://{}{path}",
-                if self.reach.tls.is_some() {
+                if self.dialing.tls.is_some() {
                     "https"
                 } else {
                     "http"
@@ -175,9 +155,9 @@ impl GrpcCaller {
             send,
             response: Some(response),
             body: None,
-            deframer: Deframer::new(self.max_message_size, false),
+            deframer: Deframer::new(self.dialing.max_message_size, false),
             gzip,
-            hang_up_hint: match &self.reach.tls {
+            hang_up_hint: match &self.dialing.tls {
                 None => "if the server speaks TLS, use grpcs://",
                 // Under TLS 1.3 the server checks the client after the handshake; its
                 // alert may be lost to the reset that follows it.
@@ -201,42 +181,18 @@ impl GrpcCaller {
         }
     }
 
-    /// One unary call; the reply's headers are followed by its trailers.
-    pub async fn call(
-        &mut self,
-        request: &OutgoingRequest<'_>,
-        timeout: Duration,
-    ) -> Result<RawReply, CallError> {
-        let mut stream = self
-            .open(
-                request.path,
-                request.codec,
-                request.metadata,
-                Some(timeout),
-                false,
-            )
-            .await?;
-        stream.send(request.body, true)?;
-        let received = stream.receive_all().await;
-        let headers = stream.header_pairs();
-        let mut messages = received?;
-        let body = match messages.len() {
-            1 => messages.remove(0),
-            count => {
-                return Err(CallError::Transport(format!(
-                    "a unary call got {count} reply messages"
-                )))
-            }
-        };
-        Ok(RawReply { headers, body })
-    }
-
     /// The server's schema from its reflection service (v1, else v1alpha): the files of
-    /// every service it lists, with their dependencies.
-    pub async fn reflect(&mut self, timeout: Duration) -> Result<Schema, CallError> {
-        match self.reflect_with(REFLECTION_V1, timeout).await {
+    /// every service it lists but reflection itself, with their dependencies. `metadata`
+    /// goes with the requests (a server may want credentials for reflection too).
+    pub async fn reflect(
+        &mut self,
+        metadata: &Metadata,
+        timeout: Duration,
+    ) -> Result<Schema, CallError> {
+        match self.reflect_with(REFLECTION_V1, metadata, timeout).await {
             Err(CallError::Status(status)) if status.code == Code::Unimplemented => {
-                self.reflect_with(REFLECTION_V1ALPHA, timeout).await
+                self.reflect_with(REFLECTION_V1ALPHA, metadata, timeout)
+                    .await
             }
             other => other,
         }
@@ -245,26 +201,31 @@ impl GrpcCaller {
     async fn reflect_with(
         &mut self,
         service: &str,
+        metadata: &Metadata,
         timeout: Duration,
     ) -> Result<Schema, CallError> {
         let path = format!("/{service}/ServerReflectionInfo");
-        let mut stream = self
-            .open(
-                &path,
-                Codec::Protobuf,
-                &Metadata::new(),
-                Some(timeout),
-                false,
-            )
-            .await?;
-        let ask = |stream: &mut GrpcStream, question: Question| {
+        let head = CallHead {
+            service: "",
+            endpoint: "",
+            path: &path,
+            codec: Codec::Protobuf,
+            metadata,
+            timeout: Some(timeout),
+        };
+        // Reflection's own requests are small and never gzipped.
+        let gzip = std::mem::replace(&mut self.dialing.gzip, false);
+        let opened = self.open(&head).await;
+        self.dialing.gzip = gzip;
+        let mut stream = opened?;
+        async fn ask(stream: &mut GrpcStream, question: Question) -> Result<(), CallError> {
             let request = ReflectionRequest {
                 host: String::new(),
                 question: Some(question),
             };
-            stream.send(&request.encode_to_vec(), false)
-        };
-        ask(&mut stream, Question::ListServices(String::new()))?;
+            stream.send(request.encode_to_vec().into()).await
+        }
+        ask(&mut stream, Question::ListServices(String::new())).await?;
         let names = match stream.reflection_answer().await? {
             Answer::Services(list) => list
                 .service
@@ -273,13 +234,14 @@ impl GrpcCaller {
                 .collect::<Vec<_>>(),
             other => return Err(unexpected(other)),
         };
+        // As grpcurl lists them: every service but reflection's own.
         let served: Vec<&String> = names
             .iter()
-            .filter(|name| !name.starts_with("grpc."))
+            .filter(|name| !name.starts_with("grpc.reflection."))
             .collect();
         let mut files = Vec::new();
         for name in &served {
-            ask(&mut stream, Question::FileContainingSymbol((*name).clone()))?;
+            ask(&mut stream, Question::FileContainingSymbol((*name).clone())).await?;
             match stream.reflection_answer().await? {
                 Answer::FileDescriptors(found) => files.extend(found.file_descriptor_proto),
                 Answer::Error(error) => {
@@ -386,20 +348,52 @@ pub struct GrpcStream {
 }
 
 impl GrpcStream {
-    /// Sends one request message; `last` ends the request stream.
-    pub fn send(&mut self, message: &[u8], last: bool) -> Result<(), CallError> {
-        self.send_data(frame(message, self.gzip), last)
+    /// Sends one request message, as the server's flow-control window lets it through
+    /// (a peer that reads slowly slows the sender instead of growing its buffer).
+    pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        let mut data = frame(&message, self.gzip);
+        while !data.is_empty() {
+            self.send.reserve_capacity(data.len());
+            let granted = std::future::poll_fn(|context| self.send.poll_capacity(context)).await;
+            let sent = match granted {
+                Some(Ok(granted)) => {
+                    let chunk = data.split_to(granted.min(data.len()));
+                    self.send.send_data(chunk, false).map_err(send_failure)
+                }
+                Some(Err(error)) => Err(send_failure(error)),
+                None => Err(CallError::Transport(
+                    "the server closed the call's request stream".into(),
+                )),
+            };
+            if let Err(error) = sent {
+                return Err(self.why_closed(error).await);
+            }
+        }
+        Ok(())
     }
 
-    /// Ends the request stream without another message.
+    /// The reason a request stream could not be written: the reply's status or failure
+    /// when one has come (it says more, e.g. a TLS alert), else `error`.
+    async fn why_closed(&mut self, error: CallError) -> CallError {
+        if self.response.is_none() && self.body.is_none() {
+            return error;
+        }
+        match self.next_message().await {
+            Err(reason) => reason,
+            Ok(_) => error,
+        }
+    }
+
+    /// Ends the request stream (half-close).
     pub fn finish(&mut self) -> Result<(), CallError> {
-        self.send_data(Bytes::new(), true)
+        self.send
+            .send_data(Bytes::new(), true)
+            .map_err(send_failure)
     }
 
-    fn send_data(&mut self, data: Bytes, last: bool) -> Result<(), CallError> {
-        self.send.send_data(data, last).map_err(|error| {
-            CallError::Transport(format!("cannot send a request message: {error}"))
-        })
+    /// Abandons the call: RST_STREAM with CANCEL, as gRPC clients cancel.
+    pub fn cancel(&mut self) {
+        self.send.send_reset(h2::Reason::CANCEL);
     }
 
     /// The reply headers, once they have come (at once for the first message).
@@ -411,21 +405,23 @@ impl GrpcStream {
         &self.trailers
     }
 
-    /// Headers then trailers, as text pairs.
-    pub fn header_pairs(&self) -> Vec<(String, String)> {
-        text_pairs(&self.headers)
-            .chain(text_pairs(&self.trailers))
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect()
+    pub fn header_pairs(&self) -> Pairs {
+        owned_pairs(&self.headers)
+    }
+
+    pub fn trailer_pairs(&self) -> Pairs {
+        owned_pairs(&self.trailers)
     }
 
     /// The next reply message; `None` at the end of a successful call; the status of a
-    /// failed one as an error.
+    /// failed one as an error. Cancel-safe.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
-        if let Some(response) = self.response.take() {
-            let response = response
-                .await
-                .map_err(|error| no_reply(&error, self.hang_up_hint))?;
+        // Cancel-safe: the response future stays in place until it has completed, so a
+        // caller may drop this future (in a select) and ask again.
+        if let Some(pending) = self.response.as_mut() {
+            let response = pending.await;
+            self.response = None;
+            let response = response.map_err(|error| no_reply(&error, self.hang_up_hint))?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
             let is_grpc = self
@@ -488,15 +484,6 @@ impl GrpcStream {
         status_of(&self.trailers).map(|()| None)
     }
 
-    /// Every reply message, for calls whose replies are not shown as they come.
-    pub async fn receive_all(&mut self) -> Result<Vec<Bytes>, CallError> {
-        let mut messages = Vec::new();
-        while let Some(message) = self.next_message().await? {
-            messages.push(message);
-        }
-        Ok(messages)
-    }
-
     async fn reflection_answer(&mut self) -> Result<Answer, CallError> {
         let message = self
             .next_message()
@@ -507,6 +494,16 @@ impl GrpcStream {
             .answer
             .ok_or_else(|| CallError::Transport("empty reflection answer".into()))
     }
+}
+
+fn send_failure(error: h2::Error) -> CallError {
+    CallError::Transport(format!("cannot send a request message: {error}"))
+}
+
+fn owned_pairs(headers: &HeaderMap) -> Pairs {
+    text_pairs(headers)
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
 
 /// Header or trailer names with their values as text.

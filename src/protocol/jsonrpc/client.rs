@@ -2,10 +2,11 @@
 //! from 0 per connection, requests are written whole under a lock and pipelined, and a
 //! reader task hands each reply to the call with its id — so several callers (`share`)
 //! can have calls in flight on one connection. A broken connection fails every call
-//! waiting on it and is redialled by the next call.
+//! waiting on it and is redialled by the next call. A call is unary: its
+//! [`JsonRpcStream`] carries one request message and one reply (net/rpc has no streams).
 
 use super::{Scanned, ValueScanner};
-use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, CallError, CallHead};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
@@ -93,9 +94,19 @@ impl JsonRpcCaller {
         self.clone()
     }
 
+    /// Opens a call; the request goes out when its reply is asked for.
+    pub fn open(&self, head: &CallHead<'_>) -> JsonRpcStream {
+        JsonRpcStream {
+            caller: self.clone(),
+            method: head.endpoint.to_owned(),
+            body: None,
+            done: false,
+        }
+    }
+
     /// Sends `params: [body]` and waits for the reply with the same id. The body must be
-    /// JSON; the reply body is the `result` value as received.
-    pub async fn call(&self, call: &OutgoingRequest<'_>) -> Result<RawReply, CallError> {
+    /// JSON; the reply is the `result` value as received.
+    async fn call(&self, method: &str, body: &[u8]) -> Result<Bytes, CallError> {
         let connection = self.connect().await?;
         let id = connection.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
@@ -110,7 +121,7 @@ impl JsonRpcCaller {
             calls: &connection.calls,
             id,
         };
-        let line = request_line(call, id);
+        let line = request_line(method, body, id);
         if let Err(error) = connection.writer.lock().await.write_all(&line).await {
             let text = format!("sending the request: {error}");
             connection
@@ -119,13 +130,9 @@ impl JsonRpcCaller {
                 .expect("calls lock")
                 .fail_all(|| CallError::Transport(text.clone()));
         }
-        let body = receiver
+        receiver
             .await
-            .unwrap_or_else(|_| Err(CallError::Transport("connection is shut down".into())))?;
-        Ok(RawReply {
-            headers: Vec::new(),
-            body,
-        })
+            .unwrap_or_else(|_| Err(CallError::Transport("connection is shut down".into())))
     }
 
     async fn connect(&self) -> Result<Arc<Connection>, CallError> {
@@ -148,9 +155,9 @@ impl JsonRpcCaller {
     }
 }
 
-fn request_line(call: &OutgoingRequest<'_>, id: u64) -> Vec<u8> {
-    let method = serde_json::to_string(call.endpoint).expect("strings serialise");
-    let body = call.body.trim_ascii();
+fn request_line(method: &str, body: &[u8], id: u64) -> Vec<u8> {
+    let method = serde_json::to_string(method).expect("strings serialise");
+    let body = body.trim_ascii();
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     let mut line = Vec::with_capacity(48 + method.len() + body.len());
     line.extend_from_slice(b"{\"method\":");
@@ -159,6 +166,39 @@ fn request_line(call: &OutgoingRequest<'_>, id: u64) -> Vec<u8> {
     line.extend_from_slice(body);
     line.extend_from_slice(format!("],\"id\":{id}}}\n").as_bytes());
     line
+}
+
+/// One JSON-RPC call: one request message, one reply.
+pub struct JsonRpcStream {
+    caller: JsonRpcCaller,
+    method: String,
+    body: Option<Bytes>,
+    done: bool,
+}
+
+impl JsonRpcStream {
+    pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        if self.body.is_some() {
+            return Err(CallError::Transport(
+                "a JSON-RPC call carries one request message".into(),
+            ));
+        }
+        self.body = Some(message);
+        Ok(())
+    }
+
+    /// The reply, on the first call (which sends the request); then `None`. Cancel-safe.
+    pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+        if self.done {
+            return Ok(None);
+        }
+        // The request stays until the reply came: a receive dropped half-way (in a select)
+        // can be asked again, and sends it again.
+        let body = self.body.clone().unwrap_or_default();
+        let reply = self.caller.call(&self.method, &body).await?;
+        self.done = true;
+        Ok(Some(reply))
+    }
 }
 
 /// Go's `clientResponse`.

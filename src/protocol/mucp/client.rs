@@ -1,31 +1,42 @@
 //! The mucp caller: sends one request per HTTP/1.1 message on a kept-alive connection and
 //! reads exactly one reply, never pipelining (spec §1.5, §2.6). A connection that saw any
-//! error is closed, as go-micro's pool does.
+//! error — or whose exchange was abandoned (a timeout drops it mid-way) — is closed, as
+//! go-micro's pool does: the connection is taken out of its slot for an exchange and put
+//! back only after a clean one.
+//!
+//! A mucp call is unary: its [`MucpStream`] carries one request message and one reply
+//! (go-micro's `Micro-Stream` streams are not spoken yet).
 
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::{dial, foreign_reply, CallError, OutgoingRequest, RawReply};
+use crate::protocol::{dial, foreign_reply, CallError, CallHead, Pairs, RawReply};
 use crate::status::Status;
+use bytes::Bytes;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 
+type Connection = HttpConnection<TcpStream>;
+
 /// Calls one mucp server, reusing its connection between calls.
+#[derive(Clone)]
 pub struct MucpCaller {
-    address: String,
+    address: Arc<str>,
     dial_timeout: Duration,
     max_message_size: usize,
-    connection: Option<HttpConnection<TcpStream>>,
-    next_id: u64,
+    idle: Arc<Mutex<Option<Connection>>>,
+    next_id: Arc<AtomicU64>,
 }
 
 impl MucpCaller {
     pub fn new(address: &str, dial_timeout: Duration, max_message_size: usize) -> MucpCaller {
         MucpCaller {
-            address: address.to_owned(),
+            address: address.into(),
             dial_timeout,
             max_message_size,
-            connection: None,
-            next_id: 0,
+            idle: Arc::default(),
+            next_id: Arc::default(),
         }
     }
 
@@ -33,118 +44,162 @@ impl MucpCaller {
         &self.address
     }
 
-    /// Drops the connection (after a timeout its state is unknown).
-    pub fn disconnect(&mut self) {
-        self.connection = None;
+    /// A caller of the same server with a connection of its own (go-micro servers answer
+    /// one request at a time per connection).
+    pub fn worker(&self) -> MucpCaller {
+        MucpCaller::new(&self.address, self.dial_timeout, self.max_message_size)
     }
 
-    /// Sends `call`; `timeout` goes to the server as the `Timeout` header (nanoseconds).
-    pub async fn call(
-        &mut self,
-        call: &OutgoingRequest<'_>,
-        timeout: Option<Duration>,
-    ) -> Result<RawReply, CallError> {
-        let result = self.exchange(call, timeout).await;
-        if result.is_err() {
-            self.connection = None;
+    /// Opens a call; the request goes out when its reply is asked for.
+    pub fn open(&self, head: &CallHead<'_>) -> MucpStream {
+        MucpStream {
+            caller: self.clone(),
+            header_lines: self.header_lines(head),
+            content_type: head.codec.content_type(),
+            body: None,
+            headers: Pairs::new(),
+            done: false,
         }
-        result
     }
 
-    async fn exchange(
-        &mut self,
-        call: &OutgoingRequest<'_>,
-        timeout: Option<Duration>,
-    ) -> Result<RawReply, CallError> {
-        let request = self.encode_request(call, timeout);
-        let connection = self.connect().await?;
-        connection
-            .write_all(&request)
-            .await
-            .map_err(|error| CallError::Transport(format!("sending the request: {error}")))?;
-        let reply = match connection.read_response().await {
-            Ok(reply) => reply,
-            Err(ReadError::Malformed(_)) => return Err(foreign_reply(connection.unconsumed(), "HTTP/1.1")),
-            Err(ReadError::Closed) => {
-                return Err(CallError::Transport(
-                    "the connection closed before a reply came (if the server is not mucp, use grpc:// or jsonrpc://)".into(),
-                ))
-            }
-            Err(error) => return Err(CallError::Transport(error.to_string())),
-        };
-        let (code, reason) = reply.status().unwrap_or_default();
-        if code != 200 {
-            // As go-micro's transport reports it: "<status line>: <body>" (spec §1.3).
-            let body = String::from_utf8_lossy(&reply.body);
-            return Err(CallError::Transport(format!(
-                "{code} {reason}: {}",
-                body.trim_end()
-            )));
-        }
-        if let Some(error) = reply
-            .header("Micro-Error")
-            .filter(|value| !value.is_empty())
-        {
-            return Err(CallError::Status(Status::from_micro_error(error)));
-        }
-        if reply.header("Content-Type") == Some("text/plain")
-            && call.codec.content_type() != "text/plain"
-        {
-            // A go-micro server refusing the codec answers in plain text (spec §2.3).
-            return Err(CallError::Status(Status::from_micro_error(
-                String::from_utf8_lossy(&reply.body).trim_end(),
-            )));
-        }
-        Ok(RawReply {
-            headers: reply.headers,
-            body: reply.body,
-        })
-    }
-
-    async fn connect(&mut self) -> Result<&mut HttpConnection<TcpStream>, CallError> {
-        if self.connection.is_none() {
-            let stream = dial(&self.address, self.dial_timeout).await?;
-            self.connection = Some(HttpConnection::new(stream, self.max_message_size));
-        }
-        Ok(self.connection.as_mut().expect("connected above"))
-    }
-
-    /// The request bytes, shaped like go-micro's minimal request (spec §10.1).
-    fn encode_request(&mut self, call: &OutgoingRequest<'_>, timeout: Option<Duration>) -> Vec<u8> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut head = String::with_capacity(512);
-        let _ = write!(
-            head,
-            "POST / HTTP/1.1\r\nHost: {}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {}\r\n",
-            self.address,
-            env!("CARGO_PKG_VERSION"),
-            call.body.len()
-        );
-        let content_type = call.codec.content_type();
+    /// The header lines after `Content-Length`, shaped like go-micro's minimal request
+    /// (spec §10.1): sorted by name, metadata in canonical form replacing a fixed header
+    /// of the same name.
+    fn header_lines(&self, head: &CallHead<'_>) -> String {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let content_type = head.codec.content_type();
         let mut headers: Vec<(String, String)> = vec![
             ("Accept".into(), content_type.into()),
             ("Content-Type".into(), content_type.into()),
-            ("Micro-Endpoint".into(), call.endpoint.into()),
+            ("Micro-Endpoint".into(), head.endpoint.into()),
             ("Micro-Id".into(), id.to_string()),
-            ("Micro-Method".into(), call.endpoint.into()),
-            ("Micro-Service".into(), call.service.into()),
+            ("Micro-Method".into(), head.endpoint.into()),
+            ("Micro-Service".into(), head.service.into()),
         ];
-        if let Some(timeout) = timeout {
+        if let Some(timeout) = head.timeout {
             headers.push(("Timeout".into(), timeout.as_nanos().to_string()));
         }
-        for (name, value) in call.metadata.iter() {
+        for (name, value) in head.metadata.iter() {
             let name = canonical_header_name(name);
             headers.retain(|(existing, _)| *existing != name);
             headers.push((name, value.replace(['\r', '\n'], " ")));
         }
         headers.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut lines = String::with_capacity(512);
         for (name, value) in headers {
-            let _ = write!(head, "{name}: {value}\r\n");
+            let _ = write!(lines, "{name}: {value}\r\n");
         }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(call.body);
-        bytes
+        lines.push_str("\r\n");
+        lines
+    }
+
+    async fn exchange(&self, request: &[u8], content_type: &str) -> Result<RawReply, CallError> {
+        let taken = self.idle.lock().expect("idle lock").take();
+        let mut connection = match taken {
+            Some(connection) => connection,
+            None => HttpConnection::new(
+                dial(&self.address, self.dial_timeout).await?,
+                self.max_message_size,
+            ),
+        };
+        let reply = exchange_on(&mut connection, request, content_type).await?;
+        *self.idle.lock().expect("idle lock") = Some(connection);
+        Ok(reply)
+    }
+}
+
+async fn exchange_on(
+    connection: &mut Connection,
+    request: &[u8],
+    content_type: &str,
+) -> Result<RawReply, CallError> {
+    connection
+        .write_all(request)
+        .await
+        .map_err(|error| CallError::Transport(format!("sending the request: {error}")))?;
+    let reply = match connection.read_response().await {
+        Ok(reply) => reply,
+        Err(ReadError::Malformed(_)) => {
+            return Err(foreign_reply(connection.unconsumed(), "HTTP/1.1"))
+        }
+        Err(ReadError::Closed) => return Err(CallError::Transport(
+            "the connection closed before a reply came (if the server is not mucp, use grpc:// or jsonrpc://)".into(),
+        )),
+        Err(error) => return Err(CallError::Transport(error.to_string())),
+    };
+    let (code, reason) = reply.status().unwrap_or_default();
+    if code != 200 {
+        // As go-micro's transport reports it: "<status line>: <body>" (spec §1.3).
+        let body = String::from_utf8_lossy(&reply.body);
+        return Err(CallError::Transport(format!(
+            "{code} {reason}: {}",
+            body.trim_end()
+        )));
+    }
+    if let Some(error) = reply
+        .header("Micro-Error")
+        .filter(|value| !value.is_empty())
+    {
+        return Err(CallError::Status(Status::from_micro_error(error)));
+    }
+    if reply.header("Content-Type") == Some("text/plain") && content_type != "text/plain" {
+        // A go-micro server refusing the codec answers in plain text (spec §2.3).
+        return Err(CallError::Status(Status::from_micro_error(
+            String::from_utf8_lossy(&reply.body).trim_end(),
+        )));
+    }
+    Ok(RawReply {
+        headers: reply.headers,
+        trailers: Pairs::new(),
+        body: reply.body,
+    })
+}
+
+/// One mucp call: one request message, one reply.
+pub struct MucpStream {
+    caller: MucpCaller,
+    header_lines: String,
+    content_type: &'static str,
+    body: Option<Bytes>,
+    headers: Pairs,
+    done: bool,
+}
+
+impl MucpStream {
+    pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        if self.body.is_some() {
+            return Err(CallError::Transport(
+                "a mucp call carries one request message".into(),
+            ));
+        }
+        self.body = Some(message);
+        Ok(())
+    }
+
+    /// The reply, on the first call (which sends the request); then `None`. Cancel-safe.
+    pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+        if self.done {
+            return Ok(None);
+        }
+        // The request stays until the reply came: a receive dropped half-way (in a select)
+        // can be asked again, and sends it again.
+        let body = self.body.clone().unwrap_or_default();
+        let mut request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {}\r\n",
+            self.caller.address,
+            env!("CARGO_PKG_VERSION"),
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(self.header_lines.as_bytes());
+        request.extend_from_slice(&body);
+        let reply = self.caller.exchange(&request, self.content_type).await?;
+        self.done = true;
+        self.headers = reply.headers;
+        Ok(Some(reply.body))
+    }
+
+    pub fn headers(&self) -> &Pairs {
+        &self.headers
     }
 }

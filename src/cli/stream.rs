@@ -1,0 +1,184 @@
+//! A streaming call as `rmicro call` runs it (gRPC's client, server and bidirectional
+//! streams). The stream opens at once; requests come from DATA, or from stdin as they
+//! arrive — concatenated JSON or NDJSON, each message sent the moment its JSON is complete
+//! — and the request stream is half-closed at their end; each reply is printed as it
+//! arrives. So a script can play lock-step ping-pong, and a person can type at a
+//! terminal. The call's deadline (`--timeout`, or what is left of `--max-time`) runs
+//! while stdin is still open; Ctrl-C cancels the call (RST_STREAM CANCEL) and exits 130.
+//! The stream is opened through the client's attempt loop, so it is retried only while
+//! connecting, never once a message may have been sent.
+
+use super::inspect::peer_error;
+use super::reply::{show_request, Shower};
+use crate::client::{AttemptEvent, Client, OpenStream};
+use crate::codec::{self, Codec};
+use crate::exit_code::{Interrupted, UsageError};
+use crate::message::Metadata;
+use crate::protocol::{CallError, CallHead};
+use crate::schema::endpoint_name;
+use anyhow::anyhow;
+use prost::Message as _;
+use prost_reflect::MethodDescriptor;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Where a stream's requests come from.
+pub enum Requests {
+    /// All of them at once (DATA, or a file).
+    Given(Vec<u8>),
+    /// Stdin, read as it arrives.
+    Stdin,
+}
+
+/// A parsed request, or why the input could not give one.
+type Parsed = Result<Value, String>;
+
+pub async fn run(
+    client: &mut Client,
+    method: &MethodDescriptor,
+    requests: Requests,
+    metadata: &Metadata,
+    mut shower: Shower<'_>,
+    verbose: bool,
+    observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+) -> anyhow::Result<()> {
+    let mut feed = feed(method, requests)?;
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let endpoint = endpoint_name(method);
+    let head = CallHead {
+        service: "",
+        endpoint: &endpoint,
+        path: &path,
+        codec: Codec::Protobuf,
+        metadata,
+        timeout: None,
+    };
+    show_request(verbose, metadata);
+    let OpenStream {
+        mut stream,
+        deadline,
+        bound,
+    } = client
+        .open(&head, observe)
+        .await
+        .map_err(|error| peer_error(error, client.address()))?;
+    let (input, output) = (method.input(), method.output());
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let mut feeding = true;
+    let mut sent = 0;
+    let result: Result<(), CallError> = loop {
+        tokio::select! {
+            _ = &mut interrupted => {
+                stream.cancel();
+                // Let the connection's task write the RST_STREAM before the process ends.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return Err(Interrupted.into());
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                stream.cancel();
+                break Err(bound.exceeded());
+            }
+            request = feed.recv(), if feeding => match request {
+                Some(parsed) => {
+                    sent += 1;
+                    let message = parsed
+                        .and_then(|value| fit(&input, &value, sent))
+                        .map_err(|error| {
+                            stream.cancel();
+                            anyhow!(error)
+                        })?;
+                    if let Err(error) = stream.send(message.into()).await {
+                        break Err(error);
+                    }
+                }
+                None => {
+                    feeding = false;
+                    if let Err(error) = stream.close_send() {
+                        break Err(error);
+                    }
+                }
+            },
+            reply = stream.receive() => match reply {
+                Ok(Some(message)) => {
+                    shower.headers(&stream.headers());
+                    let value = codec::decode(Codec::Protobuf, &output, &message)
+                        .and_then(|decoded| codec::to_json_value(&decoded))
+                        .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
+                    shower.message(value, &message)?;
+                }
+                Ok(None) => break Ok(()),
+                Err(error) => break Err(error),
+            },
+        }
+    };
+    shower.finish(&stream.headers(), &stream.trailers(), &result)?;
+    result.map_err(|error| peer_error(error, client.address()))
+}
+
+/// The request messages as a channel. Given requests are parsed and counted before the
+/// call opens (a method without a client stream takes exactly one); stdin is read on its
+/// own thread, each JSON value handed over as soon as it is complete.
+fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::Receiver<Parsed>> {
+    let data = match requests {
+        Requests::Stdin if method.is_client_streaming() => {
+            let (sender, receiver) = mpsc::channel(16);
+            std::thread::spawn(move || {
+                let stdin = std::io::stdin().lock();
+                for (index, value) in serde_json::Deserializer::from_reader(stdin)
+                    .into_iter::<Value>()
+                    .enumerate()
+                {
+                    let parsed = value
+                        .map_err(|error| format!("request {}: not JSON: {error}", index + 1));
+                    let failed = parsed.is_err();
+                    if sender.blocking_send(parsed).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            return Ok(receiver);
+        }
+        Requests::Stdin => {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut data)
+                .map_err(|error| anyhow!("cannot read the request from stdin: {error}"))?;
+            data
+        }
+        Requests::Given(data) => data,
+    };
+    let mut values = Vec::new();
+    for (index, value) in serde_json::Deserializer::from_slice(&data)
+        .into_iter::<Value>()
+        .enumerate()
+    {
+        let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
+        fit(&method.input(), &value, index + 1).map_err(|error| anyhow!(error))?;
+        values.push(value);
+    }
+    if !method.is_client_streaming() && values.len() != 1 {
+        return Err(UsageError(format!(
+            "{} takes one request message; DATA holds {}",
+            method.name(),
+            values.len()
+        ))
+        .into());
+    }
+    let (sender, receiver) = mpsc::channel(values.len().max(1));
+    for value in values {
+        let _ = sender.try_send(Ok(value));
+    }
+    Ok(receiver)
+}
+
+/// Request `number`'s JSON checked against the request type and encoded.
+fn fit(
+    input: &prost_reflect::MessageDescriptor,
+    value: &Value,
+    number: usize,
+) -> Result<Vec<u8>, String> {
+    codec::from_json_value(input, value)
+        .map(|message| message.encode_to_vec())
+        .map_err(|error| format!("request {number} does not fit {}: {error}", input.full_name()))
+}

@@ -1,0 +1,211 @@
+//! The one abstraction of a client call, for every protocol: a [`Caller`] opens calls to
+//! one address; a [`Stream`] is a call in flight — send request messages, half-close,
+//! receive reply messages as they come, then the headers, trailers and final status.
+//! Unary is the special case of one message each way ([`Caller::unary`]), as in tonic's
+//! client. mucp and JSON-RPC calls are unary streams (one message each way); gRPC's carry
+//! any number. Attempts, retries and node selection live a layer up, in `client`.
+
+use super::grpc::client::{GrpcCaller, GrpcStream};
+use super::jsonrpc::client::{JsonRpcCaller, JsonRpcStream};
+use super::mucp::client::{MucpCaller, MucpStream};
+use super::{CallError, CallHead, Pairs, Protocol, RawReply, Target};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How callers connect and send, whatever the protocol.
+#[derive(Clone, Debug)]
+pub struct Dialing {
+    pub dial_timeout: Duration,
+    pub max_message_size: usize,
+    /// TLS for targets that want it (gRPC).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The `:authority` sent and the name a server certificate must carry.
+    pub authority: Option<String>,
+    /// Request messages are gzipped (gRPC).
+    pub gzip: bool,
+}
+
+/// Calls one address in one protocol, reusing its connection.
+pub enum Caller {
+    Mucp(MucpCaller),
+    JsonRpc(JsonRpcCaller),
+    Grpc(GrpcCaller),
+}
+
+impl Caller {
+    /// A caller of `target`; TLS is used when the target asks for it and `dialing` has it.
+    pub fn new(target: &Target, dialing: &Dialing) -> Caller {
+        let (address, dial, size) = (
+            target.address.as_str(),
+            dialing.dial_timeout,
+            dialing.max_message_size,
+        );
+        match target.protocol {
+            Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
+            Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
+            Protocol::Grpc => {
+                let dialing = Dialing {
+                    tls: dialing.tls.clone().filter(|_| target.tls),
+                    ..dialing.clone()
+                };
+                Caller::Grpc(GrpcCaller::new(address, dialing))
+            }
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Caller::Mucp(_) => Protocol::Mucp,
+            Caller::JsonRpc(_) => Protocol::JsonRpc,
+            Caller::Grpc(_) => Protocol::Grpc,
+        }
+    }
+
+    pub fn address(&self) -> &str {
+        match self {
+            Caller::Mucp(caller) => caller.address(),
+            Caller::JsonRpc(caller) => caller.address(),
+            Caller::Grpc(caller) => caller.address(),
+        }
+    }
+
+    /// A caller for concurrent calls: mucp gets a connection of its own (one call at a
+    /// time on each); JSON-RPC pipelines and HTTP/2 multiplexes on the shared one.
+    pub fn worker(&self) -> Caller {
+        match self {
+            Caller::Mucp(caller) => Caller::Mucp(caller.worker()),
+            Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
+            Caller::Grpc(caller) => Caller::Grpc(caller.share()),
+        }
+    }
+
+    /// Opens a call. A connection failure here means nothing was sent.
+    pub async fn open(&mut self, head: &CallHead<'_>) -> Result<Stream, CallError> {
+        Ok(match self {
+            Caller::Mucp(caller) => Stream::Mucp(caller.open(head)),
+            Caller::JsonRpc(caller) => Stream::JsonRpc(caller.open(head)),
+            Caller::Grpc(caller) => Stream::Grpc(caller.open(head).await?),
+        })
+    }
+
+    /// One request message, one reply message.
+    pub async fn unary(&mut self, head: &CallHead<'_>, body: &[u8]) -> Exchange {
+        let mut stream = match self.open(head).await {
+            Ok(stream) => stream,
+            Err(error) => return Exchange::failed(error),
+        };
+        let outcome = exchange_one(&mut stream, body).await;
+        Exchange {
+            headers: stream.headers(),
+            trailers: stream.trailers(),
+            outcome,
+        }
+    }
+}
+
+async fn exchange_one(stream: &mut Stream, body: &[u8]) -> Result<Bytes, CallError> {
+    stream.send(Bytes::copy_from_slice(body)).await?;
+    stream.close_send()?;
+    let mut reply = None;
+    let mut count = 0;
+    while let Some(message) = stream.receive().await? {
+        count += 1;
+        reply.get_or_insert(message);
+    }
+    match (reply, count) {
+        (Some(reply), 1) => Ok(reply),
+        (_, count) => Err(CallError::Transport(format!(
+            "a unary call got {count} reply messages"
+        ))),
+    }
+}
+
+/// How a unary call ended: the headers and trailers that came, and the reply or error.
+#[derive(Debug)]
+pub struct Exchange {
+    pub headers: Pairs,
+    pub trailers: Pairs,
+    pub outcome: Result<Bytes, CallError>,
+}
+
+impl Exchange {
+    pub fn failed(error: CallError) -> Exchange {
+        Exchange {
+            headers: Pairs::new(),
+            trailers: Pairs::new(),
+            outcome: Err(error),
+        }
+    }
+
+    pub fn into_reply(self) -> Result<RawReply, CallError> {
+        let body = self.outcome?;
+        Ok(RawReply {
+            headers: self.headers,
+            trailers: self.trailers,
+            body,
+        })
+    }
+}
+
+/// A call in flight.
+pub enum Stream {
+    Mucp(MucpStream),
+    JsonRpc(JsonRpcStream),
+    Grpc(GrpcStream),
+}
+
+impl Stream {
+    /// Sends one request message (encoded in the call's codec), waiting for flow-control
+    /// window where the protocol has one.
+    pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        match self {
+            Stream::Mucp(stream) => stream.send(message),
+            Stream::JsonRpc(stream) => stream.send(message),
+            Stream::Grpc(stream) => stream.send(message).await,
+        }
+    }
+
+    /// Ends the request stream (half-close).
+    pub fn close_send(&mut self) -> Result<(), CallError> {
+        match self {
+            Stream::Mucp(_) | Stream::JsonRpc(_) => Ok(()),
+            Stream::Grpc(stream) => stream.finish(),
+        }
+    }
+
+    /// The next reply message; `None` at the end of a successful call, the status of a
+    /// failed one as an error.
+    pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+        match self {
+            Stream::Mucp(stream) => stream.receive().await,
+            Stream::JsonRpc(stream) => stream.receive().await,
+            Stream::Grpc(stream) => stream.next_message().await,
+        }
+    }
+
+    /// The reply headers, once they have come.
+    pub fn headers(&self) -> Pairs {
+        match self {
+            Stream::Mucp(stream) => stream.headers().clone(),
+            Stream::JsonRpc(_) => Pairs::new(),
+            Stream::Grpc(stream) => stream.header_pairs(),
+        }
+    }
+
+    /// The reply trailers, once the call has ended.
+    pub fn trailers(&self) -> Pairs {
+        match self {
+            Stream::Mucp(_) | Stream::JsonRpc(_) => Pairs::new(),
+            Stream::Grpc(stream) => stream.trailer_pairs(),
+        }
+    }
+
+    /// Abandons the call, telling the server where the protocol can (gRPC: RST_STREAM
+    /// CANCEL); mucp and JSON-RPC calls are abandoned by dropping them.
+    pub fn cancel(&mut self) {
+        if let Stream::Grpc(stream) = self {
+            stream.cancel();
+        }
+    }
+}
