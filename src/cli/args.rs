@@ -274,7 +274,9 @@ fn parse_protocol(text: &str) -> Result<Protocol, String> {
 
 /// Metadata from `KEY:VALUE` arguments, or `@FILE` arguments naming files of `Name: value`
 /// lines (blank lines and `#` comments skipped).
-pub fn parse_headers<'a>(headers: impl IntoIterator<Item = &'a String>) -> anyhow::Result<Metadata> {
+pub fn parse_headers<'a>(
+    headers: impl IntoIterator<Item = &'a String>,
+) -> anyhow::Result<Metadata> {
     let mut metadata = Metadata::new();
     let mut add = |header: &str, origin: &str| -> anyhow::Result<()> {
         let (name, value) = header

@@ -217,7 +217,11 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
         show_request(verbose, &metadata);
         let exchange = client
-            .exchange(&prepared.head(codec, &metadata), &prepared.body, &mut observe)
+            .exchange(
+                &prepared.head(codec, &metadata),
+                &prepared.body,
+                &mut observe,
+            )
             .await;
         let pool = schema.schema.as_ref().map(|schema| schema.pool());
         let mut shower = Shower::new(shown, verbose, pool);

@@ -130,8 +130,8 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
                     .into_iter::<Value>()
                     .enumerate()
                 {
-                    let parsed = value
-                        .map_err(|error| format!("request {}: not JSON: {error}", index + 1));
+                    let parsed =
+                        value.map_err(|error| format!("request {}: not JSON: {error}", index + 1));
                     let failed = parsed.is_err();
                     if sender.blocking_send(parsed).is_err() || failed {
                         return;
@@ -180,5 +180,10 @@ fn fit(
 ) -> Result<Vec<u8>, String> {
     codec::from_json_value(input, value)
         .map(|message| message.encode_to_vec())
-        .map_err(|error| format!("request {number} does not fit {}: {error}", input.full_name()))
+        .map_err(|error| {
+            format!(
+                "request {number} does not fit {}: {error}",
+                input.full_name()
+            )
+        })
 }

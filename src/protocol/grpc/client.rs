@@ -68,16 +68,18 @@ impl GrpcCaller {
             Some(config) => {
                 let name = tls::server_name(self.authority()).map_err(CallError::Transport)?;
                 let connector = tokio_rustls::TlsConnector::from(config.clone());
-                let stream =
-                    tokio::time::timeout(self.dialing.dial_timeout, connector.connect(name, stream))
-                        .await
-                        .map_err(|_| {
-                            CallError::Connect(format!(
-                                "TLS handshake with {}: timed out after {:?}",
-                                self.address, self.dialing.dial_timeout
-                            ))
-                        })?
-                        .map_err(|error| tls_failure(&error))?;
+                let stream = tokio::time::timeout(
+                    self.dialing.dial_timeout,
+                    connector.connect(name, stream),
+                )
+                .await
+                .map_err(|_| {
+                    CallError::Connect(format!(
+                        "TLS handshake with {}: timed out after {:?}",
+                        self.address, self.dialing.dial_timeout
+                    ))
+                })?
+                .map_err(|error| tls_failure(&error))?;
                 self.handshake(stream).await?
             }
         };

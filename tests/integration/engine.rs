@@ -1,0 +1,264 @@
+//! The call engine as a user drives it: streams fed from stdin as requests arrive and
+//! printed as replies come (lock-step), the deadline running while stdin is open, Ctrl-C
+//! cancelling the call on the wire, `--max-time` bounding retries, reflection of `grpc.*`
+//! services, and metadata from a file.
+
+use crate::support::{
+    assert_exit, assert_stderr_has, json, rmicro, root, run, stderr, write_temp, Server,
+};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// `rmicro serve` with the interop echo schema: Echo.Chat answers each request line at
+/// once (an exec handler), Echo.Collect answers at the end of the client stream.
+fn echo_server() -> Server {
+    let dir = root().join("interop/grpc");
+    Server::start(&[
+        "--proto",
+        &dir.join("echo.proto").to_string_lossy(),
+        "--handlers",
+        &dir.join("echo.handlers.json").to_string_lossy(),
+        "--no-register",
+    ])
+}
+
+/// `rmicro call -a grpc://ADDR ENDPOINT -d @- ARGS` with stdin and stdout piped.
+fn streaming_call(server: &Server, endpoint: &str, args: &[&str]) -> Child {
+    rmicro()
+        .args([
+            "call",
+            "-a",
+            &format!("grpc://{}", server.address),
+            endpoint,
+        ])
+        .args(["-d", "@-", "-o", "json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rmicro runs")
+}
+
+/// Kills `pid` after `limit` unless the test is over, so a hang fails instead of waiting.
+fn watchdog(pid: u32, limit: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        // SAFETY: kill(2) on a child of this test; harmless if it has exited.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+}
+
+#[test]
+fn a_bidi_stream_plays_lock_step_request_after_reply() {
+    let server = echo_server();
+    let mut child = streaming_call(&server, "echo.v1.Echo/Chat", &[]);
+    watchdog(child.id(), Duration::from_secs(30));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+    for round in 0..4 {
+        // Request n+1 is written only after reply n was read: a client that waited for
+        // EOF before sending would hang here.
+        writeln!(stdin, "{{\"text\":\"ping {round}\"}}").unwrap();
+        stdin.flush().unwrap();
+        let line = replies
+            .next()
+            .unwrap_or_else(|| panic!("no reply {round}"))
+            .unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(reply["text"], format!("echo: ping {round}"), "{line}");
+    }
+    drop(stdin); // EOF half-closes the call
+    assert!(replies.next().is_none());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_client_stream_held_open_past_the_timeout_exits_68() {
+    let server = echo_server();
+    let mut child = streaming_call(&server, "echo.v1.Echo/Collect", &["--timeout", "700ms"]);
+    watchdog(child.id(), Duration::from_secs(30));
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{{\"text\":\"a\"}}").unwrap();
+    let started = Instant::now();
+    // stdin stays open: the deadline must end the call anyway.
+    let output = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_exit(&output, 68);
+    assert_stderr_has(&output, "no reply within 700ms (--timeout)");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// A one-connection HTTP/2 server that answers one gRPC call with one message, keeps the
+/// stream open, and reports the reason the client ended it with.
+fn cancel_witness() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (seen, reason) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut connection = h2::server::handshake(tcp).await.unwrap();
+            let (request, mut respond) = connection.accept().await.unwrap().unwrap();
+            tokio::spawn(async move { while connection.accept().await.is_some() {} });
+            let response = http::Response::builder()
+                .header("content-type", "application/grpc")
+                .body(())
+                .unwrap();
+            let mut send = respond.send_response(response, false).unwrap();
+            // SayReply { text: "first" }.
+            send.send_data(
+                bytes::Bytes::from_static(b"\0\0\0\0\x07\x0a\x05first"),
+                false,
+            )
+            .unwrap();
+            let mut body = request.into_body();
+            let ended = loop {
+                match body.data().await {
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => break format!("{:?}", error.reason()),
+                    None => break "end of stream".to_owned(),
+                }
+            };
+            let _ = seen.send(ended);
+        });
+    });
+    (address, reason)
+}
+
+#[test]
+fn ctrl_c_mid_stream_cancels_the_call_on_the_wire_and_exits_130() {
+    let (address, reason) = cancel_witness();
+    let proto = root().join("interop/grpc/echo.proto");
+    let mut child = rmicro()
+        .args([
+            "call",
+            "-a",
+            &format!("grpc://{address}"),
+            "echo.v1.Echo/Chat",
+        ])
+        .args([
+            "--proto",
+            &proto.to_string_lossy(),
+            "-d",
+            "@-",
+            "-o",
+            "json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    watchdog(child.id(), Duration::from_secs(30));
+    let stdin = child.stdin.take().unwrap();
+    let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = replies.next().expect("the first reply").unwrap();
+    assert_eq!(json_line(&first)["text"], "first");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_exit(&output, 130);
+    assert_stderr_has(&output, "interrupted");
+    let ended = reason
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server saw the stream end");
+    assert_eq!(ended, "Some(CANCEL)");
+}
+
+fn json_line(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}"))
+}
+
+#[test]
+fn max_time_bounds_the_whole_call_retries_and_backoff_included() {
+    let server = Server::greeter(&[]);
+    // Each attempt times out after 300 ms (the rule waits 400 ms) and 408 is retried;
+    // without --max-time four attempts would run for 1.5 s.
+    let output = server.run(&[
+        "call",
+        "Greeter.Hello",
+        r#"{"name":"slow"}"#,
+        "--timeout",
+        "300ms",
+        "--retries",
+        "3",
+        "--backoff",
+        "constant:100ms",
+        "--max-time",
+        "650ms",
+        "-v",
+    ]);
+    assert_exit(&output, 68);
+    assert_stderr_has(&output, "--max-time 650ms");
+    let log = stderr(&output);
+    assert!(!log.contains("> attempt 4/4"), "{log}");
+    assert!(log.contains("> attempt 2/4"), "{log}");
+}
+
+#[test]
+fn reflection_lists_grpc_packages_and_the_call_reaches_them() {
+    let server = Server::start(&[
+        "--proto",
+        &crate::support::fixture("grpc_testing.proto"),
+        "--no-register",
+    ]);
+    let grpc = format!("grpc://{}", server.address);
+    let listed = run(&["list", "-a", &grpc]);
+    assert_exit(&listed, 0);
+    let table = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(table.contains("TestService.EmptyCall"), "{table}");
+    assert!(!table.contains("ServerReflectionInfo"), "{table}");
+    let called = run(&[
+        "call",
+        "-a",
+        &grpc,
+        "grpc.testing.TestService/EmptyCall",
+        "{}",
+    ]);
+    assert_exit(&called, 0);
+    assert_eq!(json(&called), serde_json::json!({}));
+}
+
+#[test]
+fn headers_come_from_a_file_for_the_call_with_h_or_rpc_header() {
+    let server = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_temp(dir.path(), "headers", b"# secrets\nx-tenant: acme\n\n");
+    let grpc = format!("grpc://{}", server.address);
+    for flag in ["-H", "--rpc-header"] {
+        let output = run(&[
+            "call",
+            "-a",
+            &grpc,
+            "echo.v1.Echo/Say",
+            r#"{"text":"x"}"#,
+            flag,
+            &format!("@{file}"),
+            "-v",
+        ]);
+        assert_exit(&output, 0);
+        assert_eq!(json(&output)["text"], "tenant acme", "{flag}");
+        assert_stderr_has(&output, "> x-tenant: acme");
+    }
+    let missing = run(&[
+        "call",
+        "-a",
+        &grpc,
+        "echo.v1.Echo/Say",
+        "{}",
+        "-H",
+        "@/no/such",
+    ]);
+    assert_exit(&missing, 2);
+    assert_stderr_has(&missing, "cannot read headers from /no/such");
+}
