@@ -119,7 +119,7 @@ enum Work<'a> {
 /// What a run of attempts ends with. A unary call's failure is inside its exchange.
 enum Done {
     Unary(Exchange),
-    Open(OpenStream),
+    Open(Box<OpenStream>),
 }
 
 /// A stream that opened, and the instant its call must end by (the attempt's timeout or
@@ -243,7 +243,7 @@ impl Client {
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<OpenStream, CallError> {
         match self.attempts(Work::Open(head), observe).await? {
-            Done::Open(open) => Ok(open),
+            Done::Open(open) => Ok(*open),
             Done::Unary(_) => unreachable!("opening ends with a stream"),
         }
     }
@@ -284,11 +284,11 @@ impl Client {
                     }
                 }
                 Work::Open(_) => match tokio::time::timeout(timeout, caller.open(&head)).await {
-                    Ok(Ok(stream)) => Ok(Done::Open(OpenStream {
+                    Ok(Ok(stream)) => Ok(Done::Open(Box::new(OpenStream {
                         stream,
                         deadline: started + timeout,
                         bound,
-                    })),
+                    }))),
                     Ok(Err(error)) => Err((error, None)),
                     Err(_) => Err((bound.exceeded(), None)),
                 },
