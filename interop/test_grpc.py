@@ -14,7 +14,10 @@
 import json
 import os
 import queue
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import unittest
 
@@ -27,7 +30,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from peers import ROOT, PeerTest, Process, rmicro, serve_echo
+from peers import RMICRO, ROOT, PeerTest, Process, require, rmicro, serve_echo
 
 GRPC_DIR = os.path.join(ROOT, "interop", "grpc")
 ECHO_SERVER = os.path.join(GRPC_DIR, "echo_server.py")
@@ -390,6 +393,66 @@ class RmicroAgainstPythonServer(PeerTest):
         self.assertExit(result, 0)
         self.assertIn("Count", result.stdout)
         self.assertIn("stream", result.stdout)
+
+    def test_health_checks_grpc_health_v1(self):
+        result = rmicro("health", "--address", self.target)
+        self.assertExit(result, 0)
+        self.assertEqual(json.loads(result.stdout), {"status": "SERVING"})
+        result = rmicro("health", "--address", self.target, "echo.v1.Echo")
+        self.assertExit(result, 0)
+        self.assertEqual(json.loads(result.stdout), {"status": "SERVING"})
+        # grpcio's health servicer answers NOT_FOUND for a service it does not know.
+        result = rmicro("health", "--address", self.target, "no.such.Service")
+        self.assertExit(result, 64 + 5)
+
+    def test_lock_step_ping_pong(self):
+        """grpc-go's ping_pong case: request n+1 is written only after reply n was read."""
+        with subprocess.Popen(
+            [require(RMICRO), "call", "--address", self.target, "echo.v1.Echo/Chat", "-d", "@-", "-o", "json"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ) as call:
+            timer = threading.Timer(30, call.kill)
+            timer.start()
+            try:
+                for i in range(4):
+                    call.stdin.write(json.dumps({"text": f"ping {i}"}) + "\n")
+                    call.stdin.flush()
+                    reply = json.loads(call.stdout.readline())
+                    self.assertEqual(reply.get("text"), f"echo: ping {i}")
+                call.stdin.close()
+                self.assertEqual(call.stdout.read(), "")
+                self.assertEqual(call.wait(), 0, call.stderr.read())
+            finally:
+                timer.cancel()
+
+    def test_headers_reach_reflection_and_the_call_as_asked(self):
+        server = Process([sys.executable, ECHO_SERVER, "--require-token", "s3cret"])
+        try:
+            target = f"grpc://{server.address}"
+            token = "authorization: Bearer s3cret"
+            say = ("echo.v1.Echo/Say", '{"text":"hi"}', "-o", "json")
+            result = self.call(*say, target=target)
+            self.assertExit(result, 64 + 16)  # reflection itself is refused
+            self.assertIn("bearer token", result.stderr)
+            result = self.call(*say, "-H", token, target=target)
+            self.assertEqual(self.replies(result), [("echo: hi", 0)])
+            with tempfile.NamedTemporaryFile("w", suffix=".headers") as file:
+                file.write(f"# kept off argv\n{token}\n")
+                file.flush()
+                result = self.call(*say, "-H", f"@{file.name}", target=target)
+                self.assertEqual(self.replies(result), [("echo: hi", 0)])
+            # Each side alone: the other is refused.
+            result = self.call(*say, "--reflect-header", token, target=target)
+            self.assertExit(result, 64 + 16)
+            result = self.call(*say, "--rpc-header", token, target=target)
+            self.assertExit(result, 64 + 16)
+            result = self.call(*say, "--reflect-header", token, "--rpc-header", token, target=target)
+            self.assertEqual(self.replies(result), [("echo: hi", 0)])
+            result = rmicro("list", "--address", target, "-H", token)
+            self.assertExit(result, 0)
+            self.assertIn("Echo.Say", result.stdout)
+        finally:
+            server.stop()
 
     def test_server_with_v1alpha_reflection_only(self):
         server = Process([sys.executable, ECHO_SERVER, "--reflection", "v1alpha"])

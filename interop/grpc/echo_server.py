@@ -107,6 +107,30 @@ class Echo(echo_pb2_grpc.EchoServicer):
             yield echo_pb2.SayReply(text=f"echo: {request.text}", index=i)
 
 
+class RequireToken(grpc.ServerInterceptor):
+    """Refuses every call — reflection and health too — without `authorization: Bearer
+    TOKEN`, as a server behind auth does."""
+
+    def __init__(self, token):
+        self.expected = ("authorization", f"Bearer {token}")
+
+    def intercept_service(self, continuation, details):
+        handler = continuation(details)
+        if handler is None or self.expected in (details.invocation_metadata or ()):
+            return handler
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        make = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(handler.request_streaming, handler.response_streaming)]
+        return make(deny)
+
+
 def read(path):
     with open(path, "rb") as file:
         return file.read()
@@ -121,12 +145,16 @@ def main():
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve over TLS")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--client-ca", help="PEM CA: require client certificates it signed")
+    parser.add_argument("--require-token", help="refuse calls without authorization: Bearer TOKEN")
     args = parser.parse_args()
     if (args.tls_cert is None) != (args.tls_key is None) or (args.client_ca and not args.tls_cert):
         parser.error("--tls-cert and --tls-key go together, and --client-ca needs them")
 
     compression = grpc.Compression.Gzip if args.compression == "gzip" else grpc.Compression.NoCompression
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), compression=compression)
+    interceptors = [RequireToken(args.require_token)] if args.require_token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=32), compression=compression, interceptors=interceptors
+    )
     echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
 
     checker = health.HealthServicer()

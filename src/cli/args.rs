@@ -255,12 +255,98 @@ impl TargetArgs {
         }
     }
 
-    /// A client for inspection commands (list, describe, health, stats): no retries.
-    pub fn client(&self) -> anyhow::Result<Client> {
-        let route = self.route()?.ok_or_else(|| {
-            UsageError("no server given: pass --address HOST:PORT or --service NAME, or set RMICRO_ADDRESS".into())
-        })?;
+    /// Where calls go (`route`); with no target at all, through the registry: the one
+    /// registered service offering `endpoint` (with none, the registry's one service).
+    pub fn route_or_registered(&self, endpoint: Option<&str>) -> anyhow::Result<Route> {
+        match self.route()? {
+            Some(route) => Ok(route),
+            None => Ok(Route::Registered(service_offering(self, endpoint)?)),
+        }
+    }
+
+    /// A client for inspection commands (list, describe, health, stats), found as `call`
+    /// finds its server: no retries.
+    pub fn client(&self, endpoint: Option<&str>) -> anyhow::Result<Client> {
+        let route = self.route_or_registered(endpoint)?;
         self.client_for(route, self.call_options(0, crate::client::Backoff::None))
+    }
+
+    /// One client per node when the route names a service (each with its node id), else
+    /// the one client of the address; for commands that ask every node (`health`).
+    pub fn node_clients(&self) -> anyhow::Result<Vec<(Option<String>, Client)>> {
+        let route = self.route_or_registered(None)?;
+        let options = self.call_options(0, crate::client::Backoff::None);
+        let services = match route {
+            Route::Address(target) => {
+                let options = CallOptions {
+                    tls: self.client_tls(target.tls)?,
+                    ..options
+                };
+                return Ok(vec![(None, Client::new(&target, options))]);
+            }
+            Route::Registered(services) => services,
+            Route::Service(name) => super::inspect::block_on(self.registry()?.find_service(&name))?,
+        };
+        let selector = Selector::new(&services, 0, self.registry()?.avoid_list())
+            .map_err(|error| anyhow::anyhow!("service {}: {error}", services[0].name))?;
+        let secure = selector.candidates().iter().any(|node| node.target.tls);
+        let options = CallOptions {
+            tls: self.client_tls(secure)?,
+            ..options
+        };
+        Ok(selector
+            .candidates()
+            .iter()
+            .map(|node| {
+                (
+                    Some(node.node_id.clone()),
+                    Client::new(&node.target, options.clone()),
+                )
+            })
+            .collect())
+    }
+}
+
+/// With no target at all: the records of the one registered service that offers
+/// `endpoint`, or with no endpoint, of the registry's one service.
+fn service_offering(target: &TargetArgs, endpoint: Option<&str>) -> anyhow::Result<Vec<Service>> {
+    let registry = target.registry()?;
+    let services = super::inspect::block_on(registry.list_services())?;
+    let mut names: Vec<&str> = services
+        .iter()
+        .filter(|service| {
+            endpoint.is_none_or(|endpoint| {
+                service
+                    .rpc_endpoints()
+                    .any(|offered| offered.name == endpoint)
+            })
+        })
+        .map(|service| service.name.as_str())
+        .collect();
+    names.dedup();
+    match names.as_slice() {
+        [one] => {
+            let one = (*one).to_owned();
+            Ok(services.into_iter().filter(|service| service.name == one).collect())
+        }
+        [] => Err(UsageError(match endpoint {
+            Some(endpoint) => format!(
+                "no server given, and no service in {} offers {endpoint}: pass --address HOST:PORT or --service NAME",
+                registry.describe()
+            ),
+            None => format!(
+                "no server given, and {} has no service: pass --address HOST:PORT or --service NAME",
+                registry.describe()
+            ),
+        })
+        .into()),
+        several => Err(UsageError(format!(
+            "{} offered by several services in {}: {}; pick one with --service",
+            endpoint.map_or("no server given, and there are".to_owned(), |endpoint| format!("{endpoint} is")),
+            registry.describe(),
+            several.join(", ")
+        ))
+        .into()),
     }
 }
 

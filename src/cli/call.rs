@@ -6,7 +6,7 @@
 //! server without a schema (a JSON-RPC server is a Go program with none), JSON goes
 //! through as it is, as `micro call` does. `--batch` hands many requests to [`batch`].
 
-use super::args::{parse_duration, parse_headers, Route, SchemaArgs, TargetArgs};
+use super::args::{parse_duration, parse_headers, SchemaArgs, TargetArgs};
 use super::batch;
 use super::inspect::{block_on, peer_error};
 use super::reply::{show_request, show_schema_source, Shower, Shown};
@@ -17,7 +17,6 @@ use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
 use crate::protocol::{CallHead, Protocol};
-use crate::registry::record::Service;
 use crate::schema::{endpoint_name, Schema};
 use crate::status::Code;
 use anyhow::{anyhow, Context};
@@ -128,10 +127,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         Some(schema) => endpoint_name(&schema.resolve(&args.endpoint)?),
         None => go_micro_name(&args.endpoint),
     };
-    let route = match args.target.route()? {
-        Some(route) => route,
-        None => Route::Registered(service_offering(&args.target, &wire_name)?),
-    };
+    let route = args.target.route_or_registered(Some(&wire_name))?;
     let options = crate::client::CallOptions {
         max_time: args.max_time,
         retry_on: args.retry_on.clone(),
@@ -240,40 +236,6 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         shower.finish(&exchange.headers, &exchange.trailers, &result)?;
         result.map_err(|error| peer_error(error, client.address()))
     })
-}
-
-/// With no target at all: the records of the one registered service that offers
-/// `endpoint`.
-fn service_offering(target: &TargetArgs, endpoint: &str) -> anyhow::Result<Vec<Service>> {
-    let registry = target.registry()?;
-    let services = block_on(registry.list_services())?;
-    let mut names: Vec<&str> = services
-        .iter()
-        .filter(|service| {
-            service
-                .rpc_endpoints()
-                .any(|offered| offered.name == endpoint)
-        })
-        .map(|service| service.name.as_str())
-        .collect();
-    names.dedup();
-    match names.as_slice() {
-        [one] => {
-            let one = (*one).to_owned();
-            Ok(services.into_iter().filter(|service| service.name == one).collect())
-        }
-        [] => Err(UsageError(format!(
-            "no server given, and no service in {} offers {endpoint}: pass --address HOST:PORT or --service NAME",
-            registry.describe()
-        ))
-        .into()),
-        several => Err(UsageError(format!(
-            "{endpoint} is offered by several services in {}: {}; pick one with --service",
-            registry.describe(),
-            several.join(", ")
-        ))
-        .into()),
-    }
 }
 
 /// The schema a call is checked against, with the service name the server gave.

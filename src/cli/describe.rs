@@ -26,7 +26,7 @@ pub struct DescribeArgs {
 }
 
 pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
-    let (schema, _) = fetch_schema(&args.schema, &args.target)?;
+    let (schema, _) = fetch_schema(&args.schema, &args.target, Some(&args.symbol))?;
     let message = schema
         .pool()
         .get_message_by_name(args.symbol.trim_start_matches('.'))

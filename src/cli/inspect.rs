@@ -17,17 +17,19 @@ pub enum ListFormat {
 }
 
 /// The local schema when schema flags are given and no server is; otherwise the server's,
-/// with its service record.
+/// with its service record. With no target, the server is found in the registry as `call`
+/// finds it (the service offering `endpoint`, or the registry's one service).
 pub fn fetch_schema(
     schema: &SchemaArgs,
     target: &TargetArgs,
+    endpoint: Option<&str>,
 ) -> anyhow::Result<(Schema, Option<serde_json::Value>)> {
     let local = schema.load()?;
     let wants_server = target.address.is_some() || target.service.is_some() || local.is_none();
     match local {
         Some(schema) if !wants_server => Ok((schema, None)),
         local => {
-            let mut client = target.client()?;
+            let mut client = target.client(endpoint)?;
             let address = client.address().to_owned();
             let fetched = block_on(client.fetch_endpoints(&target.reflect_metadata()?))
                 .map_err(|error| peer_error(error, &address))?;

@@ -48,7 +48,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             false => Ok(()),
         };
     }
-    let (schema, record) = fetch_schema(&args.schema, &args.target)?;
+    let (schema, record) = fetch_schema(&args.schema, &args.target, None)?;
     let handler_of = |name: &str| -> String {
         record
             .as_ref()

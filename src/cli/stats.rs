@@ -16,7 +16,7 @@ pub struct StatsArgs {
 }
 
 pub fn run(args: StatsArgs) -> anyhow::Result<()> {
-    let mut client = args.target.client()?;
+    let mut client = args.target.client(None)?;
     let stats = codec::to_json_value(&call_debug(&mut client, "Debug.Stats")?)
         .map_err(|error| anyhow::anyhow!("cannot decode the reply: {error}"))?;
     if args.output == ListFormat::Json {

@@ -262,3 +262,40 @@ fn headers_come_from_a_file_for_the_call_with_h_or_rpc_header() {
     assert_exit(&missing, 2);
     assert_stderr_has(&missing, "cannot read headers from /no/such");
 }
+
+#[test]
+fn health_asks_grpc_health_and_every_registered_node() {
+    let server = echo_server();
+    let grpc = format!("grpc://{}", server.address);
+    let serving = run(&["health", "-a", &grpc]);
+    assert_exit(&serving, 0);
+    assert_eq!(json(&serving), serde_json::json!({"status": "SERVING"}));
+    // As grpc-go's health server, Check of an unknown service is NOT_FOUND.
+    let unknown = run(&["health", "-a", &grpc, "no.Such"]);
+    assert_exit(&unknown, 69);
+
+    // Every node of a registered service, one row each; one dead node fails the check.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let a = crate::nodes::job_node(&url, "checked");
+    let _b = crate::nodes::job_node(&url, "checked");
+    let table = crate::support::run_in_registry(&url, &["health", "--service", "checked"]);
+    assert_exit(&table, 0);
+    let text = crate::support::stdout(&table);
+    assert_eq!(text.matches("ok").count(), 2, "{text}");
+    assert!(text.contains(&a.address), "{text}");
+    let pid = a.pid();
+    // SAFETY: kill(2) on a child of this test; the registry keeps its record for its TTL.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let down =
+        crate::support::run_in_registry(&url, &["health", "--service", "checked", "-o", "json"]);
+    assert_exit(&down, 1);
+    assert_stderr_has(&down, "1 of 2 nodes are not serving");
+    let rows: Vec<serde_json::Value> = crate::support::stdout(&down)
+        .lines()
+        .map(json_line)
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.iter().filter(|row| row["serving"] == true).count(), 1);
+    drop(a);
+}

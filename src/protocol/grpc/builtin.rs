@@ -288,6 +288,7 @@ struct HealthCheckResponse {
 /// `grpc.health.v1.HealthCheckResponse.ServingStatus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
+    Unknown = 0,
     Serving = 1,
     NotServing = 2,
     ServiceUnknown = 3,
@@ -300,6 +301,36 @@ impl Health {
         }
         .encode_to_vec()
     }
+
+    /// A `HealthCheckResponse` as a client reads it.
+    pub fn decode(reply: &[u8]) -> Result<Health, String> {
+        let response = HealthCheckResponse::decode(reply)
+            .map_err(|error| format!("invalid health reply: {error}"))?;
+        Ok(match response.status {
+            1 => Health::Serving,
+            2 => Health::NotServing,
+            3 => Health::ServiceUnknown,
+            _ => Health::Unknown,
+        })
+    }
+
+    /// The name the schema gives the status.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Unknown => "UNKNOWN",
+            Health::Serving => "SERVING",
+            Health::NotServing => "NOT_SERVING",
+            Health::ServiceUnknown => "SERVICE_UNKNOWN",
+        }
+    }
+}
+
+/// A `HealthCheckRequest` for `service` ("" is the whole server), as a client sends it.
+pub fn health_request(service: &str) -> Vec<u8> {
+    HealthCheckRequest {
+        service: service.to_owned(),
+    }
+    .encode_to_vec()
 }
 
 /// The health of the service a health request names ("" is the whole server).

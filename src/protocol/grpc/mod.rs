@@ -3,7 +3,7 @@
 //! `grpc-message` percent-encoding. The server front end is `server` (reflection and
 //! health built in), the caller `client`.
 
-mod builtin;
+pub mod builtin;
 pub mod client;
 pub mod server;
 
