@@ -4,6 +4,7 @@
 mod call;
 mod etcd;
 mod grpc;
+mod grpc_retry;
 mod hardening;
 mod inspect;
 mod jsonrpc;
