@@ -5,6 +5,7 @@ mod call;
 mod etcd;
 mod grpc;
 mod grpc_retry;
+mod grpc_wire;
 mod h2_frames;
 mod hardening;
 mod inspect;
