@@ -140,27 +140,9 @@ fn gzipped_requests_get_gzipped_replies() {
 /// Sends one gRPC request to `path` whose body is `body` (the length prefix included) and
 /// returns the status and message the server ends the stream with.
 pub async fn send_raw_grpc(address: &str, path: &str, body: &[u8]) -> (String, String) {
-    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(connection);
-    let mut client = client.ready().await.unwrap();
-    let request = http::Request::post(format!("http://{address}{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
-    let (response, mut send) = client.send_request(request, false).unwrap();
-    send.send_data(bytes::Bytes::copy_from_slice(body), true)
-        .unwrap();
-    let (parts, mut reply) = response.await.unwrap().into_parts();
-    let ending = match parts.headers.get("grpc-status") {
-        Some(_) => parts.headers, // trailers-only
-        None => {
-            while reply.data().await.is_some() {}
-            reply.trailers().await.unwrap().unwrap()
-        }
-    };
-    let text = |name: &str| ending[name].to_str().unwrap().to_owned();
+    let headers = [("content-type", "application/grpc")];
+    let reply = crate::grpc_wire::exchange(address, path, &headers, body).await;
+    let text = |name: &str| reply.ending()[name].to_str().unwrap().to_owned();
     (text("grpc-status"), text("grpc-message"))
 }
 

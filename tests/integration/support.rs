@@ -206,11 +206,21 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit status; returns it with the full log.
-    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    pub fn terminate(self) -> (std::process::ExitStatus, String) {
+        self.stop();
+        self.wait()
+    }
+
+    /// Sends SIGTERM: the server stops accepting and drains.
+    pub fn stop(&self) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
+    }
+
+    /// Waits for the exit status (after [`Server::stop`]); returns it with the full log.
+    pub fn wait(mut self) -> (std::process::ExitStatus, String) {
         let status = self.child.wait().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let log = self.log.lock().unwrap().clone();
