@@ -1,10 +1,16 @@
-//! The Connect protocol's unary form (connectrpc.com/docs/protocol), for curl users:
-//! `POST /pkg.Service/Method` with `Content-Type: application/json` or
-//! `application/proto`, the message as the whole body, `Connect-Timeout-Ms` as the
-//! deadline, other headers as metadata, an optionally gzipped body. The reply is the
-//! message with status 200, or a JSON error `{"code","message","details"}` with the HTTP status
-//! Connect maps the code to. Served over HTTP/1.1 (from the mucp front end, which hands
-//! over requests to other paths than `/`) and over HTTP/2 (from the gRPC front end).
+//! The Connect protocol (connectrpc.com/docs/protocol), its own front end on the shared
+//! port. **Unary form**, for curl users: `POST /pkg.Service/Method` with `Content-Type:
+//! application/json` or `application/proto`, the message as the whole body,
+//! `Connect-Timeout-Ms` as the deadline, other headers as metadata, an optionally gzipped
+//! body; the reply is the message with status 200, or a JSON error
+//! `{"code","message","details"}` with the HTTP status Connect maps the code to. Served
+//! over HTTP/1.1 (the mucp front end hands over requests to other paths than `/`) and
+//! HTTP/2. **Streaming form** (`application/connect+proto` or `+json`, every stream kind,
+//! over HTTP/2): enveloped messages both ways — the same 5-byte envelope as gRPC's — and,
+//! instead of trailers, an end-of-stream message (flag 0x02) carrying the error. The
+//! HTTP/2 stream machinery is shared with gRPC; what is Connect's — content types, header
+//! names, the end-of-stream message — is here. A request this front end does not serve
+//! is refused as soon as its headers arrive.
 
 use crate::codec::{self, details, Codec};
 use crate::message::{Metadata, Request};
@@ -26,6 +32,67 @@ const RESERVED: [&str; 9] = [
     "connect-protocol-version",
     "connect-timeout-ms",
 ];
+
+/// Headers of the streaming form that are Connect's own.
+pub const STREAM_RESERVED: [&str; 5] = [
+    "content-type",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+    "connect-content-encoding",
+    "connect-accept-encoding",
+];
+
+/// The codec of a streaming request's `Content-Type`.
+pub fn stream_codec_of(content_type: &str) -> Option<Codec> {
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/connect+proto" => Some(Codec::Protobuf),
+        "application/connect+json" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+pub fn stream_content_type(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Protobuf => "application/connect+proto",
+        Codec::Json => "application/connect+json",
+    }
+}
+
+/// The end-of-stream message of the streaming form: flag 0x02, then `{}` for success
+/// or `{"error":{…}}`.
+pub fn end_of_stream(result: &Result<(), Status>) -> Bytes {
+    let json = match result {
+        Ok(()) => serde_json::json!({}),
+        Err(status) => serde_json::json!({ "error": error_json(status) }),
+    };
+    let body = json.to_string();
+    let mut message = Vec::with_capacity(5 + body.len());
+    message.push(0x02);
+    message.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    message.extend_from_slice(body.as_bytes());
+    message.into()
+}
+
+/// A status as Connect's error object.
+fn error_json(status: &Status) -> serde_json::Value {
+    let mut error = serde_json::json!({ "code": code_name(status.code) });
+    if !status.message.is_empty() {
+        error["message"] = status.message.clone().into();
+    }
+    if !status.details.is_empty() {
+        error["details"] = status
+            .details
+            .iter()
+            .map(|detail| {
+                serde_json::json!({
+                    "type": details::type_name(&detail.type_url),
+                    "value": details::base64_encode(&detail.value),
+                })
+            })
+            .collect();
+    }
+    error
+}
 
 /// The codec of a Connect unary request's `Content-Type` (parameters ignored).
 pub fn codec_of(content_type: &str) -> Option<Codec> {
@@ -61,29 +128,26 @@ pub struct ConnectReply {
 
 impl ConnectReply {
     pub fn error(status: &Status) -> ConnectReply {
-        let mut error = serde_json::json!({ "code": code_name(status.code) });
-        if !status.message.is_empty() {
-            error["message"] = status.message.clone().into();
-        }
-        if !status.details.is_empty() {
-            error["details"] = status
-                .details
-                .iter()
-                .map(|detail| {
-                    serde_json::json!({
-                        "type": details::type_name(&detail.type_url),
-                        "value": details::base64_encode(&detail.value),
-                    })
-                })
-                .collect();
-        }
         ConnectReply {
             status: http_status(status.code),
             content_type: "application/json",
-            body: serde_json::to_vec(&error)
-                .expect("an error object serialises")
-                .into(),
+            body: error_json(status).to_string().into(),
         }
+    }
+
+    /// A request whose content type the Connect front end does not serve (415), or
+    /// `None` when the unary form serves it; decided from the headers alone.
+    pub fn refusal(content_type: &str) -> Option<ConnectReply> {
+        if codec_of(content_type).is_some() {
+            return None;
+        }
+        Some(ConnectReply {
+            status: 415,
+            content_type: "text/plain",
+            body: Bytes::from(format!(
+                "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams over HTTP/2), and gRPC application/grpc"
+            )),
+        })
     }
 
     /// The whole HTTP/1.1 response.
@@ -104,16 +168,10 @@ impl ConnectReply {
 
 /// Serves one unary request.
 pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> ConnectReply {
-    let Some(codec) = codec_of(request.content_type) else {
-        return ConnectReply {
-            status: 415,
-            content_type: "text/plain",
-            body: Bytes::from(format!(
-                "unsupported Content-Type {:?}: the Connect protocol takes application/json or application/proto",
-                request.content_type
-            )),
-        };
-    };
+    if let Some(refusal) = ConnectReply::refusal(request.content_type) {
+        return refusal;
+    }
+    let codec = codec_of(request.content_type).expect("refused above otherwise");
     match call(dispatch, &request, codec).await {
         Ok(body) => ConnectReply {
             status: 200,
@@ -143,7 +201,7 @@ async fn call<D: Dispatch>(
         return Err(Status::new(
             Code::Unimplemented,
             format!(
-                "{} streams; the Connect protocol is served for unary methods only (use gRPC)",
+                "{} streams: call it with application/connect+proto or +json over HTTP/2 (or gRPC)",
                 request.path
             ),
         ));
@@ -193,7 +251,7 @@ async fn call<D: Dispatch>(
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.
-fn parse_timeout(value: &str) -> Result<Duration, Status> {
+pub fn parse_timeout(value: &str) -> Result<Duration, Status> {
     value
         .parse::<u64>()
         .ok()

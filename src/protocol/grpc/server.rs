@@ -5,8 +5,10 @@
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). Replies are gzipped when the request
 //! was. A bad stream ends with its own status; the connection and its other streams go
-//! on. A request that is not gRPC by its content type is the Connect protocol's unary
-//! form (`protocol::connect`).
+//! on. The Connect protocol's streams share this machinery, with its own header names and
+//! an end-of-stream message instead of trailers ([`Wire`]; the Connect specifics live
+//! in `protocol::connect`); any other content type goes to Connect's unary form, refused
+//! at once when that does not serve it either.
 
 use super::builtin::{self, Builtin, Health};
 use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
@@ -107,41 +109,87 @@ async fn serve_stream<D: Dispatch>(
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
-    let Some(codec) = header("content-type").and_then(codec_of) else {
-        // Not gRPC: the Connect protocol's unary form (which answers any other type).
-        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await;
+    let content_type = header("content-type").unwrap_or("");
+    let (codec, wire) = match (codec_of(content_type), connect::stream_codec_of(content_type)) {
+        (Some(codec), _) => (codec, Wire::Grpc),
+        (None, Some(codec)) => (codec, Wire::Connect),
+        // The Connect protocol's unary form, or a refusal.
+        (None, None) => {
+            return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size)
+                .await
+        }
     };
-    let encoding = header("grpc-encoding").unwrap_or("identity");
+    let encoding = header(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
     let mut exchange = Exchange {
         respond,
         codec,
+        wire,
         // Replies are compressed as the request was, as grpc-go does.
         gzip,
         body: None,
     };
-    let result = match encoding {
-        "identity" | "gzip" => {
+    let deadline = match wire {
+        Wire::Grpc => Ok(header("grpc-timeout").and_then(parse_timeout)),
+        Wire::Connect => header("connect-timeout-ms")
+            .map(connect::parse_timeout)
+            .transpose(),
+    };
+    let result = match (encoding, deadline) {
+        (_, Err(status)) => Err(status),
+        ("identity" | "gzip", Ok(timeout)) => {
             let incoming = Incoming {
                 body,
                 deframer: Deframer::new(max_message_size, gzip),
             };
             let call = Call {
                 path: parts.uri.path(),
-                metadata: metadata_of(&parts.headers),
-                deadline: header("grpc-timeout")
-                    .and_then(parse_timeout)
-                    .map(|timeout| Instant::now() + timeout),
+                metadata: metadata_of(&parts.headers, wire.reserved()),
+                deadline: timeout.map(|timeout| Instant::now() + timeout),
                 incoming,
             };
             call.serve(dispatch.as_ref(), &mut exchange, stopped).await
         }
-        other => Err(Status::new(
+        (other, Ok(_)) => Err(Status::new(
             Code::Unimplemented,
-            format!("grpc: Decompressor is not installed for grpc-encoding \"{other}\""),
+            format!(
+                "grpc: Decompressor is not installed for {} \"{other}\"",
+                wire.encoding_header()
+            ),
         )),
     };
     exchange.finish(result);
+}
+
+/// The enveloped protocols this front end speaks: gRPC, and Connect's streaming form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Grpc,
+    Connect,
+}
+
+impl Wire {
+    fn encoding_header(self) -> &'static str {
+        match self {
+            Wire::Grpc => "grpc-encoding",
+            Wire::Connect => "connect-content-encoding",
+        }
+    }
+
+    /// Headers that are the protocol's own, not metadata for handlers.
+    fn reserved(self) -> &'static [&'static str] {
+        match self {
+            Wire::Grpc => &RESERVED,
+            Wire::Connect => &connect::STREAM_RESERVED,
+        }
+    }
+
+    fn content_type(self, codec: Codec) -> &'static str {
+        match self {
+            Wire::Grpc => content_type(codec),
+            Wire::Connect => connect::stream_content_type(codec),
+        }
+    }
 }
 
 /// The request side of one stream.
@@ -291,10 +339,10 @@ impl Call<'_> {
     }
 }
 
-fn metadata_of(headers: &HeaderMap) -> Metadata {
+fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
     headers
         .iter()
-        .filter(|(name, _)| !RESERVED.contains(&name.as_str()))
+        .filter(|(name, _)| !reserved.contains(&name.as_str()))
         .filter_map(|(name, value)| {
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
@@ -309,26 +357,20 @@ async fn serve_connect<D: Dispatch>(
     mut respond: SendResponse<Bytes>,
     max_message_size: usize,
 ) {
-    let reply = match read_body(body, max_message_size).await {
-        Ok(bytes) => {
-            let request = ConnectRequest {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                content_type: parts
-                    .headers
-                    .get(CONTENT_TYPE)
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or(""),
-                headers: parts
-                    .headers
-                    .iter()
-                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-                    .collect(),
-                body: &bytes,
-                max_message_size,
-            };
-            connect::serve(dispatch, request).await
-        }
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    // Refused from the headers alone: a client that keeps its body open (a stream in a
+    // protocol not served here) must not wait for an answer.
+    let refusal = connect::ConnectReply::refusal(content_type);
+    let reply = match refusal {
+        Some(refusal) => Ok(refusal),
+        None => read_body_and_serve(dispatch, parts, content_type, body, max_message_size).await,
+    };
+    let reply = match reply {
+        Ok(reply) => reply,
         Err(status) => connect::ConnectReply::error(&status),
     };
     let response = Response::builder()
@@ -341,6 +383,30 @@ async fn serve_connect<D: Dispatch>(
             let _ = body.send_data(reply.body, true);
         }
     }
+}
+
+/// Reads a Connect unary request's body and answers it.
+async fn read_body_and_serve<D: Dispatch>(
+    dispatch: &D,
+    parts: &http::request::Parts,
+    content_type: &str,
+    body: RecvStream,
+    max_message_size: usize,
+) -> Result<connect::ConnectReply, Status> {
+    let bytes = read_body(body, max_message_size).await?;
+    let request = ConnectRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        content_type,
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect(),
+        body: &bytes,
+        max_message_size,
+    };
+    Ok(connect::serve(dispatch, request).await)
 }
 
 /// A whole request body of at most `limit` bytes.
@@ -402,15 +468,15 @@ impl Incoming {
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
-const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
-/// `200 OK` with the gRPC content type (status 200 is `Response`'s default).
-fn grpc_response(codec: Codec) -> Response<()> {
+/// `200 OK` with the protocol's content type (status 200 is `Response`'s default).
+fn grpc_response(wire: Wire, codec: Codec) -> Response<()> {
     let mut response = Response::new(());
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type(codec)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(wire.content_type(codec)),
+    );
     response
 }
 
@@ -418,6 +484,7 @@ fn grpc_response(codec: Codec) -> Response<()> {
 struct Exchange {
     respond: SendResponse<Bytes>,
     codec: Codec,
+    wire: Wire,
     /// Reply messages are gzipped (`grpc-encoding: gzip`).
     gzip: bool,
     body: Option<SendStream<Bytes>>,
@@ -431,11 +498,12 @@ impl Exchange {
         let body = match &mut self.body {
             Some(body) => body,
             None => {
-                let mut response = grpc_response(self.codec);
+                let mut response = grpc_response(self.wire, self.codec);
                 if self.gzip {
-                    response
-                        .headers_mut()
-                        .insert(GRPC_ENCODING, HeaderValue::from_static("gzip"));
+                    response.headers_mut().insert(
+                        HeaderName::from_static(self.wire.encoding_header()),
+                        HeaderValue::from_static("gzip"),
+                    );
                 }
                 self.body.insert(
                     self.respond
@@ -456,8 +524,23 @@ impl Exchange {
         })
     }
 
-    /// Ends the stream with the call's status.
+    /// Ends the stream with the call's status: in trailers (gRPC), or in Connect's
+    /// end-of-stream message.
     fn finish(mut self, result: Result<(), Status>) {
+        if self.wire == Wire::Connect {
+            let ending = connect::end_of_stream(&result);
+            let sent = match &mut self.body {
+                Some(body) => body.send_data(ending, true),
+                None => self
+                    .respond
+                    .send_response(grpc_response(self.wire, self.codec), false)
+                    .and_then(|mut body| body.send_data(ending, true)),
+            };
+            if let Err(error) = sent {
+                tracing::debug!("cannot finish a Connect stream: {error}");
+            }
+            return;
+        }
         let mut trailers = HeaderMap::new();
         let (code, message) = match &result {
             Ok(()) => (Code::Ok, ""),
@@ -480,7 +563,7 @@ impl Exchange {
         let sent = match &mut self.body {
             Some(body) => body.send_trailers(trailers),
             None => {
-                let mut response = grpc_response(self.codec);
+                let mut response = grpc_response(self.wire, self.codec);
                 response.headers_mut().extend(trailers);
                 self.respond.send_response(response, true).map(drop)
             }
