@@ -1,4 +1,4 @@
-"""The Connect protocol's unary form (connectrpc.com/docs/protocol) as `rmicro serve --proto
+"""The Connect protocol (connectrpc.com/docs/protocol) as `rmicro serve --proto
 interop/grpc/echo.proto --handlers interop/grpc/echo.handlers.json` answers it, on the one
 port, over HTTP/1.1 and over HTTP/2 (h2c with prior knowledge), with two real peers:
 
@@ -10,8 +10,9 @@ port, over HTTP/1.1 and over HTTP/2 (h2c with prior knowledge), with two real pe
   version, Content-Type, Content-Encoding, status). Replies, an error rule as NOT_FOUND,
   deadlines (the client's own, and Connect-Timeout-Ms enforced by the server: HTTP 504) as
   DEADLINE_EXCEEDED, a metadata rule fed by a request header, unknown methods and services
-  and a streaming method called in unary form as UNIMPLEMENTED, and the client's Connect
-  streaming form refused with 415 (unsupported content type: rmicro serves Connect unary only).
+  and a streaming method called in unary form as UNIMPLEMENTED; Connect's streaming form over
+  HTTP/2 for every stream kind (errors in the end-of-stream message), and over HTTP/1.1
+  refused with 415 (rmicro serves streams over HTTP/2 only).
 - curl (Debian's; interop/run.sh installs it with interop/need.sh): status codes and bodies
   of replies and of JSON errors, Connect-Timeout-Ms, metadata, gzip and binary proto bodies,
   and bad requests (garbage JSON, a body that is not gzip, unknown paths, a streaming method,
@@ -174,13 +175,42 @@ class ConnectPythonClientAgainstRmicro(PeerTest):
                     self.assertEqual(recorder.last["status"], 501)
                     self.assertEqual(self.say(client, "hi").text, "echo: hi")
 
-    def test_connect_streaming_is_refused_as_an_unsupported_content_type(self):
+    def test_every_stream_kind_over_http2(self):
         count = method("Count", request=echo_pb2.CountRequest)
-        for labels, client, recorder in self.clients():
-            with self.subTest(**labels):
+        collect, chat = method("Collect"), method("Chat")
+        for codec in ("proto", "json"):
+            client, recorder = self.client("2", codec)
+            with self.subTest(codec=codec, kind="server stream"):
+                replies = list(client.execute_server_stream(
+                    request=echo_pb2.CountRequest(count=3, text="t"), method=count, timeout_ms=10000))
+                self.assertEqual([(r.text, r.index) for r in replies], [("one", 0), ("two", 1), ("three", 2)])
+                self.assertEqual(recorder.last["content-type"], f"application/connect+{codec}")
+                self.assertEqual(recorder.last["status"], 200)
+            with self.subTest(codec=codec, kind="client stream"):
+                requests = iter([echo_pb2.SayRequest(text=t) for t in ("a", "b", "c")])
+                reply = client.execute_client_stream(request=requests, method=collect, timeout_ms=10000)
+                self.assertEqual((reply.text, reply.index), ("a,b,c", 3))
+            with self.subTest(codec=codec, kind="bidi stream"):
+                requests = iter([echo_pb2.SayRequest(text=f"m{i}") for i in range(3)])
+                replies = list(client.execute_bidi_stream(request=requests, method=chat, timeout_ms=10000))
+                self.assertEqual([(r.text, r.index) for r in replies], [(f"echo: m{i}", i) for i in range(3)])
+            with self.subTest(codec=codec, kind="error in the end-of-stream message"):
+                requests = iter([echo_pb2.SayRequest(text="fail:NOT_FOUND")])
+                with self.assertRaises(ConnectError) as raised:
+                    list(client.execute_bidi_stream(request=requests, method=chat, timeout_ms=10000))
+                self.assertCode(raised, Code.NOT_FOUND)
+                self.assertEqual(raised.exception.message, "failing as asked")
+                self.assertEqual(recorder.last["status"], 200)  # streams carry errors in the body
+
+    def test_streams_over_http1_are_refused_as_an_unsupported_content_type(self):
+        """rmicro serves Connect's streaming form over HTTP/2 only, and says so at once."""
+        count = method("Count", request=echo_pb2.CountRequest)
+        for codec in ("proto", "json"):
+            client, recorder = self.client("1.1", codec)
+            with self.subTest(codec=codec):
                 with self.assertRaises(ConnectError):
                     list(client.execute_server_stream(request=echo_pb2.CountRequest(count=2), method=count))
-                self.assertEqual(recorder.last["content-type"], f"application/connect+{labels['codec']}")
+                self.assertEqual(recorder.last["content-type"], f"application/connect+{codec}")
                 self.assertEqual(recorder.last["status"], 415)
                 self.assertEqual(self.say(client, "hi").text, "echo: hi")
 
