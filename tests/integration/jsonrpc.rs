@@ -356,3 +356,78 @@ fn batch_answers_every_line_in_input_order_over_each_protocol() {
         assert_stderr_has(&output, "2 of 4 calls failed; the first was line 2");
     }
 }
+
+/// A Go `net/rpc` server played by the test: records each request line it reads on the
+/// one connection and answers `{"id":…,"result":A×B,"error":null}` as Go's server
+/// writes it, until `lines` requests are answered; then nothing more may arrive.
+fn recording_multiplier(lines: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    crate::support::peer(move |stream| {
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut seen = Vec::new();
+        for _ in 0..lines {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let request: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|error| panic!("not JSON ({error}): {line:?}"));
+            let params = &request["params"][0];
+            let product = params["A"].as_i64().unwrap() * params["B"].as_i64().unwrap();
+            let reply = format!(
+                "{{\"id\":{},\"result\":{product},\"error\":null}}\n",
+                request["id"]
+            );
+            writer.write_all(reply.as_bytes()).unwrap();
+            seen.push(line);
+        }
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "", "more requests than expected");
+        seen
+    })
+}
+
+#[test]
+fn call_sends_go_clients_request_line_with_ids_from_0() {
+    // Go's jsonrpc client writes exactly this for Arith.Multiply(&Args{7, 8}) as its first
+    // call (spec §10.8): keys in this order, compact, id 0, one newline.
+    let (address, recorded) = recording_multiplier(1);
+    let output = rmicro()
+        .args(["call", "-a", &format!("jsonrpc://{address}")])
+        .args(["Arith.Multiply", r#"{"A":7,"B":8}"#])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "56\n");
+    assert_eq!(
+        recorded.join().unwrap(),
+        ["{\"method\":\"Arith.Multiply\",\"params\":[{\"A\":7,\"B\":8}],\"id\":0}\n"]
+    );
+
+    // --batch: three calls on the one connection, numbered 0, 1, 2 as Go's client numbers
+    // its calls (they may be written in any order, being concurrent).
+    let (address, recorded) = recording_multiplier(3);
+    let mut command = rmicro();
+    command.args(["call", "--batch", "-a", &format!("jsonrpc://{address}")]);
+    command.arg("Arith.Multiply");
+    let output = output_with_stdin(
+        command,
+        b"{\"A\":2,\"B\":3}\n{\"A\":4,\"B\":5}\n{\"A\":6,\"B\":7}\n",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "6\n20\n42\n");
+    let mut sent: Vec<(u64, String)> = recorded
+        .join()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            let request: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                request["id"].as_u64().expect("a numeric id"),
+                request["params"][0].to_string(),
+            )
+        })
+        .collect();
+    sent.sort();
+    let ids: Vec<u64> = sent.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [0, 1, 2], "{sent:?}");
+}
