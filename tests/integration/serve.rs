@@ -146,3 +146,62 @@ fn usage_errors_exit_2() {
     assert_exit(&tls_over_mucp, 2);
     assert_stderr_has(&tls_over_mucp, "TLS is for gRPC calls");
 }
+
+/// The exec contract's environment (README): over each protocol an exec handler finds the
+/// endpoint in go-micro's `Service.Method` form, the schema's full service name, the
+/// caller's metadata as JSON, and the milliseconds left before it is killed — the rule's
+/// `timeout` (2 s here) or the caller's deadline when that is sooner.
+#[test]
+fn exec_handlers_get_endpoint_service_metadata_and_deadline() {
+    let server = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &fixture("env.handlers.json"),
+    ]);
+    // The deadline is taken when the request arrives and read moments later, so the time
+    // left is just under the bound; half of it is a wide lower margin.
+    let rule = (1000, 2000);
+    let caller = (500, 1000);
+    // (scheme, --timeout, the metadata as that protocol carries `-H Tenant:acme`, deadline)
+    let cases = [
+        // The default --timeout of 5 s is later than the rule's 2 s.
+        ("mucp", None, Some("Tenant"), rule),
+        ("mucp", Some("1s"), Some("Tenant"), caller),
+        // gRPC metadata keys are lower case.
+        ("grpc", None, Some("tenant"), rule),
+        ("grpc", Some("1s"), Some("tenant"), caller),
+        // Go's JSON-RPC carries neither a deadline nor metadata.
+        ("jsonrpc", Some("1s"), None, rule),
+    ];
+    for (scheme, timeout, tenant, (above, at_most)) in cases {
+        let mut command = rmicro();
+        command
+            .args(["call", "-a", &format!("{scheme}://{}", server.address)])
+            .args(["Greeter.Hello", r#"{"name":"x"}"#, "-H", "Tenant:acme"]);
+        if let Some(timeout) = timeout {
+            command.args(["--timeout", timeout]);
+        }
+        let output = command.output().unwrap();
+        let context = format!("{scheme} --timeout {timeout:?}");
+        assert_exit(&output, 0);
+        let msg = crate::support::json(&output)["msg"].clone();
+        let env: serde_json::Value = serde_json::from_str(msg.as_str().unwrap()).unwrap();
+        assert_eq!(env["RMICRO_ENDPOINT"], "Greeter.Hello", "{context}");
+        assert_eq!(env["RMICRO_SERVICE"], "greeter.Greeter", "{context}");
+        let left: u64 = env["RMICRO_DEADLINE_MS"]
+            .as_str()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("{context}: RMICRO_DEADLINE_MS is no number: {env}"));
+        assert!(
+            above < left && left <= at_most,
+            "{context}: {left} ms left, wanted ({above}, {at_most}]"
+        );
+        let metadata: serde_json::Value =
+            serde_json::from_str(env["RMICRO_METADATA"].as_str().unwrap()).unwrap();
+        match tenant {
+            Some(key) => assert_eq!(metadata[key], "acme", "{context}: {metadata}"),
+            None => assert_eq!(metadata, serde_json::json!({}), "{context}"),
+        }
+    }
+}
