@@ -174,6 +174,34 @@ fn exit_codes_for_each_kind_of_failure() {
 }
 
 #[test]
+fn go_micro_codes_499_and_504_exit_as_cancelled_and_deadline_exceeded() {
+    // The server sends the codes as given ({"code":499,…} in Micro-Error); the caller maps
+    // them as the README's table says: 64 + Cancelled (1), 64 + DeadlineExceeded (4).
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "handlers.json",
+        br#"{
+            "Job.CreateJob": {"error": {"code": 499, "detail": "the caller went away"}},
+            "Job.GetJob": {"error": {"code": 504, "detail": "upstream timed out"}}
+        }"#,
+    );
+    let server = Server::start(&["--proto", &sample("job.proto"), "--handlers", &handlers]);
+    for (endpoint, exit, message) in [
+        ("Job.CreateJob", 64 + 1, "CANCELLED: the caller went away"),
+        (
+            "Job.GetJob",
+            64 + 4,
+            "DEADLINE_EXCEEDED: upstream timed out",
+        ),
+    ] {
+        let output = server.run(&["call", endpoint]);
+        assert_exit(&output, exit);
+        assert_stderr_has(&output, message);
+    }
+}
+
+#[test]
 fn unknown_endpoint_on_the_server_is_unimplemented() {
     // The caller's schema has the method, the server's does not: the server answers with
     // go-micro's router error, which maps to Unimplemented (64 + 12).
