@@ -5,7 +5,8 @@ use crate::support::{
     assert_exit, assert_stderr_has, exchange, fixture, read_response, rmicro, run, sample, stderr,
     write_temp, Server,
 };
-use std::io::Write;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
 
 #[test]
 fn prints_the_bound_address_and_answers_health() {
@@ -112,6 +113,49 @@ fn sigterm_finishes_the_in_flight_request_then_exits_zero() {
         log.contains("shutting down") && log.contains("stopped"),
         "{log}"
     );
+}
+
+#[test]
+fn sigterm_with_a_short_grace_cuts_off_a_longer_request_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "handlers.json",
+        br#"{"Greeter.Hello": {"delay": "30s", "reply": {"msg": "too late"}}}"#,
+    );
+    let proto = fixture("greeter.proto");
+    let server = Server::start(&[
+        "--proto",
+        &proto,
+        "--handlers",
+        &handlers,
+        "--grace",
+        "300ms",
+    ]);
+    let mut stream = server.connect();
+    // As above: the connection is accepted, and the slow request has reached the server
+    // before SIGTERM (a request that has begun to arrive is served while draining).
+    let health = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Debug.Health\r\nContent-Length: 2\r\n\r\n{}";
+    exchange(&mut stream, health);
+    let slow = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 2\r\n\r\n{}";
+    stream.write_all(slow).unwrap();
+    let started = Instant::now();
+    let (status, log) = server.terminate();
+    // 300 ms of grace; the default 10 s, or waiting for the 30 s delay, is far beyond this.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "exited after {took:?}: {log}"
+    );
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("1 connection(s) still busy after the 300ms grace period; closing them"),
+        "{log}"
+    );
+    // The cut-off caller gets no reply at all: the connection just ends.
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert_eq!(String::from_utf8_lossy(&rest), "");
 }
 
 #[test]
