@@ -154,6 +154,7 @@ fn exit_codes_for_each_kind_of_failure() {
     // An endpoint unknown to the server (schema-less call to a name it lacks).
     let unknown = server.run(&["call", "Nope.Missing", "--proto", &fixture("greeter.proto")]);
     assert_exit(&unknown, 1);
+    assert_stderr_has(&unknown, "unknown endpoint `Nope.Missing`");
     let schema_less = rmicro()
         .args(["call", "Ghost.Walk", "--address", &server.address])
         .output()
@@ -250,6 +251,8 @@ fn request_json_is_checked_against_the_type() {
     assert_stderr_has(&wrong, "hosts[1]");
     let malformed = server.run(&["call", "Job.CreateJob", r#"{"name":"#]);
     assert_exit(&malformed, 1);
+    assert_stderr_has(&malformed, "the request does not fit job.Task");
+    assert_stderr_has(&malformed, "EOF while parsing");
 }
 
 #[test]
@@ -388,6 +391,7 @@ fn schema_less_calls_send_json_as_given() {
         &echo.address,
     ]);
     assert_exit(&not_json, 1);
+    assert_stderr_has(&not_json, "the request is not valid JSON");
     let protobuf = run(&[
         "call",
         "Helloworld.Call",
