@@ -116,6 +116,8 @@ pub struct Server {
     child: Child,
     pub address: String,
     log: Arc<Mutex<String>>,
+    /// Collects stderr until the process closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -176,7 +178,7 @@ impl Server {
             .to_owned();
         let log = Arc::new(Mutex::new(first));
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = lines.read_to_string(&mut rest);
             sink.lock().unwrap().push_str(&rest);
@@ -185,6 +187,7 @@ impl Server {
             child,
             address,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -212,7 +215,10 @@ impl Server {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        // Everything it printed: the reader ends at the EOF its exit brings.
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
         let log = self.log.lock().unwrap().clone();
         (status, log)
     }
