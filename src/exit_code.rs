@@ -72,4 +72,61 @@ mod tests {
         }
         assert_eq!(for_status(Code::Unauthenticated), 80);
     }
+
+    #[test]
+    fn every_status_exits_64_plus_its_grpc_number() {
+        let grpc = [
+            "OK",
+            "CANCELLED",
+            "UNKNOWN",
+            "INVALID_ARGUMENT",
+            "DEADLINE_EXCEEDED",
+            "NOT_FOUND",
+            "ALREADY_EXISTS",
+            "PERMISSION_DENIED",
+            "RESOURCE_EXHAUSTED",
+            "FAILED_PRECONDITION",
+            "ABORTED",
+            "OUT_OF_RANGE",
+            "UNIMPLEMENTED",
+            "INTERNAL",
+            "UNAVAILABLE",
+            "DATA_LOSS",
+            "UNAUTHENTICATED",
+        ];
+        assert_eq!(Code::all().count(), grpc.len());
+        for (number, name) in grpc.into_iter().enumerate() {
+            let code = Code::from_name(name).unwrap();
+            assert_eq!(usize::from(for_status(code)), 64 + number, "{name}");
+        }
+    }
+
+    /// README "Exit codes": what `rmicro call` exits with for each go-micro error it can
+    /// receive in `Micro-Error`.
+    #[test]
+    fn go_micro_errors_exit_as_the_readme_says() {
+        let cases = [
+            (r#"{"code":400}"#, 67),
+            (r#"{"code":401}"#, 80),
+            (r#"{"code":403}"#, 71),
+            (r#"{"code":404}"#, 69),
+            (r#"{"code":408}"#, 68),
+            (r#"{"code":409}"#, 70),
+            (r#"{"code":412}"#, 73),
+            (r#"{"code":413}"#, 72),
+            (r#"{"code":429}"#, 72),
+            (r#"{"code":499}"#, 65),
+            (r#"{"code":500}"#, 77),
+            (r#"{"code":501}"#, 76),
+            (r#"{"code":502}"#, 78),
+            (r#"{"code":503}"#, 78),
+            (r#"{"code":504}"#, 68),
+            ("rpc: can't find service Foo", 76),
+            ("boom", 66),
+        ];
+        for (micro_error, exit) in cases {
+            let error = anyhow::Error::new(Status::from_micro_error(micro_error));
+            assert_eq!(for_error(&error), exit, "{micro_error}");
+        }
+    }
 }

@@ -154,6 +154,7 @@ fn exit_codes_for_each_kind_of_failure() {
     // An endpoint unknown to the server (schema-less call to a name it lacks).
     let unknown = server.run(&["call", "Nope.Missing", "--proto", &fixture("greeter.proto")]);
     assert_exit(&unknown, 1);
+    assert_stderr_has(&unknown, "unknown endpoint `Nope.Missing`");
     let schema_less = rmicro()
         .args(["call", "Ghost.Walk", "--address", &server.address])
         .output()
@@ -171,6 +172,34 @@ fn exit_codes_for_each_kind_of_failure() {
     ]);
     assert_exit(&refused, 1);
     assert_stderr_has(&refused, "connection error");
+}
+
+#[test]
+fn go_micro_codes_499_and_504_exit_as_cancelled_and_deadline_exceeded() {
+    // The server sends the codes as given ({"code":499,…} in Micro-Error); the caller maps
+    // them as the README's table says: 64 + Cancelled (1), 64 + DeadlineExceeded (4).
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "handlers.json",
+        br#"{
+            "Job.CreateJob": {"error": {"code": 499, "detail": "the caller went away"}},
+            "Job.GetJob": {"error": {"code": 504, "detail": "upstream timed out"}}
+        }"#,
+    );
+    let server = Server::start(&["--proto", &sample("job.proto"), "--handlers", &handlers]);
+    for (endpoint, exit, message) in [
+        ("Job.CreateJob", 64 + 1, "CANCELLED: the caller went away"),
+        (
+            "Job.GetJob",
+            64 + 4,
+            "DEADLINE_EXCEEDED: upstream timed out",
+        ),
+    ] {
+        let output = server.run(&["call", endpoint]);
+        assert_exit(&output, exit);
+        assert_stderr_has(&output, message);
+    }
 }
 
 #[test]
@@ -222,6 +251,8 @@ fn request_json_is_checked_against_the_type() {
     assert_stderr_has(&wrong, "hosts[1]");
     let malformed = server.run(&["call", "Job.CreateJob", r#"{"name":"#]);
     assert_exit(&malformed, 1);
+    assert_stderr_has(&malformed, "the request does not fit job.Task");
+    assert_stderr_has(&malformed, "EOF while parsing");
 }
 
 #[test]
@@ -361,6 +392,7 @@ fn schema_less_calls_send_json_as_given() {
         &echo.address,
     ]);
     assert_exit(&not_json, 1);
+    assert_stderr_has(&not_json, "the request is not valid JSON");
     let protobuf = run(&[
         "call",
         "Helloworld.Call",

@@ -83,6 +83,7 @@ fn describe_a_message_from_the_server_schema() {
     assert_stdout_has(&output, "repeated string hosts = 8;");
     let unknown = server.run(&["describe", "Job.Nothing"]);
     assert_exit(&unknown, 1);
+    assert_stderr_has(&unknown, "unknown endpoint `Job.Nothing`");
 }
 
 #[test]
@@ -90,9 +91,11 @@ fn health_waits_until_ready() {
     // Nothing listens yet: without --wait it fails at once, with --wait it times out.
     let refused = run(&["health", "--address", "127.0.0.1:1"]);
     assert_exit(&refused, 1);
+    assert_stderr_has(&refused, "connection error: dial tcp 127.0.0.1:1");
     let started = std::time::Instant::now();
     let waited = run(&["health", "--address", "127.0.0.1:1", "--wait", "300ms"]);
     assert_exit(&waited, 1);
+    assert_stderr_has(&waited, "connection error: dial tcp 127.0.0.1:1");
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     let server = Server::job(&[]);
     let output = server.run(&["health", "--wait", "5s"]);
@@ -106,6 +109,11 @@ fn stats_count_requests_errors_and_latency() {
     for _ in 0..3 {
         server.run(&["call", "Job.CreateJob"]);
     }
+    // The sample's "slow" rule waits 300 ms: the slowest call took at least that long.
+    assert_exit(
+        &server.run(&["call", "Job.CreateJob", r#"{"name":"slow"}"#]),
+        0,
+    );
     server.run(&["call", "Job.DeleteJob"]);
     let output = server.run(&["stats", "-o", "json"]);
     assert_exit(&output, 0);
@@ -119,9 +127,15 @@ fn stats_count_requests_errors_and_latency() {
             .cloned()
             .unwrap()
     };
-    assert_eq!(endpoint("Job.CreateJob")["requests"], "3");
+    assert_eq!(endpoint("Job.CreateJob")["requests"], "4");
     assert_eq!(endpoint("Job.DeleteJob")["errors"], "1");
-    assert!(endpoint("Job.CreateJob")["maxMs"].as_f64().unwrap() >= 0.0);
+    let create = endpoint("Job.CreateJob");
+    let ms = |figure: &str| create[figure].as_f64().unwrap();
+    assert!(ms("maxMs") >= 300.0, "{create}");
+    // A quarter of the time was spent in 4 calls: the mean is at least 75 ms, and the
+    // median, a stub answered at once, is below the slow call.
+    assert!(ms("meanMs") >= 75.0, "{create}");
+    assert!(ms("p50Ms") < ms("maxMs"), "{create}");
     assert!(stats["memory"].as_str().unwrap().parse::<u64>().unwrap() > 1_000_000);
     let table = server.run(&["stats"]);
     assert_stdout_has(&table, "Job.CreateJob");

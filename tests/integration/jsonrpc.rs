@@ -332,27 +332,134 @@ fn batch_answers_every_line_in_input_order_over_each_protocol() {
             &["Arith.Slow"],
         );
         assert_exit(&output, 0);
-        assert_eq!(stdout(&output).lines().count(), 200, "{scheme}");
+        // Arith.Slow's reply, as each protocol prints it (see below).
+        let slow = if scheme == "jsonrpc" {
+            "{\"value\":1}"
+        } else {
+            "{\"value\":\"1\"}"
+        };
+        let printed = stdout(&output);
+        assert_eq!(printed.lines().count(), 200, "{scheme}");
+        for (n, line) in printed.lines().enumerate() {
+            assert_eq!(line, slow, "{scheme}: line {}", n + 1);
+        }
     }
     let lines = "{\"a\":7,\"b\":8}\n{\"a\":1}\n\nnot json\n{\"a\":7,\"b\":8}\n";
-    for scheme in ["jsonrpc", "mucp"] {
+    // Over JSON-RPC the call is schema-less and the result is printed as Go's server sent
+    // it (a number); over mucp it is read through the schema (int64 as a string). The
+    // handler's INVALID_ARGUMENT travels over JSON-RPC as text only, so it is Unknown there.
+    // A line that is not JSON fails locally: a message, no RPC status.
+    let expected = [
+        (
+            "jsonrpc",
+            64 + 2,
+            serde_json::json!([
+                {"value": 56},
+                {"error": {"code": 2, "status": "UNKNOWN", "message": "only 7 × 8 is known"}},
+                {"error": {"message": "the request is not valid JSON: expected ident at line 1 column 2"}},
+                {"value": 56},
+            ]),
+        ),
+        (
+            "mucp",
+            64 + 3,
+            serde_json::json!([
+                {"value": "56"},
+                {"error": {"code": 3, "status": "INVALID_ARGUMENT", "message": "only 7 × 8 is known"}},
+                {"error": {"message": "the request does not fit arith.Args: expected ident at line 1 column 2"}},
+                {"value": "56"},
+            ]),
+        ),
+    ];
+    for (scheme, exit, replies) in expected {
         let output = batch(
             &server,
             scheme,
             lines,
             &["Arith.Fixed", "--concurrency", "3"],
         );
-        assert_exit(&output, 64 + 2 + if scheme == "mucp" { 1 } else { 0 });
-        let replies: Vec<serde_json::Value> = stdout(&output)
+        assert_exit(&output, exit);
+        let printed: Vec<serde_json::Value> = stdout(&output)
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        assert_eq!(replies.len(), 4, "{scheme}: blank lines are skipped");
-        assert_eq!(replies[0]["value"], replies[3]["value"]);
-        assert_eq!(replies[1]["error"]["message"], "only 7 × 8 is known");
-        // A line that is not JSON fails locally: a message, no RPC status.
-        assert!(replies[2]["error"]["message"].is_string());
-        assert!(replies[2]["error"].get("code").is_none());
+        // Blank lines are skipped: four replies for four requests.
+        assert_eq!(serde_json::Value::from(printed), replies, "{scheme}");
         assert_stderr_has(&output, "2 of 4 calls failed; the first was line 2");
     }
+}
+
+/// A Go `net/rpc` server played by the test: records each request line it reads on the
+/// one connection and answers `{"id":…,"result":A×B,"error":null}` as Go's server
+/// writes it, until `lines` requests are answered; then nothing more may arrive.
+fn recording_multiplier(lines: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    crate::support::peer(move |stream| {
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut seen = Vec::new();
+        for _ in 0..lines {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let request: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|error| panic!("not JSON ({error}): {line:?}"));
+            let params = &request["params"][0];
+            let product = params["A"].as_i64().unwrap() * params["B"].as_i64().unwrap();
+            let reply = format!(
+                "{{\"id\":{},\"result\":{product},\"error\":null}}\n",
+                request["id"]
+            );
+            writer.write_all(reply.as_bytes()).unwrap();
+            seen.push(line);
+        }
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "", "more requests than expected");
+        seen
+    })
+}
+
+#[test]
+fn call_sends_go_clients_request_line_with_ids_from_0() {
+    // Go's jsonrpc client writes exactly this for Arith.Multiply(&Args{7, 8}) as its first
+    // call (spec §10.8): keys in this order, compact, id 0, one newline.
+    let (address, recorded) = recording_multiplier(1);
+    let output = rmicro()
+        .args(["call", "-a", &format!("jsonrpc://{address}")])
+        .args(["Arith.Multiply", r#"{"A":7,"B":8}"#])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "56\n");
+    assert_eq!(
+        recorded.join().unwrap(),
+        ["{\"method\":\"Arith.Multiply\",\"params\":[{\"A\":7,\"B\":8}],\"id\":0}\n"]
+    );
+
+    // --batch: three calls on the one connection, numbered 0, 1, 2 as Go's client numbers
+    // its calls (they may be written in any order, being concurrent).
+    let (address, recorded) = recording_multiplier(3);
+    let mut command = rmicro();
+    command.args(["call", "--batch", "-a", &format!("jsonrpc://{address}")]);
+    command.arg("Arith.Multiply");
+    let output = output_with_stdin(
+        command,
+        b"{\"A\":2,\"B\":3}\n{\"A\":4,\"B\":5}\n{\"A\":6,\"B\":7}\n",
+    );
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "6\n20\n42\n");
+    let mut sent: Vec<(u64, String)> = recorded
+        .join()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            let request: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                request["id"].as_u64().expect("a numeric id"),
+                request["params"][0].to_string(),
+            )
+        })
+        .collect();
+    sent.sort();
+    let ids: Vec<u64> = sent.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [0, 1, 2], "{sent:?}");
 }

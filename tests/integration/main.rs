@@ -2,6 +2,7 @@
 //! starts on port 0, and speaks raw bytes to them where the wire format matters.
 
 mod call;
+mod captures;
 mod engine;
 mod etcd;
 mod grpc;

@@ -5,7 +5,8 @@ use crate::support::{
     assert_exit, assert_stderr_has, exchange, fixture, read_response, rmicro, run, sample, stderr,
     write_temp, Server,
 };
-use std::io::Write;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
 
 #[test]
 fn prints_the_bound_address_and_answers_health() {
@@ -115,6 +116,49 @@ fn sigterm_finishes_the_in_flight_request_then_exits_zero() {
 }
 
 #[test]
+fn sigterm_with_a_short_grace_cuts_off_a_longer_request_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "handlers.json",
+        br#"{"Greeter.Hello": {"delay": "30s", "reply": {"msg": "too late"}}}"#,
+    );
+    let proto = fixture("greeter.proto");
+    let server = Server::start(&[
+        "--proto",
+        &proto,
+        "--handlers",
+        &handlers,
+        "--grace",
+        "300ms",
+    ]);
+    let mut stream = server.connect();
+    // As above: the connection is accepted, and the slow request has reached the server
+    // before SIGTERM (a request that has begun to arrive is served while draining).
+    let health = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Debug.Health\r\nContent-Length: 2\r\n\r\n{}";
+    exchange(&mut stream, health);
+    let slow = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 2\r\n\r\n{}";
+    stream.write_all(slow).unwrap();
+    let started = Instant::now();
+    let (status, log) = server.terminate();
+    // 300 ms of grace; the default 10 s, or waiting for the 30 s delay, is far beyond this.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "exited after {took:?}: {log}"
+    );
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("1 connection(s) still busy after the 300ms grace period; closing them"),
+        "{log}"
+    );
+    // The cut-off caller gets no reply at all: the connection just ends.
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert_eq!(String::from_utf8_lossy(&rest), "");
+}
+
+#[test]
 fn port_in_use_is_a_clear_error() {
     let server = Server::job(&[]);
     let output = run(&[
@@ -145,4 +189,63 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_exit(&tls_over_mucp, 2);
     assert_stderr_has(&tls_over_mucp, "TLS is for gRPC calls");
+}
+
+/// The exec contract's environment (README): over each protocol an exec handler finds the
+/// endpoint in go-micro's `Service.Method` form, the schema's full service name, the
+/// caller's metadata as JSON, and the milliseconds left before it is killed — the rule's
+/// `timeout` (2 s here) or the caller's deadline when that is sooner.
+#[test]
+fn exec_handlers_get_endpoint_service_metadata_and_deadline() {
+    let server = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &fixture("env.handlers.json"),
+    ]);
+    // The deadline is taken when the request arrives and read moments later, so the time
+    // left is just under the bound; half of it is a wide lower margin.
+    let rule = (1000, 2000);
+    let caller = (500, 1000);
+    // (scheme, --timeout, the metadata as that protocol carries `-H Tenant:acme`, deadline)
+    let cases = [
+        // The default --timeout of 5 s is later than the rule's 2 s.
+        ("mucp", None, Some("Tenant"), rule),
+        ("mucp", Some("1s"), Some("Tenant"), caller),
+        // gRPC metadata keys are lower case.
+        ("grpc", None, Some("tenant"), rule),
+        ("grpc", Some("1s"), Some("tenant"), caller),
+        // Go's JSON-RPC carries neither a deadline nor metadata.
+        ("jsonrpc", Some("1s"), None, rule),
+    ];
+    for (scheme, timeout, tenant, (above, at_most)) in cases {
+        let mut command = rmicro();
+        command
+            .args(["call", "-a", &format!("{scheme}://{}", server.address)])
+            .args(["Greeter.Hello", r#"{"name":"x"}"#, "-H", "Tenant:acme"]);
+        if let Some(timeout) = timeout {
+            command.args(["--timeout", timeout]);
+        }
+        let output = command.output().unwrap();
+        let context = format!("{scheme} --timeout {timeout:?}");
+        assert_exit(&output, 0);
+        let msg = crate::support::json(&output)["msg"].clone();
+        let env: serde_json::Value = serde_json::from_str(msg.as_str().unwrap()).unwrap();
+        assert_eq!(env["RMICRO_ENDPOINT"], "Greeter.Hello", "{context}");
+        assert_eq!(env["RMICRO_SERVICE"], "greeter.Greeter", "{context}");
+        let left: u64 = env["RMICRO_DEADLINE_MS"]
+            .as_str()
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("{context}: RMICRO_DEADLINE_MS is no number: {env}"));
+        assert!(
+            above < left && left <= at_most,
+            "{context}: {left} ms left, wanted ({above}, {at_most}]"
+        );
+        let metadata: serde_json::Value =
+            serde_json::from_str(env["RMICRO_METADATA"].as_str().unwrap()).unwrap();
+        match tenant {
+            Some(key) => assert_eq!(metadata[key], "acme", "{context}: {metadata}"),
+            None => assert_eq!(metadata, serde_json::json!({}), "{context}"),
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! dropped.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -116,6 +116,8 @@ pub struct Server {
     child: Child,
     pub address: String,
     log: Arc<Mutex<String>>,
+    /// Collects stderr until the process closes it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -176,7 +178,7 @@ impl Server {
             .to_owned();
         let log = Arc::new(Mutex::new(first));
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = lines.read_to_string(&mut rest);
             sink.lock().unwrap().push_str(&rest);
@@ -185,6 +187,7 @@ impl Server {
             child,
             address,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -222,7 +225,10 @@ impl Server {
     /// Waits for the exit status (after [`Server::stop`]); returns it with the full log.
     pub fn wait(mut self) -> (std::process::ExitStatus, String) {
         let status = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        // Everything it printed: the reader ends at the EOF its exit brings.
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
         let log = self.log.lock().unwrap().clone();
         (status, log)
     }
@@ -272,6 +278,40 @@ pub fn read_response(stream: &mut TcpStream) -> Vec<u8> {
     stream.read_exact(&mut body).unwrap();
     reply.extend_from_slice(&body);
     reply
+}
+
+/// A peer played by the test itself for the one connection a client under test opens:
+/// `serve` gets the accepted stream (10 s read timeout) and returns what it recorded. The
+/// thread panics when nothing connects within 20 s, so a client that never dials fails the
+/// test instead of hanging it.
+pub fn peer<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (String, std::thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    let handle = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(20),
+                        "nothing connected to the test's peer"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(error) => panic!("accept: {error}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        serve(stream)
+    });
+    (address, handle)
 }
 
 /// Whether the peer has closed the connection (reads EOF).

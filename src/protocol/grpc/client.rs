@@ -185,19 +185,29 @@ impl GrpcCaller {
 
     /// The server's schema from its reflection service (v1, else v1alpha): the files of
     /// every service it lists but reflection itself, with their dependencies. `metadata`
-    /// goes with the requests (a server may want credentials for reflection too).
+    /// goes with the requests (a server may want credentials for reflection too). A
+    /// server with neither leaves rmicro without a schema — a local failure, as in
+    /// grpcurl, not the reflection call's UNIMPLEMENTED, which would read as if the method
+    /// called were missing.
     pub async fn reflect(
         &mut self,
         metadata: &Metadata,
         timeout: Duration,
     ) -> Result<Schema, CallError> {
-        match self.reflect_with(REFLECTION_V1, metadata, timeout).await {
-            Err(CallError::Status(status)) if status.code == Code::Unimplemented => {
-                self.reflect_with(REFLECTION_V1ALPHA, metadata, timeout)
-                    .await
-            }
-            other => other,
+        let unimplemented = |result: &Result<Schema, CallError>| matches!(result, Err(CallError::Status(status)) if status.code == Code::Unimplemented);
+        let v1 = self.reflect_with(REFLECTION_V1, metadata, timeout).await;
+        if !unimplemented(&v1) {
+            return v1;
         }
+        let v1alpha = self
+            .reflect_with(REFLECTION_V1ALPHA, metadata, timeout)
+            .await;
+        if unimplemented(&v1alpha) {
+            return Err(CallError::Transport(
+                "the server has no reflection service (grpc.reflection.v1 or v1alpha) to read its schema from; pass --proto or --descriptor-set".into(),
+            ));
+        }
+        v1alpha
     }
 
     async fn reflect_with(

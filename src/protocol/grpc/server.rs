@@ -110,13 +110,15 @@ async fn serve_stream<D: Dispatch>(
             .and_then(|value| value.to_str().ok())
     };
     let content_type = header("content-type").unwrap_or("");
-    let (codec, wire) = match (codec_of(content_type), connect::stream_codec_of(content_type)) {
+    let (codec, wire) = match (
+        codec_of(content_type),
+        connect::stream_codec_of(content_type),
+    ) {
         (Some(codec), _) => (codec, Wire::Grpc),
         (None, Some(codec)) => (codec, Wire::Connect),
         // The Connect protocol's unary form, or a refusal.
         (None, None) => {
-            return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size)
-                .await
+            return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await
         }
     };
     let encoding = header(wire.encoding_header()).unwrap_or("identity");

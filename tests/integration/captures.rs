@@ -1,0 +1,270 @@
+//! `rmicro call`'s mucp requests against the requests go-micro's own clients sent for the
+//! same calls (`../shared/captures/go-micro`, go-micro v1.18 and v5.5 clients): a peer in
+//! the test records the bytes rmicro sends, answers with the reply the capture holds for
+//! that request, and the two requests are compared header by header and byte by byte.
+
+use crate::support::{assert_exit, assert_stderr_has, peer, read_response, root, run, stdout};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// The captures live beside the repository (read-only, present on CI as well).
+fn captures() -> PathBuf {
+    root().join("../shared/captures/go-micro")
+}
+
+/// Decodes one of the capture's Python byte literals (`b'..'` or `b".."`, as `repr` writes
+/// them: printable ASCII, `\t \n \r \\ \' \"` and `\xNN`).
+fn python_bytes(literal: &str) -> Vec<u8> {
+    let inner = literal
+        .strip_prefix("b'")
+        .and_then(|rest| rest.strip_suffix('\''))
+        .or_else(|| {
+            literal
+                .strip_prefix("b\"")
+                .and_then(|rest| rest.strip_suffix('"'))
+        })
+        .unwrap_or_else(|| panic!("not a byte literal: {literal}"));
+    let mut bytes = Vec::with_capacity(inner.len());
+    let mut rest = inner.bytes();
+    while let Some(byte) = rest.next() {
+        if byte != b'\\' {
+            bytes.push(byte);
+            continue;
+        }
+        let escaped = rest.next().expect("an escape is complete");
+        bytes.push(match escaped {
+            b't' => b'\t',
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b'\\' | b'\'' | b'"' => escaped,
+            b'x' => {
+                let hex = [rest.next().unwrap(), rest.next().unwrap()];
+                u8::from_str_radix(std::str::from_utf8(&hex).unwrap(), 16).unwrap()
+            }
+            other => panic!("unexpected escape \\{} in {literal}", other as char),
+        });
+    }
+    bytes
+}
+
+/// One direction (`C>S` or `S>C`) of one connection of a capture file, chunks joined.
+fn captured(file: &str, connection: usize, direction: &str) -> Vec<u8> {
+    let path = captures().join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read the capture {}: {error}", path.display()));
+    let mut bytes = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(marker) = line.strip_prefix("=== conn ") else {
+            continue;
+        };
+        let literal = lines.next().expect("a byte literal follows each marker");
+        let words: Vec<&str> = marker.split_whitespace().collect();
+        if words[0] == connection.to_string() && words[1] == direction && words[2] != "EOF" {
+            bytes.extend(python_bytes(literal));
+        }
+    }
+    assert!(
+        !bytes.is_empty(),
+        "{file} has no {direction} bytes on conn {connection}"
+    );
+    bytes
+}
+
+/// An HTTP/1.1 message split into its start line, headers in wire order, and body.
+#[derive(Debug)]
+struct Message {
+    start: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Message {
+    /// The first message of `bytes`; its body by `Content-Length`, which both clients send
+    /// for a non-empty body (Go switches to chunked only for an empty one, spec §1.2).
+    fn parse(bytes: &[u8]) -> Message {
+        let end = bytes
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("a complete head");
+        let head = std::str::from_utf8(&bytes[..end]).expect("the head is text");
+        let mut lines = head.split("\r\n");
+        let start = lines.next().unwrap().to_owned();
+        let headers: Vec<(String, String)> = lines
+            .map(|line| {
+                let (name, value) = line.split_once(": ").expect("name: value");
+                (name.to_owned(), value.to_owned())
+            })
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(name, _)| name == "Content-Length")
+            .unwrap_or_else(|| panic!("no Content-Length: {head}"))
+            .1
+            .parse()
+            .unwrap();
+        let body = bytes[end + 4..end + 4 + length].to_vec();
+        Message {
+            start,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(existing, _)| existing == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The headers with what legitimately differs between two clients masked, checked
+    /// first where it has a rule of its own. Everything else — names, values and order —
+    /// must be equal: Go writes Host, User-Agent and the framing header first and then the
+    /// rest sorted by name (`http.Header.Write`), which is fixed, so matching it exactly
+    /// keeps rmicro's requests diffable against any go-micro capture.
+    fn comparable(&self, host: &str) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            // Only v1–v4.7 clients running inside a named service add it (the caller's own
+            // name, spec §2.1); a command-line client has none.
+            .filter(|(name, _)| name != "Micro-From-Service")
+            .map(|(name, value)| {
+                let masked = match name.as_str() {
+                    "Host" => {
+                        assert_eq!(value, host, "Host is the dialled address");
+                        "<dialled address>"
+                    }
+                    // Go's default client name, rmicro/VERSION here; no server reads it.
+                    "User-Agent" => "<client name>",
+                    // A per-client sequence number (spec §2.1).
+                    "Micro-Id" => {
+                        assert!(value.parse::<u64>().is_ok(), "Micro-Id: {value}");
+                        "<sequence number>"
+                    }
+                    "Content-Length" => {
+                        assert_eq!(value, &self.body.len().to_string(), "Content-Length");
+                        "<body length>"
+                    }
+                    _ => value,
+                };
+                (name.clone(), masked.to_owned())
+            })
+            .collect()
+    }
+
+    /// The body a server decodes. go-micro's JSON codec writes with `json.Encoder`, which
+    /// appends a newline; its server decodes the first JSON value and ignores the rest
+    /// (spec §2.4), and rmicro sends the user's JSON text as given (spec §2.5), so the
+    /// newline is the one byte allowed to differ. Protobuf bodies must be identical.
+    fn decoded_body(&self) -> &[u8] {
+        if self.header("Content-Type") == Some("application/json") {
+            self.body.strip_suffix(b"\n").unwrap_or(&self.body)
+        } else {
+            &self.body
+        }
+    }
+}
+
+/// `rmicro call ARGS` against a peer that records the request and answers with the reply
+/// of the capture's `connection`; returns rmicro's output and request.
+fn call_recorded(
+    file: &str,
+    connection: usize,
+    args: &[&str],
+) -> (std::process::Output, Message, String) {
+    let reply = captured(file, connection, "S>C");
+    let (address, recorded) = peer(move |mut stream| {
+        let request = read_response(&mut stream);
+        stream.write_all(&reply).unwrap();
+        // One request on the connection: nothing else (no Debug.Endpoints first, the
+        // schema is local) may follow before rmicro closes it.
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert!(
+            rest.is_empty(),
+            "more after the call: {}",
+            String::from_utf8_lossy(&rest)
+        );
+        request
+    });
+    let schema = captures().join("schema/job.proto");
+    let mut full = vec!["call", "--address", &address, "-o", "json"];
+    let schema = schema.to_string_lossy();
+    full.extend(["--proto", &schema]);
+    full.extend_from_slice(args);
+    let output = run(&full);
+    let request = Message::parse(&recorded.join().expect("the peer recorded a request"));
+    (output, request, address)
+}
+
+#[test]
+fn requests_match_go_micro_clients_json_and_protobuf() {
+    // (capture, connection, the same call with rmicro, exit, reply printed / error shown)
+    let cases: [(&str, usize, &[&str], i32, &str); 4] = [
+        (
+            "baseline-gm-gm.txt",
+            0,
+            &[
+                "Job.CreateJob",
+                r#"{"name":"nightly"}"#,
+                "-H",
+                "Tenant:acme",
+            ],
+            0,
+            r#"{"code":200,"msg":"created nightly for acme","tasks":[{"id":"1","name":"nightly"}]}"#,
+        ),
+        (
+            "baseline-gm-gm.txt",
+            1,
+            &[
+                "Job.CreateJob",
+                r#"{"name":"nightly","hosts":["a","b"]}"#,
+                "--content-type",
+                "protobuf",
+            ],
+            0,
+            r#"{"code":200,"msg":"created nightly","tasks":[{"id":"1","name":"nightly","hosts":["a","b"]}]}"#,
+        ),
+        (
+            "v5-gmclient-rmicro.txt",
+            0,
+            &["Job.CreateJob", r#"{"name":"x"}"#, "-H", "tenant:acme"],
+            0,
+            r#"{"code":200,"msg":"created for acme"}"#,
+        ),
+        (
+            "v5-gmclient-rmicro.txt",
+            1,
+            &["Job.GetJob", r#"{"id":"8"}"#, "--content-type", "protobuf"],
+            64 + 5,
+            "NOT_FOUND: job not found",
+        ),
+    ];
+    for (file, connection, args, exit, shown) in cases {
+        let go = Message::parse(&captured(file, connection, "C>S"));
+        let go_host = go.header("Host").unwrap().to_owned();
+        let (output, rmicro, address) = call_recorded(file, connection, args);
+        let context = format!("{file} conn {connection}");
+        assert_eq!(rmicro.start, go.start, "{context}: request line");
+        assert_eq!(rmicro.start, "POST / HTTP/1.1", "{context}");
+        assert_eq!(
+            rmicro.comparable(&address),
+            go.comparable(&go_host),
+            "{context}: headers"
+        );
+        assert_eq!(
+            rmicro.decoded_body(),
+            go.decoded_body(),
+            "{context}: body\nrmicro: {:?}\ngo-micro: {:?}",
+            String::from_utf8_lossy(&rmicro.body),
+            String::from_utf8_lossy(&go.body)
+        );
+        assert_exit(&output, exit);
+        if exit == 0 {
+            assert_eq!(stdout(&output), format!("{shown}\n"), "{context}");
+        } else {
+            assert_stderr_has(&output, shown);
+        }
+    }
+}
