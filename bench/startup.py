@@ -30,6 +30,8 @@ def once(binary, port):
         stderr=subprocess.DEVNULL)
     try:
         while not healthy(port):
+            if server.poll() is not None:  # a port in use, a bad flag: a failure, not a figure
+                raise SystemExit(f"rmicro serve on port {port} exited with {server.returncode} before Debug.Health answered")
             if time.perf_counter() - started > 5:
                 raise SystemExit("rmicro serve did not become healthy within 5 s")
         return (time.perf_counter() - started) * 1000

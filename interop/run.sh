@@ -4,13 +4,48 @@
 # when one cannot be had; installs the pinned PyPI packages of interop/requirements.txt
 # (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests,
 # cryptography for the TLS tests' certificates, connect-python and its HTTP client pyqwest
-# for the Connect tests) and Debian's curl (a Connect peer) with apt when it is missing.
+# for the Connect tests), Debian's curl (a Connect peer) and protoc with the well-known
+# types' .proto files (protobuf-compiler, libprotobuf-dev) with apt when missing, and buf
+# from npm at the version pinned in interop/buf/package-lock.json into interop/buf/
+# (the descriptor-set tests build their sets with protoc and buf).
 # Called by .ci/run; run it alone the same way.
+#
+# A run passes only when unittest passes AND at least FLOOR tests ran with none skipped:
+# unittest exits 0 when discovery finds nothing (a renamed file, a broken pattern), which
+# must not look like a green suite. After adding tests, raise FLOOR to the new count the
+# run prints ("Ran N tests"); lower it only when tests are removed on purpose.
+FLOOR=76
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash interop/go/build.sh target/go
 bash interop/need.sh curl curl
+bash interop/need.sh protoc protobuf-compiler
+bash interop/need.sh --packages libprotobuf-dev
+bash interop/need.sh npm npm
+# npm ci installs exactly the lockfile's buf with its platform binary (an optional
+# dependency); buf's install script only checks that binary, and would fetch it outside
+# the lockfile were it missing, so it is not run: the launcher finds the binary itself.
+npm ci --prefix interop/buf --ignore-scripts --no-audit --no-fund --loglevel=error
 cargo build --quiet
 python3 -m pip install --quiet --disable-pip-version-check -r interop/requirements.txt
-python3 -m unittest discover --start-directory interop --pattern 'test_*.py' --verbose
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+python3 -m unittest discover --start-directory interop --pattern 'test_*.py' --verbose 2>&1 |
+	tee "$log" || status=$?
+if [ "$status" != 0 ]; then
+	echo "interop/run.sh: FAILED: unittest exited $status" >&2
+	exit "$status"
+fi
+ran=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$log" | tail -n 1)
+if [ -z "$ran" ] || [ "$ran" -lt "$FLOOR" ]; then
+	echo "interop/run.sh: FAILED: ${ran:-no} tests ran, fewer than the $FLOOR this suite has (FLOOR in interop/run.sh)" >&2
+	exit 1
+fi
+if grep -q '^OK (.*skipped=' "$log"; then
+	echo "interop/run.sh: FAILED: tests were skipped; a missing peer must fail, not skip" >&2
+	exit 1
+fi
+echo "interop: $ran passed, 0 failed"

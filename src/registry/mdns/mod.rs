@@ -75,7 +75,9 @@ impl MdnsRegistry {
             browse::WINDOW,
         )
         .await?;
-        Ok(group_by_version(nodes_of(name, &records)))
+        let nodes = nodes_of(name, &records);
+        tracing::debug!("mDNS: service {name}: {} nodes answered", nodes.len());
+        Ok(group_by_version(nodes))
     }
 
     /// The names under `_services.micro`, then the nodes of all of them in one query.
