@@ -172,6 +172,8 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
             [CompletionResult]::new('--reflect-header', '--reflect-header', [CompletionResultType]::ParameterName, 'Metadata for reflection requests only (repeatable; @FILE as for -H)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying until the server is healthy or this much time has passed')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'With --service: table (the default) or json')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'With --service: table (the default) or json')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the server''s certificate (the connection is still encrypted)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

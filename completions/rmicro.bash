@@ -335,7 +335,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__health)
-            opts="-a -H -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --wait --help"
+            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --wait --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +403,14 @@ _rmicro() {
                     ;;
                 --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 *)

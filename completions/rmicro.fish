@@ -146,6 +146,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l authority -d 'T
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s o -l output -d 'With --service: table (the default) or json' -r -f -a "table\t''
+json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r

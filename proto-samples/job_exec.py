@@ -27,6 +27,6 @@ if name == "garbage":
 metadata = json.loads(os.environ.get("RMICRO_METADATA", "{}"))
 print(json.dumps({
     "code": 200,
-    "msg": f"{os.environ['RMICRO_ENDPOINT']} by exec (tenant {metadata.get('Tenant', 'none')})",
+    "msg": f"{os.environ['RMICRO_ENDPOINT']} by exec (tenant {metadata.get('tenant', 'none')})",
     "tasks": [{"id": task.get("id", ""), "name": name or "unnamed", "cronexpr": "*/5 * * * *"}],
 }))

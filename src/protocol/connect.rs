@@ -13,29 +13,18 @@
 //! is refused as soon as its headers arrive.
 
 use crate::codec::{self, details, Codec};
-use crate::message::{Metadata, Request};
-use crate::protocol::{route, Dispatch};
+use crate::message::Request;
+use crate::protocol::{caller_metadata, route, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-/// Headers that belong to HTTP or to Connect itself, not metadata for handlers.
-const RESERVED: [&str; 9] = [
-    "host",
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "accept-encoding",
-    "transfer-encoding",
-    "connection",
-    "connect-protocol-version",
-    "connect-timeout-ms",
-];
+/// Headers of the unary form that are Connect's own, not metadata for handlers.
+const RESERVED: [&str; 2] = ["connect-protocol-version", "connect-timeout-ms"];
 
 /// Headers of the streaming form that are Connect's own.
-pub const STREAM_RESERVED: [&str; 5] = [
-    "content-type",
+pub const STREAM_RESERVED: [&str; 4] = [
     "connect-protocol-version",
     "connect-timeout-ms",
     "connect-content-encoding",
@@ -229,16 +218,7 @@ async fn call<D: Dispatch>(
     };
     let message =
         codec::decode(codec, &endpoint.method.input(), &body).map_err(Status::invalid_argument)?;
-    let metadata: Metadata = request
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !RESERVED
-                .iter()
-                .any(|reserved| reserved.eq_ignore_ascii_case(name))
-        })
-        .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
-        .collect();
+    let metadata = caller_metadata(request.headers.iter().copied(), &RESERVED);
     let reply = dispatch
         .call(Request {
             endpoint,

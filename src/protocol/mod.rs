@@ -116,6 +116,41 @@ pub trait Dispatch: Send + Sync + 'static {
     fn origin(&self) -> &str;
 }
 
+/// HTTP's own headers, never handler metadata whatever the protocol.
+const TRANSPORT_HEADERS: [&str; 13] = [
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "accept-encoding",
+    "expect",
+];
+
+/// Request headers as handlers see them, the same whatever the protocol: the caller's
+/// own headers, names lowercased, without HTTP's transport headers and without the
+/// protocol's own (`reserved`, lowercase: mucp's `micro-*` routing headers and `timeout`,
+/// gRPC's `grpc-*`, Connect's `connect-*`).
+pub fn caller_metadata<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    reserved: &[&str],
+) -> Metadata {
+    headers
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .filter(|(name, _)| {
+            !TRANSPORT_HEADERS.contains(&name.as_str()) && !reserved.contains(&name.as_str())
+        })
+        .map(|(name, value)| (name, value.to_owned()))
+        .collect()
+}
+
 /// The endpoint an HTTP path `/pkg.Service/Method` names (gRPC and Connect), with
 /// grpc-go's texts when there is none.
 pub fn route<D: Dispatch>(dispatch: &D, path: &str) -> Result<Arc<Endpoint>, Status> {

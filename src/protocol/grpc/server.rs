@@ -15,7 +15,7 @@ use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Defram
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
-use crate::protocol::{poll_once, route, stopping, Dispatch};
+use crate::protocol::{caller_metadata, poll_once, route, stopping, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -32,13 +32,7 @@ use tokio::sync::{mpsc, watch};
 const WINDOW: u32 = 1 << 20;
 const MAX_STREAMS: u32 = 1024;
 /// Headers that are gRPC's own, not metadata for handlers.
-const RESERVED: [&str; 5] = [
-    "content-type",
-    "te",
-    "grpc-timeout",
-    "grpc-encoding",
-    "grpc-accept-encoding",
-];
+const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
 /// Serves one HTTP/2 connection until the peer closes it; on shutdown sends GOAWAY and
 /// lets the streams in flight finish.
@@ -342,13 +336,12 @@ impl Call<'_> {
 }
 
 fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
-    headers
-        .iter()
-        .filter(|(name, _)| !reserved.contains(&name.as_str()))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect()
+    caller_metadata(
+        headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        reserved,
+    )
 }
 
 /// Answers a Connect unary request that came over HTTP/2.

@@ -9,7 +9,7 @@ use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::http1::{HttpConnection, HttpMessage, ReadError};
-use crate::protocol::{stopping, Dispatch, Lookup};
+use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use std::time::Instant;
@@ -18,6 +18,17 @@ use tokio::sync::watch;
 
 /// Headers of the first request that are never echoed back (spec §1.4; Go keeps `Host`
 /// out of its header map).
+/// mucp's own request headers: routing, the request id and the deadline (spec §1.2).
+const MUCP_RESERVED: [&str; 7] = [
+    "micro-id",
+    "micro-service",
+    "micro-endpoint",
+    "micro-method",
+    "micro-stream",
+    "timeout",
+    "accept",
+];
+
 const NOT_ECHOED: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding", "Trailer"];
 
 /// What one request produced, before it is written as an HTTP response.
@@ -216,7 +227,13 @@ async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
         .header("Timeout")
         .and_then(parse_timeout)
         .map(|timeout| Instant::now() + timeout);
-    let metadata: Metadata = message.headers.iter().cloned().collect();
+    let metadata: Metadata = caller_metadata(
+        message
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+        &MUCP_RESERVED,
+    );
     let request = Request {
         endpoint,
         metadata,
