@@ -299,3 +299,47 @@ fn health_asks_grpc_health_and_every_registered_node() {
     assert_eq!(rows.iter().filter(|row| row["serving"] == true).count(), 1);
     drop(a);
 }
+
+/// The same call over every client protocol × every schema source, one at a time and in
+/// a batch (the engine under both): a table, as grpcurl runs its tests.
+#[test]
+fn one_call_over_every_protocol_and_schema_source() {
+    let server = Server::job(&["--no-register"]);
+    let proto = crate::support::sample("job.proto");
+    let set = crate::support::sample("job.pb");
+    let sources: [(&str, Vec<&str>); 3] = [
+        ("--proto", vec!["--proto", &proto]),
+        ("--descriptor-set", vec!["--descriptor-set", &set]),
+        // The server's: Debug.Endpoints (mucp), reflection (gRPC); JSON-RPC is schema-less.
+        ("server", vec![]),
+    ];
+    let expected = serde_json::json!({"code": 200, "msg": "created"});
+    for scheme in ["mucp", "jsonrpc", "grpc"] {
+        let address = format!("{scheme}://{}", server.address);
+        for (source, flags) in &sources {
+            let context = format!("{scheme} with the schema from {source}");
+            let mut args = vec!["call", "-a", &address, "Job.CreateJob", r#"{"name":"x"}"#];
+            args.extend(flags);
+            let output = run(&args);
+            assert_exit(&output, 0);
+            assert_eq!(json(&output), expected, "{context}");
+
+            let mut batch = rmicro();
+            batch
+                .args(["call", "-a", &address, "Job.CreateJob", "--batch"])
+                .args(flags);
+            let output =
+                crate::support::output_with_stdin(batch, b"{\"name\":\"a\"}\n{\"name\":\"b\"}\n");
+            assert_exit(&output, 0);
+            let lines: Vec<serde_json::Value> = crate::support::stdout(&output)
+                .lines()
+                .map(json_line)
+                .collect();
+            assert_eq!(
+                lines,
+                vec![expected.clone(), expected.clone()],
+                "{context}, --batch"
+            );
+        }
+    }
+}

@@ -245,7 +245,9 @@ fn exec_handlers_get_endpoint_service_metadata_and_deadline() {
         // The same metadata whatever the protocol: the caller's own headers, names in
         // lower case, no transport or protocol headers (Host, Content-Type, Micro-*, te…).
         let expected = match tenant {
-            true => serde_json::json!({"tenant": "acme", "user-agent": format!("rmicro/{}", env!("CARGO_PKG_VERSION"))}),
+            true => {
+                serde_json::json!({"tenant": "acme", "user-agent": format!("rmicro/{}", env!("CARGO_PKG_VERSION"))})
+            }
             false => serde_json::json!({}),
         };
         assert_eq!(metadata, expected, "{context}");
