@@ -435,13 +435,16 @@ impl Client {
     /// The server's service record and schema: from gRPC reflection (with `metadata`), or
     /// from `Debug.Endpoints`; `None` when the server has no Debug service (a go-micro
     /// service, say).
+    ///
+    /// `service` narrows what reflection fetches to the service a call needs.
     pub async fn fetch_endpoints(
         &mut self,
         metadata: &Metadata,
+        service: Option<&str>,
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
         let timeout = self.options.timeout;
         if let Caller::Grpc(caller) = &mut self.callers[self.current] {
-            let schema = caller.reflect(metadata, timeout).await?;
+            let schema = caller.reflect(metadata, service, timeout).await?;
             return Ok(Some((serde_json::Value::Null, schema)));
         }
         let message = match self.call_debug("Debug.Endpoints", &mut |_| {}).await {

@@ -160,7 +160,14 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .into());
         }
         return block_on(async {
-            let schema = schema_for_call(&mut client, local, &reflect_metadata, verbose).await?;
+            let schema = schema_for_call(
+                &mut client,
+                &args.endpoint,
+                local,
+                &reflect_metadata,
+                verbose,
+            )
+            .await?;
             batch::run(
                 &client,
                 &args.endpoint,
@@ -185,7 +192,14 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         OutputFormat::Envelope => Shown::Envelope { pretty },
     };
     block_on(async {
-        let schema = schema_for_call(&mut client, local, &reflect_metadata, verbose).await?;
+        let schema = schema_for_call(
+            &mut client,
+            &args.endpoint,
+            local,
+            &reflect_metadata,
+            verbose,
+        )
+        .await?;
         if client.protocol() == Protocol::Grpc {
             let Some(pool) = &schema.schema else {
                 return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
@@ -249,6 +263,7 @@ pub(super) struct CallSchema {
 /// without a schema).
 async fn schema_for_call(
     client: &mut Client,
+    endpoint: &str,
     local: Option<Schema>,
     reflect_metadata: &Metadata,
     verbose: bool,
@@ -268,7 +283,7 @@ async fn schema_for_call(
         },
     );
     let fetched = client
-        .fetch_endpoints(reflect_metadata)
+        .fetch_endpoints(reflect_metadata, Some(service_part(endpoint)))
         .await
         .map_err(|error| peer_error(error, &address))?;
     Ok(match fetched {
@@ -389,6 +404,16 @@ pub(super) fn prepare(
     })
 }
 
+/// The service an endpoint names (`pkg.Service` of `pkg.Service/Method` or
+/// `pkg.Service.Method`, `Service` of `Service.Method`).
+fn service_part(endpoint: &str) -> &str {
+    let endpoint = endpoint.trim_start_matches('/');
+    endpoint
+        .rsplit_once('/')
+        .or_else(|| endpoint.rsplit_once('.'))
+        .map_or(endpoint, |(service, _)| service)
+}
+
 /// `/pkg.Service/Method` from `pkg.Service/Method` or `pkg.Service.Method` (schema-less).
 fn grpc_path(endpoint: &str) -> String {
     let endpoint = endpoint.trim_start_matches('/');
@@ -470,6 +495,9 @@ mod tests {
         assert_eq!(go_micro_name("pkg.Job/CreateJob"), "Job.CreateJob");
         assert_eq!(go_micro_name("/Job/CreateJob"), "Job.CreateJob");
         assert_eq!(go_micro_name("Job.CreateJob"), "Job.CreateJob");
+        assert_eq!(service_part("pkg.Job/CreateJob"), "pkg.Job");
+        assert_eq!(service_part("pkg.Job.CreateJob"), "pkg.Job");
+        assert_eq!(service_part("Job.CreateJob"), "Job");
     }
 
     #[test]

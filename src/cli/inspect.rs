@@ -31,7 +31,7 @@ pub fn fetch_schema(
         local => {
             let mut client = target.client(endpoint)?;
             let address = client.address().to_owned();
-            let fetched = block_on(client.fetch_endpoints(&target.reflect_metadata()?))
+            let fetched = block_on(client.fetch_endpoints(&target.reflect_metadata()?, None))
                 .map_err(|error| peer_error(error, &address))?;
             match (fetched, local) {
                 (Some((record, remote)), local) => Ok((local.unwrap_or(remote), Some(record))),

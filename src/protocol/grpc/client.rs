@@ -189,18 +189,25 @@ impl GrpcCaller {
     /// server with neither leaves rmicro without a schema — a local failure, as in
     /// grpcurl, not the reflection call's UNIMPLEMENTED, which would read as if the method
     /// called were missing.
+    ///
+    /// With `wanted` (a service name, full or short, from the endpoint a call names) only
+    /// the files of the services it matches are fetched, as grpcurl does; when none match,
+    /// every service's, so that the unknown name can be reported with suggestions.
     pub async fn reflect(
         &mut self,
         metadata: &Metadata,
+        wanted: Option<&str>,
         timeout: Duration,
     ) -> Result<Schema, CallError> {
         let unimplemented = |result: &Result<Schema, CallError>| matches!(result, Err(CallError::Status(status)) if status.code == Code::Unimplemented);
-        let v1 = self.reflect_with(REFLECTION_V1, metadata, timeout).await;
+        let v1 = self
+            .reflect_with(REFLECTION_V1, metadata, wanted, timeout)
+            .await;
         if !unimplemented(&v1) {
             return v1;
         }
         let v1alpha = self
-            .reflect_with(REFLECTION_V1ALPHA, metadata, timeout)
+            .reflect_with(REFLECTION_V1ALPHA, metadata, wanted, timeout)
             .await;
         if unimplemented(&v1alpha) {
             return Err(CallError::Transport(
@@ -214,6 +221,7 @@ impl GrpcCaller {
         &mut self,
         service: &str,
         metadata: &Metadata,
+        wanted: Option<&str>,
         timeout: Duration,
     ) -> Result<Schema, CallError> {
         let path = format!("/{service}/ServerReflectionInfo");
@@ -251,9 +259,32 @@ impl GrpcCaller {
             .iter()
             .filter(|name| !name.starts_with("grpc.reflection."))
             .collect();
-        let mut files = Vec::new();
+        let matching: Vec<&String> = match wanted {
+            Some(wanted) => served
+                .iter()
+                .copied()
+                .filter(|name| {
+                    *name == wanted
+                        || name
+                            .strip_suffix(wanted)
+                            .is_some_and(|package| package.ends_with('.'))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let served = if matching.is_empty() {
+            served
+        } else {
+            matching
+        };
+        // Every question at once, then the answers in order: one round trip for all the
+        // files rather than one per service (reflection answers a stream in order).
         for name in &served {
             ask(&mut stream, Question::FileContainingSymbol((*name).clone())).await?;
+        }
+        stream.finish().ok();
+        let mut files = Vec::new();
+        for name in &served {
             match stream.reflection_answer().await? {
                 Answer::FileDescriptors(found) => files.extend(found.file_descriptor_proto),
                 Answer::Error(error) => {
@@ -265,7 +296,6 @@ impl GrpcCaller {
                 other => return Err(unexpected(other)),
             }
         }
-        stream.finish().ok();
         let protos = files
             .iter()
             .map(|bytes| prost_types::FileDescriptorProto::decode(bytes.as_slice()))
