@@ -143,11 +143,13 @@ pub fn caller_metadata<'a>(
 ) -> Metadata {
     headers
         .into_iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value))
         .filter(|(name, _)| {
-            !TRANSPORT_HEADERS.contains(&name.as_str()) && !reserved.contains(&name.as_str())
+            !TRANSPORT_HEADERS
+                .iter()
+                .chain(reserved)
+                .any(|left_out| left_out.eq_ignore_ascii_case(name))
         })
-        .map(|(name, value)| (name, value.to_owned()))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
         .collect()
 }
 
