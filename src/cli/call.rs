@@ -151,33 +151,11 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     }
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
-    if args.batch {
-        if args.data.is_some() || args.data_arg.is_some() {
-            return Err(UsageError(
-                "--batch reads its requests from stdin, one JSON document per line; drop DATA"
-                    .into(),
-            )
-            .into());
-        }
-        return block_on(async {
-            let schema = schema_for_call(
-                &mut client,
-                &args.endpoint,
-                local,
-                &reflect_metadata,
-                verbose,
-            )
-            .await?;
-            batch::run(
-                &client,
-                &args.endpoint,
-                schema,
-                codec,
-                &metadata,
-                args.concurrency,
-            )
-            .await
-        });
+    if args.batch && (args.data.is_some() || args.data_arg.is_some()) {
+        return Err(UsageError(
+            "--batch reads its requests from stdin, one JSON document per line; drop DATA".into(),
+        )
+        .into());
     }
     let data = args.data.as_deref().or(args.data_arg.as_deref());
     let pretty = output::stdout_is_terminal();
@@ -200,6 +178,10 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             verbose,
         )
         .await?;
+        if args.batch {
+            let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
+            return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
+        }
         if client.protocol() == Protocol::Grpc {
             let Some(pool) = &schema.schema else {
                 return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));

@@ -148,6 +148,45 @@ impl Exchange {
     }
 }
 
+/// The request side of a protocol whose calls carry one message each way (mucp,
+/// JSON-RPC): the message is kept until its reply has come, so a receive dropped half-way
+/// (in a select) can be asked again.
+pub struct OneMessage {
+    protocol: &'static str,
+    body: Option<Bytes>,
+    answered: bool,
+}
+
+impl OneMessage {
+    pub fn new(protocol: &'static str) -> OneMessage {
+        OneMessage {
+            protocol,
+            body: None,
+            answered: false,
+        }
+    }
+
+    pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        if self.body.is_some() {
+            return Err(CallError::Transport(format!(
+                "a {} call carries one request message",
+                self.protocol
+            )));
+        }
+        self.body = Some(message);
+        Ok(())
+    }
+
+    /// The request to send (empty when none was given), or `None` once answered.
+    pub fn pending(&self) -> Option<Bytes> {
+        (!self.answered).then(|| self.body.clone().unwrap_or_default())
+    }
+
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+}
+
 /// A call in flight.
 pub enum Stream {
     Mucp(MucpStream),

@@ -128,35 +128,18 @@ fn protobuf_answerer(body: &'static [u8]) -> String {
 fn a_reply_without_a_json_form_is_a_clear_local_error() {
     for (what, body) in NO_JSON_FORM {
         let address = protobuf_answerer(body);
-        let output = crate::support::run(&[
-            "call",
-            "--proto",
-            &fixture("wkt.proto"),
-            "--address",
-            &address,
-            "Wkt.Echo",
-            "{}",
-            "--content-type",
-            "protobuf",
-            "--retries",
-            "0",
-        ]);
+        let proto = fixture("wkt.proto");
+        let call = |extra: &[&str]| {
+            let mut args = vec!["call", "--proto", &proto, "--address", &address];
+            args.extend(["Wkt.Echo", "{}", "--content-type", "protobuf"]);
+            args.extend(extra);
+            crate::support::run(&args)
+        };
+        let output = call(&["--retries", "0"]);
         assert_exit(&output, 1);
         assert_stderr_has(&output, "no JSON form");
         // --output raw shows the body as received: nothing to convert.
-        let raw = crate::support::run(&[
-            "call",
-            "--proto",
-            &fixture("wkt.proto"),
-            "--address",
-            &address,
-            "Wkt.Echo",
-            "{}",
-            "--content-type",
-            "protobuf",
-            "--output",
-            "raw",
-        ]);
+        let raw = call(&["--output", "raw"]);
         assert_exit(&raw, 0);
         assert_eq!(raw.stdout, *body, "{what}");
     }

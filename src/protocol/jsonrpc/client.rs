@@ -6,6 +6,7 @@
 //! [`JsonRpcStream`] carries one request message and one reply (net/rpc has no streams).
 
 use super::{Scanned, ValueScanner};
+use crate::protocol::caller::OneMessage;
 use crate::protocol::{dial, foreign_reply, CallError, CallHead};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
@@ -99,8 +100,7 @@ impl JsonRpcCaller {
         JsonRpcStream {
             caller: self.clone(),
             method: head.endpoint.to_owned(),
-            body: None,
-            done: false,
+            request: OneMessage::new("JSON-RPC"),
         }
     }
 
@@ -172,31 +172,21 @@ fn request_line(method: &str, body: &[u8], id: u64) -> Vec<u8> {
 pub struct JsonRpcStream {
     caller: JsonRpcCaller,
     method: String,
-    body: Option<Bytes>,
-    done: bool,
+    request: OneMessage,
 }
 
 impl JsonRpcStream {
     pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
-        if self.body.is_some() {
-            return Err(CallError::Transport(
-                "a JSON-RPC call carries one request message".into(),
-            ));
-        }
-        self.body = Some(message);
-        Ok(())
+        self.request.send(message)
     }
 
     /// The reply, on the first call (which sends the request); then `None`. Cancel-safe.
     pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
-        if self.done {
+        let Some(body) = self.request.pending() else {
             return Ok(None);
-        }
-        // The request stays until the reply came: a receive dropped half-way (in a select)
-        // can be asked again, and sends it again.
-        let body = self.body.clone().unwrap_or_default();
+        };
         let reply = self.caller.call(&self.method, &body).await?;
-        self.done = true;
+        self.request.answered();
         Ok(Some(reply))
     }
 }

@@ -7,6 +7,7 @@
 //! A mucp call is unary: its [`MucpStream`] carries one request message and one reply
 //! (go-micro's `Micro-Stream` streams are not spoken yet).
 
+use crate::protocol::caller::OneMessage;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
 use crate::protocol::{dial, foreign_reply, CallError, CallHead, Pairs, RawReply};
 use crate::status::Status;
@@ -56,9 +57,8 @@ impl MucpCaller {
             caller: self.clone(),
             header_lines: self.header_lines(head),
             content_type: head.codec.content_type(),
-            body: None,
+            request: OneMessage::new("mucp"),
             headers: Pairs::new(),
-            done: false,
         }
     }
 
@@ -160,30 +160,20 @@ pub struct MucpStream {
     caller: MucpCaller,
     header_lines: String,
     content_type: &'static str,
-    body: Option<Bytes>,
+    request: OneMessage,
     headers: Pairs,
-    done: bool,
 }
 
 impl MucpStream {
     pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
-        if self.body.is_some() {
-            return Err(CallError::Transport(
-                "a mucp call carries one request message".into(),
-            ));
-        }
-        self.body = Some(message);
-        Ok(())
+        self.request.send(message)
     }
 
     /// The reply, on the first call (which sends the request); then `None`. Cancel-safe.
     pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
-        if self.done {
+        let Some(body) = self.request.pending() else {
             return Ok(None);
-        }
-        // The request stays until the reply came: a receive dropped half-way (in a select)
-        // can be asked again, and sends it again.
-        let body = self.body.clone().unwrap_or_default();
+        };
         let mut request = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {}\r\n",
             self.caller.address,
@@ -194,7 +184,7 @@ impl MucpStream {
         request.extend_from_slice(self.header_lines.as_bytes());
         request.extend_from_slice(&body);
         let reply = self.caller.exchange(&request, self.content_type).await?;
-        self.done = true;
+        self.request.answered();
         self.headers = reply.headers;
         Ok(Some(reply.body))
     }
