@@ -71,6 +71,8 @@ pub struct StreamCall {
     pub deadline: Option<Instant>,
     pub requests: tokio::sync::mpsc::Receiver<DynamicMessage>,
     pub replies: tokio::sync::mpsc::Sender<Reply>,
+    /// Becomes true when the server begins to shut down (health's Watch says so).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A reply message: built per request, or encoded once at start-up (static stubs).

@@ -3,8 +3,10 @@
 //! Every protocol front end calls the same router (through `protocol::Dispatch`), so a
 //! handler never knows which protocol carried a request. The router applies deadlines and
 //! keeps per-endpoint statistics for `Debug.Stats`. Handlers: `stub` (rules from the
-//! handlers file), `exec` (a command per request), `debug` (the built-in service).
+//! handlers file), `exec` (a command per request), `debug` (the built-in service),
+//! `builtin` (gRPC's server reflection and health, routed by path only).
 
+mod builtin;
 mod debug;
 mod exec;
 mod rules;
@@ -60,6 +62,7 @@ where
         deadline,
         mut requests,
         replies,
+        ..
     } = call;
     let turn = |body| Request {
         endpoint: endpoint.clone(),
@@ -123,6 +126,8 @@ pub struct RouterOptions {
 struct Route {
     endpoint: Arc<Endpoint>,
     handler: Box<dyn Handler>,
+    /// gRPC's built-in services: routed by path, not part of the served schema.
+    builtin: bool,
 }
 
 /// Maps endpoints to handlers; shared by every connection of every protocol.
@@ -133,6 +138,8 @@ pub struct Router {
     routes: Vec<Route>,
     /// Service short name → method name → route index (go-micro routes on short names).
     index: HashMap<String, HashMap<String, usize>>,
+    /// Full service name → method name → route index (gRPC and Connect route on paths).
+    paths: HashMap<String, HashMap<String, usize>>,
     stats: Arc<Stats>,
 }
 
@@ -159,10 +166,12 @@ impl Router {
             .map(|(method, handler)| (method, handler.kind()))
             .chain(debug_methods.iter().map(|method| (method, "debug")))
             .collect();
+        let builtins = crate::protocol::grpc::builtin::methods();
         let stats = Arc::new(Stats::new(
             listed
                 .iter()
                 .map(|(method, _)| endpoint_name(method))
+                .chain(builtins.iter().map(|(_, method)| builtin_name(method)))
                 .collect(),
         ));
         let record = debug::service_record(&listed, &options);
@@ -177,11 +186,20 @@ impl Router {
             (method, handler)
         }));
 
+        let mut served: Vec<ServiceDescriptor> = Vec::new();
+        for (method, _) in &handlers {
+            if !served.contains(method.parent_service()) {
+                served.push(method.parent_service().clone());
+            }
+        }
+        let served = Arc::new(served);
+
         let mut router = Router {
             record,
             name: options.name,
             routes: Vec::new(),
             index: HashMap::new(),
+            paths: HashMap::new(),
             stats,
         };
         for (method, handler) in handlers {
@@ -194,14 +212,39 @@ impl Router {
                 );
             }
             methods.insert(method.name().to_owned(), router.routes.len());
-            let endpoint = Arc::new(Endpoint {
-                index: router.routes.len(),
-                name: endpoint_name(&method),
-                method,
-            });
-            router.routes.push(Route { endpoint, handler });
+            let name = endpoint_name(&method);
+            router.add(method, name, handler, false);
+        }
+        for (kind, method) in builtins {
+            let handler = builtin::BuiltinHandler::new(kind, served.clone(), method.output());
+            let name = builtin_name(&method);
+            router.add(method, name, Box::new(handler), true);
         }
         Ok(router)
+    }
+
+    fn add(
+        &mut self,
+        method: MethodDescriptor,
+        name: String,
+        handler: Box<dyn Handler>,
+        builtin: bool,
+    ) {
+        let index = self.routes.len();
+        self.paths
+            .entry(method.parent_service().full_name().to_owned())
+            .or_default()
+            .insert(method.name().to_owned(), index);
+        let endpoint = Arc::new(Endpoint {
+            index,
+            name,
+            method,
+        });
+        self.routes.push(Route {
+            endpoint,
+            handler,
+            builtin,
+        });
     }
 
     /// The service record (go-micro's registry shape, no nodes) that Debug.Endpoints
@@ -210,12 +253,20 @@ impl Router {
         &self.record
     }
 
-    /// Endpoints with the kind of handler behind each, in route order.
+    /// Endpoints with the kind of handler behind each, in route order (the built-in
+    /// gRPC services aside).
     pub fn endpoints(&self) -> impl Iterator<Item = (&Endpoint, &'static str)> {
         self.routes
             .iter()
+            .filter(|route| !route.builtin)
             .map(|route| (route.endpoint.as_ref(), route.handler.kind()))
     }
+}
+
+/// A built-in method's name in listings and statistics: its gRPC path without the slash
+/// (v1 and v1alpha reflection share their short names).
+fn builtin_name(method: &MethodDescriptor) -> String {
+    format!("{}/{}", method.parent_service().full_name(), method.name())
 }
 
 fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
@@ -238,13 +289,11 @@ fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
 
 impl Dispatch for Router {
     fn lookup(&self, service: &str, method: &str) -> Lookup {
-        match self.index.get(service) {
-            None => Lookup::NoService,
-            Some(methods) => match methods.get(method) {
-                Some(index) => Lookup::Found(self.routes[*index].endpoint.clone()),
-                None => Lookup::NoMethod,
-            },
-        }
+        self.find(&self.index, service, method)
+    }
+
+    fn lookup_path(&self, service: &str, method: &str) -> Lookup {
+        self.find(&self.paths, service, method)
     }
 
     async fn call(&self, request: Request) -> Result<Reply, Status> {
@@ -269,7 +318,7 @@ impl Dispatch for Router {
 
     fn services(&self) -> Vec<ServiceDescriptor> {
         let mut services: Vec<ServiceDescriptor> = Vec::new();
-        for route in &self.routes {
+        for route in self.routes.iter().filter(|route| !route.builtin) {
             let service = route.endpoint.method.parent_service();
             if !services.contains(service) {
                 services.push(service.clone());
@@ -280,6 +329,23 @@ impl Dispatch for Router {
 
     fn origin(&self) -> &str {
         &self.name
+    }
+}
+
+impl Router {
+    fn find(
+        &self,
+        index: &HashMap<String, HashMap<String, usize>>,
+        service: &str,
+        method: &str,
+    ) -> Lookup {
+        match index.get(service) {
+            None => Lookup::NoService,
+            Some(methods) => match methods.get(method) {
+                Some(index) => Lookup::Found(self.routes[*index].endpoint.clone()),
+                None => Lookup::NoMethod,
+            },
+        }
     }
 }
 

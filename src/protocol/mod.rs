@@ -101,7 +101,12 @@ pub enum Lookup {
 
 /// What a protocol front end needs from the server: routing and calling.
 pub trait Dispatch: Send + Sync + 'static {
+    /// By go-micro's names: the service's short name (mucp, JSON-RPC).
     fn lookup(&self, service: &str, method: &str) -> Lookup;
+
+    /// By gRPC's path: the service's full name (gRPC, Connect); gRPC's built-in services
+    /// (reflection, health) are found here too.
+    fn lookup_path(&self, service: &str, method: &str) -> Lookup;
 
     /// Runs the endpoint's handler; honours `request.deadline`.
     fn call(&self, request: Request) -> impl Future<Output = Result<Reply, Status>> + Send;
@@ -165,23 +170,13 @@ pub fn route<D: Dispatch>(dispatch: &D, path: &str) -> Result<Arc<Endpoint>, Sta
                 format!("malformed method name: {path:?}"),
             )
         })?;
-    let short = service.rsplit('.').next().unwrap_or(service);
-    match dispatch.lookup(short, method) {
-        Lookup::Found(endpoint) if endpoint.method.parent_service().full_name() == service => {
-            Ok(endpoint)
-        }
-        Lookup::NoMethod
-            if dispatch
-                .services()
-                .iter()
-                .any(|known| known.full_name() == service) =>
-        {
-            Err(Status::new(
-                Code::Unimplemented,
-                format!("unknown method {method} for service {service}"),
-            ))
-        }
-        _ => Err(Status::new(
+    match dispatch.lookup_path(service, method) {
+        Lookup::Found(endpoint) => Ok(endpoint),
+        Lookup::NoMethod => Err(Status::new(
+            Code::Unimplemented,
+            format!("unknown method {method} for service {service}"),
+        )),
+        Lookup::NoService => Err(Status::new(
             Code::Unimplemented,
             format!("unknown service {service}"),
         )),

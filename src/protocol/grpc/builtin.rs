@@ -195,6 +195,19 @@ pub fn reflect(services: &[ServiceDescriptor], question: &[u8]) -> Result<Vec<u8
     .encode_to_vec())
 }
 
+/// The methods of the built-in services, each with what it is, for the router to serve.
+pub fn methods() -> Vec<(Builtin, prost_reflect::MethodDescriptor)> {
+    [REFLECTION_V1, REFLECTION_V1ALPHA, HEALTH]
+        .into_iter()
+        .filter_map(|name| builtin_pool().get_service_by_name(name))
+        .flat_map(|service| service.methods().collect::<Vec<_>>())
+        .filter_map(|method| {
+            let builtin = Builtin::find(method.parent_service().full_name(), method.name())?;
+            Some((builtin, method))
+        })
+        .collect()
+}
+
 /// The descriptors of the built-in services, parsed once per process.
 fn builtin_pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();

@@ -1,7 +1,7 @@
 //! The gRPC server front end: one HTTP/2 connection (h2c) with a task per stream.
 //! `/pkg.Service/Method` is routed to the router (unary calls straight to `call`,
-//! streaming ones through `call_stream` with channels both ways) or to the built-in
-//! reflection and health services. Deadlines come from `grpc-timeout`, metadata from
+//! streaming ones through `call_stream` with channels both ways), which serves the
+//! built-in reflection and health services too. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). Replies are gzipped when the request
 //! was. A bad stream ends with its own status; the connection and its other streams go
@@ -10,7 +10,6 @@
 //! in `protocol::connect`); any other content type goes to Connect's unary form, refused
 //! at once when that does not serve it either.
 
-use super::builtin::{self, Builtin, Health};
 use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
@@ -203,19 +202,10 @@ impl Call<'_> {
         exchange: &mut Exchange,
         stopped: watch::Receiver<bool>,
     ) -> Result<(), Status> {
-        let builtin = self
-            .path
-            .trim_start_matches('/')
-            .rsplit_once('/')
-            .and_then(|(service, method)| Builtin::find(service, method));
-        if let Some(builtin) = builtin {
-            return self
-                .serve_builtin(builtin, dispatch, exchange, stopped)
-                .await;
-        }
         let endpoint = route(dispatch, self.path)?;
         if crate::schema::is_streaming(&endpoint.method) {
-            self.serve_streaming(endpoint, dispatch, exchange).await
+            self.serve_streaming(endpoint, dispatch, exchange, stopped)
+                .await
         } else {
             self.serve_unary(endpoint, dispatch, exchange).await
         }
@@ -246,6 +236,7 @@ impl Call<'_> {
         endpoint: Arc<Endpoint>,
         dispatch: &D,
         exchange: &mut Exchange,
+        stopping: watch::Receiver<bool>,
     ) -> Result<(), Status> {
         let (request_sender, requests) = mpsc::channel(16);
         let (replies, mut reply_receiver) = mpsc::channel(16);
@@ -268,6 +259,7 @@ impl Call<'_> {
             deadline: self.deadline,
             requests,
             replies,
+            stopping,
         });
         let handling = async {
             tokio::pin!(calling, reading);
@@ -282,57 +274,32 @@ impl Call<'_> {
                 }
             }
         };
+        // Replies go out as they come; a caller that resets the stream ends the call at
+        // once, the handler dropped with it (an exec handler's processes killed).
         let writing = async {
-            while let Some(reply) = reply_receiver.recv().await {
-                let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
-                exchange.send(&body)?;
+            loop {
+                tokio::select! {
+                    reply = reply_receiver.recv() => {
+                        let Some(reply) = reply else { return Ok(()) };
+                        let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
+                        exchange.send(&body)?;
+                    }
+                    _ = exchange.reset() => {
+                        return Err(Status::new(Code::Cancelled, "the caller cancelled the call"))
+                    }
+                }
             }
-            Ok(())
         };
-        let (handled, written) = tokio::join!(handling, writing);
-        handled.and(written)
+        tokio::pin!(handling, writing);
+        tokio::select! {
+            handled = &mut handling => handled.and(writing.await),
+            written = &mut writing => match written {
+                Ok(()) => handling.await,
+                Err(status) => Err(status),
+            },
+        }
     }
 
-    async fn serve_builtin<D: Dispatch>(
-        mut self,
-        builtin: Builtin,
-        dispatch: &D,
-        exchange: &mut Exchange,
-        mut stopped: watch::Receiver<bool>,
-    ) -> Result<(), Status> {
-        if exchange.codec != Codec::Protobuf {
-            return Err(Status::new(
-                Code::Unimplemented,
-                "built-in services speak protobuf only",
-            ));
-        }
-        let services = dispatch.services();
-        match builtin {
-            Builtin::Reflection => {
-                while let Some(question) = self.incoming.next_message().await? {
-                    exchange.send(&builtin::reflect(&services, &question)?)?;
-                }
-                Ok(())
-            }
-            Builtin::HealthCheck => {
-                let question = self.incoming.expect_one().await?;
-                match builtin::health_of(&services, &question)? {
-                    Health::ServiceUnknown => Err(Status::new(Code::NotFound, "unknown service")),
-                    health => exchange.send(&health.encode()),
-                }
-            }
-            Builtin::HealthWatch => {
-                let question = self.incoming.expect_one().await?;
-                exchange.send(&builtin::health_of(&services, &question)?.encode())?;
-                // Until the caller goes away or the server stops.
-                let gone = exchange.reset();
-                tokio::select! {
-                    _ = gone => Ok(()),
-                    _ = stopping(&mut stopped) => exchange.send(&Health::NotServing.encode()),
-                }
-            }
-        }
-    }
 }
 
 fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
