@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 interop/need.sh etcd etcd-server
+interop/need.sh pgrep procps
 cargo test
 interop/run.sh

@@ -343,3 +343,51 @@ fn one_call_over_every_protocol_and_schema_source() {
         }
     }
 }
+
+/// The server's child processes (exec handlers).
+fn children(pid: u32) -> Vec<String> {
+    let output = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .expect("pgrep (procps) runs");
+    crate::support::stdout(&output)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_cancelled_stream_stops_its_exec_handler_and_reflection_is_counted() {
+    let server = echo_server();
+    let mut child = streaming_call(&server, "echo.v1.Echo/Chat", &[]);
+    watchdog(child.id(), Duration::from_secs(30));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+    writeln!(stdin, "{{\"text\":\"one\"}}").unwrap();
+    let first = replies.next().expect("a reply").unwrap();
+    assert_eq!(json_line(&first)["text"], "echo: one");
+    assert_eq!(children(server.pid()).len(), 1, "the exec handler runs");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !children(server.pid()).is_empty() {
+        assert!(
+            Instant::now() < give_up,
+            "the exec handler outlived its call"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+
+    // The call fetched its schema by reflection: a router endpoint like any other.
+    let stats = json(&run(&["stats", "-a", &server.address, "-o", "json"]));
+    let reflection = stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == "grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+        .unwrap_or_else(|| panic!("reflection is not in Debug.Stats: {stats}"))
+        .clone();
+    assert_eq!(reflection["requests"], "1", "{stats}");
+}

@@ -299,7 +299,6 @@ impl Call<'_> {
             },
         }
     }
-
 }
 
 fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
