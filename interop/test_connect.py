@@ -11,8 +11,8 @@ port, over HTTP/1.1 and over HTTP/2 (h2c with prior knowledge), with two real pe
   deadlines (the client's own, and Connect-Timeout-Ms enforced by the server: HTTP 504) as
   DEADLINE_EXCEEDED, a metadata rule fed by a request header, unknown methods and services
   and a streaming method called in unary form as UNIMPLEMENTED; Connect's streaming form over
-  HTTP/2 for every stream kind (errors in the end-of-stream message), and over HTTP/1.1
-  refused with 415 (rmicro serves streams over HTTP/2 only).
+  HTTP/2 for every stream kind (errors in the end-of-stream message), and server and client
+  streams over HTTP/1.1 (the replies as chunks of one response).
 - curl (Debian's; interop/run.sh installs it with interop/need.sh): status codes and bodies
   of replies and of JSON errors, Connect-Timeout-Ms, metadata, gzip and binary proto bodies,
   and bad requests (garbage JSON, a body that is not gzip, unknown paths, a streaming method,
@@ -202,16 +202,27 @@ class ConnectPythonClientAgainstRmicro(PeerTest):
                 self.assertEqual(raised.exception.message, "failing as asked")
                 self.assertEqual(recorder.last["status"], 200)  # streams carry errors in the body
 
-    def test_streams_over_http1_are_refused_as_an_unsupported_content_type(self):
-        """rmicro serves Connect's streaming form over HTTP/2 only, and says so at once."""
+    def test_server_and_client_streams_over_http1(self):
+        """HTTP/1.1 is half-duplex: the request stream is sent whole, the replies come as
+        the chunks of one response."""
         count = method("Count", request=echo_pb2.CountRequest)
+        collect = method("Collect")
         for codec in ("proto", "json"):
             client, recorder = self.client("1.1", codec)
-            with self.subTest(codec=codec):
-                with self.assertRaises(ConnectError):
-                    list(client.execute_server_stream(request=echo_pb2.CountRequest(count=2), method=count))
+            with self.subTest(codec=codec, kind="server stream"):
+                replies = list(client.execute_server_stream(
+                    request=echo_pb2.CountRequest(count=3, text="t"), method=count, timeout_ms=10000))
+                self.assertEqual([(r.text, r.index) for r in replies], [("one", 0), ("two", 1), ("three", 2)])
+                self.assertEqual(recorder.last["http_version"], HTTP_VERSIONS["1.1"])
                 self.assertEqual(recorder.last["content-type"], f"application/connect+{codec}")
-                self.assertEqual(recorder.last["status"], 415)
+            with self.subTest(codec=codec, kind="client stream"):
+                requests = iter([echo_pb2.SayRequest(text=t) for t in ("a", "b")])
+                reply = client.execute_client_stream(request=requests, method=collect, timeout_ms=10000)
+                self.assertEqual((reply.text, reply.index), ("a,b", 2))
+            with self.subTest(codec=codec, kind="unknown method"):
+                with self.assertRaises(ConnectError) as raised:
+                    list(client.execute_server_stream(request=echo_pb2.CountRequest(), method=method("Nope", request=echo_pb2.CountRequest)))
+                self.assertCode(raised, Code.UNIMPLEMENTED)
                 self.assertEqual(self.say(client, "hi").text, "echo: hi")
 
 

@@ -13,7 +13,7 @@
 //! is refused as soon as its headers arrive.
 
 use crate::codec::{self, details, Codec};
-use crate::message::Request;
+use crate::message::{Request, StreamCall};
 use crate::protocol::{caller_metadata, route, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -228,6 +228,161 @@ async fn call<D: Dispatch>(
         })
         .await?;
     codec::encode_reply(codec, &reply).map_err(Status::internal)
+}
+
+/// Serves a streaming-form request that came over HTTP/1.1, whose whole body has been
+/// read (HTTP/1.1 is half-duplex: a client stream is complete before any reply): every
+/// request message goes to the handler, each reply leaves at once as a chunk of a
+/// chunked response holding one envelope, and the end-of-stream message closes it.
+/// `Err` only when the connection broke.
+pub async fn serve_stream_http1<D, W>(
+    dispatch: &D,
+    request: ConnectRequest<'_>,
+    codec: Codec,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    out: &mut W,
+) -> std::io::Result<()>
+where
+    D: Dispatch,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    };
+    let gzip = header("connect-content-encoding") == Some("gzip");
+    let mut head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
+        stream_content_type(codec)
+    );
+    if gzip {
+        head.push_str("Connect-Content-Encoding: gzip\r\n");
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes()).await?;
+    let result = match stream_call(dispatch, &request, codec, gzip, stopping) {
+        Err(status) => Err(status),
+        Ok((call, mut replies)) => {
+            let calling = dispatch.call_stream(call);
+            tokio::pin!(calling);
+            loop {
+                tokio::select! {
+                    biased;
+                    reply = replies.recv() => match reply {
+                        Some(reply) => {
+                            let body = codec::encode_reply(codec, &reply).map_err(Status::internal);
+                            match body {
+                                Ok(body) => write_chunk(out, &crate::protocol::grpc::frame(&body, gzip)).await?,
+                                Err(status) => break Err(status),
+                            }
+                        }
+                        None => break calling.await,
+                    },
+                    result = &mut calling => {
+                        // Replies the handler made before it ended still go out.
+                        while let Ok(reply) = replies.try_recv() {
+                            let body = codec::encode_reply(codec, &reply).map_err(Status::internal);
+                            if let Ok(body) = body {
+                                write_chunk(out, &crate::protocol::grpc::frame(&body, gzip)).await?;
+                            }
+                        }
+                        break result;
+                    }
+                }
+            }
+        }
+    };
+    write_chunk(out, &end_of_stream(&result)).await?;
+    out.write_all(b"0\r\n\r\n").await
+}
+
+async fn write_chunk<W: tokio::io::AsyncWrite + Unpin>(
+    out: &mut W,
+    data: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(b"\r\n");
+    out.write_all(&chunk).await?;
+    // Each reply as it is made, also through a buffering stream (TLS).
+    out.flush().await
+}
+
+/// The streaming call a request asks for, its request messages already in its channel,
+/// and the receiving end of its replies.
+fn stream_call<D: Dispatch>(
+    dispatch: &D,
+    request: &ConnectRequest<'_>,
+    codec: Codec,
+    gzip: bool,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<
+    (
+        StreamCall,
+        tokio::sync::mpsc::Receiver<crate::message::Reply>,
+    ),
+    Status,
+> {
+    if request.method != "POST" {
+        return Err(Status::new(
+            Code::Unimplemented,
+            format!("{} is not served: use POST", request.method),
+        ));
+    }
+    let endpoint = route(dispatch, request.path)?;
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    };
+    match header("connect-content-encoding") {
+        None | Some("identity" | "gzip") => {}
+        Some(other) => {
+            return Err(Status::new(
+                Code::Unimplemented,
+                format!("unsupported Connect-Content-Encoding {other:?} (use gzip or identity)"),
+            ))
+        }
+    }
+    let deadline = match header("connect-timeout-ms") {
+        Some(value) => Some(Instant::now() + parse_timeout(value)?),
+        None => None,
+    };
+    let mut deframer = crate::protocol::grpc::Deframer::new(request.max_message_size, gzip);
+    deframer.push(request.body);
+    let mut messages = Vec::new();
+    while let Some(message) = deframer.next_message()? {
+        messages.push(
+            codec::decode(codec, &endpoint.method.input(), &message)
+                .map_err(Status::invalid_argument)?,
+        );
+    }
+    if deframer.has_partial_message() {
+        return Err(Status::invalid_argument(
+            "the request ended inside a message",
+        ));
+    }
+    let (sender, requests) = tokio::sync::mpsc::channel(messages.len().max(1));
+    for message in messages {
+        let _ = sender.try_send(message);
+    }
+    let (replies, receiver) = tokio::sync::mpsc::channel(16);
+    let call = StreamCall {
+        endpoint,
+        metadata: caller_metadata(request.headers.iter().copied(), &STREAM_RESERVED),
+        deadline,
+        requests,
+        replies,
+        stopping,
+    };
+    Ok((call, receiver))
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.

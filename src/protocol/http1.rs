@@ -146,6 +146,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         self.stream.write_all(bytes).await
     }
 
+    /// The stream, for a response written piece by piece (a chunked stream of replies).
+    pub fn writer(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
     async fn read_message(&mut self, response: bool) -> Result<HttpMessage, ReadError> {
         loop {
             if !self.buffer.is_empty() {

@@ -97,6 +97,16 @@ pub async fn serve_connection<S, D>(
             }
         };
         if let Some(request) = connect_request(&message, connection.max_body()) {
+            if let Some(codec) = connect::stream_codec_of(request.content_type) {
+                let writer = connection.writer();
+                let stopping = shutdown.clone();
+                let served =
+                    connect::serve_stream_http1(dispatch, request, codec, stopping, writer).await;
+                if served.is_err() || closes(&message) {
+                    return;
+                }
+                continue;
+            }
             out.clear();
             connect::serve(dispatch, request)
                 .await
