@@ -394,6 +394,15 @@ class RmicroAgainstPythonServer(PeerTest):
         self.assertIn("Count", result.stdout)
         self.assertIn("stream", result.stdout)
 
+    def test_a_service_in_a_grpc_package_is_listed_and_called(self):
+        """grpc-go's interop service is grpc.testing.TestService: reflection must not hide it."""
+        result = rmicro("list", "--address", self.target)
+        self.assertExit(result, 0)
+        self.assertIn("TestService.EmptyCall", result.stdout)
+        self.assertNotIn("ServerReflectionInfo", result.stdout)
+        result = self.call("grpc.testing.TestService/EmptyCall", '{"text":"x"}', "-o", "json")
+        self.assertEqual(self.replies(result), [("testing: x", 0)])
+
     def test_health_checks_grpc_health_v1(self):
         result = rmicro("health", "--address", self.target)
         self.assertExit(result, 0)

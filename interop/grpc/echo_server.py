@@ -14,6 +14,7 @@ Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
   Chat     one reply per request as it arrives: "echo: <text>", index = its position.
   Every method sends the response headers "x-server: grpcio" and every request metadata
   entry whose key starts with "x-", and the trailer "x-trailer: done".
+- grpc.testing.TestService/EmptyCall (a service in a `grpc.` package, as grpc-go's interop server has).
 - grpc.health.v1.Health with "" and "echo.v1.Echo" SERVING.
 - Server reflection, by --reflection: both (v1 and v1alpha, the default), v1alpha (only
   what grpcio-reflection's enable_server_reflection registers) or none.
@@ -131,6 +132,33 @@ class RequireToken(grpc.ServerInterceptor):
         return make(deny)
 
 
+TESTING_SERVICE = "grpc.testing.TestService"
+
+
+def add_testing_service(server):
+    """grpc.testing.TestService with one method, EmptyCall(SayRequest) returns SayReply,
+    as grpc-go's interop server names its service: a service in a `grpc.` package that
+    reflection clients must list. Its file is made here and put in the default pool, so
+    that grpcio-reflection can describe it."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+
+    file = descriptor_pb2.FileDescriptorProto(
+        name="grpc/testing/test.proto", package="grpc.testing", syntax="proto3",
+        dependency=[echo_pb2.DESCRIPTOR.name],
+    )
+    method = file.service.add(name="TestService").method.add(name="EmptyCall")
+    method.input_type, method.output_type = ".echo.v1.SayRequest", ".echo.v1.SayReply"
+    descriptor_pool.Default().Add(file)
+    handler = grpc.method_handlers_generic_handler(TESTING_SERVICE, {
+        "EmptyCall": grpc.unary_unary_rpc_method_handler(
+            lambda request, context: echo_pb2.SayReply(text=f"testing: {request.text}"),
+            request_deserializer=echo_pb2.SayRequest.FromString,
+            response_serializer=echo_pb2.SayReply.SerializeToString,
+        ),
+    })
+    server.add_generic_rpc_handlers((handler,))
+
+
 def read(path):
     with open(path, "rb") as file:
         return file.read()
@@ -156,13 +184,14 @@ def main():
         futures.ThreadPoolExecutor(max_workers=32), compression=compression, interceptors=interceptors
     )
     echo_pb2_grpc.add_EchoServicer_to_server(Echo(), server)
+    add_testing_service(server)
 
     checker = health.HealthServicer()
     for name in ("", ECHO_SERVICE):
         checker.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
 
-    services = [ECHO_SERVICE, health.SERVICE_NAME]
+    services = [ECHO_SERVICE, TESTING_SERVICE, health.SERVICE_NAME]
     if args.reflection == "both":
         services += [echo_stubs.REFLECTION_V1_SERVICE, reflection.SERVICE_NAME]
         echo_stubs.add_reflection_v1(server, services)

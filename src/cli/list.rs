@@ -73,6 +73,13 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             })
         })
         .collect();
+    if rows.is_empty() {
+        // An empty table with exit 0 would read as "listed"; say what is missing.
+        anyhow::bail!(match args.target.route()?.is_some() {
+            true => "the server lists no services but reflection's own: pass --proto or --descriptor-set to read a schema",
+            false => "the schema has no services",
+        });
+    }
     print(
         args.output,
         &rows,

@@ -391,3 +391,16 @@ fn a_cancelled_stream_stops_its_exec_handler_and_reflection_is_counted() {
         .clone();
     assert_eq!(reflection["requests"], "1", "{stats}");
 }
+
+#[test]
+fn an_empty_listing_says_so_instead_of_printing_an_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = write_temp(
+        dir.path(),
+        "e.proto",
+        b"syntax = \"proto3\";\npackage e;\nmessage M {}\n",
+    );
+    let output = run(&["list", "--proto", &proto]);
+    assert_exit(&output, 1);
+    assert_stderr_has(&output, "the schema has no services");
+}
