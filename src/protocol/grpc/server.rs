@@ -325,15 +325,24 @@ async fn serve_connect<D: Dispatch>(
         .unwrap_or("");
     // Refused from the headers alone: a client that keeps its body open (a stream in a
     // protocol not served here) must not wait for an answer.
-    let refusal = connect::ConnectReply::refusal(content_type);
-    let reply = match refusal {
-        Some(refusal) => Ok(refusal),
-        None => read_body_and_serve(dispatch, parts, content_type, body, max_message_size).await,
-    };
-    let reply = match reply {
-        Ok(reply) => reply,
-        Err(status) => connect::ConnectReply::error(&status),
-    };
+    if let Some(refusal) = connect::ConnectReply::refusal(content_type) {
+        send_connect_reply(&mut respond, refusal);
+        // Read what the client still sends, for a while, so that the stream ends cleanly
+        // instead of being reset under a client that is still writing (RFC 9113 §8.1).
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            read_body(body, max_message_size),
+        )
+        .await;
+        return;
+    }
+    let reply = read_body_and_serve(dispatch, parts, content_type, body, max_message_size)
+        .await
+        .unwrap_or_else(|status| connect::ConnectReply::error(&status));
+    send_connect_reply(&mut respond, reply);
+}
+
+fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::ConnectReply) {
     let response = Response::builder()
         .status(reply.status)
         .header(CONTENT_TYPE, reply.content_type)
