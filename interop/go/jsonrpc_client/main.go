@@ -89,7 +89,7 @@ func checkClient(addr string) {
 	wantError(c, "unknown service", "Nope.X", Args{}, "rpc: can't find service Nope.X")
 	wantError(c, "ill-formed method", "NoDot", Args{}, "rpc: service/method request ill-formed: NoDot")
 
-	// Out-of-order replies on one connection: Slow (a stub that waits 3 s for a=3) goes
+	// Out-of-order replies on one connection: Slow (a stub that waits 3 s for a = -1) goes
 	// out first, then 20 Multiply calls (exec handlers: a process each, started as their
 	// requests are read, which on a loaded small machine can take longer than a second),
 	// then 5 Fixed calls (stubs, no delay). One shared Done channel receives the calls in
@@ -97,7 +97,7 @@ func checkClient(addr string) {
 	// sent after it and after the Multiply calls.
 	const nMul, nFixed = 20, 5
 	done := make(chan *rpc.Call, 1+nMul+nFixed)
-	slow := c.Go("Arith.Slow", Args{3, 1}, &Product{}, done)
+	slow := c.Go("Arith.Slow", Args{-1, 1}, &Product{}, done)
 	muls := make([]Product, nMul)
 	for i := range muls {
 		c.Go("Arith.Multiply", Args{int64(i), int64(i + 1)}, &muls[i], done)
