@@ -18,6 +18,7 @@ const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
+const WINDOW_UPDATE: u8 = 0x8;
 const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
 const ACK: u8 = 0x1;
@@ -78,6 +79,21 @@ impl Connection {
         frame.extend(stream.to_be_bytes());
         frame.extend(payload);
         self.tcp.write_all(&frame).unwrap();
+    }
+
+    /// A SETTINGS frame of (identifier, value) pairs (RFC 9113 §6.5.2).
+    pub fn settings(&mut self, settings: &[(u16, u32)]) {
+        let mut payload = Vec::new();
+        for (identifier, value) in settings {
+            payload.extend(identifier.to_be_bytes());
+            payload.extend(value.to_be_bytes());
+        }
+        self.send(SETTINGS, 0, 0, &payload);
+    }
+
+    /// Opens `stream`'s flow-control window (0: the connection's) by `increment`.
+    pub fn window_update(&mut self, stream: u32, increment: u32) {
+        self.send(WINDOW_UPDATE, 0, stream, &increment.to_be_bytes());
     }
 
     /// One HEADERS frame holding the whole block, each field a literal.

@@ -4,13 +4,15 @@
 //! built-in reflection and health services too. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). Replies are gzipped when the request
-//! was. A bad stream ends with its own status; the connection and its other streams go
-//! on. The Connect protocol's streams share this machinery, with its own header names and
+//! was, and go out as the caller's flow-control window lets them: a handler whose caller
+//! takes nothing waits (its bounded reply channel full) instead of the server buffering
+//! its replies. A bad stream ends with its own status; the connection and its other
+//! streams go on. The Connect protocol's streams share this machinery, with its own header names and
 //! an end-of-stream message instead of trailers ([`Wire`]; the Connect specifics live
 //! in `protocol::connect`); any other content type goes to Connect's unary form, refused
 //! at once when that does not serve it either.
 
-use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
+use super::{codec_of, content_type, frame, parse_timeout, percent_encode, send_data, Deframer};
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -30,6 +32,11 @@ use tokio::sync::{mpsc, watch};
 /// Flow-control windows: large enough that a 4 MiB message needs few updates.
 const WINDOW: u32 = 1 << 20;
 const MAX_STREAMS: u32 = 1024;
+/// The reply data a stream may have queued for the connection to write, whatever window
+/// the caller grants (h2's default is 400 KiB): 64 KiB as grpc-go's per-stream write
+/// quota, four frames, so a caller that opens its window and reads nothing costs at most
+/// MAX_STREAMS × 64 KiB plus one message a stream.
+const MAX_QUEUED: usize = 64 * 1024;
 /// Headers that are gRPC's own, not metadata for handlers.
 const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
@@ -48,6 +55,7 @@ pub async fn serve_connection<S, D>(
         .initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
         .max_concurrent_streams(MAX_STREAMS)
+        .max_send_buffer_size(MAX_QUEUED)
         .handshake::<_, Bytes>(io);
     let mut connection = match handshake.await {
         Ok(connection) => connection,
@@ -153,7 +161,7 @@ async fn serve_stream<D: Dispatch>(
             ),
         )),
     };
-    exchange.finish(result);
+    exchange.finish(result).await;
 }
 
 /// The enveloped protocols this front end speaks: gRPC, and Connect's streaming form.
@@ -228,7 +236,7 @@ impl Call<'_> {
         };
         let reply = dispatch.call(request).await?;
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
-        exchange.send(&body)
+        exchange.send(&body).await
     }
 
     async fn serve_streaming<D: Dispatch>(
@@ -274,15 +282,16 @@ impl Call<'_> {
                 }
             }
         };
-        // Replies go out as they come; a caller that resets the stream ends the call at
-        // once, the handler dropped with it (an exec handler's processes killed).
+        // Replies go out as they come and the window allows; a caller that resets the
+        // stream, or whose connection goes, ends the call at once, the handler dropped
+        // with it (an exec handler's processes killed).
         let writing = async {
             loop {
                 tokio::select! {
                     reply = reply_receiver.recv() => {
                         let Some(reply) = reply else { return Ok(()) };
                         let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
-                        exchange.send(&body)?;
+                        exchange.send(&body).await?;
                     }
                     _ = exchange.reset() => {
                         return Err(Status::new(Code::Cancelled, "the caller cancelled the call"))
@@ -341,7 +350,7 @@ async fn serve_connect<D: Dispatch>(
         .expect("a valid response");
     if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
         if !reply.body.is_empty() {
-            let _ = body.send_data(reply.body, true);
+            let _ = send_data(&mut body, reply.body, true).await;
         }
     }
 }
@@ -431,6 +440,15 @@ const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
+/// Why a reply could not be sent: the caller reset the stream or went away.
+fn broken(error: Option<h2::Error>) -> Status {
+    let why = error.map_or_else(
+        || "the stream is closed".to_owned(),
+        |error| error.to_string(),
+    );
+    Status::new(Code::Cancelled, format!("the caller went away: {why}"))
+}
+
 /// `200 OK` with the protocol's content type (status 200 is `Response`'s default).
 fn grpc_response(wire: Wire, codec: Codec) -> Response<()> {
     let mut response = Response::new(());
@@ -452,11 +470,17 @@ struct Exchange {
 }
 
 impl Exchange {
-    fn send(&mut self, message: &[u8]) -> Result<(), Status> {
-        let broken = |error: h2::Error| {
-            Status::new(Code::Cancelled, format!("the caller went away: {error}"))
-        };
-        let body = match &mut self.body {
+    /// Sends one reply message as the caller's window lets it through: the handler
+    /// waits, instead of the server holding replies the caller does not take.
+    async fn send(&mut self, message: &[u8]) -> Result<(), Status> {
+        let framed = frame(message, self.gzip);
+        let body = self.body().map_err(|error| broken(Some(error)))?;
+        send_data(body, framed, false).await.map_err(broken)
+    }
+
+    /// The reply's body, its headers sent first.
+    fn body(&mut self) -> Result<&mut SendStream<Bytes>, h2::Error> {
+        let body = match self.body.take() {
             Some(body) => body,
             None => {
                 let mut response = grpc_response(self.wire, self.codec);
@@ -466,15 +490,10 @@ impl Exchange {
                         HeaderValue::from_static("gzip"),
                     );
                 }
-                self.body.insert(
-                    self.respond
-                        .send_response(response, false)
-                        .map_err(broken)?,
-                )
+                self.respond.send_response(response, false)?
             }
         };
-        body.send_data(frame(message, self.gzip), false)
-            .map_err(broken)
+        Ok(self.body.insert(body))
     }
 
     /// Completes when the caller resets the stream.
@@ -487,18 +506,15 @@ impl Exchange {
 
     /// Ends the stream with the call's status: in trailers (gRPC), or in Connect's
     /// end-of-stream message.
-    fn finish(mut self, result: Result<(), Status>) {
+    async fn finish(mut self, result: Result<(), Status>) {
         if self.wire == Wire::Connect {
             let ending = connect::end_of_stream(&result);
-            let sent = match &mut self.body {
-                Some(body) => body.send_data(ending, true),
-                None => self
-                    .respond
-                    .send_response(grpc_response(self.wire, self.codec), false)
-                    .and_then(|mut body| body.send_data(ending, true)),
+            let sent = match self.body() {
+                Ok(body) => send_data(body, ending, true).await.map_err(broken),
+                Err(error) => Err(broken(Some(error))),
             };
-            if let Err(error) = sent {
-                tracing::debug!("cannot finish a Connect stream: {error}");
+            if let Err(status) = sent {
+                tracing::debug!("cannot finish a Connect stream: {}", status.message);
             }
             return;
         }
