@@ -4,12 +4,14 @@
 //! waits for window instead of the server buffering its replies, the server goes on
 //! answering everyone else, and the waiting calls end once that client goes away. One
 //! that grants every window and reads nothing from its socket gets 64 KiB queued a
-//! stream, not the whole reply. Each test reads the server's RSS from /proc and prints
-//! its figures.
+//! stream, not the whole reply. A header block that decodes past the header-list limit
+//! is refused: 431 and its stream reset when a little past it, the connection closed
+//! (GOAWAY) when HPACK makes 8 KB on the wire decode to 16 MB; the server goes on. Each
+//! test reads the server's RSS from /proc and prints its figures.
 
 use crate::engine::children;
-use crate::grpc_wire::{frame, request_fields};
-use crate::h2_frames;
+use crate::grpc_wire::{frame, ok_reply, read_streams, request_fields, Seen};
+use crate::h2_frames::{self, encode_integer, literal};
 use crate::support::{assert_exit, json, root, run, write_temp, Server};
 use bytes::Bytes;
 use h2::client::{ResponseFuture, SendRequest};
@@ -287,4 +289,75 @@ fn reflection_waits_for_a_window_the_client_never_opens() {
     eprintln!("the server took {taken} bytes of reflection questions");
     assert_rss_bounded("one zero-window reflection stream", baseline, peak);
     still_answers(&server);
+}
+
+/// A request header block with a 4,000-byte value added to the dynamic table (RFC 7541
+/// §6.2.1), then referenced `references` times (§6.1) at one byte each: 4,000 of them
+/// make 8 KB on the wire decode to 16 MB.
+fn amplified_block(path: &str, references: usize) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (name, value) in request_fields(path) {
+        literal(&mut block, name, value);
+    }
+    block.push(0x40); // literal with incremental indexing, new name
+    for text in ["x-big", &"a".repeat(4000)] {
+        encode_integer(&mut block, text.len(), 7, 0);
+        block.extend(text.as_bytes());
+    }
+    block.extend(std::iter::repeat_n(0x80 | 62, references)); // the newest entry
+    block
+}
+
+/// GOAWAY's code for a peer that sends too much (RFC 9113 §7).
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+#[test]
+fn a_header_block_that_decodes_past_the_limit_is_refused_and_the_server_goes_on() {
+    const HELLO: &str = "/greeter.Greeter/Hello";
+    let server = Server::greeter(&["--no-register"]);
+    let pid = server.pid();
+    let baseline = rss_kib(pid);
+    // 16 connections, each with a request of 16 MB of headers left open (256 MB if the
+    // server kept them): h2 closes a connection whose block is that far past the limit.
+    let mut connections: Vec<_> = (0..16)
+        .map(|_| {
+            let mut connection = h2_frames::Connection::open(&server.address);
+            connection.header_block(1, &amplified_block(HELLO, 4000), false);
+            connection
+        })
+        .collect();
+    let peak = peak_rss(pid, Duration::from_secs(2));
+    assert_rss_bounded("16 header blocks of 16 MB", baseline, peak);
+    for connection in &mut connections {
+        assert_eq!(
+            connection.next(),
+            h2_frames::Event::GoAway {
+                code: ENHANCE_YOUR_CALM
+            }
+        );
+    }
+
+    // A block a little past the limit (4,000 bytes five times) is answered 431 (Request
+    // Header Fields Too Large); the same connection then serves a request of ordinary size.
+    let mut connection = h2_frames::Connection::open(&server.address);
+    connection.header_block(1, &amplified_block(HELLO, 5), false);
+    let seen = read_streams(&mut connection, &[1]);
+    let refused = Seen {
+        headers: vec![(":status".into(), "431".into())],
+        ended: true,
+        ..Seen::default()
+    };
+    assert_eq!(seen[0], refused);
+    // …and its stream reset, as h2 does (the request's body is not wanted).
+    let reset = h2_frames::Event::Reset {
+        stream: 1,
+        code: h2_frames::PROTOCOL_ERROR,
+    };
+    assert_eq!(connection.next(), reset);
+    connection.headers(3, &request_fields(HELLO), false);
+    connection.data(3, &frame(b"\x0a\x04John", false), true);
+    let seen: Vec<Seen> = read_streams(&mut connection, &[3]);
+    assert_eq!(seen[0], ok_reply(b"\x0a\x0aHello John"), "stream 3");
+    let output = server.run(&["call", "Greeter.Hello", r#"{"name":"John"}"#]);
+    assert_exit(&output, 0);
 }

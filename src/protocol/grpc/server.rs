@@ -37,6 +37,13 @@ const MAX_STREAMS: u32 = 1024;
 /// quota, four frames, so a caller that opens its window and reads nothing costs at most
 /// MAX_STREAMS × 64 KiB plus one message a stream.
 const MAX_QUEUED: usize = 64 * 1024;
+/// The most a request's header block may decode to (names, values and 32 bytes a field,
+/// RFC 9113 §6.5.2), HPACK being able to make 8 KB on the wire decode to 16 MB. 16 KiB
+/// as hyper has it: twice what grpc-core and grpc-java take by default, so any metadata
+/// they would serve passes, and with MAX_STREAMS at most 16 MiB of headers a
+/// connection. h2 answers a larger block 431 and resets its stream, and closes the
+/// connection (GOAWAY) past four times the limit.
+const MAX_HEADER_LIST: u32 = 16 * 1024;
 /// Headers that are gRPC's own, not metadata for handlers.
 const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
@@ -56,6 +63,7 @@ pub async fn serve_connection<S, D>(
         .initial_connection_window_size(WINDOW)
         .max_concurrent_streams(MAX_STREAMS)
         .max_send_buffer_size(MAX_QUEUED)
+        .max_header_list_size(MAX_HEADER_LIST)
         .handshake::<_, Bytes>(io);
     let mut connection = match handshake.await {
         Ok(connection) => connection,
