@@ -142,16 +142,22 @@ async fn stalled_client(address: &str) -> SendRequest<Bytes> {
     client
 }
 
-/// Opens a gRPC call of `path`, sending `body` and ending the request when `end`.
+const GRPC: &str = "application/grpc";
+/// Connect's streaming form, whose streams the server answers like gRPC's.
+const CONNECT_STREAM: &str = "application/connect+proto";
+
+/// Opens a call of `path` in the protocol of `content_type`, sending `body` and ending
+/// the request when `end`.
 async fn open_call(
     client: &mut SendRequest<Bytes>,
+    content_type: &str,
     path: &str,
     body: &[u8],
     end: bool,
 ) -> (ResponseFuture, SendStream<Bytes>) {
     let mut ready = client.clone().ready().await.unwrap();
     let request = http::Request::post(format!("http://rmicro.test{path}"))
-        .header("content-type", "application/grpc")
+        .header("content-type", content_type)
         .header("te", "trailers")
         .body(())
         .unwrap();
@@ -162,24 +168,35 @@ async fn open_call(
 
 #[test]
 fn stream_handlers_wait_for_a_window_the_client_never_opens_and_end_with_it() {
-    const COUNTS: usize = 400;
+    const COUNTS: usize = 300;
+    const CONNECT_COUNTS: usize = 100;
     const CHATS: usize = 4;
     let dir = tempfile::tempdir().unwrap();
     let server = echo_server(dir.path());
     let pid = server.pid();
     let runtime = runtime();
     let baseline = rss_kib(pid);
-    // 400 calls of Echo.Count {count: 1} and 4 of Echo.Chat on one connection: 408 MB of
-    // replies if the server buffered them.
+    // 300 gRPC and 100 Connect calls of Echo.Count {count: 1}, and 4 of Echo.Chat, on one
+    // connection: 408 MB of replies if the server buffered them.
     let calls = runtime.block_on(async {
         let mut client = stalled_client(&server.address).await;
         let mut calls = Vec::new();
         // CountRequest {count: 1}; SayRequest {text: "hi"}.
-        let count = ("/echo.v1.Echo/Count", frame(b"\x08\x01", false));
-        let chat = ("/echo.v1.Echo/Chat", frame(b"\x0a\x02hi", false));
-        let all = std::iter::repeat_n(&count, COUNTS).chain(std::iter::repeat_n(&chat, CHATS));
-        for (path, request) in all {
-            calls.push(open_call(&mut client, path, request, true).await);
+        let count = frame(b"\x08\x01", false);
+        let calls_to_open = [
+            (GRPC, "/echo.v1.Echo/Count", COUNTS, count.clone()),
+            (CONNECT_STREAM, "/echo.v1.Echo/Count", CONNECT_COUNTS, count),
+            (
+                GRPC,
+                "/echo.v1.Echo/Chat",
+                CHATS,
+                frame(b"\x0a\x02hi", false),
+            ),
+        ];
+        for (content_type, path, times, request) in calls_to_open {
+            for _ in 0..times {
+                calls.push(open_call(&mut client, content_type, path, &request, true).await);
+            }
         }
         // Every call has begun answering (its headers came) before the RSS is read.
         let mut begun = Vec::new();
@@ -195,7 +212,7 @@ fn stream_handlers_wait_for_a_window_the_client_never_opens_and_end_with_it() {
     });
     let peak = peak_rss(pid, Duration::from_secs(2));
     assert_rss_bounded(
-        "400 Echo.Count and 4 exec Echo.Chat streams, zero window",
+        "400 Echo.Count (300 gRPC, 100 Connect) and 4 exec Echo.Chat streams, zero window",
         baseline,
         peak,
     );
@@ -262,7 +279,7 @@ fn reflection_waits_for_a_window_the_client_never_opens() {
     let (taken, _call) = runtime.block_on(async {
         let mut client = stalled_client(&server.address).await;
         let path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
-        let (response, mut send) = open_call(&mut client, path, &[], false).await;
+        let (response, mut send) = open_call(&mut client, GRPC, path, &[], false).await;
         // Questions go out as the server's window lets them: once the server stops
         // reading them, the window stays shut and the client stops.
         let mut taken = 0;
