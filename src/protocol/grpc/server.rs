@@ -6,8 +6,9 @@
 //! trailers-only response when no message was sent). Replies are gzipped when the request
 //! was, and go out as the caller's flow-control window lets them: a handler whose caller
 //! takes nothing waits (its bounded reply channel full) instead of the server buffering
-//! its replies. A bad stream ends with its own status; the connection and its other
-//! streams go on. The Connect protocol's streams share this machinery, with its own header names and
+//! its replies. A peer silent for a minute is pinged, and one that leaves the PING
+//! unanswered is disconnected. A bad stream ends with its own status; the connection and
+//! its other streams go on. The Connect protocol's streams share this machinery, with its own header names and
 //! an end-of-stream message instead of trailers ([`Wire`]; the Connect specifics live
 //! in `protocol::connect`); any other content type goes to Connect's unary form, refused
 //! at once when that does not serve it either.
@@ -23,10 +24,12 @@ use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use http::header::{HeaderName, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, watch};
 
 /// Flow-control windows: large enough that a 4 MiB message needs few updates.
@@ -44,20 +47,54 @@ const MAX_QUEUED: usize = 64 * 1024;
 /// connection. h2 answers a larger block 431 and resets its stream, and closes the
 /// connection (GOAWAY) past four times the limit.
 const MAX_HEADER_LIST: u32 = 16 * 1024;
+/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for a minute is
+/// pinged, and one whose PING gets no answer in 20 s (grpc-go's and hyper's timeout) is
+/// closed, its streams ended and their handlers dropped, so a peer that vanished without
+/// a FIN, or reads nothing at all, does not hold its streams forever. grpc-go waits 2 h
+/// of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a peer
+/// that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
+const KEEPALIVE: Keepalive = Keepalive {
+    interval: Duration::from_secs(60),
+    timeout: Duration::from_secs(20),
+};
 /// Headers that are gRPC's own, not metadata for handlers.
 const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
-/// Serves one HTTP/2 connection until the peer closes it; on shutdown sends GOAWAY and
-/// lets the streams in flight finish.
+#[derive(Clone, Copy)]
+struct Keepalive {
+    interval: Duration,
+    timeout: Duration,
+}
+
+/// Serves one HTTP/2 connection until the peer closes it, or leaves a PING unanswered;
+/// on shutdown sends GOAWAY and lets the streams in flight finish.
 pub async fn serve_connection<S, D>(
     io: S,
     dispatch: Arc<D>,
     max_message_size: usize,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
+    serve_with(io, dispatch, max_message_size, stopped, KEEPALIVE).await
+}
+
+async fn serve_with<S, D>(
+    io: S,
+    dispatch: Arc<D>,
+    max_message_size: usize,
+    mut stopped: watch::Receiver<bool>,
+    keepalive: Keepalive,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let heard = Arc::new(Heard::new());
+    let io = Watched {
+        io,
+        heard: heard.clone(),
+    };
     let handshake = h2::server::Builder::new()
         .initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
@@ -74,6 +111,8 @@ pub async fn serve_connection<S, D>(
     };
     let for_streams = stopped.clone();
     let mut draining = false;
+    let unanswered = unanswered_ping(connection.ping_pong(), &heard, keepalive);
+    tokio::pin!(unanswered);
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
@@ -96,11 +135,119 @@ pub async fn serve_connection<S, D>(
                 }
                 None => return,
             },
+            () = &mut unanswered => {
+                tracing::debug!("no answer to a PING in {:?}: closing the connection", keepalive.timeout);
+                return;
+            }
             _ = stopping(&mut stopped), if !draining => {
                 draining = true;
                 connection.graceful_shutdown();
             }
         }
+    }
+}
+
+/// Pings the peer once it has been silent for `interval`; completes when a PING goes
+/// unanswered for `timeout`. (A connection that breaks is ended by its own read, so this
+/// never completes then.)
+async fn unanswered_ping(ping_pong: Option<h2::PingPong>, heard: &Heard, keepalive: Keepalive) {
+    let Some(mut ping_pong) = ping_pong else {
+        return std::future::pending().await;
+    };
+    loop {
+        let due = heard.last() + keepalive.interval;
+        if Instant::now() < due {
+            tokio::time::sleep_until(due.into()).await;
+            continue;
+        }
+        let pinged = ping_pong.ping(h2::Ping::opaque());
+        match tokio::time::timeout(keepalive.timeout, pinged).await {
+            Ok(Ok(_pong)) => {}
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
+        }
+    }
+}
+
+/// When the peer was last heard from: the time of the connection's last read.
+struct Heard {
+    start: Instant,
+    /// Milliseconds from `start`.
+    last: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Heard {
+        Heard {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(elapsed, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// A connection whose reads are noted in `heard`; writes pass through.
+struct Watched<S> {
+    io: S,
+    heard: Arc<Heard>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buffer.filled().len();
+        let read = Pin::new(&mut self.io).poll_read(context, buffer);
+        if buffer.filled().len() > before {
+            self.heard.now();
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(context, bytes)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        slices: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(context, slices)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(context)
     }
 }
 
@@ -556,5 +703,156 @@ impl Exchange {
         if let Err(error) = sent {
             tracing::debug!("cannot finish a gRPC stream: {error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Reply;
+    use crate::protocol::Lookup;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// Serves nothing: these tests make no calls.
+    struct NoServices;
+
+    impl Dispatch for NoServices {
+        fn lookup(&self, _: &str, _: &str) -> Lookup {
+            Lookup::NoService
+        }
+        fn lookup_path(&self, _: &str, _: &str) -> Lookup {
+            Lookup::NoService
+        }
+        async fn call(&self, _: Request) -> Result<Reply, Status> {
+            Err(Status::new(Code::Unimplemented, "no services"))
+        }
+        async fn call_stream(&self, _: StreamCall) -> Result<(), Status> {
+            Err(Status::new(Code::Unimplemented, "no services"))
+        }
+        fn services(&self) -> Vec<prost_reflect::ServiceDescriptor> {
+            Vec::new()
+        }
+        fn origin(&self) -> &str {
+            "test"
+        }
+    }
+
+    /// Pings after 100 ms of silence; the timeout is wide, so a loaded machine cannot
+    /// miss it.
+    const OFTEN: Keepalive = Keepalive {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(5),
+    };
+
+    const PING: u8 = 0x6;
+    const WINDOW_UPDATE: u8 = 0x8;
+    const ACK: u8 = 0x1;
+
+    /// A frame on stream 0.
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        frame.extend([kind, flags, 0, 0, 0, 0]);
+        frame.extend(payload);
+        frame
+    }
+
+    /// Serves one connection over an in-memory pipe; returns the peer's end, the client
+    /// preface and empty SETTINGS sent.
+    async fn serve(keepalive: Keepalive) -> (tokio::task::JoinHandle<()>, DuplexStream) {
+        let (server_side, mut peer) = tokio::io::duplex(1 << 16);
+        let (stop, stopped) = watch::channel(false);
+        let served = tokio::spawn(async move {
+            let _stop = stop; // not stopping: the sender lives as long as the connection
+            serve_with(
+                server_side,
+                Arc::new(NoServices),
+                1 << 20,
+                stopped,
+                keepalive,
+            )
+            .await
+        });
+        peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        peer.write_all(&frame(0x4, 0, &[])).await.unwrap();
+        (served, peer)
+    }
+
+    /// Reads frames until `pings` PINGs have come or the server closes the connection,
+    /// answering each PING on `answer` if given; returns the PINGs seen.
+    async fn pings<W: AsyncWrite + Unpin>(
+        reading: &mut (impl AsyncRead + Unpin),
+        mut answer: Option<&mut W>,
+        pings: usize,
+    ) -> usize {
+        let mut seen = 0;
+        while seen < pings {
+            let mut head = [0u8; 9];
+            if reading.read_exact(&mut head).await.is_err() {
+                break; // closed
+            }
+            let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; length];
+            reading.read_exact(&mut payload).await.unwrap();
+            let (kind, flags) = (head[3], head[4]);
+            if kind == PING && flags & ACK == 0 {
+                seen += 1;
+                if let Some(answer) = answer.as_mut() {
+                    answer.write_all(&frame(PING, ACK, &payload)).await.unwrap();
+                }
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_leaves_a_ping_unanswered_is_disconnected() {
+        let (served, end) = serve(OFTEN).await;
+        let (mut reading, _writing) = tokio::io::split(end);
+        let seen = pings(&mut reading, None::<&mut DuplexStream>, 100);
+        let seen = tokio::time::timeout(Duration::from_secs(30), seen)
+            .await
+            .expect("the server closes the connection");
+        assert_eq!(seen, 1, "one PING, then no other before the close");
+        served.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_answers_pings_stays_connected() {
+        let (served, end) = serve(OFTEN).await;
+        let (mut reading, mut writing) = tokio::io::split(end);
+        let seen = pings(&mut reading, Some(&mut writing), 5);
+        let seen = tokio::time::timeout(Duration::from_secs(30), seen)
+            .await
+            .expect("the server pings the peer");
+        assert_eq!(seen, 5);
+        assert!(!served.is_finished(), "the connection was closed");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_keeps_sending_is_not_pinged() {
+        // Silence for 3 s would bring a PING; the peer sends a WINDOW_UPDATE every 50 ms
+        // for 4 s.
+        let keepalive = Keepalive {
+            interval: Duration::from_secs(3),
+            ..OFTEN
+        };
+        let (served, end) = serve(keepalive).await;
+        let (mut reading, mut writing) = tokio::io::split(end);
+        let talking = async {
+            for _ in 0..80 {
+                let update = frame(WINDOW_UPDATE, 0, &1u32.to_be_bytes());
+                writing.write_all(&update).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            () = talking => {}
+            seen = pings(&mut reading, None::<&mut DuplexStream>, 1) => {
+                panic!("pinged while talking ({seen} PING)")
+            }
+        }
+        assert!(!served.is_finished(), "the connection was closed");
     }
 }
