@@ -127,6 +127,20 @@ fn calls_ended(server: &Server, endpoint: &str) -> (u64, u64) {
     (number("requests"), number("errors"))
 }
 
+/// Waits until the server has `count` child processes (exec commands) left.
+#[track_caller]
+fn wait_for_children(pid: u32, count: usize, failure: &str) {
+    let started = Instant::now();
+    while children(pid).len() != count {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{failure}: {:?}",
+            children(pid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A client connection whose streams' receive windows are 0 and stay so: it never takes
 /// a byte of reply data.
 async fn stalled_client(address: &str) -> SendRequest<Bytes> {
@@ -226,18 +240,20 @@ fn stream_handlers_wait_for_a_window_the_client_never_opens_and_end_with_it() {
         "exec commands paused, not finished"
     );
 
-    // The client goes away: its calls end with it (the exec commands are killed).
+    // Two exec calls reset: they end at once, their commands killed; the client goes
+    // away: its other calls end with it.
+    let mut calls = calls;
+    runtime.block_on(async {
+        for (_, send) in calls.iter_mut().rev().take(2) {
+            send.send_reset(h2::Reason::CANCEL);
+        }
+        // The connection task writes the resets out meanwhile.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    });
+    wait_for_children(pid, CHATS - 2, "exec commands outlived their reset calls");
     drop(calls);
     drop(runtime);
-    let started = Instant::now();
-    while !children(pid).is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "exec commands outlived their client: {:?}",
-            children(pid)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_children(pid, 0, "exec commands outlived their client");
     eprintln!("after the client closed: {} KiB", rss_kib(pid));
     still_answers(&server);
 }
