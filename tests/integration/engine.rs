@@ -345,7 +345,7 @@ fn one_call_over_every_protocol_and_schema_source() {
 }
 
 /// The server's child processes (exec handlers).
-fn children(pid: u32) -> Vec<String> {
+pub fn children(pid: u32) -> Vec<String> {
     let output = std::process::Command::new("pgrep")
         .args(["-P", &pid.to_string()])
         .output()

@@ -24,7 +24,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A gRPC message with its length prefix, gzipped (compressed flag 1) when `gzip`.
-fn frame(message: &[u8], gzip: bool) -> Vec<u8> {
+pub fn frame(message: &[u8], gzip: bool) -> Vec<u8> {
     let body = if gzip {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(message).unwrap();
@@ -240,7 +240,7 @@ fn health_watch_sends_not_serving_when_the_server_stops() {
 }
 
 /// The fields of a request for `path` as gRPC sends them.
-fn request_fields(path: &str) -> Vec<(&str, &str)> {
+pub fn request_fields(path: &str) -> Vec<(&str, &str)> {
     vec![
         (":method", "POST"),
         (":scheme", "http"),
@@ -253,17 +253,17 @@ fn request_fields(path: &str) -> Vec<(&str, &str)> {
 
 /// What the server sent on one stream.
 #[derive(Debug, Default, PartialEq)]
-struct Seen {
-    headers: Vec<(String, String)>,
-    data: Vec<u8>,
-    trailers: Vec<(String, String)>,
-    reset: Option<u32>,
-    ended: bool,
+pub struct Seen {
+    pub headers: Vec<(String, String)>,
+    pub data: Vec<u8>,
+    pub trailers: Vec<(String, String)>,
+    pub reset: Option<u32>,
+    pub ended: bool,
 }
 
 /// Reads frames until every stream of `streams` has ended (END_STREAM or RST_STREAM);
 /// a GOAWAY fails the test.
-fn read_streams(connection: &mut h2_frames::Connection, streams: &[u32]) -> Vec<Seen> {
+pub fn read_streams(connection: &mut h2_frames::Connection, streams: &[u32]) -> Vec<Seen> {
     let mut seen: Vec<Seen> = streams.iter().map(|_| Seen::default()).collect();
     while seen.iter().any(|stream| !stream.ended) {
         let event = connection.next();
@@ -302,7 +302,7 @@ fn read_streams(connection: &mut h2_frames::Connection, streams: &[u32]) -> Vec<
 }
 
 /// A successful unary reply of `message`: headers, the message, OK trailers.
-fn ok_reply(message: &[u8]) -> Seen {
+pub fn ok_reply(message: &[u8]) -> Seen {
     let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
             .iter()

@@ -18,6 +18,7 @@ const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
+const WINDOW_UPDATE: u8 = 0x8;
 const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
 const ACK: u8 = 0x1;
@@ -80,18 +81,34 @@ impl Connection {
         self.tcp.write_all(&frame).unwrap();
     }
 
+    /// A SETTINGS frame of (identifier, value) pairs (RFC 9113 §6.5.2).
+    pub fn settings(&mut self, settings: &[(u16, u32)]) {
+        let mut payload = Vec::new();
+        for (identifier, value) in settings {
+            payload.extend(identifier.to_be_bytes());
+            payload.extend(value.to_be_bytes());
+        }
+        self.send(SETTINGS, 0, 0, &payload);
+    }
+
+    /// Opens `stream`'s flow-control window (0: the connection's) by `increment`.
+    pub fn window_update(&mut self, stream: u32, increment: u32) {
+        self.send(WINDOW_UPDATE, 0, stream, &increment.to_be_bytes());
+    }
+
     /// One HEADERS frame holding the whole block, each field a literal.
     pub fn headers(&mut self, stream: u32, fields: &[(&str, &str)], end_stream: bool) {
         let mut block = Vec::new();
         for (name, value) in fields {
-            block.push(0); // literal without indexing, new name
-            for text in [name, value] {
-                encode_integer(&mut block, text.len(), 7, 0);
-                block.extend(text.as_bytes());
-            }
+            literal(&mut block, name, value);
         }
+        self.header_block(stream, &block, end_stream);
+    }
+
+    /// One HEADERS frame holding `block`, an HPACK header block as given.
+    pub fn header_block(&mut self, stream: u32, block: &[u8], end_stream: bool) {
         let flags = END_HEADERS | if end_stream { END_STREAM } else { 0 };
-        self.send(HEADERS, flags, stream, &block);
+        self.send(HEADERS, flags, stream, block);
     }
 
     pub fn data(&mut self, stream: u32, bytes: &[u8], end_stream: bool) {
@@ -171,8 +188,17 @@ fn unpad(flags: u8, payload: &[u8]) -> &[u8] {
     &payload[1..payload.len() - pad]
 }
 
+/// A field as a literal without indexing, new name (RFC 7541 §6.2.2).
+pub fn literal(block: &mut Vec<u8>, name: &str, value: &str) {
+    block.push(0);
+    for text in [name, value] {
+        encode_integer(block, text.len(), 7, 0);
+        block.extend(text.as_bytes());
+    }
+}
+
 /// An HPACK integer with an `prefix`-bit prefix after the bits of `first` (RFC 7541 §5.1).
-fn encode_integer(out: &mut Vec<u8>, value: usize, prefix: u32, first: u8) {
+pub fn encode_integer(out: &mut Vec<u8>, value: usize, prefix: u32, first: u8) {
     let max = (1usize << prefix) - 1;
     if value < max {
         out.push(first | value as u8);

@@ -8,6 +8,7 @@ mod etcd;
 mod grpc;
 mod grpc_retry;
 mod grpc_wire;
+mod h2_bounds;
 mod h2_frames;
 mod hardening;
 mod inspect;

@@ -393,25 +393,19 @@ impl GrpcStream {
     /// Sends one request message, as the server's flow-control window lets it through
     /// (a peer that reads slowly slows the sender instead of growing its buffer).
     pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
-        let mut data = frame(&message, self.gzip);
-        while !data.is_empty() {
-            self.send.reserve_capacity(data.len());
-            let granted = std::future::poll_fn(|context| self.send.poll_capacity(context)).await;
-            let sent = match granted {
-                Some(Ok(granted)) => {
-                    let chunk = data.split_to(granted.min(data.len()));
-                    self.send.send_data(chunk, false).map_err(send_failure)
-                }
-                Some(Err(error)) => Err(send_failure(error)),
-                None => Err(CallError::Transport(
-                    "the server closed the call's request stream".into(),
-                )),
-            };
-            if let Err(error) = sent {
-                return Err(self.why_closed(error).await);
+        let sent = super::send_data(&mut self.send, frame(&message, self.gzip), false).await;
+        match sent {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let error = match error {
+                    Some(error) => send_failure(error),
+                    None => {
+                        CallError::Transport("the server closed the call's request stream".into())
+                    }
+                };
+                Err(self.why_closed(error).await)
             }
         }
-        Ok(())
     }
 
     /// The reason a request stream could not be written: the reply's status or failure

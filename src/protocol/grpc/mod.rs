@@ -58,6 +58,36 @@ fn frame_gzip(message: &[u8]) -> Bytes {
     framed.into()
 }
 
+/// Sends `data` on an HTTP/2 stream as the peer's flow-control window lets it through,
+/// in pieces of what h2 grants, ending the stream with the last piece when `end`. h2
+/// buffers whatever `send_data` is given, window or not, so a peer that never opens its
+/// window would make the sender hold every message: here the sender waits instead. When
+/// the window is already open this completes without waiting (h2 assigns capacity
+/// inside `reserve_capacity`). Fails with h2's error, or `None` when the stream can no
+/// longer send (reset, or its connection gone).
+pub async fn send_data(
+    stream: &mut h2::SendStream<Bytes>,
+    mut data: Bytes,
+    end: bool,
+) -> Result<(), Option<h2::Error>> {
+    while !data.is_empty() {
+        stream.reserve_capacity(data.len());
+        let granted = std::future::poll_fn(|context| stream.poll_capacity(context)).await;
+        let granted = granted.ok_or(None)?.map_err(Some)?;
+        let piece = data.split_to(granted.min(data.len()));
+        let last = data.is_empty();
+        stream.send_data(piece, end && last).map_err(Some)?;
+        if last {
+            return Ok(());
+        }
+    }
+    // Nothing to send: an empty DATA frame needs no window.
+    if end {
+        stream.send_data(data, true).map_err(Some)?;
+    }
+    Ok(())
+}
+
 /// Splits length-prefixed messages off the bytes of a stream as they arrive.
 pub struct Deframer {
     buffer: BytesMut,

@@ -4,13 +4,16 @@
 //! built-in reflection and health services too. Deadlines come from `grpc-timeout`, metadata from
 //! the headers; the status travels in `grpc-status`/`grpc-message` trailers (a
 //! trailers-only response when no message was sent). Replies are gzipped when the request
-//! was. A bad stream ends with its own status; the connection and its other streams go
-//! on. The Connect protocol's streams share this machinery, with its own header names and
+//! was, and go out as the caller's flow-control window lets them: a handler whose caller
+//! takes nothing waits (its bounded reply channel full) instead of the server buffering
+//! its replies. A peer silent for a minute is pinged, and one that leaves the PING
+//! unanswered is disconnected. A bad stream ends with its own status; the connection and
+//! its other streams go on. The Connect protocol's streams share this machinery, with its own header names and
 //! an end-of-stream message instead of trailers ([`Wire`]; the Connect specifics live
 //! in `protocol::connect`); any other content type goes to Connect's unary form, refused
 //! at once when that does not serve it either.
 
-use super::{codec_of, content_type, frame, parse_timeout, percent_encode, Deframer};
+use super::{codec_of, content_type, frame, parse_timeout, percent_encode, send_data, Deframer};
 use crate::codec::{self, details, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -21,33 +24,83 @@ use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
 use http::header::{HeaderName, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, watch};
 
 /// Flow-control windows: large enough that a 4 MiB message needs few updates.
 const WINDOW: u32 = 1 << 20;
 const MAX_STREAMS: u32 = 1024;
+/// The reply data a stream may have queued for the connection to write, whatever window
+/// the caller grants (h2's default is 400 KiB): 64 KiB as grpc-go's per-stream write
+/// quota, four frames, so a caller that opens its window and reads nothing costs at most
+/// MAX_STREAMS × 64 KiB plus one message a stream.
+const MAX_QUEUED: usize = 64 * 1024;
+/// The most a request's header block may decode to (names, values and 32 bytes a field,
+/// RFC 9113 §6.5.2), HPACK being able to make 8 KB on the wire decode to 16 MB. 16 KiB
+/// as hyper has it: twice what grpc-core and grpc-java take by default, so any metadata
+/// they would serve passes, and with MAX_STREAMS at most 16 MiB of headers a
+/// connection. h2 answers a larger block 431 and resets its stream, and closes the
+/// connection (GOAWAY) past four times the limit.
+const MAX_HEADER_LIST: u32 = 16 * 1024;
+/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for a minute is
+/// pinged, and one whose PING gets no answer in 20 s (grpc-go's and hyper's timeout) is
+/// closed, its streams ended and their handlers dropped, so a peer that vanished without
+/// a FIN, or reads nothing at all, does not hold its streams forever. grpc-go waits 2 h
+/// of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a peer
+/// that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
+const KEEPALIVE: Keepalive = Keepalive {
+    interval: Duration::from_secs(60),
+    timeout: Duration::from_secs(20),
+};
 /// Headers that are gRPC's own, not metadata for handlers.
 const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
-/// Serves one HTTP/2 connection until the peer closes it; on shutdown sends GOAWAY and
-/// lets the streams in flight finish.
+#[derive(Clone, Copy)]
+struct Keepalive {
+    interval: Duration,
+    timeout: Duration,
+}
+
+/// Serves one HTTP/2 connection until the peer closes it, or leaves a PING unanswered;
+/// on shutdown sends GOAWAY and lets the streams in flight finish.
 pub async fn serve_connection<S, D>(
     io: S,
     dispatch: Arc<D>,
     max_message_size: usize,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
+    serve_with(io, dispatch, max_message_size, stopped, KEEPALIVE).await
+}
+
+async fn serve_with<S, D>(
+    io: S,
+    dispatch: Arc<D>,
+    max_message_size: usize,
+    mut stopped: watch::Receiver<bool>,
+    keepalive: Keepalive,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let heard = Arc::new(Heard::new());
+    let io = Watched {
+        io,
+        heard: heard.clone(),
+    };
     let handshake = h2::server::Builder::new()
         .initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
         .max_concurrent_streams(MAX_STREAMS)
+        .max_send_buffer_size(MAX_QUEUED)
+        .max_header_list_size(MAX_HEADER_LIST)
         .handshake::<_, Bytes>(io);
     let mut connection = match handshake.await {
         Ok(connection) => connection,
@@ -58,6 +111,8 @@ pub async fn serve_connection<S, D>(
     };
     let for_streams = stopped.clone();
     let mut draining = false;
+    let unanswered = unanswered_ping(connection.ping_pong(), &heard, keepalive);
+    tokio::pin!(unanswered);
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
@@ -80,11 +135,119 @@ pub async fn serve_connection<S, D>(
                 }
                 None => return,
             },
+            () = &mut unanswered => {
+                tracing::debug!("no answer to a PING in {:?}: closing the connection", keepalive.timeout);
+                return;
+            }
             _ = stopping(&mut stopped), if !draining => {
                 draining = true;
                 connection.graceful_shutdown();
             }
         }
+    }
+}
+
+/// Pings the peer once it has been silent for `interval`; completes when a PING goes
+/// unanswered for `timeout`. (A connection that breaks is ended by its own read, so this
+/// never completes then.)
+async fn unanswered_ping(ping_pong: Option<h2::PingPong>, heard: &Heard, keepalive: Keepalive) {
+    let Some(mut ping_pong) = ping_pong else {
+        return std::future::pending().await;
+    };
+    loop {
+        let due = heard.last() + keepalive.interval;
+        if Instant::now() < due {
+            tokio::time::sleep_until(due.into()).await;
+            continue;
+        }
+        let pinged = ping_pong.ping(h2::Ping::opaque());
+        match tokio::time::timeout(keepalive.timeout, pinged).await {
+            Ok(Ok(_pong)) => {}
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
+        }
+    }
+}
+
+/// When the peer was last heard from: the time of the connection's last read.
+struct Heard {
+    start: Instant,
+    /// Milliseconds from `start`.
+    last: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Heard {
+        Heard {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(elapsed, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// A connection whose reads are noted in `heard`; writes pass through.
+struct Watched<S> {
+    io: S,
+    heard: Arc<Heard>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buffer.filled().len();
+        let read = Pin::new(&mut self.io).poll_read(context, buffer);
+        if buffer.filled().len() > before {
+            self.heard.now();
+        }
+        read
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(context, bytes)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        slices: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(context, slices)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(context)
     }
 }
 
@@ -153,7 +316,7 @@ async fn serve_stream<D: Dispatch>(
             ),
         )),
     };
-    exchange.finish(result);
+    exchange.finish(result).await;
 }
 
 /// The enveloped protocols this front end speaks: gRPC, and Connect's streaming form.
@@ -228,7 +391,7 @@ impl Call<'_> {
         };
         let reply = dispatch.call(request).await?;
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
-        exchange.send(&body)
+        exchange.send(&body).await
     }
 
     async fn serve_streaming<D: Dispatch>(
@@ -274,15 +437,16 @@ impl Call<'_> {
                 }
             }
         };
-        // Replies go out as they come; a caller that resets the stream ends the call at
-        // once, the handler dropped with it (an exec handler's processes killed).
+        // Replies go out as they come and the window allows; a caller that resets the
+        // stream, or whose connection goes, ends the call at once, the handler dropped
+        // with it (an exec handler's processes killed).
         let writing = async {
             loop {
                 tokio::select! {
                     reply = reply_receiver.recv() => {
                         let Some(reply) = reply else { return Ok(()) };
                         let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
-                        exchange.send(&body)?;
+                        exchange.send(&body).await?;
                     }
                     _ = exchange.reset() => {
                         return Err(Status::new(Code::Cancelled, "the caller cancelled the call"))
@@ -350,7 +514,7 @@ fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::Connect
         .expect("a valid response");
     if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
         if !reply.body.is_empty() {
-            let _ = body.send_data(reply.body, true);
+            let _ = send_data(&mut body, reply.body, true).await;
         }
     }
 }
@@ -440,6 +604,15 @@ const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
+/// Why a reply could not be sent: the caller reset the stream or went away.
+fn broken(error: Option<h2::Error>) -> Status {
+    let why = error.map_or_else(
+        || "the stream is closed".to_owned(),
+        |error| error.to_string(),
+    );
+    Status::new(Code::Cancelled, format!("the caller went away: {why}"))
+}
+
 /// `200 OK` with the protocol's content type (status 200 is `Response`'s default).
 fn grpc_response(wire: Wire, codec: Codec) -> Response<()> {
     let mut response = Response::new(());
@@ -461,11 +634,17 @@ struct Exchange {
 }
 
 impl Exchange {
-    fn send(&mut self, message: &[u8]) -> Result<(), Status> {
-        let broken = |error: h2::Error| {
-            Status::new(Code::Cancelled, format!("the caller went away: {error}"))
-        };
-        let body = match &mut self.body {
+    /// Sends one reply message as the caller's window lets it through: the handler
+    /// waits, instead of the server holding replies the caller does not take.
+    async fn send(&mut self, message: &[u8]) -> Result<(), Status> {
+        let framed = frame(message, self.gzip);
+        let body = self.body().map_err(|error| broken(Some(error)))?;
+        send_data(body, framed, false).await.map_err(broken)
+    }
+
+    /// The reply's body, its headers sent first.
+    fn body(&mut self) -> Result<&mut SendStream<Bytes>, h2::Error> {
+        let body = match self.body.take() {
             Some(body) => body,
             None => {
                 let mut response = grpc_response(self.wire, self.codec);
@@ -475,15 +654,10 @@ impl Exchange {
                         HeaderValue::from_static("gzip"),
                     );
                 }
-                self.body.insert(
-                    self.respond
-                        .send_response(response, false)
-                        .map_err(broken)?,
-                )
+                self.respond.send_response(response, false)?
             }
         };
-        body.send_data(frame(message, self.gzip), false)
-            .map_err(broken)
+        Ok(self.body.insert(body))
     }
 
     /// Completes when the caller resets the stream.
@@ -496,18 +670,15 @@ impl Exchange {
 
     /// Ends the stream with the call's status: in trailers (gRPC), or in Connect's
     /// end-of-stream message.
-    fn finish(mut self, result: Result<(), Status>) {
+    async fn finish(mut self, result: Result<(), Status>) {
         if self.wire == Wire::Connect {
             let ending = connect::end_of_stream(&result);
-            let sent = match &mut self.body {
-                Some(body) => body.send_data(ending, true),
-                None => self
-                    .respond
-                    .send_response(grpc_response(self.wire, self.codec), false)
-                    .and_then(|mut body| body.send_data(ending, true)),
+            let sent = match self.body() {
+                Ok(body) => send_data(body, ending, true).await.map_err(broken),
+                Err(error) => Err(broken(Some(error))),
             };
-            if let Err(error) = sent {
-                tracing::debug!("cannot finish a Connect stream: {error}");
+            if let Err(status) = sent {
+                tracing::debug!("cannot finish a Connect stream: {}", status.message);
             }
             return;
         }
@@ -541,5 +712,156 @@ impl Exchange {
         if let Err(error) = sent {
             tracing::debug!("cannot finish a gRPC stream: {error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Reply;
+    use crate::protocol::Lookup;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// Serves nothing: these tests make no calls.
+    struct NoServices;
+
+    impl Dispatch for NoServices {
+        fn lookup(&self, _: &str, _: &str) -> Lookup {
+            Lookup::NoService
+        }
+        fn lookup_path(&self, _: &str, _: &str) -> Lookup {
+            Lookup::NoService
+        }
+        async fn call(&self, _: Request) -> Result<Reply, Status> {
+            Err(Status::new(Code::Unimplemented, "no services"))
+        }
+        async fn call_stream(&self, _: StreamCall) -> Result<(), Status> {
+            Err(Status::new(Code::Unimplemented, "no services"))
+        }
+        fn services(&self) -> Vec<prost_reflect::ServiceDescriptor> {
+            Vec::new()
+        }
+        fn origin(&self) -> &str {
+            "test"
+        }
+    }
+
+    /// Pings after 100 ms of silence; the timeout is wide, so a loaded machine cannot
+    /// miss it.
+    const OFTEN: Keepalive = Keepalive {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(5),
+    };
+
+    const PING: u8 = 0x6;
+    const WINDOW_UPDATE: u8 = 0x8;
+    const ACK: u8 = 0x1;
+
+    /// A frame on stream 0.
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        frame.extend([kind, flags, 0, 0, 0, 0]);
+        frame.extend(payload);
+        frame
+    }
+
+    /// Serves one connection over an in-memory pipe; returns the peer's end, the client
+    /// preface and empty SETTINGS sent.
+    async fn serve(keepalive: Keepalive) -> (tokio::task::JoinHandle<()>, DuplexStream) {
+        let (server_side, mut peer) = tokio::io::duplex(1 << 16);
+        let (stop, stopped) = watch::channel(false);
+        let served = tokio::spawn(async move {
+            let _stop = stop; // not stopping: the sender lives as long as the connection
+            serve_with(
+                server_side,
+                Arc::new(NoServices),
+                1 << 20,
+                stopped,
+                keepalive,
+            )
+            .await
+        });
+        peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .unwrap();
+        peer.write_all(&frame(0x4, 0, &[])).await.unwrap();
+        (served, peer)
+    }
+
+    /// Reads frames until `pings` PINGs have come or the server closes the connection,
+    /// answering each PING on `answer` if given; returns the PINGs seen.
+    async fn pings<W: AsyncWrite + Unpin>(
+        reading: &mut (impl AsyncRead + Unpin),
+        mut answer: Option<&mut W>,
+        pings: usize,
+    ) -> usize {
+        let mut seen = 0;
+        while seen < pings {
+            let mut head = [0u8; 9];
+            if reading.read_exact(&mut head).await.is_err() {
+                break; // closed
+            }
+            let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; length];
+            reading.read_exact(&mut payload).await.unwrap();
+            let (kind, flags) = (head[3], head[4]);
+            if kind == PING && flags & ACK == 0 {
+                seen += 1;
+                if let Some(answer) = answer.as_mut() {
+                    answer.write_all(&frame(PING, ACK, &payload)).await.unwrap();
+                }
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_leaves_a_ping_unanswered_is_disconnected() {
+        let (served, end) = serve(OFTEN).await;
+        let (mut reading, _writing) = tokio::io::split(end);
+        let seen = pings(&mut reading, None::<&mut DuplexStream>, 100);
+        let seen = tokio::time::timeout(Duration::from_secs(30), seen)
+            .await
+            .expect("the server closes the connection");
+        assert_eq!(seen, 1, "one PING, then no other before the close");
+        served.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_answers_pings_stays_connected() {
+        let (served, end) = serve(OFTEN).await;
+        let (mut reading, mut writing) = tokio::io::split(end);
+        let seen = pings(&mut reading, Some(&mut writing), 5);
+        let seen = tokio::time::timeout(Duration::from_secs(30), seen)
+            .await
+            .expect("the server pings the peer");
+        assert_eq!(seen, 5);
+        assert!(!served.is_finished(), "the connection was closed");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_keeps_sending_is_not_pinged() {
+        // Silence for 3 s would bring a PING; the peer sends a WINDOW_UPDATE every 50 ms
+        // for 4 s.
+        let keepalive = Keepalive {
+            interval: Duration::from_secs(3),
+            ..OFTEN
+        };
+        let (served, end) = serve(keepalive).await;
+        let (mut reading, mut writing) = tokio::io::split(end);
+        let talking = async {
+            for _ in 0..80 {
+                let update = frame(WINDOW_UPDATE, 0, &1u32.to_be_bytes());
+                writing.write_all(&update).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            () = talking => {}
+            seen = pings(&mut reading, None::<&mut DuplexStream>, 1) => {
+                panic!("pinged while talking ({seen} PING)")
+            }
+        }
+        assert!(!served.is_finished(), "the connection was closed");
     }
 }
