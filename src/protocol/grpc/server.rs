@@ -490,7 +490,7 @@ async fn serve_connect<D: Dispatch>(
     // Refused from the headers alone: a client that keeps its body open (a stream in a
     // protocol not served here) must not wait for an answer.
     if let Some(refusal) = connect::ConnectReply::refusal(content_type) {
-        send_connect_reply(&mut respond, refusal);
+        send_connect_reply(&mut respond, refusal).await;
         // Read what the client still sends, for a while, so that the stream ends cleanly
         // instead of being reset under a client that is still writing (RFC 9113 §8.1).
         let _ = tokio::time::timeout(
@@ -503,10 +503,10 @@ async fn serve_connect<D: Dispatch>(
     let reply = read_body_and_serve(dispatch, parts, content_type, body, max_message_size)
         .await
         .unwrap_or_else(|status| connect::ConnectReply::error(&status));
-    send_connect_reply(&mut respond, reply);
+    send_connect_reply(&mut respond, reply).await;
 }
 
-fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::ConnectReply) {
+async fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::ConnectReply) {
     let response = Response::builder()
         .status(reply.status)
         .header(CONTENT_TYPE, reply.content_type)
