@@ -10,6 +10,7 @@ mod grpc_retry;
 mod grpc_wire;
 mod h2_frames;
 mod hardening;
+mod http1_hardening;
 mod inspect;
 mod jsonrpc;
 mod mdns;
