@@ -12,6 +12,7 @@
 //! far) is kept in the connection, not in the reading future, so a reader can be raced
 //! against a shutdown signal and resumed, and no byte is parsed twice.
 
+pub use super::Timeouts;
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use std::time::{Duration, Instant};
@@ -26,18 +27,6 @@ const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
 /// The longest chunk size: 16 hex digits fill a u64.
 const MAX_CHUNK_SIZE_DIGITS: usize = 16;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-/// How long a server waits for each part of a request; `None` waits for ever (a client's
-/// connection, where the caller's own deadline applies).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Timeouts {
-    /// From a request's first byte to the end of its head.
-    pub header: Option<Duration>,
-    /// From the end of a request's head to the end of its body.
-    pub body: Option<Duration>,
-    /// Between requests on a kept-alive connection.
-    pub idle: Option<Duration>,
-}
 
 /// Where a connection is in reading a message, for its timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
