@@ -54,17 +54,27 @@ pub async fn serve(
     let options = Arc::new(options);
     let grace = options.grace;
     let mut connections = JoinSet::new();
+    // Whether the last accept failed.
+    let mut failing = false;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::warn!("accepting connections again");
+                    }
                     connections.spawn(serve_connection(stream, peer, router.clone(), options.clone(), stopped.clone()));
                 }
                 Err(error) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("accept failed: {error}");
+                    // Out of file descriptors and the like: wait a little rather than spin,
+                    // and say so once, not 50 times a second.
+                    match failing {
+                        false => tracing::warn!("accept failed: {error}; retrying every 20 ms"),
+                        true => tracing::debug!("accept failed: {error}"),
+                    }
+                    failing = true;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },

@@ -97,6 +97,7 @@ fn parse_metadata(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let schema = args
         .schema
         .load()?
@@ -208,6 +209,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("rmicro serve: stopped");
         Ok(())
     })
+}
+
+/// Every connection holds a descriptor, and a soft limit of 1,024 is soon reached: it is
+/// raised to the hard limit, as Go's runtime does at start-up.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) and setrlimit(2) read and write the struct given, nothing else.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+            && limit.rlim_cur < limit.rlim_max
+            && {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+            }
+    };
+    if raised {
+        tracing::debug!("open-file limit raised to {}", limit.rlim_cur);
+    }
 }
 
 /// The user's node metadata, and go-micro's `secure=true` for a TLS server (callers then

@@ -3,6 +3,7 @@
 
 mod call;
 mod captures;
+mod connections;
 mod engine;
 mod etcd;
 mod grpc;
