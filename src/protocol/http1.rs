@@ -640,7 +640,8 @@ impl ChunkedBody {
         loop {
             match self.state {
                 ChunkState::Size => {
-                    let limit = MAX_CHUNK_SIZE_DIGITS + MAX_CHUNK_EXTENSIONS - self.extensions;
+                    let limit = MAX_CHUNK_SIZE_DIGITS
+                        + MAX_CHUNK_EXTENSIONS.saturating_sub(self.extensions);
                     let Some(line) = self.line(buffer, limit, || {
                         ReadError::Malformed(format!(
                             "chunk size line too long (chunk extensions are limited to {MAX_CHUNK_EXTENSIONS} bytes per body)"

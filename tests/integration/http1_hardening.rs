@@ -273,6 +273,22 @@ fn chunked_trailers_and_extensions_are_bounded() {
         assert_refused(&mut stream, what, status);
     }
 
+    // A line that never ends is refused once it is over the limit, not buffered.
+    for (what, start, status) in [
+        ("an endless chunk extension", "1;", "400 Bad Request"),
+        (
+            "an endless trailer field",
+            "0\r\nX-Endless: ",
+            "431 Request Header Fields Too Large",
+        ),
+    ] {
+        let mut stream = server.connect();
+        let mut bytes = call("1.1", framing, start.as_bytes());
+        bytes.resize(bytes.len() + (1 << 20), b'e');
+        stream.write_all(&bytes).unwrap();
+        assert_refused(&mut stream, what, status);
+    }
+
     // Within the limits: a 3 MiB body in 1,000-byte chunks, some with an extension, and
     // 60 KiB of trailers, all accepted on one kept-alive connection.
     let name = "n".repeat(3 << 20);
