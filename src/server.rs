@@ -2,17 +2,18 @@
 //! protocol from the first bytes (under TLS, from the first decrypted bytes), hands the
 //! connection to that protocol's front end with the shared router, and drains on shutdown
 //! — no new connections, idle ones closed, in-flight requests finished within a bounded
-//! grace period.
+//! grace period. A connection has `--header-timeout` from its accepting to the end of its
+//! first request's head: the TLS handshake and protocol sniffing are inside it.
 
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::tls::HANDSHAKE_RECORD;
-use crate::protocol::{grpc, jsonrpc, mucp, stopping, Rewound};
+use crate::protocol::{grpc, jsonrpc, mucp, stopping, Rewound, Timeouts};
 use bytes::BytesMut;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -26,10 +27,20 @@ pub struct ServerOptions {
     pub grace: Duration,
     /// Every connection must be TLS (`--tls-cert`); `None` serves plaintext.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a client may take over each part of a request, and sit idle.
+    pub timeouts: Timeouts,
 }
 
-/// How long a client may take over its TLS handshake.
+/// How long a client may take over its TLS handshake when `--header-timeout` is off.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `future`'s output, or `None` once `deadline` has passed.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), future).await.ok(),
+        None => Some(future.await),
+    }
+}
 
 /// Serves until `shutdown` completes, then drains. Returns once every connection is done
 /// or the grace period is over.
@@ -43,17 +54,27 @@ pub async fn serve(
     let options = Arc::new(options);
     let grace = options.grace;
     let mut connections = JoinSet::new();
+    // Whether the last accept failed.
+    let mut failing = false;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::warn!("accepting connections again");
+                    }
                     connections.spawn(serve_connection(stream, peer, router.clone(), options.clone(), stopped.clone()));
                 }
                 Err(error) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("accept failed: {error}");
+                    // Out of file descriptors and the like: wait a little rather than spin,
+                    // and say so once, not 50 times a second.
+                    match failing {
+                        false => tracing::warn!("accept failed: {error}; retrying every 20 ms"),
+                        true => tracing::debug!("accept failed: {error}"),
+                    }
+                    failing = true;
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
@@ -105,25 +126,33 @@ async fn serve_connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let accepted = Instant::now();
+    let deadline = options.timeouts.header.map(|limit| accepted + limit);
     let Some(tls) = &options.tls else {
-        return serve_stream(stream, peer, router, &options, stopped).await;
+        return serve_stream(stream, peer, router, &options, accepted, stopped).await;
     };
     let mut first = [0u8; 1];
     let peeked = tokio::select! {
-        peeked = stream.peek(&mut first) => peeked,
+        peeked = within(deadline, stream.peek(&mut first)) => peeked,
         _ = stopping(&mut stopped) => return,
     };
-    if !matches!(peeked, Ok(1)) {
-        return;
+    match peeked {
+        Some(Ok(1)) => {}
+        None => {
+            tracing::debug!("{peer} sent nothing within --header-timeout");
+            return;
+        }
+        Some(_) => return,
     }
     if first[0] != HANDSHAKE_RECORD {
         return refuse_plaintext(stream, peer, first[0]).await;
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => serve_stream(stream, peer, router, &options, stopped).await,
-        Ok(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
-        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+    let handshake_deadline = deadline.unwrap_or(accepted + TLS_HANDSHAKE_TIMEOUT);
+    match within(Some(handshake_deadline), acceptor.accept(stream)).await {
+        Some(Ok(stream)) => serve_stream(stream, peer, router, &options, accepted, stopped).await,
+        Some(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
+        None => tracing::debug!("TLS handshake with {peer} timed out"),
     }
 }
 
@@ -151,18 +180,26 @@ async fn serve_stream<S>(
     peer: SocketAddr,
     router: Arc<Router>,
     options: &ServerOptions,
+    accepted: Instant,
     mut stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let deadline = options.timeouts.header.map(|limit| accepted + limit);
     let mut first = BytesMut::with_capacity(8 * 1024);
     let sniffed = loop {
         if let Some(sniffed) = sniff(&first) {
             break sniffed;
         }
         let read = tokio::select! {
-            read = stream.read_buf(&mut first) => read,
+            read = within(deadline, stream.read_buf(&mut first)) => read,
             _ = stopping(&mut stopped), if first.is_empty() => return,
+        };
+        let Some(read) = read else {
+            // Too slow to say which protocol it speaks: closed without a word, as Go's
+            // server closes a connection whose request never began.
+            tracing::debug!("{peer} did not begin a request within --header-timeout");
+            return;
         };
         match read {
             Ok(0) | Err(_) if first.is_empty() => return,
@@ -172,7 +209,9 @@ async fn serve_stream<S>(
     };
     match sniffed {
         Sniffed::Mucp => {
-            let connection = HttpConnection::with_buffered(stream, options.max_message_size, first);
+            let mut connection =
+                HttpConnection::with_buffered(stream, options.max_message_size, first);
+            connection.set_timeouts(options.timeouts, accepted);
             mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
         }
         Sniffed::Http2 => {
@@ -186,6 +225,7 @@ async fn serve_stream<S>(
                 first,
                 router,
                 options.max_message_size,
+                options.timeouts,
                 stopped,
             )
             .await

@@ -5,6 +5,7 @@ use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
 use crate::handler::{HandlerRules, Router, RouterOptions};
 use crate::protocol::tls::ServerFiles;
+use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
 use crate::server::{self, ServerOptions};
@@ -47,6 +48,19 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     grace: Duration,
+    /// How long a client may take to send a request's head, from its first byte; a new
+    /// connection's TLS handshake and first bytes count too. A head too slow gets 408 and
+    /// the connection is closed (0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long a client may take to send a request's body once its head is in (for
+    /// JSON-RPC, a whole request from its first byte); too slow gets 408 (0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    body_timeout: Duration,
+    /// How long a kept-alive HTTP/1.1 or JSON-RPC connection may wait with no request in
+    /// progress before it is closed (0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Do not register in any registry.
@@ -83,6 +97,7 @@ fn parse_metadata(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let schema = args
         .schema
         .load()?
@@ -126,10 +141,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         (Some(_), Some(_)) => ", mutual TLS",
     };
     let secure = tls.is_some();
+    // Zero turns a timeout off, as in Go's http.Server.
+    let limit = |timeout: Duration| Some(timeout).filter(|timeout| !timeout.is_zero());
     let options = ServerOptions {
         max_message_size: args.max_message_size,
         grace: args.grace,
         tls,
+        timeouts: Timeouts {
+            header: limit(args.header_timeout),
+            body: limit(args.body_timeout),
+            idle: limit(args.idle_timeout),
+        },
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -187,6 +209,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("rmicro serve: stopped");
         Ok(())
     })
+}
+
+/// Every connection holds a descriptor, and a soft limit of 1,024 is soon reached: it is
+/// raised to the hard limit, as Go's runtime does at start-up.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) and setrlimit(2) read and write the struct given, nothing else.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+            && limit.rlim_cur < limit.rlim_max
+            && {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+            }
+    };
+    if raised {
+        tracing::debug!("open-file limit raised to {}", limit.rlim_cur);
+    }
 }
 
 /// The user's node metadata, and go-micro's `secure=true` for a TLS server (callers then

@@ -1,16 +1,41 @@
 //! HTTP/1.1 message framing for mucp, where each transport message is one HTTP message
 //! (spec §1): reading requests and responses (Content-Length, chunked, or close-delimited
-//! bodies) with httparse, and Go's header-name canonicalisation. No RPC meaning here.
+//! bodies) with httparse, `100 Continue` for a request that expects it, the server's read
+//! timeouts, and Go's header-name canonicalisation. No RPC meaning here.
 //!
-//! Reading is cancel-safe: bytes are consumed from the buffer only once a whole message
-//! is there, so a reader can be raced against a shutdown signal.
+//! Request framing is strict where a lenient reader would let a proxy in front and this
+//! server disagree on where a request ends (request smuggling, RFC 9112 §6): Content-Length
+//! with Transfer-Encoding, Content-Lengths that differ or are not plain digits, and a
+//! Transfer-Encoding whose last coding is not exactly `chunked` are refused.
+//!
+//! Reading is incremental and cancel-safe: what has been parsed (a head, a body's chunks so
+//! far) is kept in the connection, not in the reading future, so a reader can be raced
+//! against a shutdown signal and resumed, and no byte is parsed twice.
 
-use bytes::{Bytes, BytesMut};
+pub use super::Timeouts;
+use bytes::{Buf, Bytes, BytesMut};
 use std::io;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// Largest message head; also the largest trailer section of a chunked body.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
+/// All chunk extensions of one body together (hyper's limit): nobody sends them, and
+/// each one is a line the server must scan without keeping.
+const MAX_CHUNK_EXTENSIONS: usize = 16 * 1024;
+/// The longest chunk size: 16 hex digits fill a u64.
+const MAX_CHUNK_SIZE_DIGITS: usize = 16;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Where a connection is in reading a message, for its timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No byte of the next message yet.
+    Idle,
+    Head,
+    Body,
+}
 
 /// One HTTP message: headers with Go-canonical names, in arrival order, and the body.
 #[derive(Debug)]
@@ -58,17 +83,62 @@ pub enum ReadError {
     Closed,
     #[error("malformed HTTP message: {0}")]
     Malformed(String),
+    /// A head, or a chunked body's trailer section, over the head limit.
+    #[error("{0}")]
+    HeadTooLarge(String),
+    /// A transfer coding other than chunked.
+    #[error("{0}")]
+    Unsupported(String),
     #[error("message body of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("truncated message: the connection closed after {received} of {expected} body bytes")]
     Truncated { expected: usize, received: usize },
+    #[error("{}", timed_out(*.0))]
+    TimedOut(Phase),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
 
+fn timed_out(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Idle => "the connection was idle too long",
+        Phase::Head => "the request head did not arrive in time (--header-timeout)",
+        Phase::Body => "the request body did not arrive in time (--body-timeout)",
+    }
+}
+
+impl ReadError {
+    /// The HTTP status a server answers this error with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ReadError::HeadTooLarge(_) => 431,
+            ReadError::Unsupported(_) => 501,
+            ReadError::TooLarge { .. } => 413,
+            ReadError::TimedOut(_) => 408,
+            _ => 400,
+        }
+    }
+}
+
+#[derive(Debug)]
 enum Framing {
     Length(usize),
     Chunked,
+    UntilClose,
+}
+
+/// A message whose head has been read, waiting for its body.
+struct Pending {
+    start: StartLine,
+    headers: Vec<(String, String)>,
+    body: Body,
+    /// Bytes of `100 Continue` still to write: the client holds its body back until then.
+    continue_left: usize,
+}
+
+enum Body {
+    Length(usize),
+    Chunked(ChunkedBody),
     UntilClose,
 }
 
@@ -78,16 +148,17 @@ pub struct HttpConnection<S> {
     buffer: BytesMut,
     max_body: usize,
     at_eof: bool,
+    /// Bytes at the front of `buffer` already searched for the end of a head.
+    head_scanned: usize,
+    pending: Option<Pending>,
+    timeouts: Timeouts,
+    /// The phase the running deadline was set for, and the deadline.
+    deadline: Option<(Phase, Instant)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     pub fn new(stream: S, max_body: usize) -> HttpConnection<S> {
-        HttpConnection {
-            stream,
-            buffer: BytesMut::with_capacity(8 * 1024),
-            max_body,
-            at_eof: false,
-        }
+        HttpConnection::with_buffered(stream, max_body, BytesMut::with_capacity(8 * 1024))
     }
 
     /// Wraps a stream whose first bytes were already read (protocol sniffing).
@@ -97,7 +168,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             buffer: buffered,
             max_body,
             at_eof: false,
+            head_scanned: 0,
+            pending: None,
+            timeouts: Timeouts::default(),
+            deadline: None,
         }
+    }
+
+    /// Bounds the reading of each request; the current phase's clock started at `since`
+    /// (for a new connection: when it was accepted).
+    pub fn set_timeouts(&mut self, timeouts: Timeouts, since: Instant) {
+        self.timeouts = timeouts;
+        let phase = self.phase();
+        self.deadline = self.limit(phase).map(|limit| (phase, since + limit));
     }
 
     /// The largest body accepted.
@@ -107,19 +190,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
 
     /// Bytes of a message that has started arriving but is not complete.
     pub fn has_partial_message(&self) -> bool {
-        !self.buffer.is_empty()
+        !self.buffer.is_empty() || self.pending.is_some()
     }
 
     /// Reads whatever the peer has already sent without waiting; true when bytes came.
     /// Used when draining, so that a request already on its way is still served.
     pub async fn read_ready(&mut self) -> bool {
         // A zero timeout still polls the read once before it expires.
-        match tokio::time::timeout(
-            std::time::Duration::ZERO,
-            self.stream.read_buf(&mut self.buffer),
-        )
-        .await
-        {
+        match tokio::time::timeout(Duration::ZERO, self.stream.read_buf(&mut self.buffer)).await {
             Ok(Ok(0)) => {
                 self.at_eof = true;
                 false
@@ -151,12 +229,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         &mut self.stream
     }
 
+    /// Ends the connection after an error reply sent before the request was read whole:
+    /// the reply is flushed and the write side shut, then what the client still sends is
+    /// read and dropped for a moment, so that closing with unread input does not reset the
+    /// connection and destroy the reply before the client reads it.
+    pub async fn linger(mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut sink = [0u8; 8 * 1024];
+        let mut left: usize = 4 * 1024 * 1024;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while left > 0 {
+                match self.stream.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => left = left.saturating_sub(read),
+                }
+            }
+        })
+        .await;
+    }
+
     async fn read_message(&mut self, response: bool) -> Result<HttpMessage, ReadError> {
         loop {
-            if !self.buffer.is_empty() {
-                if let Some(message) = self.try_parse(response)? {
-                    return Ok(message);
-                }
+            if let Some(message) = self.advance(response)? {
+                // The next message's clock starts when it is asked for.
+                self.deadline = None;
+                return Ok(message);
+            }
+            if self.pending.as_ref().is_some_and(|p| p.continue_left > 0) {
+                self.write_continue().await?;
             }
             if self.at_eof {
                 return Err(self.eof_error(response));
@@ -164,76 +264,132 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             if self.buffer.capacity() - self.buffer.len() < 4096 {
                 self.buffer.reserve(8 * 1024);
             }
-            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+            let phase = self.phase();
+            let read = match self.deadline() {
+                Some(deadline) => {
+                    tokio::time::timeout_at(deadline.into(), self.stream.read_buf(&mut self.buffer))
+                        .await
+                        .map_err(|_| ReadError::TimedOut(phase))??
+                }
+                None => self.stream.read_buf(&mut self.buffer).await?,
+            };
+            if read == 0 {
                 self.at_eof = true;
             }
         }
     }
 
-    fn eof_error(&self, response: bool) -> ReadError {
-        if self.buffer.is_empty() {
-            return ReadError::Closed;
+    /// Writes what is left of `100 Continue`, counting what went out, so a write that is
+    /// cancelled half-way is finished by the next read rather than repeated.
+    async fn write_continue(&mut self) -> Result<(), ReadError> {
+        let phase = self.phase();
+        let deadline = self.deadline();
+        let write = async {
+            while let Some(pending) = self.pending.as_mut().filter(|p| p.continue_left > 0) {
+                let from = CONTINUE.len() - pending.continue_left;
+                let written = self.stream.write(&CONTINUE[from..]).await?;
+                if written == 0 {
+                    return Err(io::Error::from(io::ErrorKind::WriteZero));
+                }
+                pending.continue_left -= written;
+            }
+            self.stream.flush().await
+        };
+        match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), write)
+                .await
+                .map_err(|_| ReadError::TimedOut(phase))??,
+            None => write.await?,
         }
-        // A close-delimited response body ends here; anything else is cut short.
-        match parse_head(&self.buffer, response) {
-            Ok(Some((head_len, _, _, Framing::Length(expected)))) => ReadError::Truncated {
-                expected,
-                received: self.buffer.len() - head_len,
-            },
-            Ok(Some(_)) => {
-                ReadError::Malformed("the connection closed inside a chunked body".into())
-            }
-            Ok(None) => {
-                ReadError::Malformed("the connection closed inside the message head".into())
-            }
-            Err(error) => error,
+        Ok(())
+    }
+
+    fn phase(&self) -> Phase {
+        if self.pending.is_some() {
+            Phase::Body
+        } else if self.buffer.is_empty() {
+            Phase::Idle
+        } else {
+            Phase::Head
         }
     }
 
-    /// Parses one whole message from the buffer, consuming it; `None` when more bytes are needed.
-    fn try_parse(&mut self, response: bool) -> Result<Option<HttpMessage>, ReadError> {
-        let Some((head_len, start, headers, framing)) = parse_head(&self.buffer, response)? else {
-            if self.buffer.len() > MAX_HEAD {
-                return Err(ReadError::Malformed(format!(
-                    "message head larger than {MAX_HEAD} bytes"
-                )));
+    fn limit(&self, phase: Phase) -> Option<Duration> {
+        match phase {
+            Phase::Idle => self.timeouts.idle,
+            Phase::Head => self.timeouts.header,
+            Phase::Body => self.timeouts.body,
+        }
+    }
+
+    /// The deadline of the current phase, started when the phase was first seen.
+    fn deadline(&mut self) -> Option<Instant> {
+        let phase = self.phase();
+        if let Some((armed, deadline)) = self.deadline {
+            if armed == phase {
+                return Some(deadline);
             }
+        }
+        let deadline = Instant::now() + self.limit(phase)?;
+        self.deadline = Some((phase, deadline));
+        Some(deadline)
+    }
+
+    fn eof_error(&self, response: bool) -> ReadError {
+        match &self.pending {
+            Some(Pending {
+                body: Body::Length(expected),
+                ..
+            }) => ReadError::Truncated {
+                expected: *expected,
+                received: self.buffer.len(),
+            },
+            Some(_) => ReadError::Malformed("the connection closed inside a chunked body".into()),
+            None if self.buffer.is_empty() => ReadError::Closed,
+            None => match parse_head(&self.buffer, response) {
+                Err(error) => error,
+                Ok(_) => {
+                    ReadError::Malformed("the connection closed inside the message head".into())
+                }
+            },
+        }
+    }
+
+    /// Parses what the buffer holds, consuming it; a whole message, or `None` when more
+    /// bytes are needed.
+    fn advance(&mut self, response: bool) -> Result<Option<HttpMessage>, ReadError> {
+        if self.pending.is_none() && !self.read_head(response)? {
+            return Ok(None);
+        }
+        let Some(pending) = self.pending.as_mut() else {
             return Ok(None);
         };
-        let body = match framing {
-            Framing::Length(length) => {
-                if length > self.max_body {
-                    return Err(ReadError::TooLarge {
-                        size: length,
-                        limit: self.max_body,
-                    });
-                }
-                if self.buffer.len() < head_len + length {
+        let body = match &mut pending.body {
+            Body::Length(length) => {
+                if self.buffer.len() < *length {
                     return Ok(None);
                 }
-                let mut message = self.buffer.split_to(head_len + length);
-                message.split_off(head_len).freeze()
+                self.buffer.split_to(*length).freeze()
             }
-            Framing::Chunked => match decode_chunked(&self.buffer[head_len..], self.max_body)? {
-                Some((consumed, body)) => {
-                    let _ = self.buffer.split_to(head_len + consumed);
-                    body
-                }
+            Body::Chunked(chunked) => match chunked.advance(&mut self.buffer, self.max_body)? {
+                Some(body) => body,
                 None => return Ok(None),
             },
-            Framing::UntilClose => {
+            Body::UntilClose => {
                 if !self.at_eof {
-                    if self.buffer.len() - head_len > self.max_body {
+                    if self.buffer.len() > self.max_body {
                         return Err(ReadError::TooLarge {
-                            size: self.buffer.len() - head_len,
+                            size: self.buffer.len(),
                             limit: self.max_body,
                         });
                     }
                     return Ok(None);
                 }
-                let mut message = self.buffer.split();
-                message.split_off(head_len).freeze()
+                self.buffer.split().freeze()
             }
+        };
+        let Some(Pending { start, headers, .. }) = self.pending.take() else {
+            unreachable!("a body was read for a pending head");
         };
         Ok(Some(HttpMessage {
             start,
@@ -241,15 +397,97 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             body,
         }))
     }
+
+    /// Parses and consumes a head once the buffer holds one; false when more bytes are
+    /// needed. httparse runs only on the first bytes (to refuse a peer that is not HTTP at
+    /// once) and when a blank line has arrived, so a head sent a byte at a time is not
+    /// parsed again at every byte.
+    fn read_head(&mut self, response: bool) -> Result<bool, ReadError> {
+        // Blank lines before a request line are ignored (RFC 9112 §2.2).
+        while self.head_scanned == 0 {
+            if self.buffer.starts_with(b"\r\n") {
+                self.buffer.advance(2);
+            } else if self.buffer.starts_with(b"\n") {
+                self.buffer.advance(1);
+            } else {
+                break;
+            }
+        }
+        if self.buffer.is_empty() || self.buffer[..] == b"\r"[..] {
+            return Ok(false);
+        }
+        let first_look = self.head_scanned == 0;
+        let from = self.head_scanned.saturating_sub(2);
+        let ended = find_head_end(&self.buffer[from..]);
+        self.head_scanned = self.buffer.len();
+        if !first_look && !ended {
+            return self.head_within_limit();
+        }
+        let Some((head_len, start, headers, framing, expects_continue)) =
+            parse_head(&self.buffer, response)?
+        else {
+            return self.head_within_limit();
+        };
+        if head_len > MAX_HEAD {
+            return Err(head_too_large());
+        }
+        self.buffer.advance(head_len);
+        self.head_scanned = 0;
+        let body = match framing {
+            Framing::Length(length) if length > self.max_body => {
+                return Err(ReadError::TooLarge {
+                    size: length,
+                    limit: self.max_body,
+                })
+            }
+            Framing::Length(length) => Body::Length(length),
+            Framing::Chunked => Body::Chunked(ChunkedBody::default()),
+            Framing::UntilClose => Body::UntilClose,
+        };
+        let needs_body = !matches!(body, Body::Length(0));
+        self.pending = Some(Pending {
+            start,
+            headers,
+            body,
+            continue_left: if expects_continue && needs_body {
+                CONTINUE.len()
+            } else {
+                0
+            },
+        });
+        Ok(true)
+    }
+
+    fn head_within_limit(&self) -> Result<bool, ReadError> {
+        match self.buffer.len() > MAX_HEAD {
+            true => Err(head_too_large()),
+            false => Ok(false),
+        }
+    }
 }
 
-/// Length, status line or request line, headers, framing.
-type Head = (usize, StartLine, Vec<(String, String)>, Framing);
+fn head_too_large() -> ReadError {
+    ReadError::HeadTooLarge(format!("message head larger than {MAX_HEAD} bytes"))
+}
+
+/// Whether `bytes` hold the blank line that ends a head (`\n\n` or `\n\r\n`).
+fn find_head_end(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|two| two == b"\n\n") || bytes.windows(3).any(|three| three == b"\n\r\n")
+}
+
+/// Length, status line or request line, headers, framing, whether the client waits for
+/// `100 Continue`.
+type Head = (usize, StartLine, Vec<(String, String)>, Framing, bool);
 
 fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let malformed = |error: httparse::Error| ReadError::Malformed(error.to_string());
-    let (head_len, status, raw_headers) = if response {
+    let malformed = |error: httparse::Error| match error {
+        httparse::Error::TooManyHeaders => {
+            ReadError::HeadTooLarge(format!("more than {MAX_HEADERS} header fields"))
+        }
+        error => ReadError::Malformed(error.to_string()),
+    };
+    let (head_len, status, version, raw_headers) = if response {
         let mut parsed = httparse::Response::new(&mut slots);
         match parsed.parse(buffer).map_err(malformed)? {
             httparse::Status::Partial => return Ok(None),
@@ -258,7 +496,7 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
                     parsed.code.unwrap_or(0),
                     parsed.reason.unwrap_or("").to_owned(),
                 );
-                (length, status, parsed.headers)
+                (length, status, parsed.version, parsed.headers)
             }
         }
     } else {
@@ -270,75 +508,265 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
                     method: parsed.method.unwrap_or("").to_owned(),
                     path: parsed.path.unwrap_or("").to_owned(),
                 };
-                (length, line, parsed.headers)
+                (length, line, parsed.version, parsed.headers)
             }
         }
     };
+    let http_1_0 = version == Some(0);
     let mut headers = Vec::with_capacity(raw_headers.len());
-    let mut framing = if response {
-        Framing::UntilClose
-    } else {
-        Framing::Length(0)
-    };
+    let mut expects_continue = false;
     for header in raw_headers.iter() {
         let value = std::str::from_utf8(header.value)
             .map_err(|_| ReadError::Malformed(format!("header {} is not UTF-8", header.name)))?;
-        if header.name.eq_ignore_ascii_case("content-length") {
-            if !matches!(framing, Framing::Chunked) {
-                let length = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
-                framing = Framing::Length(length);
-            }
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding")
-            && value.to_ascii_lowercase().contains("chunked")
-        {
-            framing = Framing::Chunked;
+        if !response && !http_1_0 && header.name.eq_ignore_ascii_case("expect") {
+            expects_continue |= value.trim().eq_ignore_ascii_case("100-continue");
         }
         headers.push((canonical_header_name(header.name), value.to_owned()));
     }
-    Ok(Some((head_len, status, headers, framing)))
+    let framing = framing(raw_headers, response, http_1_0)?;
+    Ok(Some((head_len, status, headers, framing, expects_continue)))
 }
 
-/// Decodes a complete chunked body at the start of `data`: `(bytes consumed, body)`.
-fn decode_chunked(data: &[u8], max_body: usize) -> Result<Option<(usize, Bytes)>, ReadError> {
-    let mut body = Vec::new();
-    let mut position = 0;
-    loop {
-        let (size_len, size) = match httparse::parse_chunk_size(&data[position..]) {
-            Ok(httparse::Status::Complete(found)) => found,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(ReadError::Malformed("bad chunk size".into())),
-        };
-        position += size_len;
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        if size == 0 {
-            // Trailers (ignored) end with an empty line.
-            loop {
-                let Some(end) = data[position..].windows(2).position(|pair| pair == b"\r\n") else {
-                    return Ok(None);
-                };
-                position += end + 2;
-                if end == 0 {
-                    return Ok(Some((position, body.into())));
+/// How the body of a message is delimited (RFC 9112 §6.3). A request whose framing two
+/// readers could disagree on is refused rather than guessed at.
+fn framing(
+    headers: &[httparse::Header<'_>],
+    response: bool,
+    http_1_0: bool,
+) -> Result<Framing, ReadError> {
+    let mut length: Option<u64> = None;
+    let mut codings: Vec<String> = Vec::new();
+    let mut transfer_encoding = false;
+    for header in headers {
+        let value = String::from_utf8_lossy(header.value);
+        if header.name.eq_ignore_ascii_case("content-length") {
+            // A list of equal values may be taken as one (RFC 9110 §8.6); nothing else.
+            for item in value.split(',') {
+                let item = item.trim_matches([' ', '\t']);
+                let parsed = Some(item)
+                    .filter(|item| !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|item| item.parse::<u64>().ok())
+                    .ok_or_else(|| ReadError::Malformed(format!("bad Content-Length {value:?}")))?;
+                if length.is_some_and(|seen| seen != parsed) {
+                    return Err(ReadError::Malformed(
+                        "Content-Length values that differ".into(),
+                    ));
+                }
+                length = Some(parsed);
+            }
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoding = true;
+            codings.extend(
+                value
+                    .split(',')
+                    .map(|coding| coding.trim_matches([' ', '\t']).to_ascii_lowercase())
+                    .filter(|coding| !coding.is_empty()),
+            );
+        }
+    }
+    let chunked_last = codings.last().is_some_and(|coding| coding == "chunked");
+    if !transfer_encoding {
+        return Ok(match length {
+            Some(length) => Framing::Length(usize::try_from(length).unwrap_or(usize::MAX)),
+            None if response => Framing::UntilClose,
+            None => Framing::Length(0),
+        });
+    }
+    if response {
+        // Transfer-Encoding overrides Content-Length; without chunked last, the body runs
+        // to the close (§6.3 items 3 and 4).
+        return Ok(match chunked_last {
+            true => Framing::Chunked,
+            false => Framing::UntilClose,
+        });
+    }
+    let codings_text = codings.join(", ");
+    if length.is_some() {
+        return Err(ReadError::Malformed(
+            "both Transfer-Encoding and Content-Length".into(),
+        ));
+    }
+    if http_1_0 {
+        return Err(ReadError::Malformed(
+            "Transfer-Encoding in an HTTP/1.0 request".into(),
+        ));
+    }
+    if !chunked_last {
+        return Err(ReadError::Malformed(format!(
+            "Transfer-Encoding {codings_text:?} does not end in chunked"
+        )));
+    }
+    if codings.iter().filter(|coding| *coding == "chunked").count() > 1 {
+        return Err(ReadError::Malformed(format!(
+            "Transfer-Encoding {codings_text:?} applies chunked twice"
+        )));
+    }
+    if codings.len() > 1 {
+        return Err(ReadError::Unsupported(format!(
+            "transfer coding {codings_text:?} is not supported (only chunked)"
+        )));
+    }
+    Ok(Framing::Chunked)
+}
+
+/// A chunked body (RFC 9112 §7.1) decoded as its bytes arrive: each byte is looked at
+/// once, data is moved out of the read buffer as it comes, and the size lines' extensions
+/// and the trailer section (both dropped) are bounded.
+#[derive(Default)]
+struct ChunkedBody {
+    state: ChunkState,
+    body: BytesMut,
+    /// Bytes at the front of the buffer already searched for the current line's end.
+    scanned: usize,
+    extensions: usize,
+    trailers: usize,
+}
+
+#[derive(Default)]
+enum ChunkState {
+    #[default]
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+impl ChunkedBody {
+    fn advance(
+        &mut self,
+        buffer: &mut BytesMut,
+        max_body: usize,
+    ) -> Result<Option<Bytes>, ReadError> {
+        loop {
+            match self.state {
+                ChunkState::Size => {
+                    let limit = MAX_CHUNK_SIZE_DIGITS
+                        + MAX_CHUNK_EXTENSIONS.saturating_sub(self.extensions);
+                    let Some(line) = self.line(buffer, limit, || {
+                        ReadError::Malformed(format!(
+                            "chunk size line too long (chunk extensions are limited to {MAX_CHUNK_EXTENSIONS} bytes per body)"
+                        ))
+                    })?
+                    else {
+                        return Ok(None);
+                    };
+                    let size = self.chunk_size(&line)?;
+                    if size == 0 {
+                        self.state = ChunkState::Trailers;
+                        continue;
+                    }
+                    let total = (self.body.len() as u64).saturating_add(size);
+                    if total > max_body as u64 {
+                        return Err(ReadError::TooLarge {
+                            size: usize::try_from(total).unwrap_or(usize::MAX),
+                            limit: max_body,
+                        });
+                    }
+                    self.state = ChunkState::Data(size);
+                }
+                ChunkState::Data(left) => {
+                    if buffer.is_empty() {
+                        return Ok(None);
+                    }
+                    let take = usize::try_from(left)
+                        .unwrap_or(usize::MAX)
+                        .min(buffer.len());
+                    self.body.extend_from_slice(&buffer[..take]);
+                    buffer.advance(take);
+                    self.state = match left - take as u64 {
+                        0 => ChunkState::DataEnd,
+                        left => ChunkState::Data(left),
+                    };
+                }
+                ChunkState::DataEnd => {
+                    if buffer.len() < 2 {
+                        return Ok(None);
+                    }
+                    if &buffer[..2] != b"\r\n" {
+                        return Err(ReadError::Malformed("chunk not followed by CRLF".into()));
+                    }
+                    buffer.advance(2);
+                    self.state = ChunkState::Size;
+                }
+                ChunkState::Trailers => {
+                    let limit = MAX_HEAD - self.trailers;
+                    let Some(line) = self.line(buffer, limit, || {
+                        ReadError::HeadTooLarge(format!(
+                            "trailer section larger than {MAX_HEAD} bytes"
+                        ))
+                    })?
+                    else {
+                        return Ok(None);
+                    };
+                    // Trailer fields are read past, not kept: nothing here uses them.
+                    self.trailers += line.len() + 2;
+                    if line.is_empty() {
+                        return Ok(Some(std::mem::take(&mut self.body).freeze()));
+                    }
                 }
             }
         }
-        if body.len().saturating_add(size) > max_body {
-            return Err(ReadError::TooLarge {
-                size: body.len().saturating_add(size),
-                limit: max_body,
-            });
+    }
+
+    /// Takes one CRLF-ended line off the buffer (without its CRLF); `None` until it is
+    /// whole. A line longer than `limit` bytes is `too_long`; a bare CR or LF is malformed.
+    fn line(
+        &mut self,
+        buffer: &mut BytesMut,
+        limit: usize,
+        too_long: impl Fn() -> ReadError,
+    ) -> Result<Option<BytesMut>, ReadError> {
+        let searched = buffer.len().min(limit + 2);
+        let Some(end) = buffer[self.scanned..searched]
+            .iter()
+            .position(|&byte| byte == b'\n')
+            .map(|at| self.scanned + at)
+        else {
+            self.scanned = searched;
+            return match buffer.len() >= limit + 2 {
+                true => Err(too_long()),
+                false => Ok(None),
+            };
+        };
+        self.scanned = 0;
+        let mut line = buffer.split_to(end + 1);
+        line.truncate(end);
+        match line.split_last() {
+            Some((b'\r', rest)) if !rest.contains(&b'\r') => line.truncate(end - 1),
+            _ => {
+                return Err(ReadError::Malformed(
+                    "a bare CR or LF in chunked framing".into(),
+                ))
+            }
         }
-        if data.len() < position + size + 2 {
-            return Ok(None);
+        Ok(Some(line))
+    }
+
+    /// `1*HEXDIG [ BWS ";" extensions ]`, the extensions counted and ignored.
+    fn chunk_size(&mut self, line: &[u8]) -> Result<u64, ReadError> {
+        let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        let bad = || {
+            ReadError::Malformed(format!(
+                "bad chunk size {:?}",
+                line.escape_ascii().to_string()
+            ))
+        };
+        if digits == 0 || digits > MAX_CHUNK_SIZE_DIGITS {
+            return Err(bad());
         }
-        body.extend_from_slice(&data[position..position + size]);
-        if &data[position + size..position + size + 2] != b"\r\n" {
-            return Err(ReadError::Malformed("chunk not followed by CRLF".into()));
+        let rest = &line[digits..];
+        let extension = rest.trim_ascii_start();
+        if !extension.is_empty() && extension[0] != b';' {
+            return Err(bad());
         }
-        position += size + 2;
+        self.extensions += rest.len();
+        if self.extensions > MAX_CHUNK_EXTENSIONS {
+            return Err(ReadError::Malformed(format!(
+                "chunk extensions longer than {MAX_CHUNK_EXTENSIONS} bytes"
+            )));
+        }
+        let digits = std::str::from_utf8(&line[..digits]).map_err(|_| bad())?;
+        u64::from_str_radix(digits, 16).map_err(|_| bad())
     }
 }
 
@@ -428,6 +856,127 @@ mod tests {
             read(b"", 100).await.unwrap_err(),
             ReadError::Closed
         ));
+    }
+
+    const CHUNKED_HEAD: &[u8] = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+    #[tokio::test]
+    async fn chunk_lines_are_strict() {
+        for (body, accepted) in [
+            (&b"3 ;a=b\r\nabc\r\n0\r\n\r\n"[..], Some(&b"abc"[..])),
+            (
+                b"00000000000000C\r\n0123456789\r\n\r\n0\r\nX: y\r\n\r\n",
+                Some(b"0123456789\r\n"),
+            ),
+            (b"3\nabc\r\n0\r\n\r\n", None),
+            (b";x\r\nabc\r\n0\r\n\r\n", None),
+            (b"3x\r\nabc\r\n0\r\n\r\n", None),
+            (b"00000000000000003\r\nabc\r\n0\r\n\r\n", None),
+            (b"3\r\nabcd\r\n0\r\n\r\n", None),
+            (b"3\r\nabc\r\n0\r\nX: a\rb\r\n\r\n", None),
+            (b"3\r\nabc\r\n0\r\n\n", None),
+        ] {
+            let mut request = CHUNKED_HEAD.to_vec();
+            request.extend_from_slice(body);
+            let result = read(&request, 100).await;
+            let shown = body.escape_ascii().to_string();
+            match accepted {
+                Some(expected) => assert_eq!(&result.unwrap().body[..], expected, "{shown}"),
+                None => assert!(
+                    matches!(result, Err(ReadError::Malformed(_))),
+                    "{shown}: {result:?}"
+                ),
+            }
+        }
+    }
+
+    /// The bytes of a chunked body leave the read buffer as they arrive: the buffer never
+    /// holds more than what came since the last parse, however long the body.
+    #[tokio::test]
+    async fn a_chunked_body_is_parsed_as_it_arrives() {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut connection = HttpConnection::new(server, 1 << 20);
+        let sending = async {
+            client.write_all(CHUNKED_HEAD).await.unwrap();
+            for _ in 0..200 {
+                client.write_all(b"3e8\r\n").await.unwrap();
+                client.write_all(&[b'x'; 1000]).await.unwrap();
+                client.write_all(b"\r\n").await.unwrap();
+            }
+        };
+        tokio::select! {
+            read = connection.read_request() => panic!("no last chunk yet: {read:?}"),
+            () = sending => {}
+        }
+        assert!(connection.has_partial_message());
+        assert!(
+            connection.unconsumed().len() <= 8 * 1024,
+            "{} bytes kept unparsed",
+            connection.unconsumed().len()
+        );
+        // The reading, cancelled, resumes where it stopped.
+        let finishing = async {
+            client
+                .write_all(b"0\r\nTrailer: yes\r\n\r\n")
+                .await
+                .unwrap();
+        };
+        let (message, ()) = tokio::join!(connection.read_request(), finishing);
+        assert_eq!(message.unwrap().body.len(), 200_000);
+    }
+
+    /// Requests sent one byte at a time, the reader cancelled between bytes, are read
+    /// as when sent whole.
+    #[tokio::test]
+    async fn requests_arrive_a_byte_at_a_time() {
+        let (mut client, server) = tokio::io::duplex(1);
+        let mut connection = HttpConnection::new(server, 100);
+        let bytes = b"\r\nPOST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nde\r\n0\r\n\r\n";
+        let mut messages = Vec::new();
+        for &byte in bytes.iter() {
+            client.write_all(&[byte]).await.unwrap();
+            if let Ok(read) =
+                tokio::time::timeout(Duration::from_millis(1), connection.read_request()).await
+            {
+                messages.push(read.unwrap());
+            }
+        }
+        let seen: Vec<_> = messages
+            .iter()
+            .map(|message| {
+                (
+                    message.request_line().unwrap().1.to_owned(),
+                    message.body.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("/a".to_owned(), Bytes::from("abc")),
+                ("/b".to_owned(), Bytes::from("de"))
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn trailers_and_extensions_are_bounded() {
+        let mut trailers = CHUNKED_HEAD.to_vec();
+        trailers.extend_from_slice(b"0\r\n");
+        for _ in 0..70 {
+            trailers.extend_from_slice(format!("X: {}\r\n", "t".repeat(1000)).as_bytes());
+        }
+        trailers.extend_from_slice(b"\r\n");
+        let error = read(&trailers, 100).await.unwrap_err();
+        assert!(matches!(error, ReadError::HeadTooLarge(_)), "{error:?}");
+        assert_eq!(error.http_status(), 431);
+
+        let mut extension = CHUNKED_HEAD.to_vec();
+        extension.extend_from_slice(
+            format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(MAX_CHUNK_EXTENSIONS)).as_bytes(),
+        );
+        let error = read(&extension, 100).await.unwrap_err();
+        assert!(matches!(error, ReadError::Malformed(_)), "{error:?}");
     }
 
     #[test]

@@ -23,6 +23,20 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// How long a server waits for each part of a request; `None` waits for ever (a client's
+/// connection, where the caller's own deadline applies).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timeouts {
+    /// From a request's first byte to the end of its head; for a new connection, from
+    /// its accepting, through the TLS handshake and the bytes that tell its protocol.
+    pub header: Option<std::time::Duration>,
+    /// From the end of a request's head to the end of its body (a JSON-RPC request: from
+    /// its first byte to its end).
+    pub body: Option<std::time::Duration>,
+    /// Between requests on a kept-alive connection with nothing in flight.
+    pub idle: Option<std::time::Duration>,
+}
+
 /// The wire protocols a caller can speak, named by their address schemes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {

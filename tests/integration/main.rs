@@ -3,6 +3,7 @@
 
 mod call;
 mod captures;
+mod connections;
 mod engine;
 mod etcd;
 mod grpc;
@@ -11,6 +12,7 @@ mod grpc_wire;
 mod h2_bounds;
 mod h2_frames;
 mod hardening;
+mod http1_hardening;
 mod inspect;
 mod jsonrpc;
 mod mdns;

@@ -153,7 +153,12 @@ impl Server {
 
     /// Starts `rmicro serve ARGS --address 127.0.0.1:0` and waits for its address line.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = rmicro()
+        Server::start_from(rmicro(), args)
+    }
+
+    /// [`Server::start`] from a prepared `rmicro` command (limits, environment).
+    pub fn start_from(mut command: Command, args: &[&str]) -> Server {
+        let mut child = command
             .arg("serve")
             .args(args)
             .args(["--address", "127.0.0.1:0"])

@@ -12,13 +12,13 @@ use std::process::Output;
 use tempfile::TempDir;
 
 /// A CA and the PEM files it signed, in a directory of their own.
-struct Certificates {
+pub struct Certificates {
     dir: TempDir,
 }
 
 impl Certificates {
     /// `ca.pem`; `server.pem`/`server.key` for localhost and 127.0.0.1; `client.pem`/`client.key`.
-    fn new() -> Certificates {
+    pub fn new() -> Certificates {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -56,7 +56,7 @@ impl Certificates {
     }
 
     /// `rmicro serve` of the greeter over TLS, plus `extra` flags.
-    fn server(&self, extra: &[&str]) -> Server {
+    pub fn server(&self, extra: &[&str]) -> Server {
         let (cert, key) = (self.path("server.pem"), self.path("server.key"));
         let mut args = vec!["--no-register", "--tls-cert", &cert, "--tls-key", &key];
         args.extend_from_slice(extra);

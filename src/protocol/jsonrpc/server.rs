@@ -2,12 +2,14 @@
 //! `jsonrpc.NewServerCodec` (spec §9). Each request runs as its own task and its reply is
 //! written when it completes, so replies leave out of order. A request whose header cannot
 //! be decoded ends the connection (after in-flight replies are sent), as in Go; every
-//! other mistake is answered with Go's error text and the connection kept.
+//! other mistake is answered with Go's error text and the connection kept. Unlike Go, a
+//! request must arrive whole within `--body-timeout` of its first byte, and a connection
+//! with nothing in flight is closed after `--idle-timeout`.
 
 use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
-use crate::protocol::{poll_once, stopping, Dispatch, Lookup};
+use crate::protocol::{poll_once, stopping, Dispatch, Lookup, Timeouts};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -17,7 +19,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::{self, JoinSet};
@@ -34,6 +36,7 @@ pub async fn serve_connection<S, D>(
     mut input: BytesMut,
     dispatch: Arc<D>,
     max_message_size: usize,
+    timeouts: Timeouts,
     mut stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -48,9 +51,16 @@ pub async fn serve_connection<S, D>(
     let mut output = Vec::with_capacity(4096);
     let mut reading = true;
     let mut last_read = false;
+    // When the request being received began, and when the connection fell idle.
+    let mut value_began: Option<Instant> = None;
+    let mut idle_since: Option<Instant> = None;
     loop {
         while reading {
-            match scanner.next_value(&mut input) {
+            let scanned = scanner.next_value(&mut input);
+            if matches!(scanned, Scanned::Value(_)) {
+                value_began = None;
+            }
+            match scanned {
                 Scanned::Value(bytes) if bytes.len() > max_message_size => {
                     too_large(&peer, max_message_size, &mut output);
                     reading = false;
@@ -106,6 +116,17 @@ pub async fn serve_connection<S, D>(
             return;
         }
         input.reserve(8 * 1024);
+        let now = Instant::now();
+        // A request held back by the in-flight limit is not the client's delay.
+        let receiving = reading && calls.len() < MAX_IN_FLIGHT && !input.is_empty();
+        let idle = reading && input.is_empty() && calls.is_empty();
+        value_began = value_began.or(Some(now)).filter(|_| receiving);
+        idle_since = idle_since.or(Some(now)).filter(|_| idle);
+        let deadline = match (value_began, idle_since) {
+            (Some(began), _) => timeouts.body.map(|limit| began + limit),
+            (None, Some(since)) => timeouts.idle.map(|limit| since + limit),
+            (None, None) => None,
+        };
         tokio::select! {
             read = reader.read_buf(&mut input), if reading && calls.len() < MAX_IN_FLIGHT => {
                 if !matches!(read, Ok(n) if n > 0) {
@@ -115,6 +136,14 @@ pub async fn serve_connection<S, D>(
             Some(finished) = calls.join_next_with_id(), if !calls.is_empty() => {
                 take_reply(finished, &mut call_ids, &mut output);
             }
+            _ = sleep_until(deadline), if deadline.is_some() => {
+                if let (Some(limit), Some(_)) = (timeouts.body, value_began) {
+                    let message = format!("rpc: server cannot decode request: the request did not arrive within {limit:?} (--body-timeout)");
+                    tracing::warn!("closing the JSON-RPC connection from {peer}: {message}");
+                    output.extend_from_slice(&error_line(None, &message));
+                }
+                reading = false;
+            }
             _ = stopping(&mut stopped), if reading => {
                 // Requests the client already sent are still answered.
                 // A zero timeout still polls the read once.
@@ -122,6 +151,13 @@ pub async fn serve_connection<S, D>(
                 last_read = true;
             }
         }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 

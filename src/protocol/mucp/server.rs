@@ -8,9 +8,9 @@ use super::parse_timeout;
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::connect::{self, ConnectRequest};
-use crate::protocol::http1::{HttpConnection, HttpMessage, ReadError};
+use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
 use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup};
-use crate::status::{Code, Status};
+use crate::status::{http_status_text, Code, Status};
 use bytes::Bytes;
 use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -66,21 +66,10 @@ pub async fn serve_connection<S, D>(
         };
         let message = match read {
             Ok(message) => message,
-            Err(ReadError::Closed | ReadError::Io(_)) => return,
-            Err(ReadError::Malformed(reason)) => {
-                let reply = format!(
-                    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: {reason}"
-                );
-                let _ = connection.write_all(reply.as_bytes()).await;
-                return;
-            }
+            Err(ReadError::Closed | ReadError::Io(_) | ReadError::TimedOut(Phase::Idle)) => return,
             Err(error @ (ReadError::TooLarge { .. } | ReadError::Truncated { .. })) => {
                 // The body cannot be read past this point, so the connection ends here.
-                let code = if matches!(error, ReadError::TooLarge { .. }) {
-                    413
-                } else {
-                    400
-                };
+                let code = error.http_status();
                 let status = Status {
                     http_code: Some(code),
                     ..Status::new(Code::from_http(code.into()), error.to_string())
@@ -88,11 +77,31 @@ pub async fn serve_connection<S, D>(
                 let value = micro_error(status, dispatch.origin());
                 out.clear();
                 let overlay = [
+                    ("Connection", "close"),
                     ("Micro-Error", value.as_str()),
                     ("X-Micro-Error", value.as_str()),
                 ];
                 write_response(&mut out, echo.as_deref().unwrap_or_default(), &overlay, b"");
-                let _ = connection.write_all(&out).await;
+                if connection.write_all(&out).await.is_ok() {
+                    connection.linger().await;
+                }
+                return;
+            }
+            Err(error) => {
+                // Framing that cannot be trusted, or a request too slow: plain HTTP, as
+                // Go's server answers these, and the connection closed.
+                let code = error.http_status();
+                let reason = match &error {
+                    ReadError::Malformed(reason) => reason.clone(),
+                    error => error.to_string(),
+                };
+                let text = http_status_text(code);
+                let reply = format!(
+                    "HTTP/1.1 {code} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{code} {text}: {reason}"
+                );
+                if connection.write_all(reply.as_bytes()).await.is_ok() {
+                    connection.linger().await;
+                }
                 return;
             }
         };
