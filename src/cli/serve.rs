@@ -3,7 +3,7 @@
 
 use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
-use crate::handler::{HandlerRules, Router, RouterOptions};
+use crate::handler::{ExecLimits, HandlerRules, Router, RouterOptions};
 use crate::protocol::tls::ServerFiles;
 use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
@@ -41,7 +41,8 @@ pub struct ServeArgs {
     /// Service version, as published in the service record.
     #[arg(long = "version", value_name = "VERSION", default_value = "latest")]
     service_version: String,
-    /// Largest request body accepted (e.g. 4MiB).
+    /// Largest request body accepted (e.g. 4MiB), and the most an exec handler may print
+    /// (its reply, or one line of a stream).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
     max_message_size: usize,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
@@ -90,8 +91,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if schema.is_empty() {
         tracing::warn!("the schema has no services; serving only the Debug service");
     }
+    let limits = ExecLimits::new(args.max_message_size);
     let rules = match &args.handlers {
-        Some(path) => HandlerRules::load(path, &schema)?,
+        Some(path) => HandlerRules::load(path, &schema, &limits)?,
         None => HandlerRules::default(),
     };
     let name = args

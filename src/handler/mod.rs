@@ -14,6 +14,7 @@ mod stats;
 mod stub;
 
 pub use debug::{debug_schema, PROTOCOLS};
+pub use exec::ExecLimits;
 pub use rules::HandlerRules;
 
 use crate::codec;

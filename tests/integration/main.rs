@@ -5,6 +5,7 @@ mod call;
 mod captures;
 mod engine;
 mod etcd;
+mod exec_limits;
 mod grpc;
 mod grpc_retry;
 mod grpc_wire;
