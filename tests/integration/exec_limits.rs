@@ -1,12 +1,16 @@
 //! Bounds on exec handlers (issue: hardening, "exec without bounds"): what a handler
 //! prints is capped at `--max-message-size` (the reply, or each line of a stream), and a
-//! handler's whole process group dies with its call, after a successful reply too. The handlers are
+//! handler's whole process group dies with its call — when the caller goes away over any
+//! protocol, and after a successful reply too. The handlers are
 //! `tests/fixtures/exec_bounds.sh`, which records each run in a directory.
 
+use crate::h2_frames;
 use crate::support::{
-    assert_exit, assert_stderr_has, fixture, group_is_gone, json, peak_rss_kib, root, run,
-    wait_until, write_temp, Server,
+    assert_exit, assert_stderr_has, eventually, fixture, group_is_gone, json, peak_rss_kib, root,
+    run, wait_until, write_temp, Server,
 };
+use std::io::Write;
+use std::time::Duration;
 
 /// A server of the interop echo schema whose endpoints run `exec_bounds.sh MODE DIR ARG`,
 /// one `(endpoint, mode, arg, extra rule fields)` each; its directory holds the records.
@@ -81,6 +85,17 @@ impl ExecServer {
     }
 }
 
+const ECHO_SAY: &str = "/echo.v1.Echo/Say";
+
+/// One mucp request of JSON `body` for `endpoint`, with `headers` (`Name: value\r\n` each).
+fn mucp_request(endpoint: &str, headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Service: echo\r\nMicro-Endpoint: {endpoint}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 #[test]
 fn a_handler_printing_past_the_message_size_is_killed_and_the_caller_told() {
     // Each handler prints 200 MB: the server holds at most 64 KiB of it.
@@ -136,6 +151,144 @@ fn a_handler_printing_past_the_message_size_is_killed_and_the_caller_told() {
     // And it still serves.
     let output = server.server.run(&["call", "Debug.Health", "{}"]);
     assert_exit(&output, 0);
+}
+
+#[test]
+fn a_streaming_handler_whose_caller_stops_reading_is_paused_then_killed() {
+    let server = ExecServer::start(&[("Echo.Count", "endless", "", "")], &[]);
+    // Connect's streaming form over HTTP/1.1: replies are chunks of the response, which
+    // this client never reads.
+    let mut stream = server.server.connect();
+    let envelope = b"\0\0\0\0\x02{}";
+    stream
+        .write_all(
+            format!(
+                "POST /echo.v1.Echo/Count HTTP/1.1\r\nHost: x\r\nContent-Type: application/connect+json\r\nContent-Length: {}\r\n\r\n",
+                envelope.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream.write_all(envelope).unwrap();
+    let group = server.nth_run(1);
+    // `yes` writes hundreds of MB a second: two seconds unpaused would show.
+    std::thread::sleep(Duration::from_secs(2));
+    let peak = peak_rss_kib(server.server.pid());
+    assert!(peak < 100 * 1024, "the server's peak RSS is {peak} KiB");
+    assert!(!group_is_gone(group), "the handler ended on its own");
+    drop(stream);
+    server.assert_group_dies(group, "after its caller closed the connection");
+}
+
+/// How a caller goes away in the middle of a unary call to a handler that runs a minute.
+enum Leaving {
+    /// Over a TCP connection the test closes.
+    Close(Vec<u8>),
+    /// Over HTTP/2: RST_STREAM (true) or closing the connection (false).
+    H2 {
+        content_type: &'static str,
+        body: &'static [u8],
+        reset: bool,
+    },
+}
+
+#[test]
+fn a_caller_that_goes_away_kills_the_handlers_process_group() {
+    let server = ExecServer::start(&[("Echo.Say", "hold", "60", "")], &[]);
+    let cases = [
+        ("mucp", Leaving::Close(mucp_request("Echo.Say", "", "{}"))),
+        (
+            "Connect over HTTP/1.1",
+            Leaving::Close(
+                b"POST /echo.v1.Echo/Say HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                    .to_vec(),
+            ),
+        ),
+        (
+            "JSON-RPC",
+            Leaving::Close(br#"{"method":"Echo.Say","params":[{}],"id":1}"#.to_vec()),
+        ),
+        (
+            "gRPC, stream reset",
+            Leaving::H2 {
+                content_type: "application/grpc",
+                body: b"\0\0\0\0\0",
+                reset: true,
+            },
+        ),
+        (
+            "gRPC, connection closed",
+            Leaving::H2 {
+                content_type: "application/grpc",
+                body: b"\0\0\0\0\0",
+                reset: false,
+            },
+        ),
+        (
+            "Connect over HTTP/2, stream reset",
+            Leaving::H2 {
+                content_type: "application/json",
+                body: b"{}",
+                reset: true,
+            },
+        ),
+    ];
+    // Every way is tried; those that left a group running are named at the end.
+    let mut survivors = Vec::new();
+    let mut dies = |group: i32, how: &str| {
+        if !eventually(|| group_is_gone(group)) {
+            survivors.push(how.to_owned());
+        }
+    };
+    let mut runs = 0;
+    for (how, leaving) in cases {
+        runs += 1;
+        match leaving {
+            Leaving::Close(request) => {
+                let mut stream = server.server.connect();
+                stream.write_all(&request).unwrap();
+                let group = server.nth_run(runs);
+                drop(stream);
+                dies(group, how);
+            }
+            Leaving::H2 {
+                content_type,
+                body,
+                reset,
+            } => {
+                let mut connection = h2_frames::Connection::open(&server.server.address);
+                let headers = [
+                    (":method", "POST"),
+                    (":scheme", "http"),
+                    (":path", ECHO_SAY),
+                    (":authority", "x"),
+                    ("content-type", content_type),
+                ];
+                connection.headers(1, &headers, false);
+                connection.data(1, body, true);
+                let group = server.nth_run(runs);
+                if !reset {
+                    drop(connection);
+                    dies(group, how);
+                    continue;
+                }
+                connection.reset(1, h2_frames::CANCEL);
+                dies(group, how);
+                // The connection goes on: the next stream on it runs, and its reset
+                // kills it too.
+                connection.headers(3, &headers, false);
+                connection.data(3, body, true);
+                runs += 1;
+                let next = server.nth_run(runs);
+                connection.reset(3, h2_frames::CANCEL);
+                dies(next, &format!("{how}, a second stream"));
+            }
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "exec process groups still running after their caller left: {survivors:?}"
+    );
 }
 
 #[test]

@@ -226,7 +226,12 @@ impl Call<'_> {
             body,
             deadline: self.deadline,
         };
-        let reply = dispatch.call(request).await?;
+        // A caller that resets the stream (or whose connection ends) drops the call.
+        let reply = tokio::select! {
+            biased;
+            reply = dispatch.call(request) => reply?,
+            _ = exchange.reset() => return Err(cancelled()),
+        };
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
         exchange.send(&body)
     }
@@ -284,9 +289,7 @@ impl Call<'_> {
                         let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
                         exchange.send(&body)?;
                     }
-                    _ = exchange.reset() => {
-                        return Err(Status::new(Code::Cancelled, "the caller cancelled the call"))
-                    }
+                    _ = exchange.reset() => return Err(cancelled()),
                 }
             }
         };
@@ -299,6 +302,10 @@ impl Call<'_> {
             },
         }
     }
+}
+
+fn cancelled() -> Status {
+    Status::new(Code::Cancelled, "the caller cancelled the call")
 }
 
 fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
@@ -328,7 +335,17 @@ async fn serve_connect<D: Dispatch>(
     let refusal = connect::ConnectReply::refusal(content_type);
     let reply = match refusal {
         Some(refusal) => Ok(refusal),
-        None => read_body_and_serve(dispatch, parts, content_type, body, max_message_size).await,
+        None => {
+            let serving =
+                read_body_and_serve(dispatch, parts, content_type, body, max_message_size);
+            let reset = std::future::poll_fn(|context| respond.poll_reset(context));
+            // A caller that resets the stream drops the call.
+            tokio::select! {
+                biased;
+                reply = serving => reply,
+                _ = reset => return,
+            }
+        }
     };
     let reply = match reply {
         Ok(reply) => reply,
