@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name (default: the schema''s package)')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Service version, as published in the service record')
             [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest request body accepted (e.g. 4MiB), and the most an exec handler may print (its reply, or one line of a stream)')
+            [CompletionResult]::new('--exec-concurrency', '--exec-concurrency', [CompletionResultType]::ParameterName, 'Exec handler processes running at once, all endpoints together; later calls queue within their deadline [default: 4 per core]')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'How long in-flight requests may take to finish after SIGINT/SIGTERM')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro''s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]')
             [CompletionResult]::new('--metadata', '--metadata', [CompletionResultType]::ParameterName, 'Node metadata published in the registry (repeatable)')

@@ -42,6 +42,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB), and the most an exec handler may print (its reply, or one line of a stream)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l exec-concurrency -d 'Exec handler processes running at once, all endpoints together; later calls queue within their deadline [default: 4 per core]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l grace -d 'How long in-flight requests may take to finish after SIGINT/SIGTERM' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l metadata -d 'Node metadata published in the registry (repeatable)' -r

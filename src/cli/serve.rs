@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// (its reply, or one line of a stream).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
     max_message_size: usize,
+    /// Exec handler processes running at once, all endpoints together; later calls queue
+    /// within their deadline [default: 4 per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    exec_concurrency: Option<u32>,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     grace: Duration,
@@ -91,7 +95,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if schema.is_empty() {
         tracing::warn!("the schema has no services; serving only the Debug service");
     }
-    let limits = ExecLimits::new(args.max_message_size);
+    let concurrency = args
+        .exec_concurrency
+        .map_or_else(ExecLimits::default_concurrency, |n| n as usize);
+    let limits = ExecLimits::new(args.max_message_size, concurrency);
     let rules = match &args.handlers {
         Some(path) => HandlerRules::load(path, &schema, &limits)?,
         None => HandlerRules::default(),

@@ -5,9 +5,10 @@
 //! (closed when the caller's stream ends) and each line it prints is a reply, sent as it
 //! comes; a line `{"error": {…}}` ends the call with that status.
 //!
-//! Every run is bounded ([`ExecLimits`]): what a command prints is capped at
-//! `--max-message-size` (the reply, or each line of a stream) and only the tail of its
-//! stderr is kept. The command runs in a process group of its own
+//! Every run is bounded ([`ExecLimits`]): at most `--exec-concurrency` processes at once
+//! (and a rule's own `concurrency`), later calls queueing within their deadline; what a
+//! command prints is capped at `--max-message-size` (the reply, or each line of a stream)
+//! and only the tail of its stderr is kept. The command runs in a process group of its own
 //! which is killed when the command exits (its leftover children with it), at the
 //! deadline, and whenever the call is dropped — a caller that resets its stream or closes
 //! its connection drops it.
@@ -21,9 +22,11 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDes
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const STDERR_TAIL: usize = 512;
 
@@ -32,11 +35,24 @@ const STDERR_TAIL: usize = 512;
 pub struct ExecLimits {
     /// The most a command may print: its whole reply, or one line of a stream.
     max_output: usize,
+    /// One permit per process allowed to run at once, shared by every exec endpoint.
+    slots: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 impl ExecLimits {
-    pub fn new(max_output: usize) -> ExecLimits {
-        ExecLimits { max_output }
+    pub fn new(max_output: usize, concurrency: usize) -> ExecLimits {
+        ExecLimits {
+            max_output,
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+        }
+    }
+
+    /// `--exec-concurrency`'s default: four processes per core, enough to keep the cores
+    /// busy with handlers that also wait on I/O.
+    pub fn default_concurrency() -> usize {
+        4 * std::thread::available_parallelism().map_or(1, usize::from)
     }
 }
 
@@ -46,6 +62,8 @@ pub struct ExecHandler {
     service: String,
     output: MessageDescriptor,
     limits: ExecLimits,
+    /// The rule's own `concurrency`: permits for this endpoint alone, and how many.
+    own_slots: Option<(Arc<Semaphore>, usize)>,
 }
 
 /// Kills a child's process group (SIGKILL) when the command has exited, so no grandchild
@@ -71,12 +89,19 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// The permits a running command holds; released after its group is killed.
+struct Slots {
+    _own: Option<OwnedSemaphorePermit>,
+    _global: OwnedSemaphorePermit,
+}
+
 impl ExecHandler {
     pub fn new(
         command: Vec<String>,
         timeout: Duration,
         method: &MethodDescriptor,
         limits: ExecLimits,
+        concurrency: Option<usize>,
     ) -> ExecHandler {
         ExecHandler {
             command,
@@ -84,10 +109,12 @@ impl ExecHandler {
             service: method.parent_service().full_name().to_owned(),
             output: method.output(),
             limits,
+            own_slots: concurrency.map(|limit| (Arc::new(Semaphore::new(limit)), limit)),
         }
     }
 
-    /// Past the caller's deadline or the rule's timeout, whichever is first.
+    /// Past the caller's deadline or the rule's timeout, whichever is first; the timeout
+    /// counts from the call's arrival, its wait for a slot included.
     fn deadline(&self, caller: Option<Instant>) -> Instant {
         let own = Instant::now() + self.timeout;
         caller.map_or(own, |deadline| deadline.min(own))
@@ -95,6 +122,40 @@ impl ExecHandler {
 
     fn program(&self) -> &str {
         &self.command[0]
+    }
+
+    /// Waits for a slot to run the command in: the rule's own first, so a call queued on
+    /// its endpoint does not hold a server-wide slot. A call whose deadline passes while
+    /// queued never starts.
+    async fn slots(&self, deadline: Instant) -> Result<Slots, Status> {
+        let waiting = async {
+            let own = match &self.own_slots {
+                Some((slots, _)) => Some(slots.clone().acquire_owned().await?),
+                None => None,
+            };
+            let global = self.limits.slots.clone().acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Slots {
+                _own: own,
+                _global: global,
+            })
+        };
+        match tokio::time::timeout_at(deadline.into(), waiting).await {
+            Ok(Ok(slots)) => Ok(slots),
+            Ok(Err(_)) => Err(Status::internal("the exec slots are closed")),
+            Err(_) => {
+                let limit = match &self.own_slots {
+                    Some((_, limit)) => format!(
+                        "at most {limit} at once for this rule, {} for the server",
+                        self.limits.concurrency
+                    ),
+                    None => format!("at most {} at once", self.limits.concurrency),
+                };
+                Err(Status::deadline_exceeded(format!(
+                    "exec handler `{}` did not start: the deadline passed while the call waited for an exec slot ({limit}: --exec-concurrency, a rule's \"concurrency\")",
+                    self.program()
+                )))
+            }
+        }
     }
 
     /// Starts the command in a process group of its own, pipes on all three streams.
@@ -164,6 +225,7 @@ impl ExecHandler {
     pub async fn run(&self, request: Request) -> Result<Reply, Status> {
         let deadline = self.deadline(request.deadline);
         let input = request_json(&request.body)?;
+        let _slots = self.slots(deadline).await?;
         let (mut child, group) = self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
         if let Some(mut stdin) = child.stdin.take() {
             // A command that ignores its input may exit before reading it; that is fine.
@@ -218,6 +280,7 @@ impl ExecHandler {
     /// command waits too.
     pub async fn stream(&self, call: StreamCall) -> Result<(), Status> {
         let deadline = self.deadline(call.deadline);
+        let _slots = self.slots(deadline).await?;
         let program = self.program();
         let (mut child, group) = self.spawn(&call.endpoint.name, &call.metadata, deadline)?;
         let (stdin, stdout, stderr) =

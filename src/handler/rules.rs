@@ -34,6 +34,7 @@ struct RuleSpec {
     sequence: Option<Vec<Value>>,
     exec: Option<Vec<String>>,
     timeout: Option<String>,
+    concurrency: Option<usize>,
     proxy: Option<String>,
 }
 
@@ -195,6 +196,11 @@ impl Compile<'_> {
         if spec.timeout.is_some() && spec.exec.is_none() {
             bail!("timeout applies to exec rules only (use delay to slow a reply)");
         }
+        match spec.concurrency {
+            Some(_) if spec.exec.is_none() => bail!("concurrency applies to exec rules only"),
+            Some(0) => bail!("concurrency must be at least 1"),
+            _ => {}
+        }
         if spec.interval.is_some() && !matches!(spec.reply, Some(Value::Array(_))) {
             bail!("interval applies to a list of replies only");
         }
@@ -263,6 +269,7 @@ impl Compile<'_> {
                 timeout,
                 self.method,
                 self.limits.clone(),
+                spec.concurrency,
             ))
         } else if spec.proxy.is_some() {
             bail!("proxy rules are not available in this version of rmicro");

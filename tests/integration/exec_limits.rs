@@ -1,15 +1,16 @@
 //! Bounds on exec handlers (issue: hardening, "exec without bounds"): what a handler
-//! prints is capped at `--max-message-size` (the reply, or each line of a stream), and a
-//! handler's whole process group dies with its call — when the caller goes away over any
-//! protocol, and after a successful reply too. The handlers are
+//! prints is capped at `--max-message-size` (the reply, or each line of a stream), at
+//! most `--exec-concurrency` processes run at once and the others queue within their
+//! deadline, and a handler's whole process group dies with its call — when the caller
+//! goes away over any protocol, and after a successful reply too. The handlers are
 //! `tests/fixtures/exec_bounds.sh`, which records each run in a directory.
 
 use crate::h2_frames;
 use crate::support::{
-    assert_exit, assert_stderr_has, eventually, fixture, group_is_gone, json, peak_rss_kib, root,
-    run, wait_until, write_temp, Server,
+    assert_exit, assert_stderr_has, eventually, exchange, fixture, group_is_gone, json,
+    peak_rss_kib, root, run, wait_until, write_temp, Server,
 };
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
 /// A server of the interop echo schema whose endpoints run `exec_bounds.sh MODE DIR ARG`,
@@ -303,4 +304,116 @@ fn a_successful_calls_leftover_grandchildren_are_killed() {
     assert_eq!(json(&output)["text"], "done");
     let group = server.nth_run(1);
     server.assert_group_dies(group, "after its handler replied and exited");
+}
+
+/// Sends `calls` JSON-RPC calls of `endpoint` on one connection (pipelined, as one client
+/// may) and returns the reply lines in the order they came.
+fn pipelined_jsonrpc(server: &Server, endpoint: &str, calls: usize) -> Vec<serde_json::Value> {
+    let mut stream = server.connect();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let requests: String = (0..calls)
+        .map(|id| format!("{{\"method\":\"{endpoint}\",\"params\":[{{}}],\"id\":{id}}}\n"))
+        .collect();
+    stream.write_all(requests.as_bytes()).unwrap();
+    let mut replies = BufReader::new(stream).lines();
+    (0..calls)
+        .map(|_| {
+            let line = replies.next().expect("a reply line").unwrap();
+            serde_json::from_str(&line).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn exec_concurrency_bounds_the_handlers_running_at_once() {
+    // --exec-concurrency for every exec endpoint, and a rule's own "concurrency".
+    let server = ExecServer::start(
+        &[
+            ("Echo.Say", "hold", "1", ""),
+            ("Echo.Collect", "hold", "1", r#", "concurrency": 1"#),
+        ],
+        &["--exec-concurrency", "2"],
+    );
+    for (endpoint, limit) in [("Echo.Say", 2), ("Echo.Collect", 1)] {
+        let replies = pipelined_jsonrpc(&server.server, endpoint, 5);
+        let mut seen: Vec<i64> = replies
+            .iter()
+            .map(|reply| {
+                assert!(reply["error"].is_null(), "{endpoint}: {reply}");
+                reply["result"]["index"].as_i64().unwrap()
+            })
+            .collect();
+        seen.sort();
+        // Each run counts the runs under way when it started, itself included.
+        assert!(
+            *seen.last().unwrap() <= limit,
+            "{endpoint}: runs at once {seen:?}, limit {limit}"
+        );
+    }
+    assert_eq!(server.started().len(), 10, "every call ran once");
+}
+
+#[test]
+fn a_call_queued_past_its_deadline_or_abandoned_in_the_queue_never_starts() {
+    let server = ExecServer::start(
+        &[("Echo.Say", "hold", "60", "")],
+        &["--exec-concurrency", "1"],
+    );
+    // The one slot is taken for a minute, by a JSON-RPC caller.
+    let mut holder = server.server.connect();
+    holder
+        .write_all(br#"{"method":"Echo.Say","params":[{}],"id":1}"#)
+        .unwrap();
+    let group = server.nth_run(1);
+
+    // A call whose deadline (500 ms, in mucp's nanoseconds) passes in the queue.
+    let reply = exchange(
+        &mut server.server.connect(),
+        &mucp_request("Echo.Say", "Timeout: 500000000\r\n", "{}"),
+    );
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.contains("\"code\":408") && reply.contains("waited for an exec slot"),
+        "{reply}"
+    );
+    // Callers that leave the queue: a closed mucp connection, a reset gRPC stream.
+    let mut queued = server.server.connect();
+    queued
+        .write_all(&mucp_request("Echo.Say", "", "{}"))
+        .unwrap();
+    let mut h2 = h2_frames::Connection::open(&server.server.address);
+    h2.headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", ECHO_SAY),
+            (":authority", "x"),
+            ("content-type", "application/grpc"),
+        ],
+        false,
+    );
+    h2.data(1, b"\0\0\0\0\0", true);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(queued);
+    h2.reset(1, h2_frames::CANCEL);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The slot frees: the next caller runs, and none of the others ever started.
+    drop(holder);
+    server.assert_group_dies(group, "after its JSON-RPC caller closed the connection");
+    let mut next = server.server.connect();
+    next.write_all(&mucp_request("Echo.Say", "", "{}")).unwrap();
+    let next_group = server.nth_run(2);
+    assert!(next_group != group);
+    drop(next);
+    server.assert_group_dies(next_group, "after its caller left");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server.started().len(),
+        2,
+        "a call left in the queue started"
+    );
 }
