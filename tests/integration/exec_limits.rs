@@ -294,16 +294,25 @@ fn a_caller_that_goes_away_kills_the_handlers_process_group() {
 
 #[test]
 fn a_successful_calls_leftover_grandchildren_are_killed() {
-    let server = ExecServer::start(&[("Echo.Say", "leftover", "", "")], &[]);
-    // One grandchild holds stdout open: the reply is what was printed when the handler
-    // exited, without waiting for it.
-    let output = server
-        .server
-        .run(&["call", "Echo.Say", "{}", "--timeout", "20s"]);
-    assert_exit(&output, 0);
-    assert_eq!(json(&output)["text"], "done");
-    let group = server.nth_run(1);
-    server.assert_group_dies(group, "after its handler replied and exited");
+    let server = ExecServer::start(
+        &[
+            ("Echo.Say", "leftover", "", ""),
+            ("Echo.Count", "leftover", "", ""),
+        ],
+        &[],
+    );
+    let mucp = server.server.address.as_str();
+    let grpc = format!("grpc://{mucp}");
+    // A unary call over mucp, a server stream over gRPC. One grandchild holds stdout
+    // open: the reply is what was printed when the handler exited, without waiting.
+    let calls = [(mucp, "Echo.Say"), (&grpc, "echo.v1.Echo/Count")];
+    for (n, (target, endpoint)) in calls.into_iter().enumerate() {
+        let output = run(&["call", "-a", target, endpoint, "{}", "--timeout", "20s"]);
+        assert_exit(&output, 0);
+        assert_eq!(json(&output)["text"], "done", "{endpoint}");
+        let group = server.nth_run(n + 1);
+        server.assert_group_dies(group, &format!("after its {endpoint} handler exited"));
+    }
 }
 
 /// Sends `calls` JSON-RPC calls of `endpoint` on one connection (pipelined, as one client
