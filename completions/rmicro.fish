@@ -41,7 +41,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Han
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on; port 0 picks a free port' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB), and the most an exec handler may print (its reply, or one line of a stream)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l exec-concurrency -d 'Exec handler processes running at once, all endpoints together; later calls queue within their deadline [default: 4 per core]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l grace -d 'How long in-flight requests may take to finish after SIGINT/SIGTERM' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s head, from its first byte; a new connection\'s TLS handshake and first bytes count too. A head too slow gets 408 and the connection is closed (0 = no limit)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l body-timeout -d 'How long a client may take to send a request\'s body once its head is in (for JSON-RPC, a whole request from its first byte); too slow gets 408 (0 = no limit)' -r

@@ -3,7 +3,7 @@
 
 use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
-use crate::handler::{HandlerRules, Router, RouterOptions};
+use crate::handler::{ExecLimits, HandlerRules, Router, RouterOptions};
 use crate::protocol::tls::ServerFiles;
 use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
@@ -42,9 +42,14 @@ pub struct ServeArgs {
     /// Service version, as published in the service record.
     #[arg(long = "version", value_name = "VERSION", default_value = "latest")]
     service_version: String,
-    /// Largest request body accepted (e.g. 4MiB).
+    /// Largest request body accepted (e.g. 4MiB), and the most an exec handler may print
+    /// (its reply, or one line of a stream).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
     max_message_size: usize,
+    /// Exec handler processes running at once, all endpoints together; later calls queue
+    /// within their deadline [default: 4 per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    exec_concurrency: Option<u32>,
     /// How long in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     grace: Duration,
@@ -105,8 +110,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if schema.is_empty() {
         tracing::warn!("the schema has no services; serving only the Debug service");
     }
+    let concurrency = args
+        .exec_concurrency
+        .map_or_else(ExecLimits::default_concurrency, |n| n as usize);
+    let limits = ExecLimits::new(args.max_message_size, concurrency);
     let rules = match &args.handlers {
-        Some(path) => HandlerRules::load(path, &schema)?,
+        Some(path) => HandlerRules::load(path, &schema, &limits)?,
         None => HandlerRules::default(),
     };
     let name = args

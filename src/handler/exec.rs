@@ -1,39 +1,80 @@
 //! `ExecHandler`: runs a command per request (DESIGN.md "exec contract"). The request JSON
 //! goes to stdin and the reply JSON comes from stdout; `RMICRO_*` variables carry the
 //! endpoint, service, metadata and deadline. Request data never reaches the command line.
-//! Past the deadline the whole process group is killed and the caller gets
-//! DeadlineExceeded. For a streaming call the command runs once: each request is a JSON
-//! line on its stdin (closed when the caller's stream ends) and each line it prints is a
-//! reply, sent as it comes; a line `{"error": {…}}` ends the call with that status.
+//! For a streaming call the command runs once: each request is a JSON line on its stdin
+//! (closed when the caller's stream ends) and each line it prints is a reply, sent as it
+//! comes; a line `{"error": {…}}` ends the call with that status.
+//!
+//! Every run is bounded ([`ExecLimits`]): at most `--exec-concurrency` processes at once
+//! (and a rule's own `concurrency`), later calls queueing within their deadline; what a
+//! command prints is capped at `--max-message-size` (the reply, or each line of a stream)
+//! and only the tail of its stderr is kept. The command runs in a process group of its own
+//! which is killed when the command exits (its leftover children with it), at the
+//! deadline, and whenever the call is dropped — a caller that resets its stream or closes
+//! its connection drops it.
 
 use super::rules::ErrorSpec;
 use super::send_reply;
 use crate::codec;
 use crate::message::{Metadata, Reply, Request, StreamCall};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 const STDERR_TAIL: usize = 512;
+
+/// The server-wide bounds every exec handler runs within.
+#[derive(Clone)]
+pub struct ExecLimits {
+    /// The most a command may print: its whole reply, or one line of a stream.
+    max_output: usize,
+    /// One permit per process allowed to run at once, shared by every exec endpoint.
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+}
+
+impl ExecLimits {
+    pub fn new(max_output: usize, concurrency: usize) -> ExecLimits {
+        ExecLimits {
+            max_output,
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+        }
+    }
+
+    /// `--exec-concurrency`'s default: four processes per core, enough to keep the cores
+    /// busy with handlers that also wait on I/O.
+    pub fn default_concurrency() -> usize {
+        4 * std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
 
 pub struct ExecHandler {
     command: Vec<String>,
     timeout: Duration,
     service: String,
     output: MessageDescriptor,
+    limits: ExecLimits,
+    /// The rule's own `concurrency`: permits for this endpoint alone, and how many.
+    own_slots: Option<(Arc<Semaphore>, usize)>,
 }
 
-/// Kills a child's process group when dropped while armed (timeouts, cancellation), so no
-/// grandchild outlives the request.
-struct ProcessGroup(Option<i32>);
+/// Kills a child's process group (SIGKILL) when the command has exited, so no grandchild
+/// outlives the request, and when dropped first (deadline, cancellation, a reply too
+/// large). It kills once: after that the group's id may be reused.
+struct ProcessGroup(AtomicI32);
 
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
+impl ProcessGroup {
+    fn kill(&self) {
+        let group = self.0.swap(0, Ordering::Relaxed);
+        if group > 0 {
             // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
             unsafe {
                 libc::kill(-group, libc::SIGKILL);
@@ -42,20 +83,79 @@ impl Drop for ProcessGroup {
     }
 }
 
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The permits a running command holds; released after its group is killed.
+struct Slots {
+    _own: Option<OwnedSemaphorePermit>,
+    _global: OwnedSemaphorePermit,
+}
+
 impl ExecHandler {
-    pub fn new(command: Vec<String>, timeout: Duration, method: &MethodDescriptor) -> ExecHandler {
+    pub fn new(
+        command: Vec<String>,
+        timeout: Duration,
+        method: &MethodDescriptor,
+        limits: ExecLimits,
+        concurrency: Option<usize>,
+    ) -> ExecHandler {
         ExecHandler {
             command,
             timeout,
             service: method.parent_service().full_name().to_owned(),
             output: method.output(),
+            limits,
+            own_slots: concurrency.map(|limit| (Arc::new(Semaphore::new(limit)), limit)),
         }
     }
 
-    /// Past the caller's deadline or the rule's timeout, whichever is first.
+    /// Past the caller's deadline or the rule's timeout, whichever is first; the timeout
+    /// counts from the call's arrival, its wait for a slot included.
     fn deadline(&self, caller: Option<Instant>) -> Instant {
         let own = Instant::now() + self.timeout;
         caller.map_or(own, |deadline| deadline.min(own))
+    }
+
+    fn program(&self) -> &str {
+        &self.command[0]
+    }
+
+    /// Waits for a slot to run the command in: the rule's own first, so a call queued on
+    /// its endpoint does not hold a server-wide slot. A call whose deadline passes while
+    /// queued never starts.
+    async fn slots(&self, deadline: Instant) -> Result<Slots, Status> {
+        let waiting = async {
+            let own = match &self.own_slots {
+                Some((slots, _)) => Some(slots.clone().acquire_owned().await?),
+                None => None,
+            };
+            let global = self.limits.slots.clone().acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Slots {
+                _own: own,
+                _global: global,
+            })
+        };
+        match tokio::time::timeout_at(deadline.into(), waiting).await {
+            Ok(Ok(slots)) => Ok(slots),
+            Ok(Err(_)) => Err(Status::internal("the exec slots are closed")),
+            Err(_) => {
+                let limit = match &self.own_slots {
+                    Some((_, limit)) => format!(
+                        "at most {limit} at once for this rule, {} for the server",
+                        self.limits.concurrency
+                    ),
+                    None => format!("at most {} at once", self.limits.concurrency),
+                };
+                Err(Status::deadline_exceeded(format!(
+                    "exec handler `{}` did not start: the deadline passed while the call waited for an exec slot ({limit}: --exec-concurrency, a rule's \"concurrency\")",
+                    self.program()
+                )))
+            }
+        }
     }
 
     /// Starts the command in a process group of its own, pipes on all three streams.
@@ -69,7 +169,7 @@ impl ExecHandler {
             .iter()
             .map(|(name, value)| (name.to_owned(), value.into()))
             .collect();
-        let program = &self.command[0];
+        let program = self.program();
         let child = tokio::process::Command::new(program)
             .args(&self.command[1..])
             .env("RMICRO_ENDPOINT", endpoint)
@@ -94,49 +194,95 @@ impl ExecHandler {
             .map_err(|error| {
                 Status::internal(format!("cannot start exec handler `{program}`: {error}"))
             })?;
-        let group = ProcessGroup(child.id().and_then(|pid| i32::try_from(pid).ok()));
-        Ok((child, group))
+        let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+        Ok((child, ProcessGroup(AtomicI32::new(group.unwrap_or(0)))))
+    }
+
+    fn expired(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "exec handler `{}` was still running at the deadline and was killed",
+            self.program()
+        ))
+    }
+
+    fn broken(&self, error: std::io::Error) -> Status {
+        Status::internal(format!("exec handler `{}`: {error}", self.program()))
+    }
+
+    /// A reply or line over `--max-message-size`: the caller asked for nothing it could
+    /// be sent (gRPC's code for a message over the limit, as grpc-go sends).
+    fn too_large(&self, what: &str) -> Status {
+        Status::new(
+            Code::ResourceExhausted,
+            format!(
+                "exec handler `{}` printed {what} {} bytes (--max-message-size) and was killed",
+                self.program(),
+                self.limits.max_output
+            ),
+        )
     }
 
     pub async fn run(&self, request: Request) -> Result<Reply, Status> {
         let deadline = self.deadline(request.deadline);
         let input = request_json(&request.body)?;
-        let program = &self.command[0];
-        let (mut child, mut group) =
-            self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
+        let _slots = self.slots(deadline).await?;
+        let (mut child, group) = self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
         if let Some(mut stdin) = child.stdin.take() {
             // A command that ignores its input may exit before reading it; that is fine.
             tokio::spawn(async move {
                 let _ = stdin.write_all(&input).await;
             });
         }
-        let output = match tokio::time::timeout_at(deadline.into(), child.wait_with_output()).await
-        {
-            Err(_) => {
-                return Err(Status::deadline_exceeded(format!(
-                    "exec handler `{program}` was still running at the deadline and was killed"
-                )))
-            }
-            Ok(Err(error)) => {
-                return Err(Status::internal(format!(
-                    "exec handler `{program}`: {error}"
-                )))
-            }
-            Ok(Ok(output)) => output,
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let running = async {
+            let exited = async {
+                let status = child.wait().await;
+                // What it printed is in the pipe; its leftover children go now, which
+                // also ends a pipe one of them held open.
+                group.kill();
+                status.map_err(|error| self.broken(error))
+            };
+            let reading = async {
+                let mut out = Vec::new();
+                if let Some(stdout) = stdout {
+                    // One byte past the limit tells a reply too large from one that fits.
+                    let limit = self.limits.max_output as u64 + 1;
+                    stdout
+                        .take(limit)
+                        .read_to_end(&mut out)
+                        .await
+                        .map_err(|error| self.broken(error))?;
+                }
+                if out.len() > self.limits.max_output {
+                    return Err(self.too_large("more than"));
+                }
+                Ok(out)
+            };
+            tokio::try_join!(reading, async { Ok(stderr_tail(stderr).await) }, exited)
         };
-        group.0 = None;
-        if output.status.success() {
-            self.parse_reply(program, &output.stdout)
+        let (stdout, stderr, status) = tokio::time::timeout_at(deadline.into(), running)
+            .await
+            .map_err(|_| self.expired())??;
+        if status.success() {
+            self.parse_reply(&stdout)
         } else {
-            Err(failure(program, &output, self.output.parent_pool()))
+            let output = std::process::Output {
+                status,
+                stdout,
+                stderr,
+            };
+            Err(failure(self.program(), &output, self.output.parent_pool()))
         }
     }
 
-    /// A streaming call: one run of the command for the whole call.
+    /// A streaming call: one run of the command for the whole call. While the caller
+    /// takes no replies (the channel full), the command's stdout is not read, so the
+    /// command waits too.
     pub async fn stream(&self, call: StreamCall) -> Result<(), Status> {
         let deadline = self.deadline(call.deadline);
-        let program = &self.command[0];
-        let (mut child, mut group) = self.spawn(&call.endpoint.name, &call.metadata, deadline)?;
+        let _slots = self.slots(deadline).await?;
+        let program = self.program();
+        let (mut child, group) = self.spawn(&call.endpoint.name, &call.metadata, deadline)?;
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let mut requests = call.requests;
@@ -160,30 +306,46 @@ impl ExecHandler {
                 _ => std::future::pending().await,
             }
         };
-        let stderr_tail = tokio::spawn(async move {
-            let mut text = Vec::new();
-            if let Some(mut stderr) = stderr {
-                let _ = stderr.read_to_end(&mut text).await;
-            }
-            text
-        });
-        let replying =
-            async {
-                let mut lines = BufReader::new(stdout.expect("stdout is piped")).lines();
-                while let Some(line) = lines.next_line().await.map_err(|error| {
-                    Status::internal(format!("exec handler `{program}`: {error}"))
-                })? {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let reply = self.parse_line(program, &line)?;
-                    send_reply(&call.replies, reply).await?;
-                }
-                let status = child.wait().await.map_err(|error| {
-                    Status::internal(format!("exec handler `{program}`: {error}"))
-                })?;
-                Ok(status)
+        let stderr_tail = tokio::spawn(stderr_tail(stderr));
+        let replying = async {
+            let Some(stdout) = stdout else {
+                return child.wait().await.map_err(|error| self.broken(error));
             };
+            let mut stdout = BufReader::new(stdout);
+            let mut line = Vec::new();
+            let mut exited = None;
+            loop {
+                tokio::select! {
+                    read = read_line(&mut stdout, &mut line, self.limits.max_output) => {
+                        match read.map_err(|error| self.broken(error))? {
+                            Line::End => break,
+                            Line::TooLong => return Err(self.too_large("a line longer than")),
+                            Line::Complete => {}
+                        }
+                        let text = std::str::from_utf8(&line).map_err(|_| {
+                            Status::internal(format!(
+                                "exec handler `{program}` printed a line that is not UTF-8: {}",
+                                excerpt(&line)
+                            ))
+                        })?;
+                        if !text.trim().is_empty() {
+                            let reply = self.parse_line(program, text)?;
+                            send_reply(&call.replies, reply).await?;
+                        }
+                        line.clear();
+                    }
+                    status = child.wait(), if exited.is_none() => {
+                        // Its last lines are still read; its leftover children go now.
+                        group.kill();
+                        exited = Some(status.map_err(|error| self.broken(error))?);
+                    }
+                }
+            }
+            match exited {
+                Some(status) => Ok(status),
+                None => child.wait().await.map_err(|error| self.broken(error)),
+            }
+        };
         let result = tokio::time::timeout_at(deadline.into(), async {
             tokio::select! {
                 result = replying => result,
@@ -192,15 +354,8 @@ impl ExecHandler {
         })
         .await;
         feeder.abort();
-        let status = match result {
-            Err(_) => {
-                return Err(Status::deadline_exceeded(format!(
-                    "exec handler `{program}` was still running at the deadline and was killed"
-                )))
-            }
-            Ok(result) => result?,
-        };
-        group.0 = None;
+        let status = result.map_err(|_| self.expired())??;
+        group.kill();
         if status.success() {
             return Ok(());
         }
@@ -226,7 +381,8 @@ impl ExecHandler {
         self.message(program, &value)
     }
 
-    fn parse_reply(&self, program: &str, stdout: &[u8]) -> Result<Reply, Status> {
+    fn parse_reply(&self, stdout: &[u8]) -> Result<Reply, Status> {
+        let program = self.program();
         if stdout.iter().all(u8::is_ascii_whitespace) {
             return Ok(Reply::Message(prost_reflect::DynamicMessage::new(
                 self.output.clone(),
@@ -306,4 +462,68 @@ fn error_reply(value: &serde_json::Value, schema: &DescriptorPool) -> Option<Sta
 fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned();
     text.escape_debug().to_string()
+}
+
+/// How reading one line of a streaming command ended.
+enum Line {
+    /// A line is in the buffer (its end of line removed): ended by a newline or by EOF.
+    Complete,
+    /// EOF with nothing more.
+    End,
+    /// The line grew past the limit.
+    TooLong,
+}
+
+/// Reads one line into `line` (appending to what an interrupted read left there: safe to
+/// race in `select!`), holding at most `limit` bytes of it.
+async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Line> {
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(if line.is_empty() {
+                Line::End
+            } else {
+                Line::Complete
+            });
+        }
+        let (taken, ended) = match available.iter().position(|byte| *byte == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if ended {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        if line.len() > limit {
+            return Ok(Line::TooLong);
+        }
+        if ended {
+            return Ok(Line::Complete);
+        }
+    }
+}
+
+/// The last bytes a command wrote to stderr (the rest is read and dropped, so a command
+/// that writes much there neither blocks nor costs memory).
+async fn stderr_tail(stderr: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let mut tail = Vec::new();
+    let Some(mut stderr) = stderr else {
+        return tail;
+    };
+    let mut chunk = vec![0; 8192];
+    while let Ok(read @ 1..) = stderr.read(&mut chunk).await {
+        tail.extend_from_slice(&chunk[..read]);
+        if tail.len() > 2 * STDERR_TAIL {
+            tail.drain(..tail.len() - STDERR_TAIL);
+        }
+    }
+    tail
 }

@@ -14,6 +14,7 @@ mod stats;
 mod stub;
 
 pub use debug::{debug_schema, PROTOCOLS};
+pub use exec::ExecLimits;
 pub use rules::HandlerRules;
 
 use crate::codec;
@@ -298,21 +299,21 @@ impl Dispatch for Router {
 
     async fn call(&self, request: Request) -> Result<Reply, Status> {
         let index = request.endpoint.index;
-        let started = std::time::Instant::now();
+        let recording = Recording::start(&self.stats, index);
         let deadline = request.deadline;
         let handling = self.routes[index].handler.handle(request);
         let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
-        self.stats.record(index, started.elapsed(), result.is_ok());
+        recording.finish(result.is_ok());
         result
     }
 
     async fn call_stream(&self, call: StreamCall) -> Result<(), Status> {
         let index = call.endpoint.index;
-        let started = std::time::Instant::now();
+        let recording = Recording::start(&self.stats, index);
         let deadline = call.deadline;
         let handling = self.routes[index].handler.stream(call);
         let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
-        self.stats.record(index, started.elapsed(), result.is_ok());
+        recording.finish(result.is_ok());
         result
     }
 
@@ -345,6 +346,39 @@ impl Router {
                 Some(index) => Lookup::Found(self.routes[*index].endpoint.clone()),
                 None => Lookup::NoMethod,
             },
+        }
+    }
+}
+
+/// One call's entry in `Debug.Stats`: recorded when it ends, or as a failure when it is
+/// dropped first (its caller went away).
+struct Recording<'a> {
+    stats: &'a Stats,
+    index: usize,
+    started: std::time::Instant,
+    done: bool,
+}
+
+impl<'a> Recording<'a> {
+    fn start(stats: &'a Stats, index: usize) -> Recording<'a> {
+        Recording {
+            stats,
+            index,
+            started: std::time::Instant::now(),
+            done: false,
+        }
+    }
+
+    fn finish(mut self, ok: bool) {
+        self.done = true;
+        self.stats.record(self.index, self.started.elapsed(), ok);
+    }
+}
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stats.record(self.index, self.started.elapsed(), false);
         }
     }
 }

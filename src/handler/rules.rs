@@ -3,7 +3,7 @@
 //! start-up — endpoint names, match fields, replies, error codes, durations, commands —
 //! and a bad file is refused naming the file, the endpoint and the field.
 
-use super::exec::ExecHandler;
+use super::exec::{ExecHandler, ExecLimits};
 use super::stub::{Action, Condition, Matcher, Rule, StubHandler};
 use super::Handler;
 use crate::codec::{self, details};
@@ -34,6 +34,7 @@ struct RuleSpec {
     sequence: Option<Vec<Value>>,
     exec: Option<Vec<String>>,
     timeout: Option<String>,
+    concurrency: Option<usize>,
     proxy: Option<String>,
 }
 
@@ -83,16 +84,22 @@ pub struct HandlerRules {
 }
 
 impl HandlerRules {
-    /// Reads and validates a handlers file against `schema`.
-    pub fn load(path: &Path, schema: &Schema) -> anyhow::Result<HandlerRules> {
+    /// Reads and validates a handlers file against `schema`; its exec handlers run within
+    /// `limits`.
+    pub fn load(path: &Path, schema: &Schema, limits: &ExecLimits) -> anyhow::Result<HandlerRules> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read handlers file {}", path.display()))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, &base_dir, schema)
+        Self::parse(&text, &base_dir, schema, limits)
             .with_context(|| format!("handlers file {}", path.display()))
     }
 
-    fn parse(text: &str, base_dir: &Path, schema: &Schema) -> anyhow::Result<HandlerRules> {
+    fn parse(
+        text: &str,
+        base_dir: &Path,
+        schema: &Schema,
+        limits: &ExecLimits,
+    ) -> anyhow::Result<HandlerRules> {
         let file: Map<String, Value> =
             serde_json::from_str(text).map_err(|error| anyhow!("not a JSON object: {error}"))?;
         let mut handlers: HashMap<String, Box<dyn Handler>> = HashMap::new();
@@ -101,6 +108,7 @@ impl HandlerRules {
             let context = Compile {
                 method: &method,
                 base_dir,
+                limits,
             };
             let rules = match value {
                 Value::Array(items) => items
@@ -146,6 +154,7 @@ impl HandlerRules {
 struct Compile<'a> {
     method: &'a MethodDescriptor,
     base_dir: &'a Path,
+    limits: &'a ExecLimits,
 }
 
 impl Compile<'_> {
@@ -186,6 +195,11 @@ impl Compile<'_> {
         }
         if spec.timeout.is_some() && spec.exec.is_none() {
             bail!("timeout applies to exec rules only (use delay to slow a reply)");
+        }
+        match spec.concurrency {
+            Some(_) if spec.exec.is_none() => bail!("concurrency applies to exec rules only"),
+            Some(0) => bail!("concurrency must be at least 1"),
+            _ => {}
         }
         if spec.interval.is_some() && !matches!(spec.reply, Some(Value::Array(_))) {
             bail!("interval applies to a list of replies only");
@@ -254,6 +268,8 @@ impl Compile<'_> {
                 self.command(command)?,
                 timeout,
                 self.method,
+                self.limits.clone(),
+                spec.concurrency,
             ))
         } else if spec.proxy.is_some() {
             bail!("proxy rules are not available in this version of rmicro");

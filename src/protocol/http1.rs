@@ -207,6 +207,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         }
     }
 
+    /// Resolves when the peer closes the connection (EOF or an error), to race against a
+    /// request's handling: a client that leaves takes its call with it, as hyper does by
+    /// default (no HTTP/1 half-close). What the peer sends meanwhile (a pipelined request)
+    /// stays buffered for the next read, up to a whole message; then it waits.
+    pub async fn closed(&mut self) {
+        while !self.at_eof {
+            if self.buffer.len() > MAX_HEAD + self.max_body {
+                std::future::pending::<()>().await;
+            }
+            self.buffer.reserve(4096);
+            if !matches!(self.stream.read_buf(&mut self.buffer).await, Ok(1..)) {
+                self.at_eof = true;
+            }
+        }
+    }
+
     /// The bytes received but not yet consumed (to tell what a non-HTTP peer sent).
     pub fn unconsumed(&self) -> &[u8] {
         &self.buffer

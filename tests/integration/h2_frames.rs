@@ -28,6 +28,8 @@ const PRIORITY: u8 = 0x20;
 
 /// RST_STREAM's code for a malformed request (RFC 9113 §8.1.1).
 pub const PROTOCOL_ERROR: u32 = 0x1;
+/// RST_STREAM's code for a stream the client no longer wants (RFC 9113 §7).
+pub const CANCEL: u32 = 0x8;
 
 /// What the server sent on a stream, or to the whole connection.
 #[derive(Debug, PartialEq)]
@@ -113,6 +115,10 @@ impl Connection {
 
     pub fn data(&mut self, stream: u32, bytes: &[u8], end_stream: bool) {
         self.send(DATA, if end_stream { END_STREAM } else { 0 }, stream, bytes);
+    }
+
+    pub fn reset(&mut self, stream: u32, code: u32) {
+        self.send(RST_STREAM, 0, stream, &code.to_be_bytes());
     }
 
     fn read_frame(&mut self) -> (u8, u8, u32, Vec<u8>) {

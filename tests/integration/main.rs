@@ -6,6 +6,7 @@ mod captures;
 mod connections;
 mod engine;
 mod etcd;
+mod exec_limits;
 mod grpc;
 mod grpc_retry;
 mod grpc_wire;

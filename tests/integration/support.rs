@@ -392,3 +392,54 @@ fn echo_connection(mut stream: TcpStream, seen: &Mutex<Vec<String>>) {
         }
     }
 }
+
+/// Polls `done` every 50 ms for up to 15 s; whether it came true. The bound is wide so a
+/// loaded machine does not fail a test, and a wait never hangs one.
+pub fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let give_up = std::time::Instant::now() + Duration::from_secs(15);
+    while !done() {
+        if std::time::Instant::now() > give_up {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// Fails the test unless `done` comes true within [`eventually`]'s bound.
+#[track_caller]
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    assert!(eventually(done), "gave up waiting for {what}");
+}
+
+/// The peak resident set of process `pid` so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
+}
+
+/// Whether no live process is left in process group `group` (zombies are dead: only
+/// their parent's reaping is left).
+pub fn group_is_gone(group: i32) -> bool {
+    let alive = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.parse::<u32>().ok()?;
+            // A process may exit between the listing and the read.
+            std::fs::read_to_string(format!("/proc/{}/stat", name.to_str()?)).ok()
+        })
+        .filter(|stat| {
+            // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .collect();
+            fields[0] != "Z" && fields[2].parse() == Ok(group)
+        })
+        .count();
+    alive == 0
+}

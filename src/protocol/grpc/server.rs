@@ -389,7 +389,12 @@ impl Call<'_> {
             body,
             deadline: self.deadline,
         };
-        let reply = dispatch.call(request).await?;
+        // A caller that resets the stream (or whose connection ends) drops the call.
+        let reply = tokio::select! {
+            biased;
+            reply = dispatch.call(request) => reply?,
+            _ = exchange.reset() => return Err(cancelled()),
+        };
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
         exchange.send(&body).await
     }
@@ -448,9 +453,7 @@ impl Call<'_> {
                         let body = codec::encode_reply(codec, &reply).map_err(Status::internal)?;
                         exchange.send(&body).await?;
                     }
-                    _ = exchange.reset() => {
-                        return Err(Status::new(Code::Cancelled, "the caller cancelled the call"))
-                    }
+                    _ = exchange.reset() => return Err(cancelled()),
                 }
             }
         };
@@ -463,6 +466,10 @@ impl Call<'_> {
             },
         }
     }
+}
+
+fn cancelled() -> Status {
+    Status::new(Code::Cancelled, "the caller cancelled the call")
 }
 
 fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
@@ -500,9 +507,15 @@ async fn serve_connect<D: Dispatch>(
         .await;
         return;
     }
-    let reply = read_body_and_serve(dispatch, parts, content_type, body, max_message_size)
-        .await
-        .unwrap_or_else(|status| connect::ConnectReply::error(&status));
+    let serving = read_body_and_serve(dispatch, parts, content_type, body, max_message_size);
+    let reset = std::future::poll_fn(|context| respond.poll_reset(context));
+    // A caller that resets the stream drops the call.
+    let reply = tokio::select! {
+        biased;
+        reply = serving => reply,
+        _ = reset => return,
+    };
+    let reply = reply.unwrap_or_else(|status| connect::ConnectReply::error(&status));
     send_connect_reply(&mut respond, reply).await;
 }
 

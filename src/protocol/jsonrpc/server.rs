@@ -130,7 +130,10 @@ pub async fn serve_connection<S, D>(
         tokio::select! {
             read = reader.read_buf(&mut input), if reading && calls.len() < MAX_IN_FLIGHT => {
                 if !matches!(read, Ok(n) if n > 0) {
-                    reading = false; // EOF, even inside a value: Go stops without a word
+                    // EOF, even inside a value: Go stops without a word. The client has
+                    // gone, so its calls in flight go too (an exec handler's processes
+                    // die), where Go would run them to write replies nobody reads.
+                    return;
                 }
             }
             Some(finished) = calls.join_next_with_id(), if !calls.is_empty() => {

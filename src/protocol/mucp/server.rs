@@ -117,9 +117,13 @@ pub async fn serve_connection<S, D>(
                 continue;
             }
             out.clear();
-            connect::serve(dispatch, request)
-                .await
-                .write_http1(&mut out);
+            // A client that leaves drops its call (an exec handler's processes die).
+            let reply = tokio::select! {
+                biased;
+                reply = connect::serve(dispatch, request) => reply,
+                _ = connection.closed() => return,
+            };
+            reply.write_http1(&mut out);
             if connection.write_all(&out).await.is_err() || closes(&message) {
                 return;
             }
@@ -128,7 +132,11 @@ pub async fn serve_connection<S, D>(
         let echo = echo.get_or_insert_with(|| echoed_headers(&message));
         let close_after = closes(&message);
         let request_id = message.header("Micro-Id").map(str::to_owned);
-        let outcome = handle(dispatch, &message).await;
+        let outcome = tokio::select! {
+            biased;
+            outcome = handle(dispatch, &message) => outcome,
+            _ = connection.closed() => return,
+        };
 
         out.clear();
         match &outcome {
