@@ -251,17 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     /// connection and destroy the reply before the client reads it.
     pub async fn linger(mut self) {
         let _ = self.stream.shutdown().await;
-        let mut sink = [0u8; 8 * 1024];
-        let mut left: usize = 4 * 1024 * 1024;
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while left > 0 {
-                match self.stream.read(&mut sink).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(read) => left = left.saturating_sub(read),
-                }
-            }
-        })
-        .await;
+        crate::protocol::drain(&mut self.stream).await;
     }
 
     async fn read_message(&mut self, response: bool) -> Result<HttpMessage, ReadError> {

@@ -255,6 +255,25 @@ pub async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// Before a server closes a connection whose peer may still be sending: reads and drops
+/// what comes, for a moment (at most 1 s and 4 MiB), so that closing with unread input
+/// does not reset the connection and destroy replies the peer has not read yet. The
+/// write side must be shut first, so that the peer sees the end and stops.
+pub async fn drain<R: AsyncRead + Unpin>(read: &mut R) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 8 * 1024];
+    let mut left: usize = 4 * 1024 * 1024;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while left > 0 {
+            match read.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(count) => left = left.saturating_sub(count),
+            }
+        }
+    })
+    .await;
+}
+
 /// Opens a TCP connection for a caller, within `timeout`, with Nagle off.
 pub async fn dial(
     address: &str,

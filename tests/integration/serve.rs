@@ -253,3 +253,57 @@ fn exec_handlers_get_endpoint_service_metadata_and_deadline() {
         assert_eq!(metadata, expected, "{context}");
     }
 }
+
+/// SIGTERM to the server behind `server.pid()`.
+fn sigterm(server: &Server) {
+    // SAFETY: kill(2) on a child of this test.
+    unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+}
+
+#[test]
+fn at_shutdown_every_json_rpc_request_read_is_answered_and_no_reset_destroys_replies() {
+    let server = Server::arith(&["--no-register"]);
+    let mut stream = server.connect();
+    // Ten slow calls (300 ms each) in one write; the server has read them before SIGTERM.
+    let requests: String = (0..10)
+        .map(|id| format!("{{\"method\":\"Arith.Slow\",\"params\":[{{}}],\"id\":{id}}}\n"))
+        .collect();
+    stream.write_all(requests.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    sigterm(&server);
+    std::thread::sleep(Duration::from_millis(50));
+    // More input the server will not read: closing with it unread must not reset the
+    // connection under the replies.
+    let _ =
+        stream.write_all(&b"{\"method\":\"Arith.Slow\",\"params\":[{}],\"id\":99}\n".repeat(100));
+    let mut replies = Vec::new();
+    let ended = stream.read_to_end(&mut replies);
+    let text = String::from_utf8_lossy(&replies).into_owned();
+    assert!(
+        ended.is_ok(),
+        "the connection was reset: {ended:?} after {text:?}"
+    );
+    let answered: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answered.len(), 10, "{text}");
+    for reply in &answered {
+        assert_eq!(reply["result"], serde_json::json!({"value": 1}), "{text}");
+    }
+}
+
+#[test]
+fn at_shutdown_a_mucp_keep_alive_reply_says_connection_close() {
+    let server = Server::greeter(&["--no-register"]);
+    let mut stream = server.connect();
+    // The slow rule waits 400 ms: SIGTERM arrives while the call runs.
+    let request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: 15\r\n\r\n{\"name\":\"slow\"}";
+    std::io::Write::write_all(&mut stream, request).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    sigterm(&server);
+    let reply = String::from_utf8_lossy(&crate::support::read_response(&mut stream)).into_owned();
+    assert!(reply.contains("Hello slow"), "{reply}");
+    assert!(reply.contains("\r\nConnection: close\r\n"), "{reply}");
+    assert!(crate::support::is_closed(&mut stream));
+}

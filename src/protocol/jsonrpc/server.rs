@@ -9,7 +9,7 @@
 use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
-use crate::protocol::{poll_once, stopping, Dispatch, Lookup, Timeouts};
+use crate::protocol::{drain, poll_once, stopping, Dispatch, Lookup, Timeouts};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -113,6 +113,11 @@ pub async fn serve_connection<S, D>(
             output.clear();
         }
         if !reading && calls.is_empty() {
+            // Shutdown, or a request Go could not decode: end the replies, then read what
+            // the client still sends for a moment, so that closing with unread input
+            // does not reset the connection and destroy replies it has not read.
+            let _ = writer.shutdown().await;
+            drain(&mut reader).await;
             return;
         }
         input.reserve(8 * 1024);

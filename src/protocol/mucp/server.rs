@@ -138,10 +138,15 @@ pub async fn serve_connection<S, D>(
             _ = connection.closed() => return,
         };
 
+        // Shutting down: this reply is the connection's last, and says so, so that a
+        // keep-alive client opens a new connection for its next call instead of sending
+        // it into one about to close.
+        let last = (*shutdown.borrow()).then_some(("Connection", "close"));
         out.clear();
         match &outcome {
             Outcome::Reply { content_type, body } => {
-                let mut overlay = Vec::with_capacity(3);
+                let mut overlay = Vec::with_capacity(4);
+                overlay.extend(last);
                 if !body.is_empty() {
                     overlay.push(("Content-Type", *content_type));
                 }
@@ -161,19 +166,24 @@ pub async fn serve_connection<S, D>(
                     .collect();
                 overlay.push(("Micro-Error", value));
                 overlay.push(("X-Micro-Error", value));
+                if last.is_some() {
+                    overlay.retain(|(name, _)| !name.eq_ignore_ascii_case("Connection"));
+                    overlay.extend(last);
+                }
                 write_response(&mut out, echo, &overlay, b"");
             }
             Outcome::UnsupportedContentType(content_type) => {
                 let body = format!("unsupported Content-Type: {content_type}");
-                write_response(
-                    &mut out,
-                    echo,
-                    &[("Content-Type", "text/plain")],
-                    body.as_bytes(),
-                );
+                let mut overlay = vec![("Content-Type", "text/plain")];
+                overlay.extend(last);
+                write_response(&mut out, echo, &overlay, body.as_bytes());
             }
         }
         if connection.write_all(&out).await.is_err() || close_after {
+            return;
+        }
+        if last.is_some() {
+            connection.linger().await;
             return;
         }
     }
