@@ -108,6 +108,23 @@ pub struct ConnectRequest<'a> {
     pub max_message_size: usize,
 }
 
+impl ConnectRequest<'_> {
+    /// A header's value, its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
+
+    /// The deadline `Connect-Timeout-Ms` sets, if any.
+    fn deadline(&self) -> Result<Option<Instant>, Status> {
+        self.header("connect-timeout-ms")
+            .map(|value| parse_timeout(value).map(|timeout| Instant::now() + timeout))
+            .transpose()
+    }
+}
+
 /// What to answer: an HTTP status, a content type and the body.
 pub struct ConnectReply {
     pub status: u16,
@@ -195,18 +212,8 @@ async fn call<D: Dispatch>(
             ),
         ));
     }
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    };
-    let deadline = match header("connect-timeout-ms") {
-        Some(value) => Some(Instant::now() + parse_timeout(value)?),
-        None => None,
-    };
-    let body = match header("content-encoding") {
+    let deadline = request.deadline()?;
+    let body = match request.header("content-encoding") {
         None | Some("identity") => request.body.to_vec(),
         Some("gzip") => gunzip(request.body, request.max_message_size)?,
         Some(other) => {
@@ -247,14 +254,7 @@ where
     W: tokio::io::AsyncWrite + Unpin,
 {
     use tokio::io::AsyncWriteExt;
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    };
-    let gzip = header("connect-content-encoding") == Some("gzip");
+    let gzip = request.header("connect-content-encoding") == Some("gzip");
     let mut head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
         stream_content_type(codec)
@@ -335,14 +335,7 @@ fn stream_call<D: Dispatch>(
         ));
     }
     let endpoint = route(dispatch, request.path)?;
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    };
-    match header("connect-content-encoding") {
+    match request.header("connect-content-encoding") {
         None | Some("identity" | "gzip") => {}
         Some(other) => {
             return Err(Status::new(
@@ -351,10 +344,7 @@ fn stream_call<D: Dispatch>(
             ))
         }
     }
-    let deadline = match header("connect-timeout-ms") {
-        Some(value) => Some(Instant::now() + parse_timeout(value)?),
-        None => None,
-    };
+    let deadline = request.deadline()?;
     let mut deframer = crate::protocol::grpc::Deframer::new(request.max_message_size, gzip);
     deframer.push(request.body);
     let mut messages = Vec::new();
