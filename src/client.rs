@@ -208,10 +208,6 @@ impl Client {
         self.callers[self.current].address()
     }
 
-    pub fn options(&self) -> &CallOptions {
-        &self.options
-    }
-
     /// A unary call with retries: the last attempt's headers, trailers and outcome.
     pub async fn exchange(
         &mut self,
@@ -418,7 +414,7 @@ impl Client {
             Protocol::Mucp | Protocol::Grpc => (Codec::Protobuf, b""),
             Protocol::JsonRpc => (Codec::Json, b"{}"),
         };
-        let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+        let path = crate::schema::grpc_path(&method);
         let head = CallHead {
             service: "rmicro",
             endpoint: name,

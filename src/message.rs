@@ -36,6 +36,21 @@ impl Metadata {
     }
 }
 
+impl Extend<(String, String)> for Metadata {
+    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, pairs: I) {
+        self.0.extend(pairs);
+    }
+}
+
+impl IntoIterator for Metadata {
+    type Item = (String, String);
+    type IntoIter = std::vec::IntoIter<(String, String)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl FromIterator<(String, String)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Metadata {
         Metadata(pairs.into_iter().collect())

@@ -8,7 +8,7 @@
 use crate::handler::Router;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::tls::HANDSHAKE_RECORD;
-use crate::protocol::{grpc, jsonrpc, mucp, stopping, Rewound, Timeouts};
+use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Timeouts};
 use bytes::BytesMut;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,14 +33,6 @@ pub struct ServerOptions {
 
 /// How long a client may take over its TLS handshake when `--header-timeout` is off.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// `future`'s output, or `None` once `deadline` has passed.
-async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
-    match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline.into(), future).await.ok(),
-        None => Some(future.await),
-    }
-}
 
 /// Serves until `shutdown` completes, then drains. Returns once every connection is done
 /// or the grace period is over.

@@ -120,8 +120,12 @@ fn parse_backoff(text: &str) -> Result<Backoff, String> {
 }
 
 pub fn run(args: CallArgs) -> anyhow::Result<()> {
-    let metadata = parse_headers(args.target.headers.iter().chain(&args.rpc_headers))?;
-    let reflect_metadata = args.target.reflect_metadata()?;
+    // -H (its files read once) goes to both sides, the side flags to one each.
+    let shared = parse_headers(&args.target.headers)?;
+    let mut metadata = shared.clone();
+    metadata.extend(parse_headers(&args.rpc_headers)?);
+    let mut reflect_metadata = shared;
+    reflect_metadata.extend(parse_headers(&args.target.reflect_headers)?);
     let local = args.schema.load()?;
     let wire_name = match &local {
         Some(schema) => endpoint_name(&schema.resolve(&args.endpoint)?),
@@ -378,7 +382,7 @@ pub(super) fn prepare(
         package
     };
     Ok(Prepared {
-        path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        path: crate::schema::grpc_path(&method),
         endpoint: endpoint_name(&method),
         service: call_schema.service_name.clone().unwrap_or(service),
         body,

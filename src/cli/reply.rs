@@ -62,6 +62,11 @@ impl<'a> Shower<'a> {
         }
     }
 
+    /// Whether the response headers have been dealt with (so need not be fetched again).
+    pub fn headers_shown(&self) -> bool {
+        self.headers_shown
+    }
+
     /// The response headers, once (they come before the first message).
     pub fn headers(&mut self, headers: &Pairs) {
         if self.verbose && !self.headers_shown && !headers.is_empty() {

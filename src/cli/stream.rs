@@ -31,8 +31,8 @@ pub enum Requests {
     Stdin,
 }
 
-/// A parsed request, or why the input could not give one.
-type Parsed = Result<Value, String>;
+/// An encoded request, or why the input could not give one.
+type Parsed = Result<Vec<u8>, String>;
 
 pub async fn run(
     client: &mut Client,
@@ -44,7 +44,7 @@ pub async fn run(
     observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
 ) -> anyhow::Result<()> {
     let mut feed = feed(method, requests)?;
-    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let path = crate::schema::grpc_path(method);
     let endpoint = endpoint_name(method);
     let head = CallHead {
         service: "",
@@ -63,11 +63,10 @@ pub async fn run(
         .open(&head, observe)
         .await
         .map_err(|error| peer_error(error, client.address()))?;
-    let (input, output) = (method.input(), method.output());
+    let output = method.output();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut feeding = true;
-    let mut sent = 0;
     let result: Result<(), CallError> = loop {
         tokio::select! {
             _ = &mut interrupted => {
@@ -82,13 +81,10 @@ pub async fn run(
             }
             request = feed.recv(), if feeding => match request {
                 Some(parsed) => {
-                    sent += 1;
-                    let message = parsed
-                        .and_then(|value| fit(&input, &value, sent))
-                        .map_err(|error| {
-                            stream.cancel();
-                            anyhow!(error)
-                        })?;
+                    let message = parsed.map_err(|error| {
+                        stream.cancel();
+                        anyhow!(error)
+                    })?;
                     if let Err(error) = stream.send(message.into()).await {
                         break Err(error);
                     }
@@ -102,7 +98,9 @@ pub async fn run(
             },
             reply = stream.receive() => match reply {
                 Ok(Some(message)) => {
-                    shower.headers(&stream.headers());
+                    if !shower.headers_shown() {
+                        shower.headers(&stream.headers());
+                    }
                     let value = codec::decode(Codec::Protobuf, &output, &message)
                         .and_then(|decoded| codec::to_json_value(&decoded))
                         .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
@@ -124,14 +122,16 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
     let data = match requests {
         Requests::Stdin if method.is_client_streaming() => {
             let (sender, receiver) = mpsc::channel(16);
+            let input = method.input();
             std::thread::spawn(move || {
                 let stdin = std::io::stdin().lock();
                 for (index, value) in serde_json::Deserializer::from_reader(stdin)
                     .into_iter::<Value>()
                     .enumerate()
                 {
-                    let parsed =
-                        value.map_err(|error| format!("request {}: not JSON: {error}", index + 1));
+                    let parsed = value
+                        .map_err(|error| format!("request {}: not JSON: {error}", index + 1))
+                        .and_then(|value| fit(&input, &value, index + 1));
                     let failed = parsed.is_err();
                     if sender.blocking_send(parsed).is_err() || failed {
                         return;
@@ -148,26 +148,25 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
         }
         Requests::Given(data) => data,
     };
-    let mut values = Vec::new();
+    let mut messages = Vec::new();
     for (index, value) in serde_json::Deserializer::from_slice(&data)
         .into_iter::<Value>()
         .enumerate()
     {
         let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
-        fit(&method.input(), &value, index + 1).map_err(|error| anyhow!(error))?;
-        values.push(value);
+        messages.push(fit(&method.input(), &value, index + 1).map_err(|error| anyhow!(error))?);
     }
-    if !method.is_client_streaming() && values.len() != 1 {
+    if !method.is_client_streaming() && messages.len() != 1 {
         return Err(UsageError(format!(
             "{} takes one request message; DATA holds {}",
             method.name(),
-            values.len()
+            messages.len()
         ))
         .into());
     }
-    let (sender, receiver) = mpsc::channel(values.len().max(1));
-    for value in values {
-        let _ = sender.try_send(Ok(value));
+    let (sender, receiver) = mpsc::channel(messages.len().max(1));
+    for message in messages {
+        let _ = sender.try_send(Ok(message));
     }
     Ok(receiver)
 }

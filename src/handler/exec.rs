@@ -409,8 +409,6 @@ impl ExecHandler {
     }
 }
 
-/// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
-/// else Internal with the tail of its stderr.
 /// The request as the JSON line an exec handler reads. A message that came in as protobuf
 /// may have no JSON form (a Timestamp out of range, say): that is the caller's error.
 fn request_json(body: &DynamicMessage) -> Result<Vec<u8>, Status> {
@@ -423,6 +421,8 @@ fn request_json(body: &DynamicMessage) -> Result<Vec<u8>, Status> {
         })
 }
 
+/// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
+/// else Internal with the tail of its stderr.
 fn failure(program: &str, output: &std::process::Output, schema: &DescriptorPool) -> Status {
     if let Some(status) = serde_json::from_slice(&output.stdout)
         .ok()

@@ -317,17 +317,6 @@ impl Dispatch for Router {
         result
     }
 
-    fn services(&self) -> Vec<ServiceDescriptor> {
-        let mut services: Vec<ServiceDescriptor> = Vec::new();
-        for route in self.routes.iter().filter(|route| !route.builtin) {
-            let service = route.endpoint.method.parent_service();
-            if !services.contains(service) {
-                services.push(service.clone());
-            }
-        }
-        services
-    }
-
     fn origin(&self) -> &str {
         &self.name
     }

@@ -144,16 +144,19 @@ impl ConnectReply {
     /// A request whose content type the Connect front end does not serve (415), or
     /// `None` when the unary form serves it; decided from the headers alone.
     pub fn refusal(content_type: &str) -> Option<ConnectReply> {
-        if codec_of(content_type).is_some() {
-            return None;
-        }
-        Some(ConnectReply {
+        codec_of(content_type)
+            .is_none()
+            .then(|| ConnectReply::unsupported(content_type))
+    }
+
+    fn unsupported(content_type: &str) -> ConnectReply {
+        ConnectReply {
             status: 415,
             content_type: "text/plain",
             body: Bytes::from(format!(
-                "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams over HTTP/2), and gRPC application/grpc"
+                "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams), and gRPC application/grpc"
             )),
-        })
+        }
     }
 
     /// The whole HTTP/1.1 response.
@@ -174,10 +177,9 @@ impl ConnectReply {
 
 /// Serves one unary request.
 pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> ConnectReply {
-    if let Some(refusal) = ConnectReply::refusal(request.content_type) {
-        return refusal;
-    }
-    let codec = codec_of(request.content_type).expect("refused above otherwise");
+    let Some(codec) = codec_of(request.content_type) else {
+        return ConnectReply::unsupported(request.content_type);
+    };
     match call(dispatch, &request, codec).await {
         Ok(body) => ConnectReply {
             status: 200,
@@ -274,10 +276,8 @@ where
                     biased;
                     reply = replies.recv() => match reply {
                         Some(reply) => {
-                            let body = codec::encode_reply(codec, &reply).map_err(Status::internal);
-                            match body {
-                                Ok(body) => write_chunk(out, &crate::protocol::grpc::frame(&body, gzip)).await?,
-                                Err(status) => break Err(status),
+                            if let Err(status) = write_reply(out, codec, gzip, &reply).await? {
+                                break Err(status);
                             }
                         }
                         None => break calling.await,
@@ -285,10 +285,7 @@ where
                     result = &mut calling => {
                         // Replies the handler made before it ended still go out.
                         while let Ok(reply) = replies.try_recv() {
-                            let body = codec::encode_reply(codec, &reply).map_err(Status::internal);
-                            if let Ok(body) = body {
-                                write_chunk(out, &crate::protocol::grpc::frame(&body, gzip)).await?;
-                            }
+                            let _ = write_reply(out, codec, gzip, &reply).await?;
                         }
                         break result;
                     }
@@ -298,6 +295,21 @@ where
     };
     write_chunk(out, &end_of_stream(&result)).await?;
     out.write_all(b"0\r\n\r\n").await
+}
+
+/// One reply as a chunk holding its envelope; the inner error when it cannot be encoded.
+async fn write_reply<W: tokio::io::AsyncWrite + Unpin>(
+    out: &mut W,
+    codec: Codec,
+    gzip: bool,
+    reply: &crate::message::Reply,
+) -> std::io::Result<Result<(), Status>> {
+    match codec::encode_reply(codec, reply) {
+        Ok(body) => write_chunk(out, &crate::protocol::grpc::frame(&body, gzip))
+            .await
+            .map(Ok),
+        Err(error) => Ok(Err(Status::internal(error))),
+    }
 }
 
 async fn write_chunk<W: tokio::io::AsyncWrite + Unpin>(

@@ -12,7 +12,7 @@
 //! far) is kept in the connection, not in the reading future, so a reader can be raced
 //! against a shutdown signal and resumed, and no byte is parsed twice.
 
-pub use super::Timeouts;
+use super::Timeouts;
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use std::time::{Duration, Instant};
@@ -120,13 +120,6 @@ impl ReadError {
     }
 }
 
-#[derive(Debug)]
-enum Framing {
-    Length(usize),
-    Chunked,
-    UntilClose,
-}
-
 /// A message whose head has been read, waiting for its body.
 struct Pending {
     start: StartLine,
@@ -136,6 +129,7 @@ struct Pending {
     continue_left: usize,
 }
 
+/// How a message's body is delimited, and a chunked body's decoding state.
 enum Body {
     Length(usize),
     Chunked(ChunkedBody),
@@ -271,14 +265,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 self.buffer.reserve(8 * 1024);
             }
             let phase = self.phase();
-            let read = match self.deadline() {
-                Some(deadline) => {
-                    tokio::time::timeout_at(deadline.into(), self.stream.read_buf(&mut self.buffer))
-                        .await
-                        .map_err(|_| ReadError::TimedOut(phase))??
-                }
-                None => self.stream.read_buf(&mut self.buffer).await?,
-            };
+            let read = super::within(self.deadline(), self.stream.read_buf(&mut self.buffer))
+                .await
+                .ok_or(ReadError::TimedOut(phase))??;
             if read == 0 {
                 self.at_eof = true;
             }
@@ -301,12 +290,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             }
             self.stream.flush().await
         };
-        match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), write)
-                .await
-                .map_err(|_| ReadError::TimedOut(phase))??,
-            None => write.await?,
-        }
+        super::within(deadline, write)
+            .await
+            .ok_or(ReadError::TimedOut(phase))??;
         Ok(())
     }
 
@@ -422,11 +408,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         if self.buffer.is_empty() || self.buffer[..] == b"\r"[..] {
             return Ok(false);
         }
-        let first_look = self.head_scanned == 0;
+        // A head is parsed on its first look, then only once its blank line has come.
         let from = self.head_scanned.saturating_sub(2);
-        let ended = find_head_end(&self.buffer[from..]);
+        let unfinished = self.head_scanned > 0 && !find_head_end(&self.buffer[from..]);
         self.head_scanned = self.buffer.len();
-        if !first_look && !ended {
+        if unfinished {
             return self.head_within_limit();
         }
         let Some((head_len, start, headers, framing, expects_continue)) =
@@ -440,15 +426,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         self.buffer.advance(head_len);
         self.head_scanned = 0;
         let body = match framing {
-            Framing::Length(length) if length > self.max_body => {
+            Body::Length(length) if length > self.max_body => {
                 return Err(ReadError::TooLarge {
                     size: length,
                     limit: self.max_body,
                 })
             }
-            Framing::Length(length) => Body::Length(length),
-            Framing::Chunked => Body::Chunked(ChunkedBody::default()),
-            Framing::UntilClose => Body::UntilClose,
+            body => body,
         };
         let needs_body = !matches!(body, Body::Length(0));
         self.pending = Some(Pending {
@@ -483,7 +467,7 @@ fn find_head_end(bytes: &[u8]) -> bool {
 
 /// Length, status line or request line, headers, framing, whether the client waits for
 /// `100 Continue`.
-type Head = (usize, StartLine, Vec<(String, String)>, Framing, bool);
+type Head = (usize, StartLine, Vec<(String, String)>, Body, bool);
 
 fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -529,23 +513,22 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         }
         headers.push((canonical_header_name(header.name), value.to_owned()));
     }
-    let framing = framing(raw_headers, response, http_1_0)?;
+    let framing = framing(&headers, response, http_1_0)?;
     Ok(Some((head_len, status, headers, framing, expects_continue)))
 }
 
 /// How the body of a message is delimited (RFC 9112 §6.3). A request whose framing two
 /// readers could disagree on is refused rather than guessed at.
 fn framing(
-    headers: &[httparse::Header<'_>],
+    headers: &[(String, String)],
     response: bool,
     http_1_0: bool,
-) -> Result<Framing, ReadError> {
+) -> Result<Body, ReadError> {
     let mut length: Option<u64> = None;
     let mut codings: Vec<String> = Vec::new();
     let mut transfer_encoding = false;
-    for header in headers {
-        let value = String::from_utf8_lossy(header.value);
-        if header.name.eq_ignore_ascii_case("content-length") {
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length") {
             // A list of equal values may be taken as one (RFC 9110 §8.6); nothing else.
             for item in value.split(',') {
                 let item = item.trim_matches([' ', '\t']);
@@ -560,7 +543,7 @@ fn framing(
                 }
                 length = Some(parsed);
             }
-        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_encoding = true;
             codings.extend(
                 value
@@ -573,20 +556,20 @@ fn framing(
     let chunked_last = codings.last().is_some_and(|coding| coding == "chunked");
     if !transfer_encoding {
         return Ok(match length {
-            Some(length) => Framing::Length(usize::try_from(length).unwrap_or(usize::MAX)),
-            None if response => Framing::UntilClose,
-            None => Framing::Length(0),
+            Some(length) => Body::Length(usize::try_from(length).unwrap_or(usize::MAX)),
+            None if response => Body::UntilClose,
+            None => Body::Length(0),
         });
     }
     if response {
         // Transfer-Encoding overrides Content-Length; without chunked last, the body runs
         // to the close (§6.3 items 3 and 4).
         return Ok(match chunked_last {
-            true => Framing::Chunked,
-            false => Framing::UntilClose,
+            true => Body::Chunked(ChunkedBody::default()),
+            false => Body::UntilClose,
         });
     }
-    let codings_text = codings.join(", ");
+    let codings_text = || codings.join(", ");
     if length.is_some() {
         return Err(ReadError::Malformed(
             "both Transfer-Encoding and Content-Length".into(),
@@ -599,20 +582,23 @@ fn framing(
     }
     if !chunked_last {
         return Err(ReadError::Malformed(format!(
-            "Transfer-Encoding {codings_text:?} does not end in chunked"
+            "Transfer-Encoding {:?} does not end in chunked",
+            codings_text()
         )));
     }
     if codings.iter().filter(|coding| *coding == "chunked").count() > 1 {
         return Err(ReadError::Malformed(format!(
-            "Transfer-Encoding {codings_text:?} applies chunked twice"
+            "Transfer-Encoding {:?} applies chunked twice",
+            codings_text()
         )));
     }
     if codings.len() > 1 {
         return Err(ReadError::Unsupported(format!(
-            "transfer coding {codings_text:?} is not supported (only chunked)"
+            "transfer coding {:?} is not supported (only chunked)",
+            codings_text()
         )));
     }
-    Ok(Framing::Chunked)
+    Ok(Body::Chunked(ChunkedBody::default()))
 }
 
 /// A chunked body (RFC 9112 §7.1) decoded as its bytes arrive: each byte is looked at

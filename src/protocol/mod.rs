@@ -4,6 +4,49 @@
 //! which lives in a higher layer); a caller sends one request to an address. Neither
 //! knows about handlers, registries or the command line.
 
+/// Implements `AsyncWrite` for a stream wrapper `$wrapper<S>` by passing every write to
+/// its field `$field` (the wrappers here change only how their streams are read).
+macro_rules! forward_writes {
+    ($wrapper:ident, $field:ident) => {
+        impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for $wrapper<S> {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                context: &mut std::task::Context<'_>,
+                data: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.$field).poll_write(context, data)
+            }
+
+            fn poll_write_vectored(
+                mut self: std::pin::Pin<&mut Self>,
+                context: &mut std::task::Context<'_>,
+                data: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.$field).poll_write_vectored(context, data)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.$field.is_write_vectored()
+            }
+
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                context: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.$field).poll_flush(context)
+            }
+
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                context: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.$field).poll_shutdown(context)
+            }
+        }
+    };
+}
+pub(crate) use forward_writes;
+
 pub mod caller;
 pub mod connect;
 pub mod grpc;
@@ -21,7 +64,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 /// How long a server waits for each part of a request; `None` waits for ever (a client's
 /// connection, where the caller's own deadline applies).
@@ -127,9 +170,6 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// Runs a streaming call's handler; honours `call.deadline`.
     fn call_stream(&self, call: StreamCall) -> impl Future<Output = Result<(), Status>> + Send;
-
-    /// The services served, each once (gRPC reflection and health list them).
-    fn services(&self) -> Vec<prost_reflect::ServiceDescriptor>;
 
     /// The origin id put into errors this server generates (its service name).
     fn origin(&self) -> &str;
@@ -255,6 +295,17 @@ pub async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// `future`'s output, or `None` once `deadline` has passed.
+pub async fn within<F: std::future::Future>(
+    deadline: Option<std::time::Instant>,
+    future: F,
+) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
 /// Before a server closes a connection whose peer may still be sending: reads and drops
 /// what comes, for a moment (at most 1 s and 4 MiB), so that closing with unread input
 /// does not reset the connection and destroy replies the peer has not read yet. The
@@ -335,38 +386,4 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewound<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Rewound<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(context, data)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        data: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(context, data)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(context)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(context)
-    }
-}
+forward_writes!(Rewound, inner);

@@ -66,6 +66,11 @@ pub fn endpoint_name(method: &MethodDescriptor) -> String {
     format!("{}.{}", method.parent_service().name(), method.name())
 }
 
+/// gRPC's name for a method: `/pkg.Service/Method`.
+pub fn grpc_path(method: &MethodDescriptor) -> String {
+    format!("/{}/{}", method.parent_service().full_name(), method.name())
+}
+
 /// Whether the method streams in either direction.
 pub fn is_streaming(method: &MethodDescriptor) -> bool {
     method.is_client_streaming() || method.is_server_streaming()

@@ -23,7 +23,7 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub fn find(service: &str, method: &str) -> Option<Builtin> {
+    fn find(service: &str, method: &str) -> Option<Builtin> {
         match (service, method) {
             (REFLECTION_V1 | REFLECTION_V1ALPHA, "ServerReflectionInfo") => {
                 Some(Builtin::Reflection)

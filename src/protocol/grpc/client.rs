@@ -108,15 +108,18 @@ impl GrpcCaller {
         Ok(sender)
     }
 
-    /// Opens a call of `head.path` (`/pkg.Service/Method`).
+    /// Opens a call of `head.path` (`/pkg.Service/Method`), its messages gzipped when the
+    /// caller was asked to.
     pub async fn open(&mut self, head: &CallHead<'_>) -> Result<GrpcStream, CallError> {
-        let (path, codec, metadata, timeout, gzip) = (
-            head.path,
-            head.codec,
-            head.metadata,
-            head.timeout,
-            self.dialing.gzip,
-        );
+        self.open_with(head, self.dialing.gzip).await
+    }
+
+    async fn open_with(
+        &mut self,
+        head: &CallHead<'_>,
+        gzip: bool,
+    ) -> Result<GrpcStream, CallError> {
+        let (path, codec, metadata, timeout) = (head.path, head.codec, head.metadata, head.timeout);
         let mut builder = Request::builder()
             .method("POST")
             .uri(format!(
@@ -234,10 +237,7 @@ impl GrpcCaller {
             timeout: Some(timeout),
         };
         // Reflection's own requests are small and never gzipped.
-        let gzip = std::mem::replace(&mut self.dialing.gzip, false);
-        let opened = self.open(&head).await;
-        self.dialing.gzip = gzip;
-        let mut stream = opened?;
+        let mut stream = self.open_with(&head, false).await?;
         async fn ask(stream: &mut GrpcStream, question: Question) -> Result<(), CallError> {
             let request = ReflectionRequest {
                 host: String::new(),
@@ -433,14 +433,6 @@ impl GrpcStream {
     }
 
     /// The reply headers, once they have come (at once for the first message).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    pub fn trailers(&self) -> &HeaderMap {
-        &self.trailers
-    }
-
     pub fn header_pairs(&self) -> Pairs {
         owned_pairs(&self.headers)
     }
@@ -543,7 +535,7 @@ fn owned_pairs(headers: &HeaderMap) -> Pairs {
 }
 
 /// Header or trailer names with their values as text.
-pub fn text_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
+fn text_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
     headers.iter().map(|(name, value)| {
         (
             name.as_str(),

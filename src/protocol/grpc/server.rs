@@ -200,6 +200,8 @@ struct Watched<S> {
     heard: Arc<Heard>,
 }
 
+crate::protocol::forward_writes!(Watched, io);
+
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -212,42 +214,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
             self.heard.now();
         }
         read
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(context, bytes)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        slices: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(context, slices)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(context)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(context)
     }
 }
 
@@ -266,16 +232,12 @@ async fn serve_stream<D: Dispatch>(
             .and_then(|value| value.to_str().ok())
     };
     let content_type = header("content-type").unwrap_or("");
-    let (codec, wire) = match (
-        codec_of(content_type),
-        connect::stream_codec_of(content_type),
-    ) {
-        (Some(codec), _) => (codec, Wire::Grpc),
-        (None, Some(codec)) => (codec, Wire::Connect),
+    let wire = codec_of(content_type)
+        .map(|codec| (codec, Wire::Grpc))
+        .or_else(|| connect::stream_codec_of(content_type).map(|codec| (codec, Wire::Connect)));
+    let Some((codec, wire)) = wire else {
         // The Connect protocol's unary form, or a refusal.
-        (None, None) => {
-            return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await
-        }
+        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await;
     };
     let encoding = header(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
@@ -750,9 +712,6 @@ mod tests {
         }
         async fn call_stream(&self, _: StreamCall) -> Result<(), Status> {
             Err(Status::new(Code::Unimplemented, "no services"))
-        }
-        fn services(&self) -> Vec<prost_reflect::ServiceDescriptor> {
-            Vec::new()
         }
         fn origin(&self) -> &str {
             "test"

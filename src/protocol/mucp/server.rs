@@ -16,8 +16,6 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-/// Headers of the first request that are never echoed back (spec §1.4; Go keeps `Host`
-/// out of its header map).
 /// mucp's own request headers: routing, the request id and the deadline (spec §1.2).
 const MUCP_RESERVED: [&str; 7] = [
     "micro-id",
@@ -29,6 +27,8 @@ const MUCP_RESERVED: [&str; 7] = [
     "accept",
 ];
 
+/// Headers of the first request that are never echoed back (spec §1.4; Go keeps `Host`
+/// out of its header map).
 const NOT_ECHOED: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding", "Trailer"];
 
 /// What one request produced, before it is written as an HTTP response.

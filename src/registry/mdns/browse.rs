@@ -19,7 +19,7 @@ use tokio::time::Instant;
 pub const WINDOW: Duration = Duration::from_millis(100);
 
 /// How many times in all a query is sent while no answer came.
-pub const QUERIES: u32 = 3;
+const QUERIES: u32 = 3;
 
 /// The records of every answer to PTR questions for `names`, one list per answer (a name
 /// like a shared host name only makes sense within its own answer): those of the first
