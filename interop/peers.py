@@ -8,6 +8,8 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RMICRO = os.environ.get("RMICRO_BIN", os.path.join(ROOT, "target", "debug", "rmicro"))
 GO_BIN = os.environ.get("GO_PEERS", os.path.join(ROOT, "target", "go"))
+# buf, installed pinned into interop/buf by interop/run.sh (npm ci).
+BUF = os.environ.get("BUF_BIN", os.path.join(ROOT, "interop", "buf", "node_modules", ".bin", "buf"))
 
 
 def require(path):
@@ -46,19 +48,24 @@ class Process:
                 pipe.close()
 
 
-def serve_echo(*extra):
-    """`rmicro serve` with interop/grpc's echo schema and handlers, on a free port."""
+def serve(schema, handlers, *extra):
+    """`rmicro serve` with these schema flags and handlers file, on a free port."""
     return Process(
         [
             require(RMICRO), "serve",
-            "--proto", "interop/grpc/echo.proto",
-            "--handlers", "interop/grpc/echo.handlers.json",
+            *schema,
+            "--handlers", handlers,
             "--address", "127.0.0.1:0",
             "--no-register",
             *extra,
         ],
         stream="stderr",
     )
+
+
+def serve_echo(*extra):
+    """`rmicro serve` with interop/grpc's echo schema and handlers, on a free port."""
+    return serve(["--proto", "interop/grpc/echo.proto"], "interop/grpc/echo.handlers.json", *extra)
 
 
 def rmicro(*args, stdin=None, timeout=60):

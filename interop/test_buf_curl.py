@@ -4,12 +4,10 @@ opens as a Connect bidirectional stream), plus gRPC for comparison. Lists servic
 methods, calls unary, server-, client- and bidirectional-streaming methods, and reads an
 error."""
 import json
-import os
 import subprocess
 
-from peers import ROOT, PeerTest, require, serve_echo
+from peers import BUF, ROOT, PeerTest, require, serve_echo
 
-BUF = os.environ.get("BUF_BIN", os.path.join(ROOT, "interop", "buf", "node_modules", ".bin", "buf"))
 
 
 def json_documents(text):

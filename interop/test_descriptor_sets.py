@@ -25,10 +25,10 @@ import subprocess
 import tempfile
 import unittest
 
-from peers import ROOT, PeerTest, Process, require, rmicro
+from peers import BUF, ROOT, PeerTest, require, rmicro
+from peers import serve as serve_with
 
 SAMPLES = os.path.join(ROOT, "proto-samples")
-BUF = os.path.join(ROOT, "interop", "buf", "node_modules", ".bin", "buf")
 HANDLERS = "proto-samples/shop.handlers.json"
 WKT_PROTO = "tests/fixtures/wkt.proto"  # imports Any, Duration, Struct and Timestamp
 
@@ -61,11 +61,7 @@ def proto_flags(files):
 
 
 def serve(*schema):
-    return Process(
-        [require(os.path.join(ROOT, "target", "debug", "rmicro")), "serve", *schema,
-         "--handlers", HANDLERS, "--address", "127.0.0.1:0", "--no-register"],
-        stream="stderr",
-    )
+    return serve_with(schema, HANDLERS)
 
 
 class DescriptorSetsOfProtocAndBuf(PeerTest):
