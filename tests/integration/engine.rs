@@ -404,3 +404,51 @@ fn an_empty_listing_says_so_instead_of_printing_an_empty_table() {
     assert_exit(&output, 1);
     assert_stderr_has(&output, "the schema has no services");
 }
+
+#[test]
+fn health_stats_and_describe_find_their_server_in_the_registry_as_call_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let node = crate::nodes::job_node(&url, "lonely");
+    // No --address, no --service: the registry's one service, every node of it.
+    let health = crate::support::run_in_registry(&url, &["health"]);
+    assert_exit(&health, 0);
+    let table = crate::support::stdout(&health);
+    assert!(table.contains(&node.address) && table.contains("ok"), "{table}");
+    let stats = crate::support::run_in_registry(&url, &["stats", "-o", "json"]);
+    assert_exit(&stats, 0);
+    assert!(json(&stats)["endpoints"].is_array());
+    // describe by endpoint: the service that offers it.
+    let described = crate::support::run_in_registry(&url, &["describe", "Job.CreateJob"]);
+    assert_exit(&described, 0);
+    crate::support::assert_stdout_has(&described, "job.Task");
+}
+
+#[test]
+fn a_content_type_not_served_is_refused_before_the_request_body_ends() {
+    let server = echo_server();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&server.address)
+            .await
+            .unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let request = http::Request::post(format!("http://{}/echo.v1.Echo/Say", server.address))
+            .header("content-type", "application/grpc-web+proto")
+            .body(())
+            .unwrap();
+        // The body is never ended, as a streaming client keeps it open.
+        let (response, _body) = client.send_request(request, false).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("an answer while the body is still open")
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 415);
+}
