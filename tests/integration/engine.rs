@@ -414,7 +414,10 @@ fn health_stats_and_describe_find_their_server_in_the_registry_as_call_does() {
     let health = crate::support::run_in_registry(&url, &["health"]);
     assert_exit(&health, 0);
     let table = crate::support::stdout(&health);
-    assert!(table.contains(&node.address) && table.contains("ok"), "{table}");
+    assert!(
+        table.contains(&node.address) && table.contains("ok"),
+        "{table}"
+    );
     let stats = crate::support::run_in_registry(&url, &["stats", "-o", "json"]);
     assert_exit(&stats, 0);
     assert!(json(&stats)["endpoints"].is_array());
