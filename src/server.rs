@@ -6,6 +6,7 @@
 //! first request's head: the TLS handshake and protocol sniffing are inside it.
 
 use crate::handler::Router;
+use crate::protocol::cors::Cors;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::tls::HANDSHAKE_RECORD;
 use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Timeouts};
@@ -29,6 +30,8 @@ pub struct ServerOptions {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How long a client may take over each part of a request, and sit idle.
     pub timeouts: Timeouts,
+    /// The origins browsers may call from (`--cors-origin`).
+    pub cors: Arc<Cors>,
 }
 
 /// How long a client may take over its TLS handshake when `--header-timeout` is off.
@@ -204,11 +207,14 @@ async fn serve_stream<S>(
             let mut connection =
                 HttpConnection::with_buffered(stream, options.max_message_size, first);
             connection.set_timeouts(options.timeouts, accepted);
-            mucp::server::serve_connection(connection, router.as_ref(), stopped).await;
+            mucp::server::serve_connection(connection, router.as_ref(), &options.cors, stopped)
+                .await;
         }
         Sniffed::Http2 => {
             let stream = Rewound::new(first.freeze(), stream);
-            grpc::server::serve_connection(stream, router, options.max_message_size, stopped).await
+            let cors = options.cors.clone();
+            grpc::server::serve_connection(stream, router, options.max_message_size, cors, stopped)
+                .await
         }
         Sniffed::JsonRpc => {
             jsonrpc::server::serve_connection(

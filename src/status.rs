@@ -221,6 +221,7 @@ impl std::error::Error for Status {}
 pub fn http_status_text(code: u16) -> &'static str {
     match code {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         402 => "Payment Required",

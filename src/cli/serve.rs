@@ -4,6 +4,7 @@
 use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
 use crate::handler::{ExecLimits, HandlerRules, Router, RouterOptions};
+use crate::protocol::cors::Cors;
 use crate::protocol::tls::ServerFiles;
 use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
@@ -86,6 +87,11 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Let browser pages from this origin call over Connect and gRPC-Web: CORS
+    /// preflights are answered, and replies expose the status headers (repeatable;
+    /// `scheme://host[:port]`, or `*` for any origin).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origin: Vec<String>,
     /// Require client certificates signed by this PEM CA (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
@@ -161,6 +167,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             body: limit(args.body_timeout),
             idle: limit(args.idle_timeout),
         },
+        cors: Arc::new(Cors::new(args.cors_origin.clone())),
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -13,9 +13,10 @@
 //! is refused as soon as its headers arrive.
 
 use crate::codec::{self, details, Codec};
-use crate::message::{Request, StreamCall};
+use crate::message::Request;
 use crate::protocol::{caller_metadata, route, Dispatch};
 use crate::status::{Code, Status};
+use base64::Engine;
 use bytes::Bytes;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -101,6 +102,8 @@ pub fn is_connect_path(path: &str) -> bool {
 pub struct ConnectRequest<'a> {
     pub method: &'a str,
     pub path: &'a str,
+    /// What followed `?` in the request target (Connect GET's parameters).
+    pub query: Option<&'a str>,
     pub content_type: &'a str,
     /// Header names and values, in any case.
     pub headers: Vec<(&'a str, &'a str)>,
@@ -130,6 +133,8 @@ pub struct ConnectReply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Bytes,
+    /// More headers (CORS, `Allow`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ConnectReply {
@@ -138,14 +143,14 @@ impl ConnectReply {
             status: http_status(status.code),
             content_type: "application/json",
             body: error_json(status).to_string().into(),
+            headers: Vec::new(),
         }
     }
 
     /// A request whose content type the Connect front end does not serve (415), or
     /// `None` when the unary form serves it; decided from the headers alone.
-    pub fn refusal(content_type: &str) -> Option<ConnectReply> {
-        codec_of(content_type)
-            .is_none()
+    pub fn refusal(method: &str, content_type: &str) -> Option<ConnectReply> {
+        (method != "GET" && codec_of(content_type).is_none())
             .then(|| ConnectReply::unsupported(content_type))
     }
 
@@ -154,8 +159,9 @@ impl ConnectReply {
             status: 415,
             content_type: "text/plain",
             body: Bytes::from(format!(
-                "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams), and gRPC application/grpc"
+                "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams); gRPC application/grpc; gRPC-Web application/grpc-web(-text)"
             )),
+            headers: Vec::new(),
         }
     }
 
@@ -164,19 +170,26 @@ impl ConnectReply {
         let reason = crate::status::http_status_text(self.status);
         out.extend_from_slice(
             format!(
-                "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
                 self.status,
                 self.content_type,
                 self.body.len()
             )
             .as_bytes(),
         );
+        for (name, value) in &self.headers {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.body);
     }
 }
 
 /// Serves one unary request.
 pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> ConnectReply {
+    if request.method == "GET" {
+        return serve_get(dispatch, &request).await;
+    }
     let Some(codec) = codec_of(request.content_type) else {
         return ConnectReply::unsupported(request.content_type);
     };
@@ -188,9 +201,138 @@ pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> Co
                 Codec::Protobuf => "application/proto",
             },
             body,
+            headers: Vec::new(),
         },
         Err(status) => ConnectReply::error(&status),
     }
+}
+
+/// Connect GET, for side-effect-free unary methods (`idempotency_level =
+/// NO_SIDE_EFFECTS`): `?encoding=json|proto&message=…`, the message percent-encoded, or
+/// URL-safe base64 with `base64=1`, gzipped with `compression=gzip`; `connect=v1` may
+/// come too. Other methods are answered 405, as connect-go does.
+async fn serve_get<D: Dispatch>(dispatch: &D, request: &ConnectRequest<'_>) -> ConnectReply {
+    let query = request.query.unwrap_or("");
+    let codec = match query_param(query, "encoding").as_deref() {
+        Some(b"json") => Codec::Json,
+        Some(b"proto") => Codec::Protobuf,
+        Some(other) => {
+            return ConnectReply::error(&Status::invalid_argument(format!(
+                "unsupported encoding {:?} in a Connect GET (use json or proto)",
+                String::from_utf8_lossy(other)
+            )))
+        }
+        None => {
+            return ConnectReply::error(&Status::invalid_argument(
+                "a Connect GET names its encoding: ?encoding=json or proto",
+            ))
+        }
+    };
+    let endpoint = match route(dispatch, request.path) {
+        Ok(endpoint) => endpoint,
+        Err(status) => return ConnectReply::error(&status),
+    };
+    if crate::schema::is_streaming(&endpoint.method) || !has_no_side_effects(&endpoint.method) {
+        return ConnectReply {
+            headers: vec![("Allow", "POST".into())],
+            status: 405,
+            ..ConnectReply::error(&Status::new(
+                Code::Unimplemented,
+                format!(
+                    "{} is not side-effect free (idempotency_level = NO_SIDE_EFFECTS): call it with POST",
+                    request.path
+                ),
+            ))
+        };
+    }
+    let get = async {
+        let mut message = query_param(query, "message").unwrap_or_default();
+        if query_param(query, "base64").as_deref() == Some(b"1") {
+            let text = String::from_utf8_lossy(&message);
+            message = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map_err(|error| {
+                    Status::invalid_argument(format!("the message is not URL-safe base64: {error}"))
+                })?;
+        }
+        match query_param(query, "compression").as_deref() {
+            None | Some(b"identity") => {}
+            Some(b"gzip") => message = gunzip(&message, request.max_message_size)?,
+            Some(other) => {
+                return Err(Status::new(
+                    Code::Unimplemented,
+                    format!(
+                        "unsupported compression {:?} (use gzip or identity)",
+                        String::from_utf8_lossy(other)
+                    ),
+                ))
+            }
+        }
+        let body = codec::decode(codec, &endpoint.method.input(), &message)
+            .map_err(Status::invalid_argument)?;
+        let reply = dispatch
+            .call(Request {
+                endpoint,
+                metadata: caller_metadata(request.headers.iter().copied(), &RESERVED),
+                body,
+                deadline: request.deadline()?,
+            })
+            .await?;
+        codec::encode_reply(codec, &reply).map_err(Status::internal)
+    };
+    match get.await {
+        Ok(body) => ConnectReply {
+            status: 200,
+            content_type: match codec {
+                Codec::Json => "application/json",
+                Codec::Protobuf => "application/proto",
+            },
+            body,
+            headers: Vec::new(),
+        },
+        Err(status) => ConnectReply::error(&status),
+    }
+}
+
+/// Whether a method is marked `option idempotency_level = NO_SIDE_EFFECTS`.
+fn has_no_side_effects(method: &prost_reflect::MethodDescriptor) -> bool {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    let options = method.options();
+    matches!(
+        options.get_field_by_name("idempotency_level").as_deref(),
+        Some(prost_reflect::Value::EnumNumber(NO_SIDE_EFFECTS))
+    )
+}
+
+/// A query parameter's value, percent-decoded (`+` is a space, as in forms).
+fn query_param(query: &str, name: &str) -> Option<Vec<u8>> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name.as_bytes()).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                decoded.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => decoded.push(b' '),
+            (None, byte) => decoded.push(byte),
+        }
+        i += 1;
+    }
+    decoded
 }
 
 async fn call<D: Dispatch>(
@@ -237,154 +379,6 @@ async fn call<D: Dispatch>(
         })
         .await?;
     codec::encode_reply(codec, &reply).map_err(Status::internal)
-}
-
-/// Serves a streaming-form request that came over HTTP/1.1, whose whole body has been
-/// read (HTTP/1.1 is half-duplex: a client stream is complete before any reply): every
-/// request message goes to the handler, each reply leaves at once as a chunk of a
-/// chunked response holding one envelope, and the end-of-stream message closes it.
-/// `Err` only when the connection broke.
-pub async fn serve_stream_http1<D, W>(
-    dispatch: &D,
-    request: ConnectRequest<'_>,
-    codec: Codec,
-    stopping: tokio::sync::watch::Receiver<bool>,
-    out: &mut W,
-) -> std::io::Result<()>
-where
-    D: Dispatch,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    use tokio::io::AsyncWriteExt;
-    let gzip = request.header("connect-content-encoding") == Some("gzip");
-    let mut head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
-        stream_content_type(codec)
-    );
-    if gzip {
-        head.push_str("Connect-Content-Encoding: gzip\r\n");
-    }
-    head.push_str("\r\n");
-    out.write_all(head.as_bytes()).await?;
-    let result = match stream_call(dispatch, &request, codec, gzip, stopping) {
-        Err(status) => Err(status),
-        Ok((call, mut replies)) => {
-            let calling = dispatch.call_stream(call);
-            tokio::pin!(calling);
-            loop {
-                tokio::select! {
-                    biased;
-                    reply = replies.recv() => match reply {
-                        Some(reply) => {
-                            if let Err(status) = write_reply(out, codec, gzip, &reply).await? {
-                                break Err(status);
-                            }
-                        }
-                        None => break calling.await,
-                    },
-                    result = &mut calling => {
-                        // Replies the handler made before it ended still go out.
-                        while let Ok(reply) = replies.try_recv() {
-                            let _ = write_reply(out, codec, gzip, &reply).await?;
-                        }
-                        break result;
-                    }
-                }
-            }
-        }
-    };
-    write_chunk(out, &end_of_stream(&result)).await?;
-    out.write_all(b"0\r\n\r\n").await
-}
-
-/// One reply as a chunk holding its envelope; the inner error when it cannot be encoded.
-async fn write_reply<W: tokio::io::AsyncWrite + Unpin>(
-    out: &mut W,
-    codec: Codec,
-    gzip: bool,
-    reply: &crate::message::Reply,
-) -> std::io::Result<Result<(), Status>> {
-    match codec::encode_reply(codec, reply) {
-        Ok(body) => write_chunk(out, &crate::protocol::grpc::frame(&body, gzip))
-            .await
-            .map(Ok),
-        Err(error) => Ok(Err(Status::internal(error))),
-    }
-}
-
-async fn write_chunk<W: tokio::io::AsyncWrite + Unpin>(
-    out: &mut W,
-    data: &[u8],
-) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
-    chunk.extend_from_slice(data);
-    chunk.extend_from_slice(b"\r\n");
-    out.write_all(&chunk).await?;
-    // Each reply as it is made, also through a buffering stream (TLS).
-    out.flush().await
-}
-
-/// The streaming call a request asks for, its request messages already in its channel,
-/// and the receiving end of its replies.
-fn stream_call<D: Dispatch>(
-    dispatch: &D,
-    request: &ConnectRequest<'_>,
-    codec: Codec,
-    gzip: bool,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) -> Result<
-    (
-        StreamCall,
-        tokio::sync::mpsc::Receiver<crate::message::Reply>,
-    ),
-    Status,
-> {
-    if request.method != "POST" {
-        return Err(Status::new(
-            Code::Unimplemented,
-            format!("{} is not served: use POST", request.method),
-        ));
-    }
-    let endpoint = route(dispatch, request.path)?;
-    match request.header("connect-content-encoding") {
-        None | Some("identity" | "gzip") => {}
-        Some(other) => {
-            return Err(Status::new(
-                Code::Unimplemented,
-                format!("unsupported Connect-Content-Encoding {other:?} (use gzip or identity)"),
-            ))
-        }
-    }
-    let deadline = request.deadline()?;
-    let mut deframer = crate::protocol::grpc::Deframer::new(request.max_message_size, gzip);
-    deframer.push(request.body);
-    let mut messages = Vec::new();
-    while let Some(message) = deframer.next_message()? {
-        messages.push(
-            codec::decode(codec, &endpoint.method.input(), &message)
-                .map_err(Status::invalid_argument)?,
-        );
-    }
-    if deframer.has_partial_message() {
-        return Err(Status::invalid_argument(
-            "the request ended inside a message",
-        ));
-    }
-    let (sender, requests) = tokio::sync::mpsc::channel(messages.len().max(1));
-    for message in messages {
-        let _ = sender.try_send(message);
-    }
-    let (replies, receiver) = tokio::sync::mpsc::channel(16);
-    let call = StreamCall {
-        endpoint,
-        metadata: caller_metadata(request.headers.iter().copied(), &STREAM_RESERVED),
-        deadline,
-        requests,
-        replies,
-        stopping,
-    };
-    Ok((call, receiver))
 }
 
 /// `Connect-Timeout-Ms`: at most 10 digits of milliseconds.

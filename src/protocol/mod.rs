@@ -49,11 +49,13 @@ pub(crate) use forward_writes;
 
 pub mod caller;
 pub mod connect;
+pub mod cors;
 pub mod grpc;
 pub mod http1;
 pub mod jsonrpc;
 pub mod mucp;
 pub mod tls;
+pub mod wire;
 
 pub use caller::{Caller, Dialing, Stream};
 

@@ -94,6 +94,17 @@ pub struct Deframer {
     max_message_size: usize,
     /// The peer's `grpc-encoding` is gzip (so the compressed flag may be set).
     gzip: bool,
+    /// The flag of the envelope that ends a reply stream in the protocol read (Connect's
+    /// end-of-stream message 0x02, gRPC-Web's trailers 0x80), 0 when there is none.
+    end_flag: u8,
+}
+
+/// What [`Deframer::next_envelope`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Envelope {
+    Message(Bytes),
+    /// The envelope that ends the stream, carrying its status (Connect, gRPC-Web).
+    End(Bytes),
 }
 
 impl Deframer {
@@ -102,7 +113,14 @@ impl Deframer {
             buffer: BytesMut::new(),
             max_message_size,
             gzip,
+            end_flag: 0,
         }
+    }
+
+    /// Envelopes flagged `flag` end the stream (see [`Deframer::next_envelope`]).
+    pub fn ending_with(mut self, flag: u8) -> Deframer {
+        self.end_flag = flag;
+        self
     }
 
     /// The peer's `grpc-encoding`, once known (a reply's comes with its headers).
@@ -116,6 +134,16 @@ impl Deframer {
 
     /// The next whole message, if one has arrived.
     pub fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+        match self.next_envelope()? {
+            None => Ok(None),
+            Some(Envelope::Message(message)) => Ok(Some(message)),
+            Some(Envelope::End(_)) => Err(Status::internal("an end-of-stream message came in a request")),
+        }
+    }
+
+    /// The next whole envelope, if one has arrived: a message, or the one that ends the
+    /// stream (its flag the one given to [`Deframer::ending_with`]; never gzipped here).
+    pub fn next_envelope(&mut self) -> Result<Option<Envelope>, Status> {
         if self.buffer.len() < PREFIX {
             return Ok(None);
         }
@@ -136,9 +164,15 @@ impl Deframer {
         }
         self.buffer.advance(PREFIX);
         let message = self.buffer.split_to(length).freeze();
+        if self.end_flag != 0 && compressed & self.end_flag != 0 {
+            return match compressed & 1 {
+                1 if self.gzip => self.inflate(&message).map(|end| Some(Envelope::End(end))),
+                _ => Ok(Some(Envelope::End(message))),
+            };
+        }
         match (compressed, self.gzip) {
-            (0, _) => Ok(Some(message)),
-            (1, true) => self.inflate(&message).map(Some),
+            (0, _) => Ok(Some(Envelope::Message(message))),
+            (1, true) => self.inflate(&message).map(|message| Some(Envelope::Message(message))),
             (1, false) => Err(Status::internal(
                 "grpc: compressed flag set with identity or empty encoding",
             )),
@@ -204,6 +238,30 @@ pub fn format_timeout(timeout: Duration) -> String {
         }
     }
     format!("{}M", (nanos / 60_000_000_000).min(99_999_999))
+}
+
+/// The status fields that end a gRPC call (`grpc-status`, `grpc-message`,
+/// `grpc-status-details-bin`): HTTP/2 trailers in gRPC, the trailer block at the end of
+/// the body in gRPC-Web.
+pub fn status_fields(result: &Result<(), Status>) -> Vec<(&'static str, String)> {
+    let (code, message) = match result {
+        Ok(()) => (Code::Ok, ""),
+        Err(status) => (status.code, status.message.as_str()),
+    };
+    let mut fields = vec![("grpc-status", (code as u16).to_string())];
+    if !message.is_empty() {
+        fields.push(("grpc-message", percent_encode(message)));
+    }
+    if let Err(status) = result {
+        if !status.details.is_empty() {
+            let bytes = crate::codec::details::encode_status(code as i32, message, &status.details);
+            fields.push((
+                "grpc-status-details-bin",
+                crate::codec::details::base64_encode(&bytes),
+            ));
+        }
+    }
+    fields
 }
 
 /// `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.

@@ -13,10 +13,12 @@
 //! in `protocol::connect`); any other content type goes to Connect's unary form, refused
 //! at once when that does not serve it either.
 
-use super::{codec_of, content_type, frame, parse_timeout, percent_encode, send_data, Deframer};
-use crate::codec::{self, details, Codec};
+use super::{frame, send_data, status_fields, Deframer};
+use crate::codec::{self, Codec};
 use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
+use crate::protocol::cors::Cors;
+use crate::protocol::wire::{BodyDecoder, Wire};
 use crate::protocol::{caller_metadata, poll_once, route, stopping, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -57,8 +59,6 @@ const KEEPALIVE: Keepalive = Keepalive {
     interval: Duration::from_secs(60),
     timeout: Duration::from_secs(20),
 };
-/// Headers that are gRPC's own, not metadata for handlers.
-const RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
 
 #[derive(Clone, Copy)]
 struct Keepalive {
@@ -72,18 +72,20 @@ pub async fn serve_connection<S, D>(
     io: S,
     dispatch: Arc<D>,
     max_message_size: usize,
+    cors: Arc<Cors>,
     stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
-    serve_with(io, dispatch, max_message_size, stopped, KEEPALIVE).await
+    serve_with(io, dispatch, max_message_size, cors, stopped, KEEPALIVE).await
 }
 
 async fn serve_with<S, D>(
     io: S,
     dispatch: Arc<D>,
     max_message_size: usize,
+    cors: Arc<Cors>,
     mut stopped: watch::Receiver<bool>,
     keepalive: Keepalive,
 ) where
@@ -119,7 +121,7 @@ async fn serve_with<S, D>(
                 Some(Ok((request, respond))) => {
                     // A request whose message came with its headers and a ready handler
                     // are answered here, batched with the others of this read.
-                    let mut stream = Box::pin(serve_stream(dispatch.clone(), request, respond, max_message_size, for_streams.clone()));
+                    let mut stream = Box::pin(serve_stream(dispatch.clone(), request, respond, max_message_size, cors.clone(), for_streams.clone()));
                     match poll_once(stream.as_mut()) {
                         Some(Poll::Ready(())) => {}
                         Some(Poll::Pending) => {
@@ -220,8 +222,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
 async fn serve_stream<D: Dispatch>(
     dispatch: Arc<D>,
     request: http::Request<RecvStream>,
-    respond: SendResponse<Bytes>,
+    mut respond: SendResponse<Bytes>,
     max_message_size: usize,
+    cors: Arc<Cors>,
     stopped: watch::Receiver<bool>,
 ) {
     let (parts, body) = request.into_parts();
@@ -231,13 +234,21 @@ async fn serve_stream<D: Dispatch>(
             .get(name)
             .and_then(|value| value.to_str().ok())
     };
+    if Cors::is_preflight(parts.method.as_str(), header) {
+        let answer = cors.preflight(header);
+        let mut response = Response::builder().status(answer.status);
+        for (name, value) in answer.headers {
+            response = response.header(name, value);
+        }
+        let _ = respond.send_response(response.body(()).expect("a valid response"), true);
+        return;
+    }
+    let extra = cors.reply_headers(header("origin"));
     let content_type = header("content-type").unwrap_or("");
-    let wire = codec_of(content_type)
-        .map(|codec| (codec, Wire::Grpc))
-        .or_else(|| connect::stream_codec_of(content_type).map(|codec| (codec, Wire::Connect)));
-    let Some((codec, wire)) = wire else {
+    let Some((codec, wire)) = Wire::of(content_type) else {
         // The Connect protocol's unary form, or a refusal.
-        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size).await;
+        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size, extra)
+            .await;
     };
     let encoding = header(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
@@ -248,18 +259,15 @@ async fn serve_stream<D: Dispatch>(
         // Replies are compressed as the request was, as grpc-go does.
         gzip,
         body: None,
+        extra,
     };
-    let deadline = match wire {
-        Wire::Grpc => Ok(header("grpc-timeout").and_then(parse_timeout)),
-        Wire::Connect => header("connect-timeout-ms")
-            .map(connect::parse_timeout)
-            .transpose(),
-    };
+    let deadline = wire.timeout(header);
     let result = match (encoding, deadline) {
         (_, Err(status)) => Err(status),
         ("identity" | "gzip", Ok(timeout)) => {
             let incoming = Incoming {
                 body,
+                decoder: wire.decoder(),
                 deframer: Deframer::new(max_message_size, gzip),
             };
             let call = Call {
@@ -279,37 +287,6 @@ async fn serve_stream<D: Dispatch>(
         )),
     };
     exchange.finish(result).await;
-}
-
-/// The enveloped protocols this front end speaks: gRPC, and Connect's streaming form.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Wire {
-    Grpc,
-    Connect,
-}
-
-impl Wire {
-    fn encoding_header(self) -> &'static str {
-        match self {
-            Wire::Grpc => "grpc-encoding",
-            Wire::Connect => "connect-content-encoding",
-        }
-    }
-
-    /// Headers that are the protocol's own, not metadata for handlers.
-    fn reserved(self) -> &'static [&'static str] {
-        match self {
-            Wire::Grpc => &RESERVED,
-            Wire::Connect => &connect::STREAM_RESERVED,
-        }
-    }
-
-    fn content_type(self, codec: Codec) -> &'static str {
-        match self {
-            Wire::Grpc => content_type(codec),
-            Wire::Connect => connect::stream_content_type(codec),
-        }
-    }
 }
 
 /// The request side of one stream.
@@ -443,13 +420,15 @@ fn metadata_of(headers: &HeaderMap, reserved: &[&str]) -> Metadata {
     )
 }
 
-/// Answers a Connect unary request that came over HTTP/2.
+/// Answers a Connect unary request that came over HTTP/2; `extra` are headers for the
+/// reply (CORS).
 async fn serve_connect<D: Dispatch>(
     dispatch: &D,
     parts: &http::request::Parts,
     body: RecvStream,
     mut respond: SendResponse<Bytes>,
     max_message_size: usize,
+    extra: Vec<(&'static str, String)>,
 ) {
     let content_type = parts
         .headers
@@ -458,7 +437,8 @@ async fn serve_connect<D: Dispatch>(
         .unwrap_or("");
     // Refused from the headers alone: a client that keeps its body open (a stream in a
     // protocol not served here) must not wait for an answer.
-    if let Some(refusal) = connect::ConnectReply::refusal(content_type) {
+    if let Some(mut refusal) = connect::ConnectReply::refusal(parts.method.as_str(), content_type) {
+        refusal.headers.extend(extra);
         send_connect_reply(&mut respond, refusal).await;
         // Read what the client still sends, for a while, so that the stream ends cleanly
         // instead of being reset under a client that is still writing (RFC 9113 §8.1).
@@ -477,16 +457,19 @@ async fn serve_connect<D: Dispatch>(
         reply = serving => reply,
         _ = reset => return,
     };
-    let reply = reply.unwrap_or_else(|status| connect::ConnectReply::error(&status));
+    let mut reply = reply.unwrap_or_else(|status| connect::ConnectReply::error(&status));
+    reply.headers.extend(extra);
     send_connect_reply(&mut respond, reply).await;
 }
 
 async fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::ConnectReply) {
-    let response = Response::builder()
+    let mut response = Response::builder()
         .status(reply.status)
-        .header(CONTENT_TYPE, reply.content_type)
-        .body(())
-        .expect("a valid response");
+        .header(CONTENT_TYPE, reply.content_type);
+    for (name, value) in &reply.headers {
+        response = response.header(*name, value);
+    }
+    let response = response.body(()).expect("a valid response");
     if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
         if !reply.body.is_empty() {
             let _ = send_data(&mut body, reply.body, true).await;
@@ -506,6 +489,7 @@ async fn read_body_and_serve<D: Dispatch>(
     let request = ConnectRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
+        query: parts.uri.query(),
         content_type,
         headers: parts
             .headers
@@ -539,6 +523,8 @@ async fn read_body(mut body: RecvStream, limit: usize) -> Result<Vec<u8>, Status
 /// The request messages of a stream, as they arrive.
 struct Incoming {
     body: RecvStream,
+    /// Base64 in gRPC-Web's text form.
+    decoder: BodyDecoder,
     deframer: Deframer,
 }
 
@@ -551,7 +537,7 @@ impl Incoming {
             match self.body.data().await {
                 Some(Ok(data)) => {
                     let _ = self.body.flow_control().release_capacity(data.len());
-                    self.deframer.push(&data);
+                    self.deframer.push(&self.decoder.decode(&data)?);
                 }
                 Some(Err(error)) => {
                     return Err(Status::new(
@@ -559,7 +545,7 @@ impl Incoming {
                         format!("the request stream broke: {error}"),
                     ))
                 }
-                None if self.deframer.has_partial_message() => {
+                None if self.deframer.has_partial_message() || self.decoder.has_partial() => {
                     return Err(Status::internal("grpc: the request ended inside a message"))
                 }
                 None => return Ok(None),
@@ -575,9 +561,6 @@ impl Incoming {
     }
 }
 
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
-const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
 
 /// Why a reply could not be sent: the caller reset the stream or went away.
 fn broken(error: Option<h2::Error>) -> Status {
@@ -588,13 +571,21 @@ fn broken(error: Option<h2::Error>) -> Status {
     Status::new(Code::Cancelled, format!("the caller went away: {why}"))
 }
 
-/// `200 OK` with the protocol's content type (status 200 is `Response`'s default).
-fn grpc_response(wire: Wire, codec: Codec) -> Response<()> {
+/// `200 OK` with the protocol's content type (status 200 is `Response`'s default) and
+/// `extra` headers.
+fn grpc_response(wire: Wire, codec: Codec, extra: &[(&'static str, String)]) -> Response<()> {
     let mut response = Response::new(());
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(wire.content_type(codec)),
     );
+    for (name, value) in extra {
+        // `from_bytes` lower-cases the name, as HTTP/2 wants it.
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.append(name, value);
+        }
+    }
     response
 }
 
@@ -606,13 +597,15 @@ struct Exchange {
     /// Reply messages are gzipped (`grpc-encoding: gzip`).
     gzip: bool,
     body: Option<SendStream<Bytes>>,
+    /// Headers for the reply (CORS).
+    extra: Vec<(&'static str, String)>,
 }
 
 impl Exchange {
     /// Sends one reply message as the caller's window lets it through: the handler
     /// waits, instead of the server holding replies the caller does not take.
     async fn send(&mut self, message: &[u8]) -> Result<(), Status> {
-        let framed = frame(message, self.gzip);
+        let framed = self.wire.encode(frame(message, self.gzip));
         let body = self.body().map_err(|error| broken(Some(error)))?;
         send_data(body, framed, false).await.map_err(broken)
     }
@@ -622,7 +615,7 @@ impl Exchange {
         let body = match self.body.take() {
             Some(body) => body,
             None => {
-                let mut response = grpc_response(self.wire, self.codec);
+                let mut response = grpc_response(self.wire, self.codec, &self.extra);
                 if self.gzip {
                     response.headers_mut().insert(
                         HeaderName::from_static(self.wire.encoding_header()),
@@ -643,43 +636,30 @@ impl Exchange {
         })
     }
 
-    /// Ends the stream with the call's status: in trailers (gRPC), or in Connect's
-    /// end-of-stream message.
+    /// Ends the stream with the call's status: in trailers (gRPC), or in the body's
+    /// last envelope (Connect's end-of-stream message, gRPC-Web's trailers).
     async fn finish(mut self, result: Result<(), Status>) {
-        if self.wire == Wire::Connect {
-            let ending = connect::end_of_stream(&result);
+        if let Some(ending) = self.wire.ending(&result) {
+            let ending = self.wire.encode(ending);
             let sent = match self.body() {
                 Ok(body) => send_data(body, ending, true).await.map_err(broken),
                 Err(error) => Err(broken(Some(error))),
             };
             if let Err(status) = sent {
-                tracing::debug!("cannot finish a Connect stream: {}", status.message);
+                tracing::debug!("cannot finish a {} stream: {}", self.wire.name(), status.message);
             }
             return;
         }
         let mut trailers = HeaderMap::new();
-        let (code, message) = match &result {
-            Ok(()) => (Code::Ok, ""),
-            Err(status) => (status.code, status.message.as_str()),
-        };
-        trailers.insert(GRPC_STATUS, HeaderValue::from(code as u16));
-        if !message.is_empty() {
-            if let Ok(value) = HeaderValue::from_str(&percent_encode(message)) {
-                trailers.insert(GRPC_MESSAGE, value);
-            }
-        }
-        if let Err(status) = &result {
-            if !status.details.is_empty() {
-                let bytes = details::encode_status(code as i32, message, &status.details);
-                if let Ok(value) = HeaderValue::from_str(&details::base64_encode(&bytes)) {
-                    trailers.insert(GRPC_STATUS_DETAILS, value);
-                }
+        for (name, value) in status_fields(&result) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                trailers.insert(HeaderName::from_static(name), value);
             }
         }
         let sent = match &mut self.body {
             Some(body) => body.send_trailers(trailers),
             None => {
-                let mut response = grpc_response(self.wire, self.codec);
+                let mut response = grpc_response(self.wire, self.codec, &self.extra);
                 response.headers_mut().extend(trailers);
                 self.respond.send_response(response, true).map(drop)
             }
@@ -748,6 +728,7 @@ mod tests {
                 server_side,
                 Arc::new(NoServices),
                 1 << 20,
+                Arc::new(Cors::default()),
                 stopped,
                 keepalive,
             )

@@ -8,6 +8,8 @@ use super::parse_timeout;
 use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::connect::{self, ConnectRequest};
+use crate::protocol::cors::Cors;
+use crate::protocol::wire::{self, Wire};
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
 use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup};
 use crate::status::{http_status_text, Code, Status};
@@ -46,6 +48,7 @@ enum Outcome {
 pub async fn serve_connection<S, D>(
     mut connection: HttpConnection<S>,
     dispatch: &D,
+    cors: &Cors,
     mut shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -106,11 +109,29 @@ pub async fn serve_connection<S, D>(
             }
         };
         if let Some(request) = connect_request(&message, connection.max_body()) {
-            if let Some(codec) = connect::stream_codec_of(request.content_type) {
+            let header = |name: &str| request.header(name);
+            if Cors::is_preflight(request.method, header) {
+                let answer = cors.preflight(header);
+                out.clear();
+                let text = http_status_text(answer.status);
+                out.extend_from_slice(format!("HTTP/1.1 {} {text}\r\nContent-Length: 0\r\n", answer.status).as_bytes());
+                for (name, value) in answer.headers {
+                    out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                if connection.write_all(&out).await.is_err() || closes(&message) {
+                    return;
+                }
+                continue;
+            }
+            let extra = cors.reply_headers(request.header("origin"));
+            // Enveloped forms: Connect streams and gRPC-Web (gRPC itself needs HTTP/2, and
+            // is answered 415 by the unary form).
+            if let Some((codec, wire)) = Wire::of(request.content_type).filter(|(_, wire)| *wire != Wire::Grpc) {
                 let writer = connection.writer();
                 let stopping = shutdown.clone();
                 let served =
-                    connect::serve_stream_http1(dispatch, request, codec, stopping, writer).await;
+                    wire::serve_http1(dispatch, request, codec, wire, &extra, stopping, writer).await;
                 if served.is_err() || closes(&message) {
                     return;
                 }
@@ -118,11 +139,12 @@ pub async fn serve_connection<S, D>(
             }
             out.clear();
             // A client that leaves drops its call (an exec handler's processes die).
-            let reply = tokio::select! {
+            let mut reply = tokio::select! {
                 biased;
                 reply = connect::serve(dispatch, request) => reply,
                 _ = connection.closed() => return,
             };
+            reply.headers.extend(extra);
             reply.write_http1(&mut out);
             if connection.write_all(&out).await.is_err() || closes(&message) {
                 return;
@@ -191,12 +213,17 @@ pub async fn serve_connection<S, D>(
 
 /// The Connect protocol's view of a request to another path than mucp's `/`.
 fn connect_request(message: &HttpMessage, max_message_size: usize) -> Option<ConnectRequest<'_>> {
-    let (method, path) = message
+    let (method, target) = message
         .request_line()
         .filter(|(_, path)| connect::is_connect_path(path))?;
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
     Some(ConnectRequest {
         method,
         path,
+        query,
         content_type: message.header("Content-Type").unwrap_or(""),
         headers: message
             .headers

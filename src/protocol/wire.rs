@@ -1,0 +1,503 @@
+//! The enveloped protocols of the shared port — gRPC, the Connect protocol's streaming
+//! form and gRPC-Web (binary, and base64 `grpc-web-text`) — and what differs among them:
+//! content types, header names, and how a call's status travels (HTTP/2 trailers in
+//! gRPC; a last envelope in the body in Connect, flag 0x02, and in gRPC-Web, flag 0x80).
+//! Every one of them frames messages with the same 5-byte envelope. The HTTP/2 stream
+//! machinery that serves them is `grpc::server`'s; their HTTP/1.1 form (Connect streams
+//! and gRPC-Web, as browsers send them: the whole request body first) is here.
+
+use crate::codec::{self, Codec};
+use crate::message::{Reply, Request, StreamCall};
+use crate::protocol::connect::{self, ConnectRequest};
+use crate::protocol::grpc::{self, Deframer};
+use crate::protocol::{caller_metadata, route, Dispatch};
+use crate::status::{Code, Status};
+use base64::Engine;
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+/// gRPC-Web's own request headers (besides gRPC's), not metadata for handlers.
+const GRPC_WEB_RESERVED: [&str; 5] = [
+    "grpc-timeout",
+    "grpc-encoding",
+    "grpc-accept-encoding",
+    "x-grpc-web",
+    "x-user-agent",
+];
+
+/// Headers that are gRPC's own, not metadata for handlers.
+const GRPC_RESERVED: [&str; 3] = ["grpc-timeout", "grpc-encoding", "grpc-accept-encoding"];
+
+/// The flag of gRPC-Web's trailer envelope.
+pub const GRPC_WEB_TRAILERS: u8 = 0x80;
+/// The flag of Connect's end-of-stream envelope.
+pub const CONNECT_END: u8 = 0x02;
+
+/// An enveloped protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    Grpc,
+    Connect,
+    /// `text`: the body is base64 (`application/grpc-web-text`), for clients that cannot
+    /// read binary bodies.
+    GrpcWeb {
+        text: bool,
+    },
+}
+
+impl Wire {
+    /// The codec and protocol a request's `Content-Type` names (parameters ignored).
+    pub fn of(content_type: &str) -> Option<(Codec, Wire)> {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if let Some(codec) = grpc_web_codec(media, "application/grpc-web-text") {
+            return Some((codec, Wire::GrpcWeb { text: true }));
+        }
+        if let Some(codec) = grpc_web_codec(media, "application/grpc-web") {
+            return Some((codec, Wire::GrpcWeb { text: false }));
+        }
+        if let Some(codec) = grpc::codec_of(media) {
+            return Some((codec, Wire::Grpc));
+        }
+        connect::stream_codec_of(media).map(|codec| (codec, Wire::Connect))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Wire::Grpc => "gRPC",
+            Wire::Connect => "Connect",
+            Wire::GrpcWeb { .. } => "gRPC-Web",
+        }
+    }
+
+    /// The header naming the messages' compression.
+    pub fn encoding_header(self) -> &'static str {
+        match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-encoding",
+            Wire::Connect => "connect-content-encoding",
+        }
+    }
+
+    /// The header saying which compressions the sender reads.
+    pub fn accept_encoding_header(self) -> &'static str {
+        match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-accept-encoding",
+            Wire::Connect => "connect-accept-encoding",
+        }
+    }
+
+    /// Headers that are the protocol's own, not metadata for handlers.
+    pub fn reserved(self) -> &'static [&'static str] {
+        match self {
+            Wire::Grpc => &GRPC_RESERVED,
+            Wire::Connect => &connect::STREAM_RESERVED,
+            Wire::GrpcWeb { .. } => &GRPC_WEB_RESERVED,
+        }
+    }
+
+    pub fn content_type(self, codec: Codec) -> &'static str {
+        match (self, codec) {
+            (Wire::Grpc, codec) => grpc::content_type(codec),
+            (Wire::Connect, codec) => connect::stream_content_type(codec),
+            (Wire::GrpcWeb { text: false }, Codec::Protobuf) => "application/grpc-web+proto",
+            (Wire::GrpcWeb { text: false }, Codec::Json) => "application/grpc-web+json",
+            (Wire::GrpcWeb { text: true }, Codec::Protobuf) => "application/grpc-web-text+proto",
+            (Wire::GrpcWeb { text: true }, Codec::Json) => "application/grpc-web-text+json",
+        }
+    }
+
+    /// The header carrying the caller's deadline, and its value for `timeout`.
+    pub fn timeout_header(self, timeout: Duration) -> (&'static str, String) {
+        match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => ("grpc-timeout", grpc::format_timeout(timeout)),
+            Wire::Connect => (
+                "connect-timeout-ms",
+                timeout.as_millis().clamp(1, 9_999_999_999).to_string(),
+            ),
+        }
+    }
+
+    /// The deadline a request's headers set (`header` looks one up by lower-case name).
+    /// An unreadable `grpc-timeout` is ignored, as grpc-go does; Connect's is an error.
+    pub fn timeout<'a>(
+        self,
+        header: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Option<Duration>, Status> {
+        match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => {
+                Ok(header("grpc-timeout").and_then(grpc::parse_timeout))
+            }
+            Wire::Connect => header("connect-timeout-ms")
+                .map(connect::parse_timeout)
+                .transpose(),
+        }
+    }
+
+    /// The flag of the envelope that ends a reply stream; 0 in gRPC (trailers end it).
+    pub fn end_flag(self) -> u8 {
+        match self {
+            Wire::Grpc => 0,
+            Wire::Connect => CONNECT_END,
+            Wire::GrpcWeb { .. } => GRPC_WEB_TRAILERS,
+        }
+    }
+
+    /// The last envelope of a reply body, carrying the call's status; `None` in gRPC,
+    /// whose status goes in HTTP/2 trailers.
+    pub fn ending(self, result: &Result<(), Status>) -> Option<Bytes> {
+        match self {
+            Wire::Grpc => None,
+            Wire::Connect => Some(connect::end_of_stream(result)),
+            Wire::GrpcWeb { .. } => Some(grpc_web_trailers(result)),
+        }
+    }
+
+    /// Reply bytes as they go on the wire: base64 in `grpc-web-text` (each piece padded
+    /// on its own, as the spec allows).
+    pub fn encode(self, data: Bytes) -> Bytes {
+        match self {
+            Wire::GrpcWeb { text: true } => {
+                base64::engine::general_purpose::STANDARD.encode(&data).into()
+            }
+            _ => data,
+        }
+    }
+
+    /// Reads the body bytes of this protocol as they arrive.
+    pub fn decoder(self) -> BodyDecoder {
+        BodyDecoder {
+            text: self == Wire::GrpcWeb { text: true },
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// The codec of a gRPC-Web media type `base`, `base+proto` or `base+json`.
+fn grpc_web_codec(media: &str, base: &str) -> Option<Codec> {
+    match media.strip_prefix(base)? {
+        "" | "+proto" => Some(Codec::Protobuf),
+        "+json" => Some(Codec::Json),
+        _ => None,
+    }
+}
+
+/// gRPC-Web's trailer envelope: flag 0x80, then the status fields as an HTTP/1 header
+/// block (lower-case names, CRLF after each).
+pub fn grpc_web_trailers(result: &Result<(), Status>) -> Bytes {
+    let mut block = String::new();
+    for (name, value) in grpc::status_fields(result) {
+        block.push_str(name);
+        block.push(':');
+        block.push_str(&value);
+        block.push_str("\r\n");
+    }
+    let mut envelope = Vec::with_capacity(5 + block.len());
+    envelope.push(GRPC_WEB_TRAILERS);
+    envelope.extend_from_slice(&(block.len() as u32).to_be_bytes());
+    envelope.extend_from_slice(block.as_bytes());
+    envelope.into()
+}
+
+/// The fields of a gRPC-Web trailer block.
+pub fn parse_grpc_web_trailers(block: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(block)
+        .split("\r\n")
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Turns a body as it arrives into envelope bytes: as it is, or base64-decoded in
+/// `grpc-web-text`, whose padded pieces may follow one another (`...=` then more).
+pub struct BodyDecoder {
+    text: bool,
+    /// Base64 characters short of a 4-character group.
+    pending: Vec<u8>,
+}
+
+impl BodyDecoder {
+    pub fn decode(&mut self, data: &[u8]) -> Result<Bytes, Status> {
+        if !self.text {
+            return Ok(Bytes::copy_from_slice(data));
+        }
+        self.pending
+            .extend(data.iter().filter(|byte| !byte.is_ascii_whitespace()));
+        let whole = self.pending.len() / 4 * 4;
+        let mut decoded = Vec::with_capacity(whole / 4 * 3);
+        for group in self.pending[..whole].chunks(4) {
+            base64::engine::general_purpose::STANDARD
+                .decode_vec(group, &mut decoded)
+                .map_err(|error| {
+                    Status::invalid_argument(format!("the grpc-web-text body is not base64: {error}"))
+                })?;
+        }
+        self.pending.drain(..whole);
+        Ok(decoded.into())
+    }
+
+    /// Whether base64 characters were left over at the end of the body.
+    pub fn has_partial(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+/// Serves a Connect streaming-form or gRPC-Web request that came over HTTP/1.1, whose
+/// whole body has been read (HTTP/1.1 is half-duplex: a client stream is complete before
+/// any reply): the request messages go to the handler, each reply leaves at once as a
+/// chunk of a chunked response holding its envelope, and the protocol's ending envelope
+/// closes it. `extra` are response headers to add (CORS). `Err` only when the connection
+/// broke.
+pub async fn serve_http1<D, W>(
+    dispatch: &D,
+    request: ConnectRequest<'_>,
+    codec: Codec,
+    wire: Wire,
+    extra: &[(&str, String)],
+    stopping: tokio::sync::watch::Receiver<bool>,
+    out: &mut W,
+) -> std::io::Result<()>
+where
+    D: Dispatch,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let gzip = request.header(wire.encoding_header()) == Some("gzip");
+    let mut head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
+        wire.content_type(codec)
+    );
+    if gzip {
+        head.push_str(&format!("{}: gzip\r\n", wire.encoding_header()));
+    }
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes()).await?;
+    let reply = Replying {
+        codec,
+        wire,
+        gzip,
+    };
+    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping) {
+        Err(status) => Err(status),
+        Ok(Prepared::Unary(call)) => match dispatch.call(call).await {
+            Ok(answer) => reply.write(out, &answer).await?,
+            Err(status) => Err(status),
+        },
+        Ok(Prepared::Stream(call, mut replies)) => {
+            let calling = dispatch.call_stream(call);
+            tokio::pin!(calling);
+            loop {
+                tokio::select! {
+                    biased;
+                    answer = replies.recv() => match answer {
+                        Some(answer) => {
+                            if let Err(status) = reply.write(out, &answer).await? {
+                                break Err(status);
+                            }
+                        }
+                        None => break calling.await,
+                    },
+                    result = &mut calling => {
+                        // Replies the handler made before it ended still go out.
+                        while let Ok(answer) = replies.try_recv() {
+                            let _ = reply.write(out, &answer).await?;
+                        }
+                        break result;
+                    }
+                }
+            }
+        }
+    };
+    if let Some(ending) = wire.ending(&result) {
+        write_chunk(out, &wire.encode(ending)).await?;
+    }
+    out.write_all(b"0\r\n\r\n").await
+}
+
+/// How replies are written on an HTTP/1.1 response.
+struct Replying {
+    codec: Codec,
+    wire: Wire,
+    gzip: bool,
+}
+
+impl Replying {
+    /// One reply as a chunk holding its envelope; the inner error when it cannot be
+    /// encoded.
+    async fn write<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        out: &mut W,
+        reply: &Reply,
+    ) -> std::io::Result<Result<(), Status>> {
+        match codec::encode_reply(self.codec, reply) {
+            Ok(body) => {
+                let envelope = self.wire.encode(grpc::frame(&body, self.gzip));
+                write_chunk(out, &envelope).await.map(Ok)
+            }
+            Err(error) => Ok(Err(Status::internal(error))),
+        }
+    }
+}
+
+async fn write_chunk<W: tokio::io::AsyncWrite + Unpin>(
+    out: &mut W,
+    data: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(b"\r\n");
+    out.write_all(&chunk).await?;
+    // Each reply as it is made, also through a buffering stream (TLS).
+    out.flush().await
+}
+
+/// The call a whole HTTP/1.1 request asks for.
+enum Prepared {
+    Unary(Request),
+    /// The streaming call, its request messages already in its channel, and the
+    /// receiving end of its replies.
+    Stream(StreamCall, tokio::sync::mpsc::Receiver<Reply>),
+}
+
+fn prepare<D: Dispatch>(
+    dispatch: &D,
+    request: &ConnectRequest<'_>,
+    codec: Codec,
+    wire: Wire,
+    gzip: bool,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<Prepared, Status> {
+    if request.method != "POST" {
+        return Err(Status::new(
+            Code::Unimplemented,
+            format!("{} is not served: use POST", request.method),
+        ));
+    }
+    let endpoint = route(dispatch, request.path)?;
+    match request.header(wire.encoding_header()) {
+        None | Some("identity" | "gzip") => {}
+        Some(other) => {
+            return Err(Status::new(
+                Code::Unimplemented,
+                format!(
+                    "unsupported {} {other:?} (use gzip or identity)",
+                    wire.encoding_header()
+                ),
+            ))
+        }
+    }
+    let timeout = wire.timeout(|name| request.header(name))?;
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    let mut decoder = wire.decoder();
+    let body = decoder.decode(request.body)?;
+    if decoder.has_partial() {
+        return Err(Status::invalid_argument(
+            "the grpc-web-text body ends inside a base64 group",
+        ));
+    }
+    let mut deframer = Deframer::new(request.max_message_size, gzip);
+    deframer.push(&body);
+    let mut messages = Vec::new();
+    while let Some(message) = deframer.next_message()? {
+        messages.push(
+            codec::decode(codec, &endpoint.method.input(), &message)
+                .map_err(Status::invalid_argument)?,
+        );
+    }
+    if deframer.has_partial_message() {
+        return Err(Status::invalid_argument(
+            "the request ended inside a message",
+        ));
+    }
+    let metadata = caller_metadata(request.headers.iter().copied(), wire.reserved());
+    if !crate::schema::is_streaming(&endpoint.method) {
+        let count = messages.len();
+        let (Some(body), 1) = (messages.pop(), count) else {
+            return Err(Status::invalid_argument(format!(
+                "a unary call takes one request message, not {count}"
+            )));
+        };
+        return Ok(Prepared::Unary(Request {
+            endpoint,
+            metadata,
+            body,
+            deadline,
+        }));
+    }
+    let (sender, requests) = tokio::sync::mpsc::channel(messages.len().max(1));
+    for message in messages {
+        let _ = sender.try_send(message);
+    }
+    let (replies, receiver) = tokio::sync::mpsc::channel(16);
+    let call = StreamCall {
+        endpoint,
+        metadata,
+        deadline,
+        requests,
+        replies,
+        stopping,
+    };
+    Ok(Prepared::Stream(call, receiver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_name_their_protocol() {
+        assert_eq!(
+            Wire::of("application/grpc-web"),
+            Some((Codec::Protobuf, Wire::GrpcWeb { text: false }))
+        );
+        assert_eq!(
+            Wire::of("application/grpc-web+json; charset=utf-8"),
+            Some((Codec::Json, Wire::GrpcWeb { text: false }))
+        );
+        assert_eq!(
+            Wire::of("application/grpc-web-text+proto"),
+            Some((Codec::Protobuf, Wire::GrpcWeb { text: true }))
+        );
+        assert_eq!(Wire::of("application/grpc"), Some((Codec::Protobuf, Wire::Grpc)));
+        assert_eq!(
+            Wire::of("application/connect+json"),
+            Some((Codec::Json, Wire::Connect))
+        );
+        assert_eq!(Wire::of("application/grpc-webx"), None);
+        assert_eq!(Wire::of("application/json"), None);
+    }
+
+    #[test]
+    fn grpc_web_trailers_are_a_header_block_in_an_envelope() {
+        let ending = grpc_web_trailers(&Err(Status::new(Code::NotFound, "no 100%")));
+        assert_eq!(ending[0], GRPC_WEB_TRAILERS);
+        let block = &ending[5..];
+        assert_eq!(u32::from_be_bytes(ending[1..5].try_into().unwrap()) as usize, block.len());
+        assert_eq!(
+            parse_grpc_web_trailers(block),
+            [
+                ("grpc-status".to_owned(), "5".to_owned()),
+                ("grpc-message".to_owned(), "no 100%25".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn grpc_web_text_decodes_padded_pieces_split_anywhere() {
+        let wire = Wire::GrpcWeb { text: true };
+        let pieces = [wire.encode(Bytes::from_static(b"hello")), wire.encode(Bytes::from_static(b"web!"))];
+        let joined = pieces.concat();
+        let mut decoder = wire.decoder();
+        let mut decoded = Vec::new();
+        for piece in joined.chunks(3) {
+            decoded.extend_from_slice(&decoder.decode(piece).unwrap());
+        }
+        assert!(!decoder.has_partial());
+        assert_eq!(decoded, b"helloweb!");
+        assert!(wire.decoder().decode(b"!!!!").is_err());
+    }
+}
