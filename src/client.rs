@@ -338,7 +338,7 @@ impl Client {
 
     fn is_retryable(&self, error: &CallError) -> bool {
         match self.protocol() {
-            Protocol::Grpc => is_retryable_grpc(error, &self.options.retry_on),
+            Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => is_retryable_grpc(error, &self.options.retry_on),
             Protocol::Mucp | Protocol::JsonRpc => is_retryable(error),
         }
     }
@@ -411,7 +411,9 @@ impl Client {
             .resolve(name)
             .expect("a method of debug.proto");
         let (codec, body): (Codec, &[u8]) = match self.protocol() {
-            Protocol::Mucp | Protocol::Grpc => (Codec::Protobuf, b""),
+            Protocol::Mucp | Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
+                (Codec::Protobuf, b"")
+            }
             Protocol::JsonRpc => (Codec::Json, b"{}"),
         };
         let path = crate::schema::grpc_path(&method);

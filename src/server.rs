@@ -9,14 +9,16 @@ use crate::handler::Router;
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::tls::HANDSHAKE_RECORD;
-use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Timeouts};
-use bytes::BytesMut;
+use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Socket, Timeouts};
+use anyhow::Context as _;
+use bytes::{Bytes, BytesMut};
+use std::path::PathBuf;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -40,7 +42,7 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves until `shutdown` completes, then drains. Returns once every connection is done
 /// or the grace period is over.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     router: Arc<Router>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
@@ -57,6 +59,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let peer = Arc::<str>::from(peer);
                     if std::mem::take(&mut failing) {
                         tracing::warn!("accepting connections again");
                     }
@@ -76,7 +79,7 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
-    drop(listener);
+    listener.close();
     let _ = stop.send(true);
     let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
@@ -88,6 +91,88 @@ pub async fn serve(
             connections.len(),
             grace
         );
+    }
+}
+
+/// Where the server listens: a TCP port, or a unix socket (`unix:///PATH`), its file
+/// removed when the server stops.
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Binds `address`: `HOST:PORT`, or `unix:///PATH`. A socket file that no server
+    /// answers on (left by one that died) is replaced; one that a live server holds is
+    /// refused.
+    pub async fn bind(address: &str) -> anyhow::Result<Listener> {
+        let Some(path) = address.strip_prefix("unix://") else {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            return Ok(Listener::Tcp(listener));
+        };
+        let path = PathBuf::from(path);
+        if !path.is_absolute() {
+            anyhow::bail!("{address:?} names no socket: use unix:///PATH (an absolute path)");
+        }
+        if path.exists() {
+            if tokio::net::UnixStream::connect(&path).await.is_ok() {
+                anyhow::bail!(
+                    "cannot listen on {address}: a server is already listening on that socket"
+                );
+            }
+            let is_socket = std::fs::symlink_metadata(&path)
+                .is_ok_and(|metadata| std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type()));
+            if !is_socket {
+                anyhow::bail!("cannot listen on {address}: the file exists and is not a socket");
+            }
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
+        }
+        let listener =
+            UnixListener::bind(&path).with_context(|| format!("cannot listen on {address}"))?;
+        Ok(Listener::Unix(listener, path))
+    }
+
+    /// The address bound, as `rmicro serve` prints it.
+    pub fn local_addr(&self) -> String {
+        match self {
+            Listener::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|_| "?".into(), |address| address.to_string()),
+            Listener::Unix(_, path) => format!("unix://{}", path.display()),
+        }
+    }
+
+    /// The TCP address bound, if any (for the registry).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    async fn accept(&self) -> std::io::Result<(Socket, String)> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok((Socket::Tcp(stream), peer.to_string()))
+            }
+            Listener::Unix(listener, path) => {
+                let (stream, _) = listener.accept().await?;
+                Ok((Socket::Unix(stream), format!("unix:{}", path.display())))
+            }
+        }
+    }
+
+    /// Stops listening; a unix socket's file is removed.
+    fn close(self) {
+        if let Listener::Unix(listener, path) = self {
+            drop(listener);
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -114,21 +199,20 @@ fn sniff(first: &[u8]) -> Option<Sniffed> {
 /// Serves one accepted connection: in the clear, or after a TLS handshake when the server
 /// has a certificate (a plaintext client is then refused).
 async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: Socket,
+    peer: Arc<str>,
     router: Arc<Router>,
     options: Arc<ServerOptions>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let accepted = Instant::now();
     let deadline = options.timeouts.header.map(|limit| accepted + limit);
     let Some(tls) = &options.tls else {
-        return serve_stream(stream, peer, router, &options, accepted, stopped).await;
+        return serve_stream(stream, &peer, router, &options, accepted, stopped).await;
     };
     let mut first = [0u8; 1];
     let peeked = tokio::select! {
-        peeked = within(deadline, stream.peek(&mut first)) => peeked,
+        peeked = within(deadline, stream.read(&mut first)) => peeked,
         _ = stopping(&mut stopped) => return,
     };
     match peeked {
@@ -144,15 +228,16 @@ async fn serve_connection(
     }
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
     let handshake_deadline = deadline.unwrap_or(accepted + TLS_HANDSHAKE_TIMEOUT);
+    let stream = Rewound::new(Bytes::copy_from_slice(&first), stream);
     match within(Some(handshake_deadline), acceptor.accept(stream)).await {
-        Some(Ok(stream)) => serve_stream(stream, peer, router, &options, accepted, stopped).await,
+        Some(Ok(stream)) => serve_stream(stream, &peer, router, &options, accepted, stopped).await,
         Some(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
         None => tracing::debug!("TLS handshake with {peer} timed out"),
     }
 }
 
 /// A plaintext client of a TLS server: an HTTP/1 one is told so, as Go's servers do.
-async fn refuse_plaintext(mut stream: TcpStream, peer: SocketAddr, first: u8) {
+async fn refuse_plaintext(mut stream: Socket, peer: Arc<str>, first: u8) {
     tracing::debug!("refusing a plaintext connection from {peer}: this server speaks TLS");
     if first.is_ascii_uppercase() {
         let _ = stream
@@ -172,7 +257,7 @@ async fn refuse_plaintext(mut stream: TcpStream, peer: SocketAddr, first: u8) {
 /// Recognises the protocol of a (possibly decrypted) stream and serves it.
 async fn serve_stream<S>(
     mut stream: S,
-    peer: SocketAddr,
+    peer: &str,
     router: Arc<Router>,
     options: &ServerOptions,
     accepted: Instant,

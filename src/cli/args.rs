@@ -205,7 +205,8 @@ impl TargetArgs {
 
     fn target(&self, given: &str) -> anyhow::Result<Target> {
         let target = parse_address(given)?;
-        let explicit = given.contains("://");
+        // `unix:///PATH` names a socket, not a protocol: --protocol chooses it.
+        let explicit = given.contains("://") && !given.starts_with("unix://");
         let target = match self.protocol {
             Some(protocol) if explicit && protocol != target.protocol => {
                 return Err(UsageError(format!(
@@ -222,9 +223,9 @@ impl TargetArgs {
             },
             None => target,
         };
-        if target.protocol != Protocol::Grpc && (self.tls.wanted() || target.tls) {
+        if !target.protocol.is_grpc_family() && (self.tls.wanted() || target.tls) {
             return Err(UsageError(format!(
-                "TLS is for gRPC calls; rmicro calls {} in the clear (use grpcs://HOST:PORT)",
+                "TLS is for gRPC, Connect and gRPC-Web calls; rmicro calls {} in the clear (use grpcs://HOST:PORT)",
                 target.protocol.scheme()
             ))
             .into());
@@ -355,7 +356,7 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 fn parse_protocol(text: &str) -> Result<Protocol, String> {
-    Protocol::from_scheme(text).ok_or_else(|| "use mucp, jsonrpc or grpc".into())
+    Protocol::from_scheme(text).ok_or_else(|| "use mucp, jsonrpc, grpc, connect or grpcweb".into())
 }
 
 /// Metadata from `KEY:VALUE` arguments, or `@FILE` arguments naming files of `Name: value`

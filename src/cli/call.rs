@@ -141,6 +141,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
     let mut client = args.target.client_for(route, options)?;
     let codec = match (args.content_type, client.protocol()) {
         (_, Protocol::Grpc) => Codec::Protobuf,
+        (Some(ContentType::Json), Protocol::Connect | Protocol::GrpcWeb) => Codec::Json,
+        (_, Protocol::Connect | Protocol::GrpcWeb) => Codec::Protobuf,
         (Some(ContentType::Protobuf), Protocol::JsonRpc) => {
             return Err(UsageError(
                 "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
@@ -150,8 +152,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         (Some(ContentType::Protobuf), _) => Codec::Protobuf,
         (_, _) => Codec::Json,
     };
-    if args.output == Some(OutputFormat::Envelope) && client.protocol() != Protocol::Grpc {
-        return Err(UsageError("--output envelope is for gRPC calls".into()).into());
+    if args.output == Some(OutputFormat::Envelope) && !client.protocol().is_grpc_family() {
+        return Err(UsageError("--output envelope is for gRPC, Connect and gRPC-Web calls".into()).into());
     }
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);
@@ -186,7 +188,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
             return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
         }
-        if client.protocol() == Protocol::Grpc {
+        if client.protocol().is_grpc_family() {
             let Some(pool) = &schema.schema else {
                 return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
             };
@@ -264,7 +266,7 @@ async fn schema_for_call(
     show_schema_source(
         verbose,
         &match client.protocol() {
-            Protocol::Grpc => format!("server reflection at {address}"),
+            protocol if protocol.is_grpc_family() => format!("server reflection at {address}"),
             _ => format!("Debug.Endpoints at {address}"),
         },
     );

@@ -12,7 +12,7 @@ use crate::codec::Codec;
 use crate::message::Metadata;
 use crate::output;
 use crate::protocol::grpc::builtin::{health_request, Health};
-use crate::protocol::{CallError, CallHead, Protocol};
+use crate::protocol::{CallError, CallHead};
 use clap::Args;
 use std::time::{Duration, Instant};
 
@@ -123,7 +123,7 @@ async fn check(
     checked: &str,
     metadata: &Metadata,
 ) -> Result<Checked, CallError> {
-    if client.protocol() != Protocol::Grpc {
+    if !client.protocol().is_grpc_family() {
         let reply = client.call_debug("Debug.Health", &mut ignore).await?;
         let status = reply
             .get_field_by_name("status")

@@ -10,7 +10,6 @@ use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
 use crate::server::{self, ServerOptions};
-use anyhow::Context;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,7 +27,8 @@ pub struct ServeArgs {
     /// Answer endpoints without a handler with Unimplemented instead of an empty reply.
     #[arg(long)]
     strict: bool,
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket,
+    /// unix:///PATH (removed when the server stops).
     #[arg(
         short = 'a',
         long,
@@ -184,14 +184,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Installed before anything is announced, so an early SIGTERM still drains and
         // deregisters instead of killing the process.
         let signals = ShutdownSignals::install()?;
-        let listener = tokio::net::TcpListener::bind(&args.address).await.with_context(|| format!("cannot listen on {}", args.address))?;
-        let bound = listener.local_addr()?;
+        let listener = server::Listener::bind(&args.address).await?;
+        let bound = listener.local_addr();
         let registration = match registry {
             None => None,
             Some(registry) => Some(Registration::new(
                 registry,
                 router.service_record(),
-                args.advertise.clone().unwrap_or_else(|| advertised_address(bound)),
+                match (&args.advertise, listener.tcp_addr()) {
+                    (Some(advertise), _) => advertise.clone(),
+                    (None, Some(bound)) => advertised_address(bound),
+                    (None, None) => return Err(UsageError(format!("a server on {bound} can be registered only with --advertise ADDRESS, or not at all (--no-register)")).into()),
+                },
                 node_metadata(&args.metadata, secure),
                 args.register_ttl,
             )?),
@@ -208,7 +212,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             None => false,
         };
-        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc, grpc{security})");
+        eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc, grpc, connect, grpc-web{security})");
         let shutdown = async {
             match &registration {
                 Some(registration) => {

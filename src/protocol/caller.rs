@@ -8,6 +8,7 @@
 use super::grpc::client::{GrpcCaller, GrpcStream};
 use super::jsonrpc::client::{JsonRpcCaller, JsonRpcStream};
 use super::mucp::client::{MucpCaller, MucpStream};
+use super::wire::Wire;
 use super::{CallError, CallHead, Pairs, Protocol, RawReply, Target};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -44,12 +45,17 @@ impl Caller {
         match target.protocol {
             Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
             Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
-            Protocol::Grpc => {
+            Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
                 let dialing = Dialing {
                     tls: dialing.tls.clone().filter(|_| target.tls),
                     ..dialing.clone()
                 };
-                Caller::Grpc(GrpcCaller::new(address, dialing))
+                let wire = match target.protocol {
+                    Protocol::Connect => Wire::Connect,
+                    Protocol::GrpcWeb => Wire::GrpcWeb { text: false },
+                    _ => Wire::Grpc,
+                };
+                Caller::Grpc(GrpcCaller::new(address, dialing, wire))
             }
         }
     }
@@ -58,7 +64,11 @@ impl Caller {
         match self {
             Caller::Mucp(_) => Protocol::Mucp,
             Caller::JsonRpc(_) => Protocol::JsonRpc,
-            Caller::Grpc(_) => Protocol::Grpc,
+            Caller::Grpc(caller) => match caller.wire() {
+                Wire::Grpc => Protocol::Grpc,
+                Wire::Connect => Protocol::Connect,
+                Wire::GrpcWeb { .. } => Protocol::GrpcWeb,
+            },
         }
     }
 
@@ -91,6 +101,11 @@ impl Caller {
 
     /// One request message, one reply message.
     pub async fn unary(&mut self, head: &CallHead<'_>, body: &[u8]) -> Exchange {
+        if let Caller::Grpc(caller) = self {
+            if caller.wire() == Wire::Connect {
+                return caller.unary_connect(head, body).await;
+            }
+        }
         let mut stream = match self.open(head).await {
             Ok(stream) => stream,
             Err(error) => return Exchange::failed(error),

@@ -88,6 +88,10 @@ pub enum Protocol {
     Mucp,
     JsonRpc,
     Grpc,
+    /// The Connect protocol over HTTP/2.
+    Connect,
+    /// gRPC-Web over HTTP/2.
+    GrpcWeb,
 }
 
 impl Protocol {
@@ -96,6 +100,8 @@ impl Protocol {
             Protocol::Mucp => "mucp",
             Protocol::JsonRpc => "jsonrpc",
             Protocol::Grpc => "grpc",
+            Protocol::Connect => "connect",
+            Protocol::GrpcWeb => "grpc-web",
         }
     }
 
@@ -104,8 +110,15 @@ impl Protocol {
             "mucp" | "http" => Some(Protocol::Mucp),
             "jsonrpc" => Some(Protocol::JsonRpc),
             "grpc" => Some(Protocol::Grpc),
+            "connect" => Some(Protocol::Connect),
+            "grpc-web" | "grpcweb" => Some(Protocol::GrpcWeb),
             _ => None,
         }
+    }
+
+    /// gRPC, Connect and gRPC-Web: HTTP/2, gRPC's status codes, reflection, TLS.
+    pub fn is_grpc_family(self) -> bool {
+        matches!(self, Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb)
     }
 }
 
@@ -119,19 +132,39 @@ pub struct Target {
 }
 
 impl Target {
-    /// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1); the error says
-    /// what would be accepted.
+    /// `scheme://host:port`, `host:port` (mucp) or `:port` (on 127.0.0.1); a unix
+    /// socket as `unix:///PATH` (mucp, or the protocol `--protocol` names) or
+    /// `PROTOCOL+unix:///PATH` (`grpc+unix:///run/app.sock`), its address then
+    /// `unix:/PATH`; the error says what would be accepted.
     pub fn parse(given: &str) -> Result<Target, String> {
+        let unknown = |scheme: &str| {
+            format!(
+                "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc://, grpcs://, connect://, grpc-web://, https:// (Connect over TLS) or unix:///PATH)"
+            )
+        };
         let (protocol, tls, rest) = match given.split_once("://") {
             None => (Protocol::Mucp, false, given),
             Some(("grpcs", rest)) => (Protocol::Grpc, true, rest),
+            Some(("https", rest)) => (Protocol::Connect, true, rest),
+            Some((scheme, path)) if scheme == "unix" || scheme.ends_with("+unix") => {
+                let protocol = match scheme.strip_suffix("+unix") {
+                    None => Protocol::Mucp,
+                    Some(name) => Protocol::from_scheme(name).ok_or_else(|| unknown(scheme))?,
+                };
+                if !path.starts_with('/') || path.len() < 2 {
+                    return Err(format!(
+                        "{given:?} names no socket: use {scheme}:///PATH (an absolute path)"
+                    ));
+                }
+                return Ok(Target {
+                    protocol,
+                    address: format!("unix:{path}"),
+                    tls: false,
+                });
+            }
             Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
                 Some(protocol) => (protocol, false, rest),
-                None => {
-                    return Err(format!(
-                        "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc:// or grpcs://)"
-                    ))
-                }
+                None => return Err(unknown(scheme)),
             },
         };
         let rest = rest.trim_end_matches('/');
@@ -328,10 +361,16 @@ pub async fn drain<R: AsyncRead + Unpin>(read: &mut R) {
 }
 
 /// Opens a TCP connection for a caller, within `timeout`, with Nagle off.
-pub async fn dial(
-    address: &str,
-    timeout: std::time::Duration,
-) -> Result<tokio::net::TcpStream, CallError> {
+pub async fn dial(address: &str, timeout: std::time::Duration) -> Result<Socket, CallError> {
+    if let Some(path) = address.strip_prefix("unix:") {
+        let stream = tokio::time::timeout(timeout, tokio::net::UnixStream::connect(path))
+            .await
+            .map_err(|_| {
+                CallError::Connect(format!("dial unix {path}: timed out after {timeout:?}"))
+            })?
+            .map_err(|error| CallError::Connect(format!("dial unix {path}: {error}")))?;
+        return Ok(Socket::Unix(stream));
+    }
     let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address))
         .await
         .map_err(|_| {
@@ -339,7 +378,68 @@ pub async fn dial(
         })?
         .map_err(|error| CallError::Connect(format!("dial tcp {address}: {error}")))?;
     let _ = stream.set_nodelay(true);
-    Ok(stream)
+    Ok(Socket::Tcp(stream))
+}
+
+/// A connection to a server or from a client: TCP or a unix socket.
+pub enum Socket {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+macro_rules! each_socket {
+    ($self:ident, $stream:ident => $body:expr) => {
+        match $self.get_mut() {
+            Socket::Tcp($stream) => $body,
+            Socket::Unix($stream) => $body,
+        }
+    };
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        each_socket!(self, stream => Pin::new(stream).poll_read(context, buffer))
+    }
+}
+
+impl tokio::io::AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        each_socket!(self, stream => Pin::new(stream).poll_write(context, data))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        each_socket!(self, stream => Pin::new(stream).poll_write_vectored(context, data))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Socket::Tcp(stream) => stream.is_write_vectored(),
+            Socket::Unix(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        each_socket!(self, stream => Pin::new(stream).poll_flush(context))
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        each_socket!(self, stream => Pin::new(stream).poll_shutdown(context))
+    }
 }
 
 /// Explains a reply in another protocol than the caller's (`expected`), naming the

@@ -8,10 +8,12 @@
 use super::builtin::{
     Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
 };
-use super::{codec_of, content_type, format_timeout, frame, percent_decode, Deframer};
+use super::{frame, percent_decode, Deframer, Envelope};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
-use crate::protocol::{dial, foreign_reply, tls, CallError, CallHead, Dialing, Pairs};
+use crate::protocol::caller::Exchange;
+use crate::protocol::wire::{self, Wire};
+use crate::protocol::{connect, dial, foreign_reply, tls, CallError, CallHead, Dialing, Pairs};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use bytes::Bytes;
@@ -25,20 +27,28 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 const USER_AGENT: &str = concat!("rmicro/", env!("CARGO_PKG_VERSION"));
 
-/// Calls one gRPC server (TLS when `dialing.tls` is set, else h2c).
+/// Calls one server over HTTP/2 (TLS when `dialing.tls` is set, else h2c) in one of the
+/// enveloped protocols: gRPC, Connect (its unary form for unary calls, its streaming
+/// form for streams) or gRPC-Web.
 pub struct GrpcCaller {
     address: String,
     dialing: Dialing,
+    wire: Wire,
     connection: Option<SendRequest<Bytes>>,
 }
 
 impl GrpcCaller {
-    pub fn new(address: &str, dialing: Dialing) -> GrpcCaller {
+    pub fn new(address: &str, dialing: Dialing, wire: Wire) -> GrpcCaller {
         GrpcCaller {
             address: address.to_owned(),
             dialing,
+            wire,
             connection: None,
         }
+    }
+
+    pub fn wire(&self) -> Wire {
+        self.wire
     }
 
     pub fn address(&self) -> &str {
@@ -50,12 +60,19 @@ impl GrpcCaller {
         GrpcCaller {
             address: self.address.clone(),
             dialing: self.dialing.clone(),
+            wire: self.wire,
             connection: self.connection.clone(),
         }
     }
 
+    /// The `:authority` sent: `--authority`, else the address (`localhost` for a unix
+    /// socket, as grpc-go sends).
     fn authority(&self) -> &str {
-        self.dialing.authority.as_deref().unwrap_or(&self.address)
+        match &self.dialing.authority {
+            Some(authority) => authority,
+            None if self.address.starts_with("unix:") => "localhost",
+            None => &self.address,
+        }
     }
 
     async fn connection(&mut self) -> Result<SendRequest<Bytes>, CallError> {
@@ -119,48 +136,31 @@ impl GrpcCaller {
         head: &CallHead<'_>,
         gzip: bool,
     ) -> Result<GrpcStream, CallError> {
-        let (path, codec, metadata, timeout) = (head.path, head.codec, head.metadata, head.timeout);
-        let mut builder = Request::builder()
-            .method("POST")
-            .uri(format!(
-                "{}://{}{path}",
-                if self.dialing.tls.is_some() {
-                    "https"
-                } else {
-                    "http"
-                },
-                self.authority()
-            ))
-            .header("content-type", content_type(codec))
-            .header("te", "trailers")
-            .header("grpc-accept-encoding", "gzip")
-            .header("user-agent", USER_AGENT);
-        if let Some(timeout) = timeout {
-            builder = builder.header("grpc-timeout", format_timeout(timeout));
+        let wire = self.wire;
+        let mut builder = self
+            .request(head)
+            .header("content-type", wire.content_type(head.codec))
+            .header(wire.accept_encoding_header(), "gzip");
+        builder = match wire {
+            Wire::Grpc => builder.header("te", "trailers"),
+            Wire::Connect => builder.header("connect-protocol-version", "1"),
+            Wire::GrpcWeb { .. } => builder.header("x-grpc-web", "1"),
+        };
+        if let Some(timeout) = head.timeout {
+            let (name, value) = wire.timeout_header(timeout);
+            builder = builder.header(name, value);
         }
         if gzip {
-            builder = builder.header("grpc-encoding", "gzip");
+            builder = builder.header(wire.encoding_header(), "gzip");
         }
-        for (name, value) in metadata.iter() {
-            builder = builder.header(name.to_ascii_lowercase(), value);
-        }
-        let request = builder
-            .body(())
-            .map_err(|error| CallError::Transport(format!("cannot build the request: {error}")))?;
-        let mut sender = self
-            .connection()
-            .await?
-            .ready()
-            .await
-            .map_err(|error| self.broken(error))?;
-        let (response, send) = sender
-            .send_request(request, false)
-            .map_err(|error| self.broken(error))?;
+        let (response, send) = self.send_request(builder, false).await?;
         Ok(GrpcStream {
             send,
+            wire,
             response: Some(response),
             body: None,
-            deframer: Deframer::new(self.dialing.max_message_size, false),
+            deframer: Deframer::new(self.dialing.max_message_size, false)
+                .ending_with(wire.end_flag()),
             gzip,
             hang_up_hint: match &self.dialing.tls {
                 None => "if the server speaks TLS, use grpcs://",
@@ -173,6 +173,128 @@ impl GrpcCaller {
             },
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
+        })
+    }
+
+    /// A request to `head.path` with the call's metadata.
+    fn request(&self, head: &CallHead<'_>) -> http::request::Builder {
+        let scheme = if self.dialing.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri(format!("{scheme}://{}{}", self.authority(), head.path))
+            .header("user-agent", USER_AGENT);
+        for (name, value) in head.metadata.iter() {
+            builder = builder.header(name.to_ascii_lowercase(), value);
+        }
+        builder
+    }
+
+    /// Sends a request's headers on the connection (dialled if need be).
+    async fn send_request(
+        &mut self,
+        builder: http::request::Builder,
+        end: bool,
+    ) -> Result<(ResponseFuture, SendStream<Bytes>), CallError> {
+        let request = builder
+            .body(())
+            .map_err(|error| CallError::Transport(format!("cannot build the request: {error}")))?;
+        let mut sender = self
+            .connection()
+            .await?
+            .ready()
+            .await
+            .map_err(|error| self.broken(error))?;
+        sender
+            .send_request(request, end)
+            .map_err(|error| self.broken(error))
+    }
+
+    /// A unary call in the Connect protocol's unary form: the message as the body of a
+    /// POST (`application/proto` or `application/json`), the reply as the body of a 200,
+    /// an error as Connect's JSON with another status; trailers are `trailer-` headers.
+    pub async fn unary_connect(&mut self, head: &CallHead<'_>, body: &[u8]) -> Exchange {
+        match self.try_unary_connect(head, body).await {
+            Ok(exchange) => exchange,
+            Err(error) => Exchange::failed(error),
+        }
+    }
+
+    async fn try_unary_connect(
+        &mut self,
+        head: &CallHead<'_>,
+        body: &[u8],
+    ) -> Result<Exchange, CallError> {
+        let content_type = match head.codec {
+            Codec::Protobuf => "application/proto",
+            Codec::Json => "application/json",
+        };
+        let mut builder = self
+            .request(head)
+            .header("content-type", content_type)
+            .header("connect-protocol-version", "1")
+            .header("accept-encoding", "gzip");
+        if let Some(timeout) = head.timeout {
+            let (name, value) = Wire::Connect.timeout_header(timeout);
+            builder = builder.header(name, value);
+        }
+        let body = if self.dialing.gzip {
+            builder = builder.header("content-encoding", "gzip");
+            gzip(body)
+        } else {
+            Bytes::copy_from_slice(body)
+        };
+        let (response, mut send) = self.send_request(builder, false).await?;
+        super::send_data(&mut send, body, true)
+            .await
+            .map_err(|error| match error {
+                Some(error) => send_failure(error),
+                None => CallError::Transport("the server closed the request stream".into()),
+            })?;
+        let response = response
+            .await
+            .map_err(|error| no_reply(&error, ""))?;
+        let (parts, mut reply) = response.into_parts();
+        let limit = self.dialing.max_message_size;
+        let mut bytes = Vec::new();
+        while let Some(data) = reply.data().await {
+            let data = data
+                .map_err(|error| CallError::Transport(format!("the reply broke: {error}")))?;
+            let _ = reply.flow_control().release_capacity(data.len());
+            if bytes.len() + data.len() > limit {
+                return Err(CallError::Status(Status::new(
+                    Code::ResourceExhausted,
+                    format!("the reply is larger than {limit} bytes"),
+                )));
+            }
+            bytes.extend_from_slice(&data);
+        }
+        let gzipped = parts
+            .headers
+            .get("content-encoding")
+            .is_some_and(|value| value == "gzip");
+        if gzipped {
+            bytes = gunzip(&bytes, limit)?;
+        }
+        let (headers, trailers): (Pairs, Pairs) = owned_pairs(&parts.headers)
+            .into_iter()
+            .partition(|(name, _)| !name.starts_with("trailer-"));
+        let trailers = trailers
+            .into_iter()
+            .map(|(name, value)| (name["trailer-".len()..].to_owned(), value))
+            .collect();
+        let outcome = if parts.status == http::StatusCode::OK {
+            Ok(Bytes::from(bytes))
+        } else {
+            Err(connect_error(parts.status, &parts.headers, &bytes))
+        };
+        Ok(Exchange {
+            headers,
+            trailers,
+            outcome,
         })
     }
 
@@ -378,6 +500,7 @@ fn add_in_dependency_order(
 /// One call in flight.
 pub struct GrpcStream {
     send: SendStream<Bytes>,
+    wire: Wire,
     response: Option<ResponseFuture>,
     body: Option<RecvStream>,
     deframer: Deframer,
@@ -452,21 +575,33 @@ impl GrpcStream {
             let response = response.map_err(|error| no_reply(&error, self.hang_up_hint))?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
-            let is_grpc = self
+            let is_ours = self
                 .headers
                 .get("content-type")
                 .and_then(|value| value.to_str().ok())
-                .and_then(codec_of)
-                .is_some();
-            if self.headers.contains_key("grpc-status") {
+                .and_then(Wire::of)
+                .is_some_and(|(_, wire)| wire == self.wire || matches!((wire, self.wire), (Wire::GrpcWeb { .. }, Wire::GrpcWeb { .. })));
+            if self.wire != Wire::Connect && self.headers.contains_key("grpc-status") {
                 // Trailers-only: the status came with the headers.
                 self.trailers = std::mem::take(&mut self.headers);
                 return status_of(&self.trailers).map(|()| None);
             }
-            if parts.status != http::StatusCode::OK || !is_grpc {
-                return Err(http_failure(parts.status, &self.headers));
+            if self.wire == Wire::Connect && parts.status != http::StatusCode::OK {
+                let mut body = body;
+                let mut bytes = Vec::new();
+                while let Some(Ok(data)) = body.data().await {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    bytes.extend_from_slice(&data);
+                    if bytes.len() > 1 << 16 {
+                        break;
+                    }
+                }
+                return Err(connect_error(parts.status, &self.headers, &bytes));
             }
-            match self.headers.get("grpc-encoding").map(|value| value.as_bytes()) {
+            if parts.status != http::StatusCode::OK || !is_ours {
+                return Err(http_failure(parts.status, &self.headers, self.wire));
+            }
+            match self.headers.get(self.wire.encoding_header()).map(|value| value.as_bytes()) {
                 None | Some(b"identity") => {}
                 Some(b"gzip") => self.deframer.accept_gzip(true),
                 Some(other) => {
@@ -482,8 +617,13 @@ impl GrpcStream {
             return Ok(None);
         };
         loop {
-            if let Some(message) = self.deframer.next_message().map_err(CallError::Status)? {
-                return Ok(Some(message));
+            match self.deframer.next_envelope().map_err(CallError::Status)? {
+                Some(Envelope::Message(message)) => return Ok(Some(message)),
+                Some(Envelope::End(ending)) => {
+                    self.body = None;
+                    return self.ended(&ending).map(|()| None);
+                }
+                None => {}
             }
             match body.data().await {
                 Some(Ok(data)) => {
@@ -503,6 +643,13 @@ impl GrpcStream {
                 "the reply ended inside a message".into(),
             ));
         }
+        if self.wire == Wire::Connect {
+            self.body = None;
+            return Err(CallError::Transport(
+                "the Connect stream ended without its end-of-stream message".into(),
+            ));
+        }
+        // gRPC's trailers; a gRPC-Web server may send HTTP/2 trailers too.
         self.trailers = body
             .trailers()
             .await
@@ -510,6 +657,42 @@ impl GrpcStream {
             .unwrap_or_default();
         self.body = None;
         status_of(&self.trailers).map(|()| None)
+    }
+
+    /// The envelope that ended the reply: gRPC-Web's trailers, or Connect's
+    /// end-of-stream message (`{"error":…,"metadata":…}`).
+    fn ended(&mut self, ending: &[u8]) -> Result<(), CallError> {
+        let mut trailers = HeaderMap::new();
+        let mut add = |name: &str, value: &str| {
+            if let (Ok(name), Ok(value)) = (
+                http::header::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                trailers.append(name, value);
+            }
+        };
+        if self.wire != Wire::Connect {
+            for (name, value) in wire::parse_grpc_web_trailers(ending) {
+                add(&name, &value);
+            }
+            self.trailers = trailers;
+            return status_of(&self.trailers);
+        }
+        let json: serde_json::Value = serde_json::from_slice(ending).map_err(|error| {
+            CallError::Transport(format!("the end-of-stream message is not JSON: {error}"))
+        })?;
+        if let Some(metadata) = json.get("metadata").and_then(|value| value.as_object()) {
+            for (name, values) in metadata {
+                for value in values.as_array().into_iter().flatten() {
+                    add(name, value.as_str().unwrap_or_default());
+                }
+            }
+        }
+        self.trailers = trailers;
+        match json.get("error") {
+            None | Some(serde_json::Value::Null) => Ok(()),
+            Some(error) => Err(CallError::Status(connect_status(error))),
+        }
     }
 
     async fn reflection_answer(&mut self) -> Result<Answer, CallError> {
@@ -573,8 +756,67 @@ fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
     }))
 }
 
-/// A reply that is not gRPC: mapped as gRPC maps HTTP statuses, naming what came.
-fn http_failure(status: http::StatusCode, headers: &HeaderMap) -> CallError {
+/// A Connect error: its JSON (`{"code","message","details"}`), or, when the body is not
+/// that, the HTTP status mapped as Connect maps it.
+fn connect_error(status: http::StatusCode, headers: &HeaderMap, body: &[u8]) -> CallError {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(error) if error.get("code").is_some() => CallError::Status(connect_status(&error)),
+        _ => http_failure(status, headers, Wire::Connect),
+    }
+}
+
+/// The status in a Connect error object.
+fn connect_status(error: &serde_json::Value) -> Status {
+    let text = |name: &str| error.get(name).and_then(|value| value.as_str()).unwrap_or("");
+    let code = Code::all()
+        .find(|code| connect::code_name(*code) == text("code"))
+        .unwrap_or(Code::Unknown);
+    let details = error
+        .get("details")
+        .and_then(|value| value.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|detail| {
+            let type_name = detail.get("type")?.as_str()?;
+            let value = details::base64_decode(detail.get("value")?.as_str()?).ok()?;
+            Some(prost_types::Any {
+                type_url: format!("type.googleapis.com/{type_name}"),
+                value,
+            })
+        })
+        .collect();
+    Status {
+        details,
+        ..Status::new(code, text("message"))
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("writing to memory cannot fail");
+    encoder.finish().expect("writing to memory cannot fail").into()
+}
+
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
+    use std::io::Read;
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|error| CallError::Transport(format!("cannot gunzip the reply: {error}")))?;
+    if inflated.len() > limit {
+        return Err(CallError::Status(Status::new(
+            Code::ResourceExhausted,
+            format!("the reply is larger than {limit} bytes once gunzipped"),
+        )));
+    }
+    Ok(inflated)
+}
+
+/// A reply that is not in the caller's protocol: mapped as gRPC maps HTTP statuses,
+/// naming what came.
+fn http_failure(status: http::StatusCode, headers: &HeaderMap, wire: Wire) -> CallError {
     let content_type = headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())
@@ -588,10 +830,13 @@ fn http_failure(status: http::StatusCode, headers: &HeaderMap) -> CallError {
         _ => Code::Unknown,
     };
     if status == http::StatusCode::OK {
-        return foreign_reply(content_type.as_bytes(), "grpc");
+        return foreign_reply(content_type.as_bytes(), wire.name());
     }
     CallError::Status(Status::new(
         code,
-        format!("the server answered HTTP {status} (content-type {content_type}), not gRPC"),
+        format!(
+            "the server answered HTTP {status} (content-type {content_type}), not {}",
+            wire.name()
+        ),
     ))
 }

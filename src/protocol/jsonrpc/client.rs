@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use crate::protocol::Socket;
+use tokio::io::{ReadHalf, WriteHalf};
+
+type OwnedReadHalf = ReadHalf<Socket>;
+type OwnedWriteHalf = WriteHalf<Socket>;
 use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<Bytes, CallError>>;
@@ -142,7 +146,7 @@ impl JsonRpcCaller {
                 return Ok(connection.clone());
             }
         }
-        let (reader, writer) = dial(&self.address, self.dial_timeout).await?.into_split();
+        let (reader, writer) = tokio::io::split(dial(&self.address, self.dial_timeout).await?);
         let calls = Arc::new(Mutex::new(Calls::default()));
         let connection = Arc::new(Connection {
             writer: tokio::sync::Mutex::new(writer),

@@ -16,7 +16,6 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ const HANDLER_PANICKED: &str = "rpc: the handler panicked";
 /// Serves one connection whose first bytes (already read) are in `input`.
 pub async fn serve_connection<S, D>(
     stream: S,
-    peer: SocketAddr,
+    peer: &str,
     mut input: BytesMut,
     dispatch: Arc<D>,
     max_message_size: usize,
@@ -42,7 +41,6 @@ pub async fn serve_connection<S, D>(
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
-    let peer = peer.to_string();
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut scanner = ValueScanner::default();
     let mut calls = JoinSet::new();

@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpStream;
+use crate::protocol::Socket;
 
-type Connection = HttpConnection<TcpStream>;
+type Connection = HttpConnection<Socket>;
 
 /// Calls one mucp server, reusing its connection between calls.
 #[derive(Clone)]
