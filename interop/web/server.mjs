@@ -1,0 +1,45 @@
+// A Connect server that rmicro did not write: @connectrpc/connect-node on Node's HTTP/2
+// server (h2c), serving web.v1.Web in the Connect, gRPC and gRPC-Web protocols.
+// Usage: node server.mjs DESCRIPTOR_SET.pb — prints "listening on 127.0.0.1:PORT".
+import { readFileSync } from "node:fs";
+import http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { webService } from "./descriptor.mjs";
+
+const service = webService(readFileSync(process.argv[2]));
+const handler = connectNodeAdapter({
+  routes(router) {
+    router.service(service, {
+      say(request) {
+        if (request.text === "missing") throw new ConnectError("no such thing", Code.NotFound);
+        return { text: `node: ${request.text}` };
+      },
+      look(request) {
+        return { text: `node looked: ${request.text}` };
+      },
+      async *count(request) {
+        for (let index = 0; index < request.count; index++) {
+          yield { text: `${request.text}${index}`, index };
+        }
+      },
+      async collect(requests) {
+        const texts = [];
+        for await (const request of requests) texts.push(request.text);
+        return { text: texts.join(","), index: texts.length };
+      },
+      async *chat(requests) {
+        let index = 0;
+        for await (const request of requests) {
+          if (request.text === "fail") throw new ConnectError("failing as asked", Code.Aborted);
+          yield { text: `node echo: ${request.text}`, index: index++ };
+        }
+      },
+    });
+  },
+});
+const server = http2.createServer(handler);
+server.listen(0, "127.0.0.1", () => {
+  console.log(`listening on 127.0.0.1:${server.address().port}`);
+});
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
