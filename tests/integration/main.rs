@@ -23,4 +23,5 @@ mod schema;
 mod serve;
 mod support;
 mod tls;
+mod web;
 mod wire;
