@@ -223,13 +223,6 @@ impl TargetArgs {
             },
             None => target,
         };
-        if !target.protocol.is_grpc_family() && (self.tls.wanted() || target.tls) {
-            return Err(UsageError(format!(
-                "TLS is for gRPC, Connect and gRPC-Web calls; rmicro calls {} in the clear (use grpcs://HOST:PORT)",
-                target.protocol.scheme()
-            ))
-            .into());
-        }
         Ok(Target {
             tls: target.tls || self.tls.wanted(),
             ..target

@@ -9,7 +9,7 @@ use super::grpc::client::{GrpcCaller, GrpcStream};
 use super::jsonrpc::client::{JsonRpcCaller, JsonRpcStream};
 use super::mucp::client::{MucpCaller, MucpStream};
 use super::wire::Wire;
-use super::{CallError, CallHead, Pairs, Protocol, RawReply, Target};
+use super::{CallError, CallHead, Pairs, Protocol, RawReply, SecureDial, Target};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +42,18 @@ impl Caller {
             dialing.dial_timeout,
             dialing.max_message_size,
         );
+        // mucp over HTTPS (HTTP/1.1), JSON-RPC over a bare TLS socket (no ALPN).
+        let secure = |alpn: &[&[u8]]| {
+            let config = dialing.tls.as_ref().filter(|_| target.tls)?;
+            Some(SecureDial::new(config, address, dialing.authority.as_deref(), alpn))
+        };
         match target.protocol {
-            Protocol::Mucp => Caller::Mucp(MucpCaller::new(address, dial, size)),
-            Protocol::JsonRpc => Caller::JsonRpc(JsonRpcCaller::new(address, dial, size)),
+            Protocol::Mucp => {
+                Caller::Mucp(MucpCaller::new(address, dial, size).secure(secure(&[b"http/1.1"])))
+            }
+            Protocol::JsonRpc => {
+                Caller::JsonRpc(JsonRpcCaller::new(address, dial, size).secure(secure(&[])))
+            }
             Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
                 let dialing = Dialing {
                     tls: dialing.tls.clone().filter(|_| target.tls),

@@ -381,10 +381,77 @@ pub async fn dial(address: &str, timeout: std::time::Duration) -> Result<Socket,
     Ok(Socket::Tcp(stream))
 }
 
-/// A connection to a server or from a client: TCP or a unix socket.
+/// TLS for a caller's connections (mucp over HTTPS, JSON-RPC over a TLS socket): the
+/// client configuration (its ALPN the protocol's) and the name the server's certificate
+/// must carry.
+#[derive(Clone, Debug)]
+pub struct SecureDial {
+    config: Arc<rustls::ClientConfig>,
+    /// Why there is none when the address has no name a certificate can carry: the call
+    /// then fails rather than go in the clear.
+    name: Result<rustls::pki_types::ServerName<'static>, String>,
+}
+
+impl SecureDial {
+    /// TLS to `address` (or `authority`, the name checked, when given) offering ALPN
+    /// `alpn` (none when empty).
+    pub fn new(
+        config: &Arc<rustls::ClientConfig>,
+        address: &str,
+        authority: Option<&str>,
+        alpn: &[&[u8]],
+    ) -> SecureDial {
+        let mut config = rustls::ClientConfig::clone(config);
+        config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+        SecureDial {
+            config: Arc::new(config),
+            name: tls::server_name(authority.unwrap_or(address)),
+        }
+    }
+}
+
+/// Dials `address`, then shakes hands over TLS when `secure` says so.
+pub async fn dial_secure(
+    address: &str,
+    timeout: std::time::Duration,
+    secure: Option<&SecureDial>,
+) -> Result<Socket, CallError> {
+    let socket = dial(address, timeout).await?;
+    let Some(secure) = secure else {
+        return Ok(socket);
+    };
+    let name = secure.name.clone().map_err(|error| {
+        CallError::Transport(format!("TLS to {address}: {error} (--authority sets the name)"))
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(secure.config.clone());
+    let stream = tokio::time::timeout(timeout, connector.connect(name, socket))
+        .await
+        .map_err(|_| {
+            CallError::Connect(format!(
+                "TLS handshake with {address}: timed out after {timeout:?}"
+            ))
+        })?
+        .map_err(|error| {
+            let hint = if error.to_string().contains("UnknownIssuer") {
+                " (trust its CA with --cacert FILE, or skip the check with --insecure)"
+            } else if matches!(
+                error.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) {
+                " (the server closed the connection: it may not speak TLS)"
+            } else {
+                ""
+            };
+            CallError::Transport(format!("TLS handshake failed: {error}{hint}"))
+        })?;
+    Ok(Socket::Tls(Box::new(stream)))
+}
+
+/// A connection to a server or from a client: TCP or a unix socket, or TLS over one.
 pub enum Socket {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+    Tls(Box<tokio_rustls::client::TlsStream<Socket>>),
 }
 
 macro_rules! each_socket {
@@ -392,6 +459,7 @@ macro_rules! each_socket {
         match $self.get_mut() {
             Socket::Tcp($stream) => $body,
             Socket::Unix($stream) => $body,
+            Socket::Tls($stream) => $body,
         }
     };
 }
@@ -427,6 +495,7 @@ impl tokio::io::AsyncWrite for Socket {
         match self {
             Socket::Tcp(stream) => stream.is_write_vectored(),
             Socket::Unix(stream) => stream.is_write_vectored(),
+            Socket::Tls(stream) => stream.is_write_vectored(),
         }
     }
 

@@ -41,7 +41,8 @@ impl Selector {
         for service in services {
             for node in &service.nodes {
                 let protocols = node.protocols();
-                // rmicro calls a TLS node (go-micro's `secure`) over gRPC only.
+                // A TLS node (go-micro's `secure`) is called over TLS whatever its
+                // protocol: mucp over HTTPS, JSON-RPC over a TLS socket, gRPC over TLS.
                 let tls = node
                     .metadata
                     .get("secure")
@@ -49,7 +50,7 @@ impl Selector {
                 match protocols
                     .iter()
                     .filter_map(|name| Protocol::from_scheme(name))
-                    .find(|protocol| !tls || *protocol == Protocol::Grpc)
+                    .next()
                 {
                     Some(protocol) => candidates.push(Candidate {
                         node_id: node.id.clone(),

@@ -176,19 +176,12 @@ fn port_in_use_is_a_clear_error() {
 fn usage_errors_exit_2() {
     assert_exit(&run(&["call"]), 2);
     assert_exit(&run(&["serve", "--max-message-size", "lots"]), 2);
-    // TLS is for gRPC: a TLS flag with an explicit mucp address contradicts it.
-    let tls_over_mucp = rmicro()
-        .args([
-            "call",
-            "X.Y",
-            "--address",
-            "mucp://127.0.0.1:1",
-            "--insecure",
-        ])
+    let unknown_scheme = rmicro()
+        .args(["call", "X.Y", "--address", "ftp://127.0.0.1:1"])
         .output()
         .unwrap();
-    assert_exit(&tls_over_mucp, 2);
-    assert_stderr_has(&tls_over_mucp, "TLS is for gRPC calls");
+    assert_exit(&unknown_scheme, 2);
+    assert_stderr_has(&unknown_scheme, "unknown address scheme ftp://");
 }
 
 /// The exec contract's environment (README): over each protocol an exec handler finds the

@@ -156,7 +156,26 @@ fn plaintext_callers_of_a_tls_server_are_told_and_tls_callers_of_a_plain_one_too
 }
 
 #[test]
-fn a_tls_node_is_registered_secure_and_called_over_grpcs() {
+fn every_protocol_is_called_over_tls() {
+    let certificates = Certificates::new();
+    let server = certificates.server(&[]);
+    let ca = certificates.path("ca.pem");
+    let others = Certificates::new();
+    for scheme in ["mucp", "jsonrpc", "grpc", "connect", "grpc-web"] {
+        let address = format!("{scheme}://{}", server.address);
+        assert_hello(&call(&address, &["--cacert", &ca]));
+        assert_hello(&call(&address, &["--insecure", "--authority", "localhost"]));
+        // The port refuses plaintext, and an untrusted certificate is named.
+        let untrusted = call(&address, &["--cacert", &others.path("ca.pem")]);
+        assert_exit(&untrusted, 1);
+        assert_stderr_has(&untrusted, "invalid peer certificate");
+    }
+    // https:// is Connect over TLS.
+    assert_hello(&call(&format!("https://{}", server.address), &["--cacert", &ca]));
+}
+
+#[test]
+fn a_tls_node_is_registered_secure_and_called_over_tls() {
     let certificates = Certificates::new();
     let registry = tempfile::tempdir().unwrap();
     let url = format!("file://{}", registry.path().display());
@@ -191,7 +210,8 @@ fn a_tls_node_is_registered_secure_and_called_over_grpcs() {
             &ca,
         ],
     );
-    // The port refuses plaintext, so a reply means the node was called over grpcs.
+    // The port refuses plaintext, so a reply means the node was called over TLS, in
+    // the first protocol the node offers.
     assert_hello(&called);
 }
 

@@ -7,7 +7,7 @@
 
 use super::{Scanned, ValueScanner};
 use crate::protocol::caller::OneMessage;
-use crate::protocol::{dial, foreign_reply, CallError, CallHead};
+use crate::protocol::{foreign_reply, CallError, CallHead};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::protocol::Socket;
+use crate::protocol::{dial_secure, SecureDial, Socket};
 use tokio::io::{ReadHalf, WriteHalf};
 
 type OwnedReadHalf = ReadHalf<Socket>;
@@ -33,6 +33,8 @@ pub struct JsonRpcCaller {
     dial_timeout: Duration,
     max_message_size: usize,
     connection: Arc<tokio::sync::Mutex<Option<Arc<Connection>>>>,
+    /// Over a TLS socket.
+    secure: Option<SecureDial>,
 }
 
 struct Connection {
@@ -87,7 +89,14 @@ impl JsonRpcCaller {
             dial_timeout,
             max_message_size,
             connection: Default::default(),
+            secure: None,
         }
+    }
+
+    /// Calls over a TLS socket.
+    pub fn secure(mut self, secure: Option<SecureDial>) -> JsonRpcCaller {
+        self.secure = secure;
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -146,7 +155,7 @@ impl JsonRpcCaller {
                 return Ok(connection.clone());
             }
         }
-        let (reader, writer) = tokio::io::split(dial(&self.address, self.dial_timeout).await?);
+        let (reader, writer) = tokio::io::split(dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?);
         let calls = Arc::new(Mutex::new(Calls::default()));
         let connection = Arc::new(Connection {
             writer: tokio::sync::Mutex::new(writer),

@@ -9,7 +9,7 @@
 
 use crate::protocol::caller::OneMessage;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::{dial, foreign_reply, CallError, CallHead, Pairs, RawReply};
+use crate::protocol::{dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial};
 use crate::status::Status;
 use bytes::Bytes;
 use std::fmt::Write as _;
@@ -28,6 +28,8 @@ pub struct MucpCaller {
     max_message_size: usize,
     idle: Arc<Mutex<Option<Connection>>>,
     next_id: Arc<AtomicU64>,
+    /// HTTPS, as go-micro's secure transport.
+    secure: Option<SecureDial>,
 }
 
 impl MucpCaller {
@@ -38,7 +40,14 @@ impl MucpCaller {
             max_message_size,
             idle: Arc::default(),
             next_id: Arc::default(),
+            secure: None,
         }
+    }
+
+    /// Calls over HTTPS.
+    pub fn secure(mut self, secure: Option<SecureDial>) -> MucpCaller {
+        self.secure = secure;
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -49,6 +58,7 @@ impl MucpCaller {
     /// one request at a time per connection).
     pub fn worker(&self) -> MucpCaller {
         MucpCaller::new(&self.address, self.dial_timeout, self.max_message_size)
+            .secure(self.secure.clone())
     }
 
     /// Opens a call; the request goes out when its reply is asked for.
@@ -98,7 +108,7 @@ impl MucpCaller {
         let mut connection = match taken {
             Some(connection) => connection,
             None => HttpConnection::new(
-                dial(&self.address, self.dial_timeout).await?,
+                dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
                 self.max_message_size,
             ),
         };
