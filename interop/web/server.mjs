@@ -1,7 +1,10 @@
 // A Connect server that rmicro did not write: @connectrpc/connect-node on Node's HTTP/2
-// server (h2c), serving web.v1.Web in the Connect, gRPC and gRPC-Web protocols.
-// Usage: node server.mjs DESCRIPTOR_SET.pb — prints "listening on 127.0.0.1:PORT".
+// server (h2c), serving web.v1.Web in the Connect, gRPC and gRPC-Web protocols, and the
+// same handler on Node's HTTP/1.1 server on a second port.
+// Usage: node server.mjs DESCRIPTOR_SET.pb — prints
+// "listening on 127.0.0.1:PORT http1 127.0.0.1:PORT".
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -39,7 +42,12 @@ const handler = connectNodeAdapter({
   },
 });
 const server = http2.createServer(handler);
+const http1 = http.createServer(handler);
 server.listen(0, "127.0.0.1", () => {
-  console.log(`listening on 127.0.0.1:${server.address().port}`);
+  http1.listen(0, "127.0.0.1", () => {
+    console.log(
+      `listening on 127.0.0.1:${server.address().port} http1 127.0.0.1:${http1.address().port}`,
+    );
+  });
 });
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+process.on("SIGTERM", () => process.exit(0));

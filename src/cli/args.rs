@@ -426,6 +426,7 @@ mod tests {
                 protocol: Protocol::JsonRpc,
                 address: "h:1".into(),
                 tls: false,
+                http1: false,
             }
         );
         assert_eq!(
@@ -434,7 +435,16 @@ mod tests {
         );
         let secure = parse_address("grpcs://x:1").unwrap();
         assert_eq!((secure.protocol, secure.tls), (Protocol::Grpc, true));
-        assert!(parse_address("https://x:1").is_err());
+        let https = parse_address("https://x:1").unwrap();
+        assert_eq!((https.protocol, https.tls, https.http1), (Protocol::Connect, true, false));
+        let http = parse_address("http://x:1").unwrap();
+        assert_eq!((http.protocol, http.tls, http.http1), (Protocol::Connect, false, true));
+        assert_eq!(parse_address("grpc-web://x:1").unwrap().protocol, Protocol::GrpcWeb);
+        let unix = parse_address("grpc+unix:///run/a.sock").unwrap();
+        assert_eq!((unix.protocol, unix.address.as_str()), (Protocol::Grpc, "unix:/run/a.sock"));
+        assert_eq!(parse_address("unix:///run/a.sock").unwrap().protocol, Protocol::Mucp);
+        assert!(parse_address("unix://relative").is_err());
+        assert!(parse_address("ftp://x:1").is_err());
         assert!(parse_address("localhost").is_err());
     }
 

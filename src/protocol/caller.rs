@@ -6,6 +6,7 @@
 //! any number. Attempts, retries and node selection live a layer up, in `client`.
 
 use super::grpc::client::{GrpcCaller, GrpcStream};
+use super::http1_client::{Http1Caller, Http1Stream};
 use super::jsonrpc::client::{JsonRpcCaller, JsonRpcStream};
 use super::mucp::client::{MucpCaller, MucpStream};
 use super::wire::Wire;
@@ -31,7 +32,10 @@ pub struct Dialing {
 pub enum Caller {
     Mucp(MucpCaller),
     JsonRpc(JsonRpcCaller),
+    /// gRPC, Connect and gRPC-Web over HTTP/2.
     Grpc(GrpcCaller),
+    /// Connect over HTTP/1.1.
+    ConnectHttp1(Http1Caller),
 }
 
 impl Caller {
@@ -53,6 +57,9 @@ impl Caller {
             }
             Protocol::JsonRpc => {
                 Caller::JsonRpc(JsonRpcCaller::new(address, dial, size).secure(secure(&[])))
+            }
+            Protocol::Connect if target.http1 => {
+                Caller::ConnectHttp1(Http1Caller::new(address, dialing.clone(), secure(&[b"http/1.1"])))
             }
             Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
                 let dialing = Dialing {
@@ -78,6 +85,7 @@ impl Caller {
                 Wire::Connect => Protocol::Connect,
                 Wire::GrpcWeb { .. } => Protocol::GrpcWeb,
             },
+            Caller::ConnectHttp1(_) => Protocol::Connect,
         }
     }
 
@@ -86,6 +94,7 @@ impl Caller {
             Caller::Mucp(caller) => caller.address(),
             Caller::JsonRpc(caller) => caller.address(),
             Caller::Grpc(caller) => caller.address(),
+            Caller::ConnectHttp1(caller) => caller.address(),
         }
     }
 
@@ -96,6 +105,7 @@ impl Caller {
             Caller::Mucp(caller) => Caller::Mucp(caller.worker()),
             Caller::JsonRpc(caller) => Caller::JsonRpc(caller.share()),
             Caller::Grpc(caller) => Caller::Grpc(caller.share()),
+            Caller::ConnectHttp1(caller) => Caller::ConnectHttp1(caller.worker()),
         }
     }
 
@@ -105,15 +115,18 @@ impl Caller {
             Caller::Mucp(caller) => Stream::Mucp(caller.open(head)),
             Caller::JsonRpc(caller) => Stream::JsonRpc(caller.open(head)),
             Caller::Grpc(caller) => Stream::Grpc(caller.open(head).await?),
+            Caller::ConnectHttp1(caller) => Stream::ConnectHttp1(caller.open(head)),
         })
     }
 
     /// One request message, one reply message.
     pub async fn unary(&mut self, head: &CallHead<'_>, body: &[u8]) -> Exchange {
-        if let Caller::Grpc(caller) = self {
-            if caller.wire() == Wire::Connect {
-                return caller.unary_connect(head, body).await;
+        match self {
+            Caller::Grpc(caller) if caller.wire() == Wire::Connect => {
+                return caller.unary_connect(head, body).await
             }
+            Caller::ConnectHttp1(caller) => return caller.unary(head, body).await,
+            _ => {}
         }
         let mut stream = match self.open(head).await {
             Ok(stream) => stream,
@@ -216,6 +229,7 @@ pub enum Stream {
     Mucp(MucpStream),
     JsonRpc(JsonRpcStream),
     Grpc(GrpcStream),
+    ConnectHttp1(Http1Stream),
 }
 
 impl Stream {
@@ -226,6 +240,7 @@ impl Stream {
             Stream::Mucp(stream) => stream.send(message),
             Stream::JsonRpc(stream) => stream.send(message),
             Stream::Grpc(stream) => stream.send(message).await,
+            Stream::ConnectHttp1(stream) => stream.send(message),
         }
     }
 
@@ -234,6 +249,10 @@ impl Stream {
         match self {
             Stream::Mucp(_) | Stream::JsonRpc(_) => Ok(()),
             Stream::Grpc(stream) => stream.finish(),
+            Stream::ConnectHttp1(stream) => {
+                stream.close_send();
+                Ok(())
+            }
         }
     }
 
@@ -244,6 +263,7 @@ impl Stream {
             Stream::Mucp(stream) => stream.receive().await,
             Stream::JsonRpc(stream) => stream.receive().await,
             Stream::Grpc(stream) => stream.next_message().await,
+            Stream::ConnectHttp1(stream) => stream.receive().await,
         }
     }
 
@@ -253,6 +273,7 @@ impl Stream {
             Stream::Mucp(stream) => stream.headers().clone(),
             Stream::JsonRpc(_) => Pairs::new(),
             Stream::Grpc(stream) => stream.header_pairs(),
+            Stream::ConnectHttp1(stream) => stream.headers().clone(),
         }
     }
 
@@ -261,14 +282,17 @@ impl Stream {
         match self {
             Stream::Mucp(_) | Stream::JsonRpc(_) => Pairs::new(),
             Stream::Grpc(stream) => stream.trailer_pairs(),
+            Stream::ConnectHttp1(stream) => stream.trailers().clone(),
         }
     }
 
     /// Abandons the call, telling the server where the protocol can (gRPC: RST_STREAM
     /// CANCEL); mucp and JSON-RPC calls are abandoned by dropping them.
     pub fn cancel(&mut self) {
-        if let Stream::Grpc(stream) = self {
-            stream.cancel();
+        match self {
+            Stream::Grpc(stream) => stream.cancel(),
+            Stream::ConnectHttp1(stream) => stream.cancel(),
+            Stream::Mucp(_) | Stream::JsonRpc(_) => {}
         }
     }
 }

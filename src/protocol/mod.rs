@@ -52,6 +52,7 @@ pub mod connect;
 pub mod cors;
 pub mod grpc;
 pub mod http1;
+pub mod http1_client;
 pub mod jsonrpc;
 pub mod mucp;
 pub mod tls;
@@ -129,6 +130,8 @@ pub struct Target {
     pub address: String,
     /// Over TLS (`grpcs://`, or a node registered as `secure`).
     pub tls: bool,
+    /// Connect over HTTP/1.1 (`http://`) rather than HTTP/2.
+    pub http1: bool,
 }
 
 impl Target {
@@ -139,11 +142,13 @@ impl Target {
     pub fn parse(given: &str) -> Result<Target, String> {
         let unknown = |scheme: &str| {
             format!(
-                "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc://, grpcs://, connect://, grpc-web://, https:// (Connect over TLS) or unix:///PATH)"
+                "unknown address scheme {scheme}:// (use mucp://, jsonrpc://, grpc://, grpcs://, connect://, grpc-web://, http:// or https:// (Connect over HTTP/1.1 or TLS) or unix:///PATH)"
             )
         };
+        let http1 = given.starts_with("http://");
         let (protocol, tls, rest) = match given.split_once("://") {
             None => (Protocol::Mucp, false, given),
+            Some(("http", rest)) => (Protocol::Connect, false, rest),
             Some(("grpcs", rest)) => (Protocol::Grpc, true, rest),
             Some(("https", rest)) => (Protocol::Connect, true, rest),
             Some((scheme, path)) if scheme == "unix" || scheme.ends_with("+unix") => {
@@ -160,6 +165,7 @@ impl Target {
                     protocol,
                     address: format!("unix:{path}"),
                     tls: false,
+                    http1: false,
                 });
             }
             Some((scheme, rest)) => match Protocol::from_scheme(scheme) {
@@ -180,6 +186,7 @@ impl Target {
             protocol,
             address,
             tls,
+            http1,
         })
     }
 }

@@ -58,6 +58,7 @@ impl Selector {
                             protocol,
                             address: node.address.clone(),
                             tls,
+                            http1: false,
                         },
                     }),
                     None => unusable.push(format!("{} ({})", node.id, protocols.join(","))),

@@ -659,42 +659,58 @@ impl GrpcStream {
         status_of(&self.trailers).map(|()| None)
     }
 
-    /// The envelope that ended the reply: gRPC-Web's trailers, or Connect's
-    /// end-of-stream message (`{"error":…,"metadata":…}`).
     fn ended(&mut self, ending: &[u8]) -> Result<(), CallError> {
-        let mut trailers = HeaderMap::new();
-        let mut add = |name: &str, value: &str| {
-            if let (Ok(name), Ok(value)) = (
-                http::header::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_str(value),
-            ) {
-                trailers.append(name, value);
-            }
-        };
-        if self.wire != Wire::Connect {
-            for (name, value) in wire::parse_grpc_web_trailers(ending) {
-                add(&name, &value);
-            }
-            self.trailers = trailers;
-            return status_of(&self.trailers);
-        }
-        let json: serde_json::Value = serde_json::from_slice(ending).map_err(|error| {
-            CallError::Transport(format!("the end-of-stream message is not JSON: {error}"))
-        })?;
-        if let Some(metadata) = json.get("metadata").and_then(|value| value.as_object()) {
-            for (name, values) in metadata {
-                for value in values.as_array().into_iter().flatten() {
-                    add(name, value.as_str().unwrap_or_default());
-                }
-            }
-        }
+        let (trailers, result) = end_of_reply(self.wire, ending);
         self.trailers = trailers;
-        match json.get("error") {
-            None | Some(serde_json::Value::Null) => Ok(()),
-            Some(error) => Err(CallError::Status(connect_status(error))),
+        result
+    }
+}
+
+/// The envelope that ended a reply: gRPC-Web's trailers, or Connect's end-of-stream
+/// message (`{"error":…,"metadata":…}`) — the trailers it carries and the call's status.
+pub(crate) fn end_of_reply(wire: Wire, ending: &[u8]) -> (HeaderMap, Result<(), CallError>) {
+    let mut trailers = HeaderMap::new();
+    let mut add = |name: &str, value: &str| {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            trailers.append(name, value);
+        }
+    };
+    if wire != Wire::Connect {
+        for (name, value) in wire::parse_grpc_web_trailers(ending) {
+            add(&name, &value);
+        }
+        let result = status_of(&trailers);
+        return (trailers, result);
+    }
+    let json: serde_json::Value = match serde_json::from_slice(ending) {
+        Ok(json) => json,
+        Err(error) => {
+            return (
+                trailers,
+                Err(CallError::Transport(format!(
+                    "the end-of-stream message is not JSON: {error}"
+                ))),
+            )
+        }
+    };
+    if let Some(metadata) = json.get("metadata").and_then(|value| value.as_object()) {
+        for (name, values) in metadata {
+            for value in values.as_array().into_iter().flatten() {
+                add(name, value.as_str().unwrap_or_default());
+            }
         }
     }
+    let result = match json.get("error") {
+        None | Some(serde_json::Value::Null) => Ok(()),
+        Some(error) => Err(CallError::Status(connect_status(error))),
+    };
+    (trailers, result)
+}
 
+impl GrpcStream {
     async fn reflection_answer(&mut self) -> Result<Answer, CallError> {
         let message = self
             .next_message()
@@ -711,7 +727,7 @@ fn send_failure(error: h2::Error) -> CallError {
     CallError::Transport(format!("cannot send a request message: {error}"))
 }
 
-fn owned_pairs(headers: &HeaderMap) -> Pairs {
+pub(crate) fn owned_pairs(headers: &HeaderMap) -> Pairs {
     text_pairs(headers)
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
@@ -758,7 +774,7 @@ fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
 
 /// A Connect error: its JSON (`{"code","message","details"}`), or, when the body is not
 /// that, the HTTP status mapped as Connect maps it.
-fn connect_error(status: http::StatusCode, headers: &HeaderMap, body: &[u8]) -> CallError {
+pub(crate) fn connect_error(status: http::StatusCode, headers: &HeaderMap, body: &[u8]) -> CallError {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(error) if error.get("code").is_some() => CallError::Status(connect_status(&error)),
         _ => http_failure(status, headers, Wire::Connect),
@@ -791,14 +807,14 @@ fn connect_status(error: &serde_json::Value) -> Status {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Bytes {
+pub(crate) fn gzip(bytes: &[u8]) -> Bytes {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).expect("writing to memory cannot fail");
     encoder.finish().expect("writing to memory cannot fail").into()
 }
 
-fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
+pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
     use std::io::Read;
     let mut inflated = Vec::new();
     flate2::read::GzDecoder::new(bytes)
@@ -816,7 +832,7 @@ fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
 
 /// A reply that is not in the caller's protocol: mapped as gRPC maps HTTP statuses,
 /// naming what came.
-fn http_failure(status: http::StatusCode, headers: &HeaderMap, wire: Wire) -> CallError {
+pub(crate) fn http_failure(status: http::StatusCode, headers: &HeaderMap, wire: Wire) -> CallError {
     let content_type = headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())
