@@ -38,7 +38,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proto -d 'A .pro
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on; port 0 picks a free port' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l max-message-size -d 'Largest request body accepted (e.g. 4MiB), and the most an exec handler may print (its reply, or one line of a stream)' -r
@@ -53,6 +53,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l advertise -d 'Th
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l register-ttl -d 'How long the registry keeps the record without a heartbeat (re-registered every third of it)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-cert -d 'Serve every protocol over TLS with this PEM certificate chain (needs --tls-key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l cors-origin -d 'Let browser pages from this origin call over Connect and gRPC-Web: CORS preflights are answered, and replies expose the status headers (repeatable; `scheme://host[:port]`, or `*` for any origin)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l client-ca -d 'Require client certificates signed by this PEM CA (mutual TLS)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l no-register -d 'Do not register in any registry'

@@ -442,7 +442,7 @@ fn a_content_type_not_served_is_refused_before_the_request_body_ends() {
         tokio::spawn(connection);
         let mut client = client.ready().await.unwrap();
         let request = http::Request::post(format!("http://{}/echo.v1.Echo/Say", server.address))
-            .header("content-type", "application/grpc-web+proto")
+            .header("content-type", "application/xml")
             .body(())
             .unwrap();
         // The body is never ended, as a streaming client keeps it open.

@@ -187,3 +187,57 @@ fn serve_on_a_unix_socket_refuses_a_held_one_and_removes_its_file() {
     let _ = again.kill();
     let _ = again.wait();
 }
+
+#[test]
+fn grpc_web_text_and_cors_over_http2() {
+    let server = web(&["--cors-origin", "http://page.test"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (preflight, headers, body) = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(&server.address).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        let url = format!("http://{}/web.v1.Web/Say", server.address);
+        let request = http::Request::builder()
+            .method("OPTIONS")
+            .uri(&url)
+            .header("origin", "http://page.test")
+            .header("access-control-request-method", "POST")
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let preflight = response.await.unwrap();
+        let mut client = client.ready().await.unwrap();
+        let request = http::Request::post(&url)
+            .header("content-type", "application/grpc-web-text")
+            .header("origin", "http://page.test")
+            .body(())
+            .unwrap();
+        let (response, mut send) = client.send_request(request, false).unwrap();
+        // SayRequest{text:"hi"} enveloped, base64 in two pieces, the first padded.
+        send.send_data("AAAAAAQ=".into(), false).unwrap();
+        send.send_data("CgJoaQ==".into(), true).unwrap();
+        let (parts, mut body) = response.await.unwrap().into_parts();
+        let mut text = Vec::new();
+        while let Some(data) = body.data().await {
+            text.extend_from_slice(&data.unwrap());
+        }
+        (preflight.status(), parts.headers, text)
+    });
+    assert_eq!(preflight, 204);
+    assert_eq!(headers["content-type"], "application/grpc-web-text+proto");
+    assert_eq!(headers["access-control-allow-origin"], "http://page.test");
+    use base64::Engine;
+    let text = String::from_utf8(body).unwrap();
+    let mut decoded = Vec::new();
+    for group in text.as_bytes().chunks(4) {
+        decoded.extend(base64::engine::general_purpose::STANDARD.decode(group).unwrap());
+    }
+    let length = u32::from_be_bytes(decoded[1..5].try_into().unwrap()) as usize;
+    assert_eq!(&decoded[5..5 + length], b"\x0a\x08echo: hi");
+    assert_eq!(decoded[5 + length], 0x80);
+    assert_eq!(&decoded[5 + length + 5..], b"grpc-status:0\r\n");
+}
