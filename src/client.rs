@@ -338,7 +338,9 @@ impl Client {
 
     fn is_retryable(&self, error: &CallError) -> bool {
         match self.protocol() {
-            Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => is_retryable_grpc(error, &self.options.retry_on),
+            Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
+                is_retryable_grpc(error, &self.options.retry_on)
+            }
             Protocol::Mucp | Protocol::JsonRpc => is_retryable(error),
         }
     }

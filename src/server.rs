@@ -12,9 +12,9 @@ use crate::protocol::tls::HANDSHAKE_RECORD;
 use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Socket, Timeouts};
 use anyhow::Context as _;
 use bytes::{Bytes, BytesMut};
-use std::path::PathBuf;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -122,8 +122,9 @@ impl Listener {
                     "cannot listen on {address}: a server is already listening on that socket"
                 );
             }
-            let is_socket = std::fs::symlink_metadata(&path)
-                .is_ok_and(|metadata| std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type()));
+            let is_socket = std::fs::symlink_metadata(&path).is_ok_and(|metadata| {
+                std::os::unix::fs::FileTypeExt::is_socket(&metadata.file_type())
+            });
             if !is_socket {
                 anyhow::bail!("cannot listen on {address}: the file exists and is not a socket");
             }

@@ -436,13 +436,28 @@ mod tests {
         let secure = parse_address("grpcs://x:1").unwrap();
         assert_eq!((secure.protocol, secure.tls), (Protocol::Grpc, true));
         let https = parse_address("https://x:1").unwrap();
-        assert_eq!((https.protocol, https.tls, https.http1), (Protocol::Connect, true, false));
+        assert_eq!(
+            (https.protocol, https.tls, https.http1),
+            (Protocol::Connect, true, false)
+        );
         let http = parse_address("http://x:1").unwrap();
-        assert_eq!((http.protocol, http.tls, http.http1), (Protocol::Connect, false, true));
-        assert_eq!(parse_address("grpc-web://x:1").unwrap().protocol, Protocol::GrpcWeb);
+        assert_eq!(
+            (http.protocol, http.tls, http.http1),
+            (Protocol::Connect, false, true)
+        );
+        assert_eq!(
+            parse_address("grpc-web://x:1").unwrap().protocol,
+            Protocol::GrpcWeb
+        );
         let unix = parse_address("grpc+unix:///run/a.sock").unwrap();
-        assert_eq!((unix.protocol, unix.address.as_str()), (Protocol::Grpc, "unix:/run/a.sock"));
-        assert_eq!(parse_address("unix:///run/a.sock").unwrap().protocol, Protocol::Mucp);
+        assert_eq!(
+            (unix.protocol, unix.address.as_str()),
+            (Protocol::Grpc, "unix:/run/a.sock")
+        );
+        assert_eq!(
+            parse_address("unix:///run/a.sock").unwrap().protocol,
+            Protocol::Mucp
+        );
         assert!(parse_address("unix://relative").is_err());
         assert!(parse_address("ftp://x:1").is_err());
         assert!(parse_address("localhost").is_err());

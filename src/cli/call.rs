@@ -153,7 +153,9 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         (_, _) => Codec::Json,
     };
     if args.output == Some(OutputFormat::Envelope) && !client.protocol().is_grpc_family() {
-        return Err(UsageError("--output envelope is for gRPC, Connect and gRPC-Web calls".into()).into());
+        return Err(
+            UsageError("--output envelope is for gRPC, Connect and gRPC-Web calls".into()).into(),
+        );
     }
     let verbose = args.verbose;
     let mut observe = |event: AttemptEvent<'_>| report(verbose, event);

@@ -49,7 +49,12 @@ impl Caller {
         // mucp over HTTPS (HTTP/1.1), JSON-RPC over a bare TLS socket (no ALPN).
         let secure = |alpn: &[&[u8]]| {
             let config = dialing.tls.as_ref().filter(|_| target.tls)?;
-            Some(SecureDial::new(config, address, dialing.authority.as_deref(), alpn))
+            Some(SecureDial::new(
+                config,
+                address,
+                dialing.authority.as_deref(),
+                alpn,
+            ))
         };
         match target.protocol {
             Protocol::Mucp => {
@@ -58,9 +63,11 @@ impl Caller {
             Protocol::JsonRpc => {
                 Caller::JsonRpc(JsonRpcCaller::new(address, dial, size).secure(secure(&[])))
             }
-            Protocol::Connect if target.http1 => {
-                Caller::ConnectHttp1(Http1Caller::new(address, dialing.clone(), secure(&[b"http/1.1"])))
-            }
+            Protocol::Connect if target.http1 => Caller::ConnectHttp1(Http1Caller::new(
+                address,
+                dialing.clone(),
+                secure(&[b"http/1.1"]),
+            )),
             Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
                 let dialing = Dialing {
                     tls: dialing.tls.clone().filter(|_| target.tls),

@@ -129,13 +129,18 @@ mod tests {
         assert!(Cors::is_preflight("OPTIONS", headers(&asked)));
         let answer = cors.preflight(headers(&asked));
         assert_eq!(answer.status, 204);
-        assert!(answer
-            .headers
-            .contains(&("Access-Control-Allow-Origin", "http://127.0.0.1:3000".into())));
-        assert!(answer
-            .headers
-            .contains(&("Access-Control-Allow-Headers", "content-type,x-grpc-web".into())));
-        let other = [("Origin", "http://evil.example"), ("Access-Control-Request-Method", "POST")];
+        assert!(answer.headers.contains(&(
+            "Access-Control-Allow-Origin",
+            "http://127.0.0.1:3000".into()
+        )));
+        assert!(answer.headers.contains(&(
+            "Access-Control-Allow-Headers",
+            "content-type,x-grpc-web".into()
+        )));
+        let other = [
+            ("Origin", "http://evil.example"),
+            ("Access-Control-Request-Method", "POST"),
+        ];
         assert_eq!(cors.preflight(headers(&other)).status, 403);
         assert!(cors.reply_headers(Some("http://evil.example")).is_empty());
         assert!(cors.reply_headers(None).is_empty());

@@ -83,7 +83,10 @@ impl Http1Caller {
             Codec::Json => "application/json",
         };
         let (body, extra) = if self.dialing.gzip {
-            (gzip(body), "Content-Encoding: gzip\r\nAccept-Encoding: gzip\r\n")
+            (
+                gzip(body),
+                "Content-Encoding: gzip\r\nAccept-Encoding: gzip\r\n",
+            )
         } else {
             (Bytes::copy_from_slice(body), "Accept-Encoding: gzip\r\n")
         };
@@ -155,8 +158,12 @@ impl Http1Caller {
         let mut connection = match taken {
             Some(connection) => connection,
             None => HttpConnection::new(
-                dial_secure(&self.address, self.dialing.dial_timeout, self.secure.as_ref())
-                    .await?,
+                dial_secure(
+                    &self.address,
+                    self.dialing.dial_timeout,
+                    self.secure.as_ref(),
+                )
+                .await?,
                 self.dialing.max_message_size.saturating_mul(2).max(1 << 16),
             ),
         };
@@ -282,11 +289,19 @@ impl Http1Stream {
             let content_type = reply.header("Content-Type").unwrap_or("");
             if code != 200 {
                 self.done = true;
-                return Err(connect_error(status_code(code), &header_map(&reply), &reply.body));
+                return Err(connect_error(
+                    status_code(code),
+                    &header_map(&reply),
+                    &reply.body,
+                ));
             }
             if !matches!(Wire::of(content_type), Some((_, Wire::Connect))) {
                 self.done = true;
-                return Err(http_failure(status_code(code), &header_map(&reply), Wire::Connect));
+                return Err(http_failure(
+                    status_code(code),
+                    &header_map(&reply),
+                    Wire::Connect,
+                ));
             }
             let gzip = reply.header("Connect-Content-Encoding") == Some("gzip");
             let mut deframer = Deframer::new(self.caller.dialing.max_message_size, gzip)

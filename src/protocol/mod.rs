@@ -428,7 +428,9 @@ pub async fn dial_secure(
         return Ok(socket);
     };
     let name = secure.name.clone().map_err(|error| {
-        CallError::Transport(format!("TLS to {address}: {error} (--authority sets the name)"))
+        CallError::Transport(format!(
+            "TLS to {address}: {error} (--authority sets the name)"
+        ))
     })?;
     let connector = tokio_rustls::TlsConnector::from(secure.config.clone());
     let stream = tokio::time::timeout(timeout, connector.connect(name, socket))
@@ -510,10 +512,7 @@ impl tokio::io::AsyncWrite for Socket {
         each_socket!(self, stream => Pin::new(stream).poll_flush(context))
     }
 
-    fn poll_shutdown(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         each_socket!(self, stream => Pin::new(stream).poll_shutdown(context))
     }
 }

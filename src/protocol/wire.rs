@@ -155,9 +155,9 @@ impl Wire {
     /// on its own, as the spec allows).
     pub fn encode(self, data: Bytes) -> Bytes {
         match self {
-            Wire::GrpcWeb { text: true } => {
-                base64::engine::general_purpose::STANDARD.encode(&data).into()
-            }
+            Wire::GrpcWeb { text: true } => base64::engine::general_purpose::STANDARD
+                .encode(&data)
+                .into(),
             _ => data,
         }
     }
@@ -229,7 +229,9 @@ impl BodyDecoder {
             base64::engine::general_purpose::STANDARD
                 .decode_vec(group, &mut decoded)
                 .map_err(|error| {
-                    Status::invalid_argument(format!("the grpc-web-text body is not base64: {error}"))
+                    Status::invalid_argument(format!(
+                        "the grpc-web-text body is not base64: {error}"
+                    ))
                 })?;
         }
         self.pending.drain(..whole);
@@ -275,11 +277,7 @@ where
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes()).await?;
-    let reply = Replying {
-        codec,
-        wire,
-        gzip,
-    };
+    let reply = Replying { codec, wire, gzip };
     let result = match prepare(dispatch, &request, codec, wire, gzip, stopping) {
         Err(status) => Err(status),
         Ok(Prepared::Unary(call)) => match dispatch.call(call).await {
@@ -462,7 +460,10 @@ mod tests {
             Wire::of("application/grpc-web-text+proto"),
             Some((Codec::Protobuf, Wire::GrpcWeb { text: true }))
         );
-        assert_eq!(Wire::of("application/grpc"), Some((Codec::Protobuf, Wire::Grpc)));
+        assert_eq!(
+            Wire::of("application/grpc"),
+            Some((Codec::Protobuf, Wire::Grpc))
+        );
         assert_eq!(
             Wire::of("application/connect+json"),
             Some((Codec::Json, Wire::Connect))
@@ -476,7 +477,10 @@ mod tests {
         let ending = grpc_web_trailers(&Err(Status::new(Code::NotFound, "no 100%")));
         assert_eq!(ending[0], GRPC_WEB_TRAILERS);
         let block = &ending[5..];
-        assert_eq!(u32::from_be_bytes(ending[1..5].try_into().unwrap()) as usize, block.len());
+        assert_eq!(
+            u32::from_be_bytes(ending[1..5].try_into().unwrap()) as usize,
+            block.len()
+        );
         assert_eq!(
             parse_grpc_web_trailers(block),
             [
@@ -489,7 +493,10 @@ mod tests {
     #[test]
     fn grpc_web_text_decodes_padded_pieces_split_anywhere() {
         let wire = Wire::GrpcWeb { text: true };
-        let pieces = [wire.encode(Bytes::from_static(b"hello")), wire.encode(Bytes::from_static(b"web!"))];
+        let pieces = [
+            wire.encode(Bytes::from_static(b"hello")),
+            wire.encode(Bytes::from_static(b"web!")),
+        ];
         let joined = pieces.concat();
         let mut decoder = wire.decoder();
         let mut decoded = Vec::new();

@@ -171,7 +171,10 @@ fn every_protocol_is_called_over_tls() {
         assert_stderr_has(&untrusted, "invalid peer certificate");
     }
     // https:// is Connect over TLS.
-    assert_hello(&call(&format!("https://{}", server.address), &["--cacert", &ca]));
+    assert_hello(&call(
+        &format!("https://{}", server.address),
+        &["--cacert", &ca],
+    ));
 }
 
 #[test]

@@ -39,11 +39,17 @@ fn cors_preflights_are_answered_for_allowed_origins_only() {
         String::from_utf8(exchange(&mut server.connect(), request.as_bytes())).unwrap()
     };
     let allowed = ask("http://page.test:3000");
-    assert!(allowed.starts_with("HTTP/1.1 204 No Content\r\n"), "{allowed}");
+    assert!(
+        allowed.starts_with("HTTP/1.1 204 No Content\r\n"),
+        "{allowed}"
+    );
     assert!(allowed.contains("Access-Control-Allow-Origin: http://page.test:3000\r\n"));
     assert!(allowed.contains("Access-Control-Allow-Headers: content-type,x-grpc-web\r\n"));
     let refused = ask("http://elsewhere.test");
-    assert!(refused.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{refused}");
+    assert!(
+        refused.starts_with("HTTP/1.1 403 Forbidden\r\n"),
+        "{refused}"
+    );
     assert!(!refused.contains("Access-Control-Allow-Origin"));
     // A reply to an allowed origin lets its page read the status headers.
     let body = r#"{"text":"hi"}"#;
@@ -52,9 +58,15 @@ fn cors_preflights_are_answered_for_allowed_origins_only() {
         body.len()
     );
     let reply = String::from_utf8(exchange(&mut server.connect(), request.as_bytes())).unwrap();
-    assert!(reply.contains("Access-Control-Allow-Origin: http://page.test:3000\r\n"), "{reply}");
+    assert!(
+        reply.contains("Access-Control-Allow-Origin: http://page.test:3000\r\n"),
+        "{reply}"
+    );
     assert!(reply.contains("Access-Control-Expose-Headers: Grpc-Status, Grpc-Message"));
-    assert!(reply.trim_end().ends_with(r#"{"text":"echo: hi"}"#), "{reply}");
+    assert!(
+        reply.trim_end().ends_with(r#"{"text":"echo: hi"}"#),
+        "{reply}"
+    );
 }
 
 #[test]
@@ -75,7 +87,10 @@ fn grpc_web_over_http1_ends_its_body_with_a_trailer_envelope() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("Content-Type: application/grpc-web+proto\r\n"));
     // One chunk: the trailer envelope (flag 0x80) with the error's status.
-    let at = reply.iter().position(|byte| *byte == 0x80).expect("a trailer envelope");
+    let at = reply
+        .iter()
+        .position(|byte| *byte == 0x80)
+        .expect("a trailer envelope");
     let length = u32::from_be_bytes(reply[at + 1..at + 5].try_into().unwrap()) as usize;
     let block = String::from_utf8_lossy(&reply[at + 5..at + 5 + length]);
     assert_eq!(block, "grpc-status:5\r\ngrpc-message:no such thing\r\n");
@@ -88,14 +103,21 @@ fn connect_get_serves_side_effect_free_methods_only() {
         let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
         String::from_utf8(exchange(&mut server.connect(), request.as_bytes())).unwrap()
     };
-    let looked = get("/web.v1.Web/Look?connect=v1&encoding=json&message=%7B%22text%22%3A%22hi%22%7D");
+    let looked =
+        get("/web.v1.Web/Look?connect=v1&encoding=json&message=%7B%22text%22%3A%22hi%22%7D");
     assert!(looked.starts_with("HTTP/1.1 200 OK\r\n"), "{looked}");
-    assert!(looked.trim_end().ends_with(r#"{"text":"looked: hi"}"#), "{looked}");
+    assert!(
+        looked.trim_end().ends_with(r#"{"text":"looked: hi"}"#),
+        "{looked}"
+    );
     // base64=1: URL-safe, unpadded binary proto (SayRequest{text:"hi"} is 0a 02 68 69).
     let binary = get("/web.v1.Web/Look?encoding=proto&base64=1&message=CgJoaQ");
     assert!(binary.ends_with("\n\nlooked: hi"), "{binary:?}");
     let refused = get("/web.v1.Web/Say?encoding=json&message=%7B%7D");
-    assert!(refused.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{refused}");
+    assert!(
+        refused.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{refused}"
+    );
     assert!(refused.contains("Allow: POST\r\n"));
     assert!(refused.contains(r#""code":"unimplemented""#));
     let no_encoding = get("/web.v1.Web/Look?message=%7B%7D");
@@ -146,7 +168,14 @@ fn serve_on_a_unix_socket_refuses_a_held_one_and_removes_its_file() {
     let proto = root().join("interop/web/web.proto");
     let proto = proto.to_string_lossy().into_owned();
     let mut first = rmicro()
-        .args(["serve", "--proto", &proto, "--no-register", "--address", &address])
+        .args([
+            "serve",
+            "--proto",
+            &proto,
+            "--no-register",
+            "--address",
+            &address,
+        ])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -154,14 +183,27 @@ fn serve_on_a_unix_socket_refuses_a_held_one_and_removes_its_file() {
         std::os::unix::net::UnixStream::connect(&path).is_ok()
     });
     let second = rmicro()
-        .args(["serve", "--proto", &proto, "--no-register", "--address", &address])
+        .args([
+            "serve",
+            "--proto",
+            &proto,
+            "--no-register",
+            "--address",
+            &address,
+        ])
         .output()
         .unwrap();
     assert_exit(&second, 1);
     assert_stderr_has(&second, "a server is already listening on that socket");
     for scheme in ["unix", "grpc+unix", "connect+unix"] {
         let called = rmicro()
-            .args(["call", "-a", &format!("{scheme}://{}", path.display()), "--proto", &proto])
+            .args([
+                "call",
+                "-a",
+                &format!("{scheme}://{}", path.display()),
+                "--proto",
+                &proto,
+            ])
             .args(["web.v1.Web/Say", r#"{"text":"hi"}"#])
             .output()
             .unwrap();
@@ -177,7 +219,14 @@ fn serve_on_a_unix_socket_refuses_a_held_one_and_removes_its_file() {
     let stale = std::os::unix::net::UnixListener::bind(&path).unwrap();
     drop(stale);
     let mut again = rmicro()
-        .args(["serve", "--proto", &proto, "--no-register", "--address", &address])
+        .args([
+            "serve",
+            "--proto",
+            &proto,
+            "--no-register",
+            "--address",
+            &address,
+        ])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -196,7 +245,9 @@ fn grpc_web_text_and_cors_over_http2() {
         .build()
         .unwrap();
     let (preflight, headers, body) = runtime.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(&server.address).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(&server.address)
+            .await
+            .unwrap();
         let (client, connection) = h2::client::handshake(tcp).await.unwrap();
         tokio::spawn(connection);
         let mut client = client.ready().await.unwrap();
@@ -234,7 +285,11 @@ fn grpc_web_text_and_cors_over_http2() {
     let text = String::from_utf8(body).unwrap();
     let mut decoded = Vec::new();
     for group in text.as_bytes().chunks(4) {
-        decoded.extend(base64::engine::general_purpose::STANDARD.decode(group).unwrap());
+        decoded.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(group)
+                .unwrap(),
+        );
     }
     let length = u32::from_be_bytes(decoded[1..5].try_into().unwrap()) as usize;
     assert_eq!(&decoded[5..5 + length], b"\x0a\x08echo: hi");

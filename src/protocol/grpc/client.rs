@@ -254,15 +254,13 @@ impl GrpcCaller {
                 Some(error) => send_failure(error),
                 None => CallError::Transport("the server closed the request stream".into()),
             })?;
-        let response = response
-            .await
-            .map_err(|error| no_reply(&error, ""))?;
+        let response = response.await.map_err(|error| no_reply(&error, ""))?;
         let (parts, mut reply) = response.into_parts();
         let limit = self.dialing.max_message_size;
         let mut bytes = Vec::new();
         while let Some(data) = reply.data().await {
-            let data = data
-                .map_err(|error| CallError::Transport(format!("the reply broke: {error}")))?;
+            let data =
+                data.map_err(|error| CallError::Transport(format!("the reply broke: {error}")))?;
             let _ = reply.flow_control().release_capacity(data.len());
             if bytes.len() + data.len() > limit {
                 return Err(CallError::Status(Status::new(
@@ -580,7 +578,13 @@ impl GrpcStream {
                 .get("content-type")
                 .and_then(|value| value.to_str().ok())
                 .and_then(Wire::of)
-                .is_some_and(|(_, wire)| wire == self.wire || matches!((wire, self.wire), (Wire::GrpcWeb { .. }, Wire::GrpcWeb { .. })));
+                .is_some_and(|(_, wire)| {
+                    wire == self.wire
+                        || matches!(
+                            (wire, self.wire),
+                            (Wire::GrpcWeb { .. }, Wire::GrpcWeb { .. })
+                        )
+                });
             if self.wire != Wire::Connect && self.headers.contains_key("grpc-status") {
                 // Trailers-only: the status came with the headers.
                 self.trailers = std::mem::take(&mut self.headers);
@@ -774,7 +778,11 @@ fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
 
 /// A Connect error: its JSON (`{"code","message","details"}`), or, when the body is not
 /// that, the HTTP status mapped as Connect maps it.
-pub(crate) fn connect_error(status: http::StatusCode, headers: &HeaderMap, body: &[u8]) -> CallError {
+pub(crate) fn connect_error(
+    status: http::StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> CallError {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(error) if error.get("code").is_some() => CallError::Status(connect_status(&error)),
         _ => http_failure(status, headers, Wire::Connect),
@@ -783,7 +791,12 @@ pub(crate) fn connect_error(status: http::StatusCode, headers: &HeaderMap, body:
 
 /// The status in a Connect error object.
 fn connect_status(error: &serde_json::Value) -> Status {
-    let text = |name: &str| error.get(name).and_then(|value| value.as_str()).unwrap_or("");
+    let text = |name: &str| {
+        error
+            .get(name)
+            .and_then(|value| value.as_str())
+            .unwrap_or("")
+    };
     let code = Code::all()
         .find(|code| connect::code_name(*code) == text("code"))
         .unwrap_or(Code::Unknown);
@@ -810,8 +823,13 @@ fn connect_status(error: &serde_json::Value) -> Status {
 pub(crate) fn gzip(bytes: &[u8]) -> Bytes {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("writing to memory cannot fail");
-    encoder.finish().expect("writing to memory cannot fail").into()
+    encoder
+        .write_all(bytes)
+        .expect("writing to memory cannot fail");
+    encoder
+        .finish()
+        .expect("writing to memory cannot fail")
+        .into()
 }
 
 pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {

@@ -137,7 +137,9 @@ impl Deframer {
         match self.next_envelope()? {
             None => Ok(None),
             Some(Envelope::Message(message)) => Ok(Some(message)),
-            Some(Envelope::End(_)) => Err(Status::internal("an end-of-stream message came in a request")),
+            Some(Envelope::End(_)) => Err(Status::internal(
+                "an end-of-stream message came in a request",
+            )),
         }
     }
 
@@ -172,7 +174,9 @@ impl Deframer {
         }
         match (compressed, self.gzip) {
             (0, _) => Ok(Some(Envelope::Message(message))),
-            (1, true) => self.inflate(&message).map(|message| Some(Envelope::Message(message))),
+            (1, true) => self
+                .inflate(&message)
+                .map(|message| Some(Envelope::Message(message))),
             (1, false) => Err(Status::internal(
                 "grpc: compressed flag set with identity or empty encoding",
             )),

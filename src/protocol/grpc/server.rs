@@ -247,8 +247,15 @@ async fn serve_stream<D: Dispatch>(
     let content_type = header("content-type").unwrap_or("");
     let Some((codec, wire)) = Wire::of(content_type) else {
         // The Connect protocol's unary form, or a refusal.
-        return serve_connect(dispatch.as_ref(), &parts, body, respond, max_message_size, extra)
-            .await;
+        return serve_connect(
+            dispatch.as_ref(),
+            &parts,
+            body,
+            respond,
+            max_message_size,
+            extra,
+        )
+        .await;
     };
     let encoding = header(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
@@ -561,7 +568,6 @@ impl Incoming {
     }
 }
 
-
 /// Why a reply could not be sent: the caller reset the stream or went away.
 fn broken(error: Option<h2::Error>) -> Status {
     let why = error.map_or_else(
@@ -582,7 +588,10 @@ fn grpc_response(wire: Wire, codec: Codec, extra: &[(&'static str, String)]) -> 
     );
     for (name, value) in extra {
         // `from_bytes` lower-cases the name, as HTTP/2 wants it.
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             headers.append(name, value);
         }
     }
@@ -646,7 +655,11 @@ impl Exchange {
                 Err(error) => Err(broken(Some(error))),
             };
             if let Err(status) = sent {
-                tracing::debug!("cannot finish a {} stream: {}", self.wire.name(), status.message);
+                tracing::debug!(
+                    "cannot finish a {} stream: {}",
+                    self.wire.name(),
+                    status.message
+                );
             }
             return;
         }

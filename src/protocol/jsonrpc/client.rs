@@ -7,6 +7,7 @@
 
 use super::{Scanned, ValueScanner};
 use crate::protocol::caller::OneMessage;
+use crate::protocol::{dial_secure, SecureDial, Socket};
 use crate::protocol::{foreign_reply, CallError, CallHead};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
@@ -17,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::protocol::{dial_secure, SecureDial, Socket};
 use tokio::io::{ReadHalf, WriteHalf};
 
 type OwnedReadHalf = ReadHalf<Socket>;
@@ -155,7 +155,9 @@ impl JsonRpcCaller {
                 return Ok(connection.clone());
             }
         }
-        let (reader, writer) = tokio::io::split(dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?);
+        let (reader, writer) = tokio::io::split(
+            dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
+        );
         let calls = Arc::new(Mutex::new(Calls::default()));
         let connection = Arc::new(Connection {
             writer: tokio::sync::Mutex::new(writer),

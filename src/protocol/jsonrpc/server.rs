@@ -60,7 +60,7 @@ pub async fn serve_connection<S, D>(
             }
             match scanned {
                 Scanned::Value(bytes) if bytes.len() > max_message_size => {
-                    too_large(&peer, max_message_size, &mut output);
+                    too_large(peer, max_message_size, &mut output);
                     reading = false;
                 }
                 Scanned::Value(bytes) => match parse_request(&bytes, dispatch.as_ref()) {
@@ -91,7 +91,7 @@ pub async fn serve_connection<S, D>(
                 }
                 Scanned::Incomplete => {
                     if scanner.pending() > max_message_size {
-                        too_large(&peer, max_message_size, &mut output);
+                        too_large(peer, max_message_size, &mut output);
                         reading = false;
                     }
                     break;

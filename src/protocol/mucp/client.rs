@@ -9,14 +9,16 @@
 
 use crate::protocol::caller::OneMessage;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::protocol::{dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial};
+use crate::protocol::Socket;
+use crate::protocol::{
+    dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial,
+};
 use crate::status::Status;
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use crate::protocol::Socket;
 
 type Connection = HttpConnection<Socket>;
 

@@ -9,8 +9,8 @@ use crate::codec::{self, Codec};
 use crate::message::{Metadata, Request};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
-use crate::protocol::wire::{self, Wire};
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
+use crate::protocol::wire::{self, Wire};
 use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup};
 use crate::status::{http_status_text, Code, Status};
 use bytes::Bytes;
@@ -114,7 +114,10 @@ pub async fn serve_connection<S, D>(
                 let answer = cors.preflight(header);
                 out.clear();
                 let text = http_status_text(answer.status);
-                out.extend_from_slice(format!("HTTP/1.1 {} {text}\r\nContent-Length: 0\r\n", answer.status).as_bytes());
+                out.extend_from_slice(
+                    format!("HTTP/1.1 {} {text}\r\nContent-Length: 0\r\n", answer.status)
+                        .as_bytes(),
+                );
                 for (name, value) in answer.headers {
                     out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
                 }
@@ -127,11 +130,14 @@ pub async fn serve_connection<S, D>(
             let extra = cors.reply_headers(request.header("origin"));
             // Enveloped forms: Connect streams and gRPC-Web (gRPC itself needs HTTP/2, and
             // is answered 415 by the unary form).
-            if let Some((codec, wire)) = Wire::of(request.content_type).filter(|(_, wire)| *wire != Wire::Grpc) {
+            if let Some((codec, wire)) =
+                Wire::of(request.content_type).filter(|(_, wire)| *wire != Wire::Grpc)
+            {
                 let writer = connection.writer();
                 let stopping = shutdown.clone();
                 let served =
-                    wire::serve_http1(dispatch, request, codec, wire, &extra, stopping, writer).await;
+                    wire::serve_http1(dispatch, request, codec, wire, &extra, stopping, writer)
+                        .await;
                 if served.is_err() || closes(&message) {
                     return;
                 }
