@@ -56,7 +56,7 @@ pub struct CallOptions {
     pub max_message_size: usize,
     /// gRPC status codes retried besides Unavailable (`--retry-on`).
     pub retry_on: Vec<Code>,
-    /// TLS for gRPC targets that want it, and the `:authority` to send.
+    /// TLS for targets that want it, and the `:authority` to send.
     pub tls: Option<ClientTls>,
     /// gRPC request messages are gzipped.
     pub gzip: bool,

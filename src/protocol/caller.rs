@@ -20,7 +20,7 @@ use std::time::Duration;
 pub struct Dialing {
     pub dial_timeout: Duration,
     pub max_message_size: usize,
-    /// TLS for targets that want it (gRPC).
+    /// TLS for targets that want it (any protocol; its ALPN set per protocol).
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// The `:authority` sent and the name a server certificate must carry.
     pub authority: Option<String>,

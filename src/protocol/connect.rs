@@ -9,8 +9,10 @@
 //! over HTTP/2): enveloped messages both ways — the same 5-byte envelope as gRPC's — and,
 //! instead of trailers, an end-of-stream message (flag 0x02) carrying the error. The
 //! HTTP/2 stream machinery is shared with gRPC; what is Connect's — content types, header
-//! names, the end-of-stream message — is here. A request this front end does not serve
-//! is refused as soon as its headers arrive.
+//! names, the end-of-stream message — is here (and in `protocol::wire`, with the
+//! streaming form over HTTP/1.1). **GET** (`?encoding=…&message=…`) for side-effect-free
+//! methods. A request this front end does not serve is refused as soon as its headers
+//! arrive.
 
 use crate::codec::{self, details, Codec};
 use crate::message::Request;

@@ -70,7 +70,7 @@ impl Selector {
                 "none available: the service has no nodes".into()
             } else {
                 format!(
-                    "no node speaks a protocol this rmicro calls (mucp, jsonrpc, grpc): {}",
+                    "no node speaks a protocol this rmicro calls (mucp, jsonrpc, grpc, connect, grpc-web): {}",
                     unusable.join(", ")
                 )
             });

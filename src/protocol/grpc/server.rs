@@ -8,10 +8,12 @@
 //! takes nothing waits (its bounded reply channel full) instead of the server buffering
 //! its replies. A peer silent for a minute is pinged, and one that leaves the PING
 //! unanswered is disconnected. A bad stream ends with its own status; the connection and
-//! its other streams go on. The Connect protocol's streams share this machinery, with its own header names and
-//! an end-of-stream message instead of trailers ([`Wire`]; the Connect specifics live
-//! in `protocol::connect`); any other content type goes to Connect's unary form, refused
-//! at once when that does not serve it either.
+//! its other streams go on. The Connect protocol's streams and gRPC-Web (binary and
+//! base64 text) share this machinery, with their own header names and a last envelope
+//! carrying the status instead of trailers ([`Wire`], in `protocol::wire`); any other
+//! content type goes to Connect's unary form (GET too), refused at once when that does
+//! not serve it either. CORS preflights are answered here, and every reply to an allowed
+//! origin carries its CORS headers.
 
 use super::{frame, send_data, status_fields, Deframer};
 use crate::codec::{self, Codec};
