@@ -166,7 +166,7 @@ class PythonClientsAgainstRmicroTLS(TLSTest):
         super().tearDownClass()
 
     def test_startup_line_says_tls(self):
-        self.assertRegex(self.server.output, r"protocols: mucp, jsonrpc, grpc, TLS\)")
+        self.assertRegex(self.server.output, r"protocols: mucp, jsonrpc, grpc, connect, grpc-web, TLS\)")
         self.assertNotIn("mutual", self.server.output)
 
     def test_grpc_unary_server_streaming_and_bidi(self):
