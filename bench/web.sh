@@ -3,10 +3,12 @@
 # (interop/web/server.mjs on Node's HTTP/2 server, npm-pinned in interop/web) under the same
 # h2load load in the same run — unary web.v1.Web/Say over HTTP/2 (h2c) as gRPC-Web
 # (application/grpc-web+proto, one enveloped message) and as Connect's unary form
-# (application/proto, the bare message), 16 connections × 8 streams, 1 s warm-up + 5 s
-# each. Prints req/s and the ratio rmicro / connect-node for each. Fails, never prints a
-# figure of nothing, when a server does not start or h2load sees an error or a non-2xx
-# reply; rmicro's Debug.Stats must count every call answered and no error.
+# (application/proto, the bare message), 16 connections × 8 streams, 5 s each (no
+# warm-up: h2load then counts a 2xx for every request done). Prints req/s and the ratio
+# rmicro / connect-node for each. Fails, never prints a figure of nothing, when a server
+# does not start or h2load sees an error or a non-2xx reply; rmicro's Debug.Stats must
+# count every call answered and no error. connect-node is one Node thread: its figures
+# swing with what else the machine runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -42,7 +44,7 @@ node_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/node.log" | head -
 # h2load_rps (not called inside $(…), so that die ends the script).
 rate() {
 	local name=$1 addr=$2 type=$3 body=$4
-	h2load -c 16 -m 8 --warm-up-time 1 -D 5 -H "content-type: $type" -H 'x-grpc-web: 1' \
+	h2load -c 16 -m 8 -D 5 -H "content-type: $type" -H 'x-grpc-web: 1' \
 		-d "$body" "http://$addr/web.v1.Web/Say" >"$work/h2load.out" 2>&1 || true
 	h2load_result "$work/h2load.out" || die "$name: $h2load_error"
 }
