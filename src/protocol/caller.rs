@@ -2,8 +2,10 @@
 //! one address; a [`Stream`] is a call in flight — send request messages, half-close,
 //! receive reply messages as they come, then the headers, trailers and final status.
 //! Unary is the special case of one message each way ([`Caller::unary`]), as in tonic's
-//! client. mucp and JSON-RPC calls are unary streams (one message each way); gRPC's carry
-//! any number. Attempts, retries and node selection live a layer up, in `client`.
+//! client. mucp and JSON-RPC calls are unary streams (one message each way); gRPC's,
+//! Connect's and gRPC-Web's carry any number (one HTTP/2 caller with a `Wire` for the
+//! three; Connect over HTTP/1.1 half-duplex). Attempts, retries and node selection live a
+//! layer up, in `client`.
 
 use super::grpc::client::{GrpcCaller, GrpcStream};
 use super::http1_client::{Http1Caller, Http1Stream};

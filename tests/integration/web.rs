@@ -296,3 +296,53 @@ fn grpc_web_text_and_cors_over_http2() {
     assert_eq!(decoded[5 + length], 0x80);
     assert_eq!(&decoded[5 + length + 5..], b"grpc-status:0\r\n");
 }
+
+#[test]
+fn a_bad_grpc_web_body_gets_its_status_and_the_server_serves_on() {
+    let server = web(&[]);
+    let post = |content_type: &str, body: &[u8]| {
+        let mut request = format!(
+            "POST /web.v1.Web/Say HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        String::from_utf8_lossy(&whole_reply(&mut server.connect(), &request)).into_owned()
+    };
+    // Not base64; then a message cut short; then two messages for a unary method.
+    let not_base64 = post("application/grpc-web-text", b"!!!!");
+    assert!(
+        text_body(&not_base64).contains("grpc-status:3"),
+        "{not_base64}"
+    );
+    let cut = post("application/grpc-web", b"\x00\x00\x00\x00\x09\x0a");
+    assert!(cut.contains("grpc-status:3"), "{cut}");
+    let two = post(
+        "application/grpc-web",
+        b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+    );
+    assert!(
+        two.contains("grpc-status:3") && two.contains("not 2"),
+        "{two}"
+    );
+    let fine = post("application/grpc-web", b"\x00\x00\x00\x00\x04\x0a\x02hi");
+    assert!(
+        fine.contains("echo: hi") && fine.contains("grpc-status:0"),
+        "{fine}"
+    );
+}
+
+/// The decoded body of a chunked grpc-web-text reply: each chunk is base64 of its own.
+fn text_body(reply: &str) -> String {
+    use base64::Engine;
+    let (_, chunked) = reply.split_once("\r\n\r\n").expect("a head");
+    let mut decoded = Vec::new();
+    for chunk in chunked.split("\r\n").skip(1).step_by(2) {
+        decoded.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(chunk)
+                .unwrap(),
+        );
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
