@@ -233,6 +233,7 @@ pub fn http_status_text(code: u16) -> &'static str {
         410 => "Gone",
         412 => "Precondition Failed",
         413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
         418 => "I'm a teapot",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",

@@ -190,28 +190,43 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
             return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
         }
-        if client.protocol().is_grpc_family() {
-            let Some(pool) = &schema.schema else {
-                return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
-            };
-            let method = pool.resolve(&args.endpoint)?;
-            if crate::schema::is_streaming(&method) {
-                let requests = match data {
-                    Some("@-") => Requests::Stdin,
-                    data => Requests::Given(read_data(data)?),
-                };
-                let shower = Shower::new(shown, verbose, Some(method.parent_pool()));
-                return stream::run(
-                    &mut client,
-                    &method,
-                    requests,
-                    &metadata,
-                    shower,
-                    verbose,
-                    &mut observe,
-                )
-                .await;
+        if client.protocol().is_grpc_family() && schema.schema.is_none() {
+            return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
+        }
+        let protocol = client.protocol();
+        let streaming = match &schema.schema {
+            Some(pool) if protocol.is_grpc_family() || protocol == Protocol::Mucp => {
+                Some(pool.resolve(&args.endpoint)?).filter(crate::schema::is_streaming)
             }
+            _ => None,
+        };
+        if let Some(method) = streaming {
+            // A stream endpoint is always called as a stream: gRPC's, or go-micro's over
+            // mucp (spec §5), never as a plain request its handler would wait on for ever.
+            let requests = match data {
+                Some("@-") => Requests::Stdin,
+                data => Requests::Given(read_data(data)?),
+            };
+            let shower = Shower::new(shown, verbose, Some(method.parent_pool()));
+            let service = micro_service(&method, &schema);
+            let codec = match protocol.is_grpc_family() {
+                true => Codec::Protobuf,
+                false => codec,
+            };
+            return stream::run(
+                &mut client,
+                &method,
+                stream::Plan {
+                    requests,
+                    codec,
+                    service: &service,
+                },
+                &metadata,
+                shower,
+                verbose,
+                &mut observe,
+            )
+            .await;
         }
         let data = read_data(data)?;
         let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
@@ -375,23 +390,26 @@ pub(super) fn prepare(
         Codec::Json => data.trim_ascii().to_vec(),
         Codec::Protobuf => message.encode_to_vec(),
     };
-    let package = method
-        .parent_service()
-        .parent_file()
-        .package_name()
-        .to_owned();
-    let service = if package.is_empty() {
-        method.parent_service().name().to_lowercase()
-    } else {
-        package
-    };
     Ok(Prepared {
         path: crate::schema::grpc_path(&method),
         endpoint: endpoint_name(&method),
-        service: call_schema.service_name.clone().unwrap_or(service),
+        service: micro_service(&method, call_schema),
         body,
         output: Some(method.output()),
     })
+}
+
+/// The `Micro-Service` of a call: the name the server gave, else the proto package, else
+/// the proto service's name in lower case.
+fn micro_service(method: &prost_reflect::MethodDescriptor, call_schema: &CallSchema) -> String {
+    if let Some(name) = &call_schema.service_name {
+        return name.clone();
+    }
+    let file = method.parent_service().parent_file();
+    match file.package_name() {
+        "" => method.parent_service().name().to_lowercase(),
+        package => package.to_owned(),
+    }
 }
 
 /// The service an endpoint names (`pkg.Service` of `pkg.Service/Method` or

@@ -1,5 +1,5 @@
 //! A streaming call as `rmicro call` runs it (gRPC's client, server and bidirectional
-//! streams). The stream opens at once; requests come from DATA, or from stdin as they
+//! streams, and go-micro's mucp streams). The stream opens at once; requests come from DATA, or from stdin as they
 //! arrive — concatenated JSON or NDJSON, each message sent the moment its JSON is complete
 //! — and the request stream is half-closed at their end; each reply is printed as it
 //! arrives. So a script can play lock-step ping-pong, and a person can type at a
@@ -17,7 +17,6 @@ use crate::message::Metadata;
 use crate::protocol::{CallError, CallHead};
 use crate::schema::endpoint_name;
 use anyhow::anyhow;
-use prost::Message as _;
 use prost_reflect::MethodDescriptor;
 use serde_json::Value;
 use std::time::Duration;
@@ -34,23 +33,33 @@ pub enum Requests {
 /// An encoded request, or why the input could not give one.
 type Parsed = Result<Vec<u8>, String>;
 
+/// What a stream sends, and how.
+pub struct Plan<'a> {
+    pub requests: Requests,
+    /// Protobuf for gRPC; the call's codec over mucp, JSON written in go-micro's dialect.
+    pub codec: Codec,
+    /// `Micro-Service` (mucp).
+    pub service: &'a str,
+}
+
 pub async fn run(
     client: &mut Client,
     method: &MethodDescriptor,
-    requests: Requests,
+    plan: Plan<'_>,
     metadata: &Metadata,
     mut shower: Shower<'_>,
     verbose: bool,
     observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
 ) -> anyhow::Result<()> {
-    let mut feed = feed(method, requests)?;
+    let codec = plan.codec;
+    let mut feed = feed(method, plan.requests, codec)?;
     let path = crate::schema::grpc_path(method);
     let endpoint = endpoint_name(method);
     let head = CallHead {
-        service: "",
+        service: plan.service,
         endpoint: &endpoint,
         path: &path,
-        codec: Codec::Protobuf,
+        codec,
         metadata,
         timeout: None,
     };
@@ -101,7 +110,7 @@ pub async fn run(
                     if !shower.headers_shown() {
                         shower.headers(&stream.headers());
                     }
-                    let value = codec::decode(Codec::Protobuf, &output, &message)
+                    let value = decode_reply(codec, &output, &message)
                         .and_then(|decoded| codec::to_json_value(&decoded))
                         .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
                     shower.message(value, &message)?;
@@ -118,7 +127,11 @@ pub async fn run(
 /// The request messages as a channel. Given requests are parsed and counted before the
 /// call opens (a method without a client stream takes exactly one); stdin is read on its
 /// own thread, each JSON value handed over as soon as it is complete.
-fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::Receiver<Parsed>> {
+fn feed(
+    method: &MethodDescriptor,
+    requests: Requests,
+    codec: Codec,
+) -> anyhow::Result<mpsc::Receiver<Parsed>> {
     let data = match requests {
         Requests::Stdin if method.is_client_streaming() => {
             let (sender, receiver) = mpsc::channel(16);
@@ -131,7 +144,7 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
                 {
                     let parsed = value
                         .map_err(|error| format!("request {}: not JSON: {error}", index + 1))
-                        .and_then(|value| fit(&input, &value, index + 1));
+                        .and_then(|value| fit(&input, &value, index + 1, codec));
                     let failed = parsed.is_err();
                     if sender.blocking_send(parsed).is_err() || failed {
                         return;
@@ -154,7 +167,9 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
         .enumerate()
     {
         let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
-        messages.push(fit(&method.input(), &value, index + 1).map_err(|error| anyhow!(error))?);
+        messages.push(
+            fit(&method.input(), &value, index + 1, codec).map_err(|error| anyhow!(error))?,
+        );
     }
     if !method.is_client_streaming() && messages.len() != 1 {
         return Err(UsageError(format!(
@@ -171,18 +186,34 @@ fn feed(method: &MethodDescriptor, requests: Requests) -> anyhow::Result<mpsc::R
     Ok(receiver)
 }
 
-/// Request `number`'s JSON checked against the request type and encoded.
+/// Request `number`'s JSON checked against the request type and encoded (JSON as
+/// go-micro's readers take it: proto field names, numbers for enums and 64-bit integers).
 fn fit(
     input: &prost_reflect::MessageDescriptor,
     value: &Value,
     number: usize,
+    codec: Codec,
 ) -> Result<Vec<u8>, String> {
     codec::from_json_value(input, value)
-        .map(|message| message.encode_to_vec())
+        .and_then(|message| codec::encode(codec, &message))
         .map_err(|error| {
             format!(
                 "request {number} does not fit {}: {error}",
                 input.full_name()
             )
         })
+}
+
+/// A reply message; JSON read leniently, as go-micro's writers write it.
+fn decode_reply(
+    codec: Codec,
+    output: &prost_reflect::MessageDescriptor,
+    message: &[u8],
+) -> Result<prost_reflect::DynamicMessage, String> {
+    match codec {
+        Codec::Json if !message.is_empty() => serde_json::from_slice(message)
+            .map_err(|error| error.to_string())
+            .and_then(|value| codec::from_go_json_value(output, value)),
+        codec => codec::decode(codec, output, message),
+    }
 }

@@ -121,7 +121,7 @@ impl Caller {
     /// Opens a call. A connection failure here means nothing was sent.
     pub async fn open(&mut self, head: &CallHead<'_>) -> Result<Stream, CallError> {
         Ok(match self {
-            Caller::Mucp(caller) => Stream::Mucp(caller.open(head)),
+            Caller::Mucp(caller) => Stream::Mucp(caller.open_stream(head).await?),
             Caller::JsonRpc(caller) => Stream::JsonRpc(caller.open(head)),
             Caller::Grpc(caller) => Stream::Grpc(caller.open(head).await?),
             Caller::ConnectHttp1(caller) => Stream::ConnectHttp1(caller.open(head)),
@@ -137,7 +137,12 @@ impl Caller {
             Caller::ConnectHttp1(caller) => return caller.unary(head, body).await,
             _ => {}
         }
-        let mut stream = match self.open(head).await {
+        let opened = match self {
+            // A unary mucp call is a plain request on a pooled connection, not a stream.
+            Caller::Mucp(caller) => Ok(Stream::Mucp(caller.open(head))),
+            _ => self.open(head).await,
+        };
+        let mut stream = match opened {
             Ok(stream) => stream,
             Err(error) => return Exchange::failed(error),
         };
@@ -246,7 +251,7 @@ impl Stream {
     /// window where the protocol has one.
     pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
         match self {
-            Stream::Mucp(stream) => stream.send(message),
+            Stream::Mucp(stream) => stream.send(message).await,
             Stream::JsonRpc(stream) => stream.send(message),
             Stream::Grpc(stream) => stream.send(message).await,
             Stream::ConnectHttp1(stream) => stream.send(message),
@@ -256,7 +261,11 @@ impl Stream {
     /// Ends the request stream (half-close).
     pub fn close_send(&mut self) -> Result<(), CallError> {
         match self {
-            Stream::Mucp(_) | Stream::JsonRpc(_) => Ok(()),
+            Stream::Mucp(stream) => {
+                stream.close_send();
+                Ok(())
+            }
+            Stream::JsonRpc(_) => Ok(()),
             Stream::Grpc(stream) => stream.finish(),
             Stream::ConnectHttp1(stream) => {
                 stream.close_send();

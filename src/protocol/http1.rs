@@ -148,6 +148,8 @@ pub struct HttpConnection<S> {
     timeouts: Timeouts,
     /// The phase the running deadline was set for, and the deadline.
     deadline: Option<(Phase, Instant)>,
+    /// The declared length of a request body refused for its size, still to come.
+    refused_body: Option<usize>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
@@ -166,7 +168,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             pending: None,
             timeouts: Timeouts::default(),
             deadline: None,
+            refused_body: None,
         }
+    }
+
+    /// The timeouts reading is bounded by.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 
     /// Bounds the reading of each request; the current phase's clock started at `since`
@@ -237,6 +245,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     /// The stream, for a response written piece by piece (a chunked stream of replies).
     pub fn writer(&mut self) -> &mut S {
         &mut self.stream
+    }
+
+    /// After a request refused for its declared `Content-Length`: reads and drops that
+    /// body — at most `bound` bytes, within `time` — so that the client, which writes its
+    /// whole request before it reads the answer, can finish and read the refusal, instead
+    /// of meeting a reset. True when the whole body went (a client that waits for `100
+    /// Continue` sends none, and there is nothing to drop).
+    pub async fn discard_refused_body(&mut self, bound: usize, time: Duration) -> bool {
+        let Some(mut left) = self.refused_body.take() else {
+            return false;
+        };
+        if left > bound {
+            return false;
+        }
+        let buffered = left.min(self.buffer.len());
+        self.buffer.advance(buffered);
+        left -= buffered;
+        let mut sink = vec![0u8; 64 * 1024];
+        let discard = async {
+            while left > 0 {
+                let want = left.min(sink.len());
+                match self.stream.read(&mut sink[..want]).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(count) => left -= count,
+                }
+            }
+            true
+        };
+        tokio::time::timeout(time, discard).await.unwrap_or(false)
     }
 
     /// Ends the connection after an error reply sent before the request was read whole:
@@ -427,6 +464,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         self.head_scanned = 0;
         let body = match framing {
             Body::Length(length) if length > self.max_body => {
+                self.refused_body = (!expects_continue).then_some(length);
                 return Err(ReadError::TooLarge {
                     size: length,
                     limit: self.max_body,

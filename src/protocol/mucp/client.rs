@@ -4,17 +4,20 @@
 //! go-micro's pool does: the connection is taken out of its slot for an exchange and put
 //! back only after a clean one.
 //!
-//! A mucp call is unary: its [`MucpStream`] carries one request message and one reply
-//! (go-micro's `Micro-Stream` streams are not spoken yet).
+//! A unary call's [`MucpStream`] carries one request message and one reply. A stream
+//! (`open_stream`) is go-micro's (spec §5): a connection of its own, every message a whole
+//! HTTP/1.1 message with `Micro-Stream`, requests and replies both ways at once, the ends
+//! marked with `Micro-Error: EOS`.
 
 use crate::protocol::caller::OneMessage;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
+use crate::codec::Codec;
 use crate::protocol::Socket;
 use crate::protocol::{
     dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial,
 };
-use crate::status::Status;
-use bytes::Bytes;
+use crate::status::{Code, Status};
+use bytes::{Bytes, BytesMut};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,22 +66,51 @@ impl MucpCaller {
             .secure(self.secure.clone())
     }
 
-    /// Opens a call; the request goes out when its reply is asked for.
+    /// Opens a unary call; the request goes out when its reply is asked for.
     pub fn open(&self, head: &CallHead<'_>) -> MucpStream {
-        MucpStream {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        MucpStream::Unary(UnaryCall {
             caller: self.clone(),
-            header_lines: self.header_lines(head),
+            header_lines: header_lines(head, id, None),
             content_type: head.codec.content_type(),
             request: OneMessage::new("mucp"),
             headers: Pairs::new(),
-        }
+        })
     }
 
-    /// The header lines after `Content-Length`, shaped like go-micro's minimal request
-    /// (spec §10.1): sorted by name, metadata in canonical form replacing a fixed header
-    /// of the same name.
-    fn header_lines(&self, head: &CallHead<'_>) -> String {
+    /// Opens a go-micro stream on a new connection (go-micro never pools a stream's), and
+    /// sends its first message, which only opens it: go-micro's server drops its body, so
+    /// it is the empty message, as go-micro's generated clients send (spec §5).
+    pub async fn open_stream(&self, head: &CallHead<'_>) -> Result<MucpStream, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let connection = HttpConnection::new(
+            dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
+            self.max_message_size,
+        );
+        let mut stream = StreamCall {
+            host: self.address.clone(),
+            header_lines: header_lines(head, id, Some(id)),
+            connection,
+            outgoing: BytesMut::new(),
+            headers: Pairs::new(),
+            sent_end: false,
+            ended: false,
+        };
+        let empty: &[u8] = match head.codec {
+            Codec::Json => b"{}\n",
+            Codec::Protobuf => b"",
+        };
+        stream.queue(empty, false);
+        stream.flush().await?;
+        Ok(MucpStream::Stream(Box::new(stream)))
+    }
+}
+
+/// The header lines after `Content-Length`, shaped like go-micro's minimal request (spec
+/// §10.1): sorted by name, metadata in canonical form replacing a fixed header of the
+/// same name; a stream's messages carry `Micro-Stream` too (spec §10.4).
+fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>) -> String {
+    {
         let content_type = head.codec.content_type();
         let mut headers: Vec<(String, String)> = vec![
             ("Accept".into(), content_type.into()),
@@ -88,6 +120,9 @@ impl MucpCaller {
             ("Micro-Method".into(), head.endpoint.into()),
             ("Micro-Service".into(), head.service.into()),
         ];
+        if let Some(stream) = stream {
+            headers.push(("Micro-Stream".into(), stream.to_string()));
+        }
         if let Some(timeout) = head.timeout {
             headers.push(("Timeout".into(), timeout.as_nanos().to_string()));
         }
@@ -104,7 +139,9 @@ impl MucpCaller {
         lines.push_str("\r\n");
         lines
     }
+}
 
+impl MucpCaller {
     async fn exchange(&self, request: &[u8], content_type: &str) -> Result<RawReply, CallError> {
         let taken = self.idle.lock().expect("idle lock").take();
         let mut connection = match taken {
@@ -137,6 +174,7 @@ async fn exchange_on(
         Err(ReadError::Closed) => return Err(CallError::Transport(
             "the connection closed before a reply came (if the server is not mucp, use grpc:// or jsonrpc://)".into(),
         )),
+        Err(error @ ReadError::TooLarge { .. }) => return Err(too_large(error)),
         Err(error) => return Err(CallError::Transport(error.to_string())),
     };
     let (code, reason) = reply.status().unwrap_or_default();
@@ -167,8 +205,57 @@ async fn exchange_on(
     })
 }
 
-/// One mucp call: one request message, one reply.
-pub struct MucpStream {
+/// A mucp call in flight: unary, or a go-micro stream.
+pub enum MucpStream {
+    Unary(UnaryCall),
+    Stream(Box<StreamCall>),
+}
+
+impl MucpStream {
+    pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
+        match self {
+            MucpStream::Unary(call) => call.request.send(message),
+            MucpStream::Stream(stream) => {
+                if stream.sent_end {
+                    return Err(CallError::Transport(
+                        "the stream's requests were already ended".into(),
+                    ));
+                }
+                stream.queue(&message, false);
+                stream.flush().await
+            }
+        }
+    }
+
+    /// Ends the requests: a stream's `Micro-Error: EOS` goes out with the next receive
+    /// (go-micro has no half-close of its own; its server's `Recv` then sees the end).
+    pub fn close_send(&mut self) {
+        if let MucpStream::Stream(stream) = self {
+            if !stream.sent_end {
+                stream.queue(b"", true);
+                stream.sent_end = true;
+            }
+        }
+    }
+
+    /// The next reply; `None` at the end. Cancel-safe.
+    pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+        match self {
+            MucpStream::Unary(call) => call.receive().await,
+            MucpStream::Stream(stream) => stream.receive().await,
+        }
+    }
+
+    pub fn headers(&self) -> &Pairs {
+        match self {
+            MucpStream::Unary(call) => &call.headers,
+            MucpStream::Stream(stream) => &stream.headers,
+        }
+    }
+}
+
+/// One unary mucp call: one request message, one reply.
+pub struct UnaryCall {
     caller: MucpCaller,
     header_lines: String,
     content_type: &'static str,
@@ -176,23 +263,13 @@ pub struct MucpStream {
     headers: Pairs,
 }
 
-impl MucpStream {
-    pub fn send(&mut self, message: Bytes) -> Result<(), CallError> {
-        self.request.send(message)
-    }
-
+impl UnaryCall {
     /// The reply, on the first call (which sends the request); then `None`. Cancel-safe.
-    pub async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+    async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
         let Some(body) = self.request.pending() else {
             return Ok(None);
         };
-        let mut request = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {}\r\n",
-            self.caller.address,
-            env!("CARGO_PKG_VERSION"),
-            body.len()
-        )
-        .into_bytes();
+        let mut request = request_head(&self.caller.address, body.len(), false);
         request.extend_from_slice(self.header_lines.as_bytes());
         request.extend_from_slice(&body);
         let reply = self.caller.exchange(&request, self.content_type).await?;
@@ -200,8 +277,115 @@ impl MucpStream {
         self.headers = reply.headers;
         Ok(Some(reply.body))
     }
+}
 
-    pub fn headers(&self) -> &Pairs {
-        &self.headers
+/// A request's first lines, up to its framing header.
+fn request_head(host: &str, length: usize, end: bool) -> Vec<u8> {
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {length}\r\n",
+        env!("CARGO_PKG_VERSION"),
+    );
+    if end {
+        head.push_str("Micro-Error: EOS\r\n");
     }
+    head.into_bytes()
+}
+
+/// A go-micro stream on its own connection. Messages to send wait in `outgoing`, written
+/// with `write_buf`, which keeps what it has not written: so a receive dropped half-way
+/// (in a select) loses nothing and repeats nothing.
+pub struct StreamCall {
+    host: Arc<str>,
+    header_lines: String,
+    connection: Connection,
+    outgoing: BytesMut,
+    headers: Pairs,
+    /// Our `Micro-Error: EOS` is queued or sent.
+    sent_end: bool,
+    /// The server's end came.
+    ended: bool,
+}
+
+impl StreamCall {
+    fn queue(&mut self, body: &[u8], end: bool) {
+        self.outgoing
+            .extend_from_slice(&request_head(&self.host, body.len(), end));
+        self.outgoing.extend_from_slice(self.header_lines.as_bytes());
+        self.outgoing.extend_from_slice(body);
+    }
+
+    async fn flush(&mut self) -> Result<(), CallError> {
+        use tokio::io::AsyncWriteExt;
+        while !self.outgoing.is_empty() {
+            match self.connection.writer().write_buf(&mut self.outgoing).await {
+                Ok(0) | Err(_) if self.ended => {
+                    // The server ended the stream and left: nothing more goes out.
+                    self.outgoing.clear();
+                }
+                Ok(0) => {
+                    return Err(CallError::Transport(
+                        "the server closed the stream's connection".into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    return Err(CallError::Transport(format!(
+                        "sending a stream message: {error}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> Result<Option<Bytes>, CallError> {
+        if self.ended {
+            return Ok(None);
+        }
+        self.flush().await?;
+        let reply = match self.connection.read_response().await {
+            Ok(reply) => reply,
+            Err(ReadError::Malformed(_)) => {
+                return Err(foreign_reply(self.connection.unconsumed(), "HTTP/1.1"))
+            }
+            Err(ReadError::Closed) => {
+                return Err(CallError::Transport(
+                    "the connection closed before the stream's end came".into(),
+                ))
+            }
+            Err(error @ ReadError::TooLarge { .. }) => return Err(too_large(error)),
+            Err(error) => return Err(CallError::Transport(error.to_string())),
+        };
+        let (code, reason) = reply.status().unwrap_or_default();
+        if code != 200 {
+            let body = String::from_utf8_lossy(&reply.body);
+            return Err(CallError::Transport(format!(
+                "{code} {reason}: {}",
+                body.trim_end()
+            )));
+        }
+        if self.headers.is_empty() {
+            self.headers = reply.headers.clone();
+        }
+        match reply.header("Micro-Error").filter(|value| !value.is_empty()) {
+            Some("EOS") => {
+                self.ended = true;
+                Ok(None)
+            }
+            Some(error) => {
+                self.ended = true;
+                Err(CallError::Status(Status::from_micro_error(error)))
+            }
+            None => Ok(Some(reply.body)),
+        }
+    }
+}
+
+/// A reply over `--max-message-size` came whole, from a server that answered: it is not
+/// retried (the handler ran), and the error names the flag.
+fn too_large(error: ReadError) -> CallError {
+    CallError::Status(Status::new(
+        Code::ResourceExhausted,
+        format!("the reply is too large: {error} (raise --max-message-size)"),
+    ))
 }

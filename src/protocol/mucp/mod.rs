@@ -2,6 +2,7 @@
 //! and errors in `Micro-*` headers (spec §1–§4). `server` is the front end `rmicro serve`
 //! runs per connection; `client` is the caller `rmicro call` uses.
 
+pub mod body;
 pub mod client;
 pub mod server;
 

@@ -1,20 +1,26 @@
 //! The mucp server front end: one task per HTTP/1.1 connection, requests answered in
 //! order, replies shaped byte for byte as a go-micro server shapes them (spec §1.4, §4):
 //! status always `200 OK`, headers = the connection's first request echoed and overlaid
-//! with the message's own, sorted; errors in `Micro-Error`. Requests to another path than
-//! `/` are the Connect protocol's, answered by `protocol::connect`.
+//! with the message's own, sorted; errors in `Micro-Error`. Every go-micro codec is
+//! served (`body`); a go-micro stream (`Micro-Stream`, spec §5) holds the connection
+//! while it runs, requests and replies flowing both ways at once. Requests to another
+//! path than `/` are the Connect protocol's, answered by `protocol::connect`.
 
+use super::body::{self, BodyCodec, Opened};
 use super::parse_timeout;
-use crate::codec::{self, Codec};
-use crate::message::{Metadata, Request};
+use crate::codec;
+use crate::message::{Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
 use crate::protocol::wire::{self, Wire};
-use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup};
+use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup, Timeouts};
 use crate::status::{http_status_text, Code, Status};
 use bytes::Bytes;
-use std::time::Instant;
+use prost_reflect::DynamicMessage;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
@@ -36,12 +42,25 @@ const NOT_ECHOED: [&str; 4] = ["Host", "Content-Length", "Transfer-Encoding", "T
 /// What one request produced, before it is written as an HTTP response.
 enum Outcome {
     Reply {
-        content_type: &'static str,
+        /// The request's `Content-Type`, which the reply carries (spec §4.3).
+        content_type: String,
         body: Bytes,
+        extra: Vec<(&'static str, String)>,
+        /// go-micro closes the connection after a gRPC-framed request (spec §2.4).
+        close: bool,
     },
-    Error(String),
+    Error {
+        value: String,
+        /// The legacy envelopes carry the error in the body too.
+        body: Bytes,
+        extra: Vec<(&'static str, String)>,
+    },
     UnsupportedContentType(String),
 }
+
+/// The largest refused request body read and dropped so that its client can read the
+/// refusal (spec §1.4: go-micro itself has no limit, so its clients send whatever they have).
+const DISCARD_BOUND: usize = 64 * 1024 * 1024;
 
 /// Serves mucp requests on one connection until the peer closes it, sends
 /// `Connection: close`, or `shutdown` turns true while the connection is idle.
@@ -86,6 +105,8 @@ pub async fn serve_connection<S, D>(
                 ];
                 write_response(&mut out, echo.as_deref().unwrap_or_default(), &overlay, b"");
                 if connection.write_all(&out).await.is_ok() {
+                    let time = connection.timeouts().body.unwrap_or(Duration::from_secs(30));
+                    connection.discard_refused_body(DISCARD_BOUND, time).await;
                     connection.linger().await;
                 }
                 return;
@@ -159,11 +180,31 @@ pub async fn serve_connection<S, D>(
         }
         let echo = echo.get_or_insert_with(|| echoed_headers(&message));
         let close_after = closes(&message);
+        if message.header("Micro-Stream").is_some() && message.header("Micro-Error") == Some("EOS")
+        {
+            // The end of a stream that is not open (any more) is dropped (spec §4.1).
+            if close_after {
+                return;
+            }
+            continue;
+        }
         let request_id = message.header("Micro-Id").map(str::to_owned);
-        let outcome = tokio::select! {
-            biased;
-            outcome = handle(dispatch, &message) => outcome,
-            _ = connection.closed() => return,
+        let outcome = match route(dispatch, &message, connection.max_body()) {
+            Err(outcome) => outcome,
+            Ok(routed) if routed.streams => {
+                let stopping = shutdown.clone();
+                match serve_stream(&mut connection, dispatch, &message, routed, echo, stopping)
+                    .await
+                {
+                    Ok(()) if !close_after => continue,
+                    _ => return,
+                }
+            }
+            Ok(routed) => tokio::select! {
+                biased;
+                outcome = call(dispatch, &message, routed) => outcome,
+                _ = connection.closed() => return,
+            },
         };
 
         // Shutting down: this reply is the connection's last, and says so, so that a
@@ -171,38 +212,53 @@ pub async fn serve_connection<S, D>(
         // it into one about to close.
         let last = (*shutdown.borrow()).then_some(("Connection", "close"));
         out.clear();
+        let mut close_after = close_after;
         match &outcome {
-            Outcome::Reply { content_type, body } => {
+            Outcome::Reply {
+                content_type,
+                body,
+                extra,
+                close,
+            } => {
+                close_after |= close;
                 let mut overlay = Vec::with_capacity(4);
                 overlay.extend(last);
                 if !body.is_empty() {
-                    overlay.push(("Content-Type", *content_type));
+                    overlay.push(("Content-Type", content_type.as_str()));
                 }
                 if let Some(id) = &request_id {
                     overlay.push(("Micro-Id", id.as_str()));
                     overlay.push(("X-Micro-Id", id.as_str()));
                 }
+                overlay.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
                 write_response(&mut out, echo, &overlay, body);
             }
-            Outcome::Error(value) => {
-                // Errors carry the current request's headers (spec §3.2).
-                let mut overlay: Vec<(&str, &str)> = message
-                    .headers
-                    .iter()
-                    .filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str()))
-                    .map(|(name, value)| (name.as_str(), value.as_str()))
-                    .collect();
-                overlay.push(("Micro-Error", value));
-                overlay.push(("X-Micro-Error", value));
+            Outcome::Error { value, body, extra } => {
+                let mut overlay = error_overlay(&message, value);
+                overlay.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
                 if last.is_some() {
                     overlay.retain(|(name, _)| !name.eq_ignore_ascii_case("Connection"));
                     overlay.extend(last);
                 }
-                write_response(&mut out, echo, &overlay, b"");
+                write_response(&mut out, echo, &overlay, body);
             }
             Outcome::UnsupportedContentType(content_type) => {
+                // go-micro's shape (spec §2.3), with the error in `Micro-Error` as well,
+                // so that no client reads the text as a reply.
                 let body = format!("unsupported Content-Type: {content_type}");
-                let mut overlay = vec![("Content-Type", "text/plain")];
+                let status = Status {
+                    http_code: Some(415),
+                    ..Status::invalid_argument(format!(
+                        "{body} (rmicro serves {})",
+                        body::CONTENT_TYPES.join(", ")
+                    ))
+                };
+                let value = micro_error(status, dispatch.origin());
+                let mut overlay = vec![
+                    ("Content-Type", "text/plain"),
+                    ("Micro-Error", value.as_str()),
+                    ("X-Micro-Error", value.as_str()),
+                ];
                 overlay.extend(last);
                 write_response(&mut out, echo, &overlay, body.as_bytes());
             }
@@ -215,6 +271,19 @@ pub async fn serve_connection<S, D>(
             return;
         }
     }
+}
+
+/// Errors carry the current request's headers and the error twice (spec §3.2).
+fn error_overlay<'a>(message: &'a HttpMessage, value: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut overlay: Vec<(&str, &str)> = message
+        .headers
+        .iter()
+        .filter(|(name, _)| !NOT_ECHOED.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    overlay.push(("Micro-Error", value));
+    overlay.push(("X-Micro-Error", value));
+    overlay
 }
 
 /// The Connect protocol's view of a request to another path than mucp's `/`.
@@ -248,79 +317,325 @@ fn closes(message: &HttpMessage) -> bool {
         .is_some_and(|value| value.eq_ignore_ascii_case("close"))
 }
 
-/// Routes, decodes and dispatches one request (spec §2.3, §4.1–§4.2).
-async fn handle<D: Dispatch>(dispatch: &D, message: &HttpMessage) -> Outcome {
+/// A request routed to its endpoint, its body opened from the codec's framing.
+struct Routed {
+    codec: BodyCodec,
+    endpoint: Arc<Endpoint>,
+    opened: Opened,
+    /// A go-micro stream (`Micro-Stream`) to a streaming method.
+    streams: bool,
+}
+
+/// Picks the codec, opens the body and finds the endpoint (spec §2.3, §4.1–§4.2).
+fn route<D: Dispatch>(
+    dispatch: &D,
+    message: &HttpMessage,
+    max_message_size: usize,
+) -> Result<Routed, Outcome> {
     let content_type = message
         .header("Content-Type")
         .unwrap_or("application/protobuf");
-    let Some(codec) = Codec::from_content_type(content_type) else {
-        return Outcome::UnsupportedContentType(content_type.to_owned());
-    };
-    let endpoint_name = [
+    let routing = [
         "Micro-Endpoint",
         "X-Micro-Endpoint",
         "Micro-Method",
         "X-Micro-Method",
     ]
     .iter()
-    .find_map(|name| message.header(name))
-    .unwrap_or("");
+    .find_map(|name| message.header(name));
+    // go-micro's "old protocol": no routing headers at all, the envelope names the method.
+    let legacy = routing.is_none()
+        && message.header("Micro-Service").is_none()
+        && message.header("X-Micro-Service").is_none();
+    let Some(codec) = BodyCodec::from_content_type(content_type, legacy) else {
+        return Err(Outcome::UnsupportedContentType(content_type.to_owned()));
+    };
+    let fail = |id: &str, value: String| Outcome::Error {
+        body: codec.wrap_error(id, &value),
+        extra: codec.reply_headers(Some(&value)),
+        value,
+    };
+    let header_id = message.header("Micro-Id").unwrap_or("");
+    let opened = codec
+        .open_request(&message.body, max_message_size)
+        .map_err(|reason| {
+            let status = Status::invalid_argument(reason);
+            fail(header_id, micro_error(status, dispatch.origin()))
+        })?;
+    let id = opened.id.as_deref().unwrap_or(header_id);
+    let endpoint_name = routing.or(opened.method.as_deref()).unwrap_or("");
     let mut parts = endpoint_name.split('.');
     let (Some(service), Some(method), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Outcome::Error(format!(
-            "rpc: service/endpoint request ill-formed: {endpoint_name}"
+        return Err(fail(
+            id,
+            format!("rpc: service/endpoint request ill-formed: {endpoint_name}"),
         ));
     };
     let endpoint = match dispatch.lookup(service, method) {
         Lookup::Found(endpoint) => endpoint,
-        Lookup::NoService => return Outcome::Error(format!("rpc: can't find service {service}")),
-        Lookup::NoMethod => return Outcome::Error(format!("rpc: can't find method {method}")),
+        Lookup::NoService => return Err(fail(id, format!("rpc: can't find service {service}"))),
+        Lookup::NoMethod => return Err(fail(id, format!("rpc: can't find method {method}"))),
     };
-    let error = |status: Status| Outcome::Error(micro_error(status, dispatch.origin()));
-    if message.header("Micro-Stream").is_some() || crate::schema::is_streaming(&endpoint.method) {
-        return error(Status::new(
-            Code::Unimplemented,
-            format!("{endpoint_name} streams; rmicro does not serve mucp streams yet"),
-        ));
-    }
+    let error = |status: Status| fail(id, micro_error(status, dispatch.origin()));
     if message.header("Micro-Topic").is_some() {
-        return error(Status::new(
+        return Err(error(Status::new(
             Code::Unimplemented,
             "rmicro does not take broker events",
-        ));
+        )));
     }
-    let body = match codec::decode(codec, &endpoint.method.input(), &message.body) {
+    let streaming = crate::schema::is_streaming(&endpoint.method);
+    let streams = streaming && message.header("Micro-Stream").is_some();
+    if streaming && !streams {
+        // go-micro would take this body as the stream's header message and wait for the
+        // first request for ever (spec §5).
+        return Err(error(Status::invalid_argument(format!(
+            "{endpoint_name} streams: call it as a go-micro stream (Micro-Stream header), \
+             or over gRPC or Connect"
+        ))));
+    }
+    Ok(Routed {
+        codec,
+        endpoint,
+        opened,
+        streams,
+    })
+}
+
+/// Decodes and dispatches one unary request.
+async fn call<D: Dispatch>(dispatch: &D, message: &HttpMessage, routed: Routed) -> Outcome {
+    let Routed {
+        codec,
+        endpoint,
+        opened,
+        ..
+    } = routed;
+    let id = opened
+        .id
+        .clone()
+        .unwrap_or_else(|| message.header("Micro-Id").unwrap_or("").to_owned());
+    let error = |status: Status| {
+        let value = micro_error(status, dispatch.origin());
+        Outcome::Error {
+            body: codec.wrap_error(&id, &value),
+            extra: codec.reply_headers(Some(&value)),
+            value,
+        }
+    };
+    let body = match codec::decode(codec.codec, &endpoint.method.input(), &opened.message) {
         Ok(body) => body,
         Err(reason) => return error(Status::invalid_argument(reason)),
     };
-    let deadline = message
-        .header("Timeout")
-        .and_then(parse_timeout)
-        .map(|timeout| Instant::now() + timeout);
-    let metadata: Metadata = caller_metadata(
+    let request = Request {
+        endpoint,
+        metadata: request_metadata(message),
+        body,
+        deadline: request_deadline(message),
+    };
+    match dispatch
+        .call(request)
+        .await
+        .and_then(|reply| codec::encode_reply(codec.codec, &reply).map_err(Status::internal))
+    {
+        Ok(body) => Outcome::Reply {
+            content_type: message
+                .header("Content-Type")
+                .unwrap_or(codec.content_type)
+                .to_owned(),
+            body: codec.wrap_reply(&id, &body),
+            extra: codec.reply_headers(None),
+            close: codec.closes_connection(),
+        },
+        Err(status) => error(status),
+    }
+}
+
+fn request_metadata(message: &HttpMessage) -> Metadata {
+    caller_metadata(
         message
             .headers
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
         &MUCP_RESERVED,
-    );
-    let request = Request {
+    )
+}
+
+fn request_deadline(message: &HttpMessage) -> Option<Instant> {
+    message
+        .header("Timeout")
+        .and_then(parse_timeout)
+        .map(|timeout| Instant::now() + timeout)
+}
+
+/// Serves a go-micro stream (spec §5) on this connection until the handler ends or the
+/// client leaves: the first message only opens it (go-micro drops its body), each later
+/// one with the same `Micro-Stream` is a request, `Micro-Error: EOS` ends the requests;
+/// each reply goes out as its own message the moment it is made, and the stream ends with
+/// `Micro-Error: EOS` or the handler's error. The end is sent also after the client's
+/// own EOS (go-micro's server sends nothing then; a go-micro client has gone by then, and
+/// an rmicro client that half-closed waits for it). `Err` when the connection is done.
+async fn serve_stream<S, D>(
+    connection: &mut HttpConnection<S>,
+    dispatch: &D,
+    first: &HttpMessage,
+    routed: Routed,
+    echo: &[(String, String)],
+    stopping: watch::Receiver<bool>,
+) -> Result<(), ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
+{
+    let Routed {
+        codec, endpoint, ..
+    } = routed;
+    let stream_id = first.header("Micro-Stream").unwrap_or("").to_owned();
+    let id = first.header("Micro-Id").unwrap_or("").to_owned();
+    let content_type = first
+        .header("Content-Type")
+        .unwrap_or(codec.content_type)
+        .to_owned();
+    let names = ["Micro-Service", "Micro-Method", "Micro-Endpoint"]
+        .map(|name| first.header(name).unwrap_or(&endpoint.name).to_owned());
+    let input = endpoint.method.input();
+    let (request_sender, requests) = tokio::sync::mpsc::channel(16);
+    let (replies, mut reply_receiver) = tokio::sync::mpsc::channel(16);
+    let calling = dispatch.call_stream(StreamCall {
         endpoint,
-        metadata,
-        body,
-        deadline,
-    };
-    match dispatch
-        .call(request)
-        .await
-        .and_then(|reply| codec::encode_reply(codec, &reply).map_err(Status::internal))
-    {
-        Ok(body) => Outcome::Reply {
-            content_type: codec.content_type(),
-            body,
+        metadata: request_metadata(first),
+        deadline: request_deadline(first),
+        requests,
+        replies,
+        stopping,
+    });
+    tokio::pin!(calling);
+    // A stream waits on its client as long as it likes, as go-micro's server does.
+    let timeouts = connection.timeouts();
+    connection.set_timeouts(
+        Timeouts {
+            idle: None,
+            ..timeouts
         },
-        Err(status) => error(status),
-    }
+        Instant::now(),
+    );
+    let mut sender = Some(request_sender);
+    let mut pending: VecDeque<DynamicMessage> = VecDeque::new();
+    let mut requests_ended = false;
+    let mut out = Vec::with_capacity(512);
+    let write_reply = |out: &mut Vec<u8>, body: &[u8]| {
+        let mut overlay: Vec<(&str, &str)> = vec![
+            ("Micro-Service", &names[0]),
+            ("Micro-Method", &names[1]),
+            ("Micro-Endpoint", &names[2]),
+            ("Micro-Stream", &stream_id),
+            ("X-Micro-Service", &names[0]),
+            ("X-Micro-Method", &names[1]),
+            ("X-Micro-Endpoint", &names[2]),
+        ];
+        if !body.is_empty() {
+            overlay.push(("Content-Type", &content_type));
+        }
+        if !id.is_empty() {
+            overlay.push(("Micro-Id", &id));
+            overlay.push(("X-Micro-Id", &id));
+        }
+        out.clear();
+        write_response(out, echo, &overlay, body);
+    };
+    let result: Result<(), Status> = loop {
+        if requests_ended && pending.is_empty() {
+            // The handler's request stream ends once every request has gone in.
+            sender = None;
+        }
+        let sending = sender.clone().filter(|_| !pending.is_empty());
+        let can_send = sending.is_some();
+        tokio::select! {
+            biased;
+            reply = reply_receiver.recv() => match reply {
+                Some(reply) => match codec::encode_reply(codec.codec, &reply) {
+                    Ok(body) => {
+                        write_reply(&mut out, &codec.wrap_reply(&id, &body));
+                        if connection.write_all(&out).await.is_err() {
+                            return Err(());
+                        }
+                    }
+                    Err(error) => break Err(Status::internal(error)),
+                },
+                None => break calling.await,
+            },
+            result = &mut calling => {
+                // Replies the handler made before it ended still go out.
+                while let Ok(reply) = reply_receiver.try_recv() {
+                    if let Ok(body) = codec::encode_reply(codec.codec, &reply) {
+                        write_reply(&mut out, &codec.wrap_reply(&id, &body));
+                        if connection.write_all(&out).await.is_err() {
+                            return Err(());
+                        }
+                    }
+                }
+                break result;
+            }
+            permit = async move { sending?.reserve_owned().await.ok() }, if can_send => {
+                match permit {
+                    Some(permit) => {
+                        permit.send(pending.pop_front().expect("a request is pending"));
+                    }
+                    // The handler takes no more requests.
+                    None => {
+                        pending.clear();
+                        sender = None;
+                    }
+                }
+            }
+            read = connection.read_request(), if pending.len() < 16 => {
+                let message = match read {
+                    Ok(message) => message,
+                    // The client left: its call goes with it.
+                    Err(_) => return Err(()),
+                };
+                if message.header("Micro-Stream") != Some(stream_id.as_str()) {
+                    // go-micro multiplexes streams on a connection; its clients never do.
+                    let value = micro_error(
+                        Status::new(
+                            Code::Unavailable,
+                            "this connection carries a stream: rmicro takes one call at a time on it",
+                        ),
+                        dispatch.origin(),
+                    );
+                    out.clear();
+                    write_response(&mut out, echo, &error_overlay(&message, &value), b"");
+                    if connection.write_all(&out).await.is_err() {
+                        return Err(());
+                    }
+                    continue;
+                }
+                if requests_ended {
+                    continue;
+                }
+                if message.header("Micro-Error").is_some_and(|error| !error.is_empty()) {
+                    // EOS, or the client's error: either way its requests are over.
+                    requests_ended = true;
+                    continue;
+                }
+                let decoded = codec
+                    .open_request(&message.body, connection.max_body())
+                    .and_then(|opened| codec::decode(codec.codec, &input, &opened.message));
+                match decoded {
+                    Ok(request) => pending.push_back(request),
+                    Err(reason) => break Err(Status::invalid_argument(reason)),
+                }
+            }
+        }
+    };
+    connection.set_timeouts(timeouts, Instant::now());
+    let value = match result {
+        Ok(()) => "EOS".to_owned(),
+        Err(status) => micro_error(status, dispatch.origin()),
+    };
+    out.clear();
+    let mut overlay = error_overlay(first, &value);
+    overlay.push(("Micro-Stream", &stream_id));
+    write_response(&mut out, echo, &overlay, b"");
+    connection.write_all(&out).await.map_err(|_| ())
 }
 
 /// The `Micro-Error` value for a status: go-micro error JSON, with this server as the
