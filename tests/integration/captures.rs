@@ -8,13 +8,13 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// The captures live beside the repository (read-only, present on CI as well).
-fn captures() -> PathBuf {
+pub fn captures() -> PathBuf {
     root().join("../shared/captures/go-micro")
 }
 
 /// Decodes one of the capture's Python byte literals (`b'..'` or `b".."`, as `repr` writes
 /// them: printable ASCII, `\t \n \r \\ \' \"` and `\xNN`).
-fn python_bytes(literal: &str) -> Vec<u8> {
+pub fn python_bytes(literal: &str) -> Vec<u8> {
     let inner = literal
         .strip_prefix("b'")
         .and_then(|rest| rest.strip_suffix('\''))
@@ -48,7 +48,7 @@ fn python_bytes(literal: &str) -> Vec<u8> {
 }
 
 /// One direction (`C>S` or `S>C`) of one connection of a capture file, chunks joined.
-fn captured(file: &str, connection: usize, direction: &str) -> Vec<u8> {
+pub fn captured(file: &str, connection: usize, direction: &str) -> Vec<u8> {
     let path = captures().join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read the capture {}: {error}", path.display()));

@@ -7,6 +7,7 @@ mod connections;
 mod engine;
 mod etcd;
 mod exec_limits;
+mod gomicro_serve;
 mod grpc;
 mod grpc_retry;
 mod grpc_wire;

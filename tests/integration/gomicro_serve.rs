@@ -1,0 +1,163 @@
+//! What go-micro's clients sent to a go-micro server, replayed byte for byte to `rmicro
+//! serve`, whose answers must be the go-micro server's (`../shared/captures/go-micro`):
+//! every codec go-micro has, and a whole `Job.Watch` stream. The handlers file gives the
+//! replies the captured go-micro handlers made.
+
+use crate::captures::{captured, captures};
+use crate::support::{exchange, fixture, is_closed, read_response, Server};
+use std::io::Write;
+use std::net::TcpStream;
+
+fn job_server() -> Server {
+    let proto = captures().join("schema/job-stream.proto");
+    Server::start(&[
+        "--proto",
+        &proto.to_string_lossy(),
+        "--handlers",
+        &fixture("gomicro-job.handlers.json"),
+        "--no-register",
+    ])
+}
+
+/// The HTTP/1.1 messages of a byte run, each cut at its `Content-Length`.
+fn messages(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    while !bytes.is_empty() {
+        let end = bytes
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("a whole head")
+            + 4;
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        messages.push(bytes[..end + length].to_vec());
+        bytes = &bytes[end + length..];
+    }
+    messages
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn every_go_micro_codec_is_answered_as_go_micro_answers() {
+    let server = job_server();
+    // g-codecs-gomicro.txt: json-rpc, proto-rpc and grpc+json from a go-micro v1 client,
+    // and the go-micro v1 server's answers.
+    for connection in 0..3 {
+        let request = captured("g-codecs-gomicro.txt", connection, "C>S");
+        let expected = captured("g-codecs-gomicro.txt", connection, "S>C");
+        let mut stream = server.connect();
+        let reply = exchange(&mut stream, &request);
+        assert_eq!(
+            text(&reply),
+            text(&expected),
+            "conn {connection}: rmicro's answer differs from go-micro's"
+        );
+        if text(&request).contains("application/grpc") {
+            // go-micro closes the connection after a gRPC-framed request.
+            assert!(is_closed(&mut stream), "conn {connection} stays open");
+        }
+    }
+}
+
+#[test]
+fn grpc_framing_and_raw_bytes_in_a_mucp_body() {
+    let server = job_server();
+    // The captured grpc+json request with the other gRPC subtypes and octet-stream: the
+    // same message in protobuf (Task{name:"nightly"}).
+    let request = text(&captured("g-codecs-gomicro.txt", 2, "C>S"));
+    let proto_task = b"\x12\x07nightly";
+    let proto_reply: &[u8] =
+        b"\x08\xc8\x01\x12\x0fcreated nightly\x1a\x0c\n\x011\x12\x07nightly";
+    for (content_type, framed) in [
+        ("application/grpc", true),
+        ("application/grpc+proto", true),
+        ("application/octet-stream", false),
+    ] {
+        let mut body = Vec::new();
+        if framed {
+            body.extend_from_slice(&[0, 0, 0, 0, proto_task.len() as u8]);
+        }
+        body.extend_from_slice(proto_task);
+        let head = request
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .replace("application/grpc+json", content_type)
+            .replace("Content-Length: 23", &format!("Content-Length: {}", body.len()));
+        let mut bytes = format!("{head}\r\n\r\n").into_bytes();
+        bytes.extend_from_slice(&body);
+        let reply = exchange(&mut server.connect(), &bytes);
+        let mut expected_body = Vec::new();
+        if framed {
+            expected_body.extend_from_slice(&[0, 0, 0, 0, proto_reply.len() as u8]);
+        }
+        expected_body.extend_from_slice(proto_reply);
+        assert!(reply.ends_with(&expected_body), "{content_type}: {}", text(&reply));
+        let head = text(&reply);
+        assert!(
+            head.contains(&format!("\r\nContent-Type: {content_type}\r\n")),
+            "{head}"
+        );
+        assert_eq!(head.contains("\r\nGrpc-Status: 0\r\n"), framed, "{head}");
+        assert!(!head.contains("Micro-Error"), "{head}");
+    }
+}
+
+#[test]
+fn a_go_micro_stream_is_served_as_go_micro_serves_it() {
+    let server = job_server();
+    // baseline-gm-gm.txt conn 3: a go-micro v1 client's Job.Watch (bidirectional) with a
+    // go-micro v1 server; the client's messages in the chunks it sent them.
+    let file = std::fs::read_to_string(captures().join("baseline-gm-gm.txt")).unwrap();
+    let mut sent = Vec::new();
+    let mut lines = file.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("=== conn 3 C>S") && !line.contains("EOF") {
+            let literal = lines.next().unwrap();
+            let bytes = crate::captures::python_bytes(literal);
+            sent.push(bytes);
+        }
+    }
+    assert_eq!(sent.len(), 3, "the header message and m0, m1, then EOS");
+    let answers = messages(&captured("baseline-gm-gm.txt", 3, "S>C"));
+    assert_eq!(answers.len(), 2);
+    let mut stream: TcpStream = server.connect();
+    // The first chunk holds the stream's header message (its `{}` dropped) and m0.
+    stream.write_all(&sent[0]).unwrap();
+    assert_eq!(text(&read_response(&mut stream)), text(&answers[0]));
+    stream.write_all(&sent[1]).unwrap();
+    assert_eq!(text(&read_response(&mut stream)), text(&answers[1]));
+    // The client's EOS: go-micro's server says no more; rmicro ends the stream with EOS
+    // (a go-micro client has closed by then; an rmicro client that half-closed reads it).
+    stream.write_all(&sent[2]).unwrap();
+    let end = text(&read_response(&mut stream));
+    assert!(end.contains("\r\nMicro-Error: EOS\r\n"), "{end}");
+    assert!(end.contains("\r\nMicro-Stream: 0\r\n"), "{end}");
+    assert!(end.ends_with("Content-Length: 0\r\n\r\n"), "{end}");
+
+    // d-stream.txt conn 1: the same stream in protobuf, its header message chunked empty.
+    let request = captured("d-stream.txt", 1, "C>S");
+    let mut stream = server.connect();
+    stream.write_all(&request).unwrap();
+    let reply = read_response(&mut stream);
+    assert!(reply.ends_with(b"\r\n\r\n\x12\x08watch m0"), "{}", text(&reply));
+    assert!(text(&reply).contains("\r\nX-Micro-Endpoint: Job.Watch\r\n"));
+}
+
+#[test]
+fn a_stream_endpoint_called_as_a_plain_request_is_refused_at_once() {
+    let server = job_server();
+    // d2-rmicro-stream-gm.txt: a plain POST to Job.Watch, on which go-micro waits for ever.
+    let request = captured("d2-rmicro-stream-gm.txt", 0, "C>S");
+    let reply = text(&exchange(&mut server.connect(), &request));
+    assert!(
+        reply.contains("Micro-Error: {\"id\":\"job\",\"code\":400,\"detail\":\"Job.Watch streams: call it as a go-micro stream"),
+        "{reply}"
+    );
+}
