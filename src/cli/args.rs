@@ -14,8 +14,6 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
-
 #[derive(Args, Debug, Clone)]
 pub struct SchemaArgs {
     /// A .proto file to compile (repeatable); imports are found through -I.
@@ -93,6 +91,10 @@ pub struct TargetArgs {
     /// Metadata for reflection requests only (repeatable; @FILE as for -H).
     #[arg(long = "reflect-header", value_name = "KEY:VALUE")]
     pub reflect_headers: Vec<String>,
+    /// Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried.
+    /// The default takes what go-micro servers send: they have no limit of their own.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
 }
 
 /// TLS for gRPC calls; any of these flags means TLS (as `grpcs://` does).
@@ -241,7 +243,7 @@ impl TargetArgs {
             dial_timeout: self.dial_timeout,
             retries,
             backoff,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_message_size: self.max_message_size,
             retry_on: Vec::new(),
             tls: None,
             gzip: false,

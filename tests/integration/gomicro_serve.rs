@@ -161,3 +161,86 @@ fn a_stream_endpoint_called_as_a_plain_request_is_refused_at_once() {
         "{reply}"
     );
 }
+
+/// go-micro's client writes a whole request before it reads the answer; a body over the
+/// server's limit is read and dropped, so the client gets its 413 instead of a reset.
+#[test]
+fn a_request_over_the_limit_is_answered_413_and_the_client_reads_it() {
+    let server = Server::greeter(&[]);
+    // 12 MB: more than the 4 MiB a closing connection drains, which reset the client.
+    for size in [12_000_000, 5_000_000] {
+        let big = format!("{{\"name\":\"{}\"}}", "x".repeat(size));
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: {}\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nMicro-Id: 0\r\nMicro-Service: greeter\r\n\r\n{big}",
+            big.len()
+        );
+        let mut stream = server.connect();
+        stream
+            .write_all(request.as_bytes())
+            .expect("the whole body goes out");
+        let reply = text(&read_response(&mut stream));
+        assert!(
+            reply.contains("\"code\":413") && reply.contains("exceeds the limit of 4194304 bytes"),
+            "{reply}"
+        );
+        assert!(is_closed(&mut stream));
+    }
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(5_000_000));
+
+    // The same through rmicro's own client: the refusal, once.
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::support::write_temp(dir.path(), "big.json", big.as_bytes());
+    let output = server.run(&["call", "Greeter.Hello", "-d", &format!("@{file}"), "-v"]);
+    crate::support::assert_exit(&output, 64 + 8);
+    crate::support::assert_stderr_has(&output, "exceeds the limit of 4194304 bytes");
+    crate::support::assert_stderr_has(&output, "giving up");
+}
+
+/// A reply over 4 MiB from a server without limits (go-micro's) is read, once.
+#[test]
+fn a_reply_over_4_mib_is_read_once() {
+    let body = format!("{{\"msg\":\"{}\"}}\n", "y".repeat(5 * 1024 * 1024));
+    for (args, exit) in [(&[][..], 0), (&["--max-message-size", "1MiB"][..], 64 + 8)] {
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+            body.len()
+        );
+        let (address, served) = crate::support::peer(move |mut stream| {
+            let mut requests = 0;
+            loop {
+                // One request per attempt; a retry would come on another connection.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match std::io::Read::read(&mut stream, &mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return requests,
+                    }
+                }
+                let length: usize = String::from_utf8_lossy(&head)
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Content-Length: "))
+                    .map_or(0, |value| value.trim().parse().unwrap());
+                let mut request_body = vec![0u8; length];
+                std::io::Read::read_exact(&mut stream, &mut request_body).unwrap();
+                requests += 1;
+                if stream.write_all(reply.as_bytes()).is_err() {
+                    return requests;
+                }
+            }
+        });
+        let proto = fixture("greeter.proto");
+        let mut full = vec!["call", "Greeter.Hello", r#"{"name":"x"}"#, "-a", &address];
+        full.extend(["--proto", &proto, "-v"]);
+        full.extend_from_slice(args);
+        let output = crate::support::run(&full);
+        crate::support::assert_exit(&output, exit);
+        if exit == 0 {
+            assert!(crate::support::stdout(&output).len() > 5 * 1024 * 1024);
+        } else {
+            crate::support::assert_stderr_has(&output, "--max-message-size");
+            crate::support::assert_stderr_has(&output, "giving up");
+        }
+        assert_eq!(served.join().unwrap(), 1, "{args:?}: the handler ran once");
+    }
+}
