@@ -268,3 +268,103 @@ fn requests_match_go_micro_clients_json_and_protobuf() {
         }
     }
 }
+
+/// `rmicro call` on go-micro's `Job.Watch` (a bidirectional stream): its messages against
+/// what go-micro's own client sent (baseline-gm-gm.txt conn 3), against a peer that
+/// answers with the go-micro server's captured replies. Requests go out as stdin brings
+/// them: the second only once the test has read the first reply.
+#[test]
+fn a_stream_matches_go_micro_clients_and_is_fed_as_stdin_arrives() {
+    use std::io::BufRead;
+    let go_sent = captured("baseline-gm-gm.txt", 3, "C>S");
+    let go: Vec<Message> = split_messages(&go_sent);
+    assert_eq!(go.len(), 4, "header message, m0, m1, EOS");
+    let go_host = go[0].header("Host").unwrap().to_owned();
+    let replies = split_raw(&captured("baseline-gm-gm.txt", 3, "S>C"));
+    let (address, recorded) = peer(move |mut stream| {
+        let mut seen = Vec::new();
+        for index in 0..4 {
+            let message = read_response(&mut stream);
+            seen.push(message);
+            // The go-micro server's answers to m0 and m1; its EOS after the client's.
+            let answer: &[u8] = match index {
+                1 => &replies[0],
+                2 => &replies[1],
+                3 => b"HTTP/1.1 200 OK\r\nMicro-Error: EOS\r\nMicro-Stream: 0\r\nContent-Length: 0\r\n\r\n",
+                _ => b"",
+            };
+            stream.write_all(answer).unwrap();
+        }
+        seen
+    });
+    let schema = captures().join("schema/job-stream.proto");
+    let mut child = crate::support::rmicro()
+        .args(["call", "Job.Watch", "-d", "@-", "--address", &address, "-o", "json"])
+        .arg("--proto")
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdin.write_all(b"{\"name\":\"m0\"}\n").unwrap();
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"msg\":\"watch m0\"}\n");
+    stdin.write_all(b"{\"name\":\"m1\"}\n").unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"code\":1,\"msg\":\"watch m1\"}\n");
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+    let rmicro: Vec<Message> = recorded
+        .join()
+        .unwrap()
+        .iter()
+        .map(|bytes| Message::parse(bytes))
+        .collect();
+    for (index, (rmicro, go)) in rmicro.iter().zip(&go).enumerate() {
+        assert_eq!(rmicro.start, go.start, "message {index}");
+        assert_eq!(
+            rmicro.comparable(&address),
+            go.comparable(&go_host),
+            "message {index}: headers"
+        );
+        assert_eq!(rmicro.decoded_body(), go.decoded_body(), "message {index}: body");
+    }
+}
+
+/// The raw HTTP/1.1 messages of a byte run; a chunked body (Go's empty one) taken as
+/// `Content-Length: 0`, which is how rmicro frames an empty body.
+fn split_raw(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    while !bytes.is_empty() {
+        let end = bytes
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .expect("a whole head")
+            + 4;
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        if head.contains("Transfer-Encoding: chunked") {
+            assert_eq!(&bytes[end..end + 5], b"0\r\n\r\n", "an empty chunked body");
+            let head = head.replace("Transfer-Encoding: chunked", "Content-Length: 0");
+            messages.push(head.into_bytes());
+            bytes = &bytes[end + 5..];
+            continue;
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        messages.push(bytes[..end + length].to_vec());
+        bytes = &bytes[end + length..];
+    }
+    messages
+}
+
+fn split_messages(bytes: &[u8]) -> Vec<Message> {
+    split_raw(bytes).iter().map(|raw| Message::parse(raw)).collect()
+}

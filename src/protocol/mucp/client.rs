@@ -71,7 +71,7 @@ impl MucpCaller {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         MucpStream::Unary(UnaryCall {
             caller: self.clone(),
-            header_lines: header_lines(head, id, None),
+            header_lines: header_lines(head, id, None, false),
             content_type: head.codec.content_type(),
             request: OneMessage::new("mucp"),
             headers: Pairs::new(),
@@ -89,7 +89,8 @@ impl MucpCaller {
         );
         let mut stream = StreamCall {
             host: self.address.clone(),
-            header_lines: header_lines(head, id, Some(id)),
+            header_lines: header_lines(head, id, Some(id), false),
+            end_lines: header_lines(head, id, Some(id), true),
             connection,
             outgoing: BytesMut::new(),
             headers: Pairs::new(),
@@ -108,8 +109,9 @@ impl MucpCaller {
 
 /// The header lines after `Content-Length`, shaped like go-micro's minimal request (spec
 /// §10.1): sorted by name, metadata in canonical form replacing a fixed header of the
-/// same name; a stream's messages carry `Micro-Stream` too (spec §10.4).
-fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>) -> String {
+/// same name; a stream's messages carry `Micro-Stream` too, its last `Micro-Error: EOS`
+/// (spec §10.4).
+fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>, end: bool) -> String {
     {
         let content_type = head.codec.content_type();
         let mut headers: Vec<(String, String)> = vec![
@@ -122,6 +124,9 @@ fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>) -> String {
         ];
         if let Some(stream) = stream {
             headers.push(("Micro-Stream".into(), stream.to_string()));
+        }
+        if end {
+            headers.push(("Micro-Error".into(), "EOS".into()));
         }
         if let Some(timeout) = head.timeout {
             headers.push(("Timeout".into(), timeout.as_nanos().to_string()));
@@ -269,7 +274,7 @@ impl UnaryCall {
         let Some(body) = self.request.pending() else {
             return Ok(None);
         };
-        let mut request = request_head(&self.caller.address, body.len(), false);
+        let mut request = request_head(&self.caller.address, body.len());
         request.extend_from_slice(self.header_lines.as_bytes());
         request.extend_from_slice(&body);
         let reply = self.caller.exchange(&request, self.content_type).await?;
@@ -280,15 +285,12 @@ impl UnaryCall {
 }
 
 /// A request's first lines, up to its framing header.
-fn request_head(host: &str, length: usize, end: bool) -> Vec<u8> {
-    let mut head = format!(
+fn request_head(host: &str, length: usize) -> Vec<u8> {
+    format!(
         "POST / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {length}\r\n",
         env!("CARGO_PKG_VERSION"),
-    );
-    if end {
-        head.push_str("Micro-Error: EOS\r\n");
-    }
-    head.into_bytes()
+    )
+    .into_bytes()
 }
 
 /// A go-micro stream on its own connection. Messages to send wait in `outgoing`, written
@@ -297,6 +299,8 @@ fn request_head(host: &str, length: usize, end: bool) -> Vec<u8> {
 pub struct StreamCall {
     host: Arc<str>,
     header_lines: String,
+    /// The headers of the last message, with `Micro-Error: EOS`.
+    end_lines: String,
     connection: Connection,
     outgoing: BytesMut,
     headers: Pairs,
@@ -309,8 +313,9 @@ pub struct StreamCall {
 impl StreamCall {
     fn queue(&mut self, body: &[u8], end: bool) {
         self.outgoing
-            .extend_from_slice(&request_head(&self.host, body.len(), end));
-        self.outgoing.extend_from_slice(self.header_lines.as_bytes());
+            .extend_from_slice(&request_head(&self.host, body.len()));
+        let lines = if end { &self.end_lines } else { &self.header_lines };
+        self.outgoing.extend_from_slice(lines.as_bytes());
         self.outgoing.extend_from_slice(body);
     }
 
