@@ -244,3 +244,35 @@ fn a_reply_over_4_mib_is_read_once() {
         assert_eq!(served.join().unwrap(), 1, "{args:?}: the handler ran once");
     }
 }
+
+/// rmicro's client and server over a mucp stream, for each kind of stream handler: a
+/// stub's reply list (for each request), and an exec command printing NDJSON as it reads.
+#[test]
+fn mucp_streams_reach_stub_and_exec_handlers() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = crate::support::write_temp(
+        dir.path(),
+        "watch.handlers.json",
+        br#"{"Job.Watch": {"exec": ["python3", "-c", "import json, sys\nfor line in sys.stdin:\n    print(json.dumps({'msg': 'got ' + json.loads(line)['name']}), flush=True)"]}}"#,
+    );
+    let proto = captures().join("schema/job-stream.proto");
+    let proto = proto.to_string_lossy();
+    for (handlers, expected) in [
+        (
+            fixture("gomicro-job.handlers.json"),
+            "{\"msg\":\"watch m0\"}\n{\"code\":1,\"msg\":\"watch m1\"}\n",
+        ),
+        (handlers, "{\"msg\":\"got m0\"}\n{\"msg\":\"got m1\"}\n"),
+    ] {
+        let server = Server::start(&["--proto", &proto, "--handlers", &handlers, "--no-register"]);
+        let mut command = crate::support::rmicro();
+        command.args(["call", "Job.Watch", "-d", "@-", "-o", "json", "--proto", &proto]);
+        command.args(["--address", &server.address]);
+        let output = crate::support::output_with_stdin(
+            command,
+            b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n",
+        );
+        crate::support::assert_exit(&output, 0);
+        assert_eq!(crate::support::stdout(&output), expected, "{handlers}");
+    }
+}
