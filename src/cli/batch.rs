@@ -114,7 +114,14 @@ fn read_lines(lines: mpsc::Sender<(usize, std::io::Result<String>)>) {
 }
 
 async fn call_one(client: &mut Client, batch: &Batch, line: &str) -> Outcome {
-    let prepared = prepare(&batch.endpoint, &batch.schema, batch.codec, line.as_bytes())?;
+    let protocol = client.protocol();
+    let prepared = prepare(
+        &batch.endpoint,
+        &batch.schema,
+        batch.codec,
+        line.as_bytes(),
+        protocol,
+    )?;
     let head = prepared.head(batch.codec, &batch.metadata);
     let reply = client
         .call(&head, &prepared.body, &mut ignore)

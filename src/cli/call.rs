@@ -229,7 +229,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .await;
         }
         let data = read_data(data)?;
-        let prepared = prepare(&args.endpoint, &schema, codec, &data)?;
+        let prepared = prepare(&args.endpoint, &schema, codec, &data, client.protocol())?;
         show_request(verbose, &metadata);
         let exchange = client
             .exchange(
@@ -351,11 +351,16 @@ impl Prepared {
     }
 }
 
+/// The request for the wire. With a schema, JSON over mucp is written in the dialect every
+/// go-micro server reads — proto field names, numbers for enums and 64-bit integers — as
+/// go-micro's own clients write it (spec §2.5): a server with plain Go structs drops a
+/// lowerCamel key and refuses an enum's name. JSON-RPC gets the JSON as typed.
 pub(super) fn prepare(
     endpoint: &str,
     call_schema: &CallSchema,
     codec: Codec,
     data: &[u8],
+    protocol: Protocol,
 ) -> anyhow::Result<Prepared> {
     let Some(schema) = &call_schema.schema else {
         // Schema-less: the JSON travels as the user wrote it (spec §2.5).
@@ -386,9 +391,11 @@ pub(super) fn prepare(
             method.input().full_name()
         )
     })?;
-    let body = match codec {
-        Codec::Json => data.trim_ascii().to_vec(),
-        Codec::Protobuf => message.encode_to_vec(),
+    let body = match (codec, protocol) {
+        (Codec::Json, Protocol::Mucp) => codec::encode(Codec::Json, &message)
+            .map_err(|error| anyhow!("cannot write the request: {error}"))?,
+        (Codec::Json, _) => data.trim_ascii().to_vec(),
+        (Codec::Protobuf, _) => message.encode_to_vec(),
     };
     Ok(Prepared {
         path: crate::schema::grpc_path(&method),

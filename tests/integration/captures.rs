@@ -368,3 +368,44 @@ fn split_raw(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 fn split_messages(bytes: &[u8]) -> Vec<Message> {
     split_raw(bytes).iter().map(|raw| Message::parse(raw)).collect()
 }
+
+/// go-micro's JSON dialect both ways (f-lowercamel.txt, e-rmicro-gm-shop.txt): a request
+/// typed in proto3 JSON (lowerCamel keys, an enum's name, a quoted int64) goes out with
+/// proto field names and numbers, which a go-micro server with plain Go structs reads;
+/// the go-micro v1 server's reply (a oneof as `"Payment":{"Card":…}`, a Timestamp as
+/// `{"seconds":…}`) is read.
+#[test]
+fn json_in_go_micros_dialect_both_ways() {
+    let shop = root().join("proto-samples/shop.proto");
+    let shop = shop.to_string_lossy();
+    let call = |file: &str, args: &[&str]| {
+        let reply = captured(file, 0, "S>C");
+        let (address, recorded) = peer(move |mut stream| {
+            let request = read_response(&mut stream);
+            stream.write_all(&reply).unwrap();
+            request
+        });
+        let mut full = vec!["call", "--address", &address, "--proto", &shop, "-o", "json"];
+        full.extend_from_slice(args);
+        let output = run(&full);
+        (output, Message::parse(&recorded.join().unwrap()))
+    };
+    let (output, request) = call(
+        "f-lowercamel.txt",
+        &[
+            "Orders.PlaceOrder",
+            r#"{"id":"o-3","totalCents":"5","status":"ORDER_STATUS_PENDING"}"#,
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&request.body),
+        "{\"id\":\"o-3\",\"status\":1,\"total_cents\":5}\n"
+    );
+    assert_exit(&output, 0);
+    let (output, _) = call("e-rmicro-gm-shop.txt", &["Orders.GetOrder", r#"{"id":"o-1001"}"#]);
+    assert_exit(&output, 0);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(shown["card"]["last4"], "4242", "{shown}");
+    assert_eq!(shown["createdAt"], "2026-11-20T09:30:00Z", "{shown}");
+    assert_eq!(shown["totalCents"], "9007199254740993", "{shown}");
+}
