@@ -58,3 +58,153 @@ fn without_a_multicast_interface_mdns_is_a_clear_error() {
     assert_stderr_has(&output, "no network interface is up with MULTICAST");
     assert_stderr_has(&output, "interfaces here: lo");
 }
+
+/// One mDNS packet a node's responder multicast, as go-micro's watcher (`mdns.Listen`,
+/// spec §6.2) reads it: the entry of the packet's last record, complete once it has an
+/// address, a port and TXT; its TTL that last record's (0: the node left).
+#[derive(Debug)]
+struct WatchedEntry {
+    name: String,
+    ttl: u32,
+    complete: bool,
+    /// The TXT payload decoded: go-micro's `{"Service","Version","Endpoints","Metadata"}`.
+    txt: Option<serde_json::Value>,
+}
+
+fn watched_entry(packet: &simple_dns::Packet<'_>) -> Option<WatchedEntry> {
+    use simple_dns::rdata::RData;
+    // Records of one entry: the name, and the SRV targets aliased to it.
+    let last = packet.answers.last()?;
+    let name = last.name.to_string();
+    let mut names = vec![name.clone()];
+    let (mut port, mut address, mut txt) = (None, false, None);
+    for record in &packet.answers {
+        if let RData::SRV(srv) = &record.rdata {
+            if record.name.to_string() == name {
+                port = Some(srv.port);
+                names.push(srv.target.to_string());
+            }
+        }
+    }
+    for record in &packet.answers {
+        if !names.contains(&record.name.to_string()) {
+            continue;
+        }
+        match &record.rdata {
+            RData::A(_) | RData::AAAA(_) => address = true,
+            RData::TXT(text) => {
+                let joined: String = text
+                    .iter_raw()
+                    .map(|(key, value)| {
+                        let mut part = String::from_utf8_lossy(key).into_owned();
+                        if let Some(value) = value {
+                            part.push('=');
+                            part.push_str(&String::from_utf8_lossy(value));
+                        }
+                        part
+                    })
+                    .collect();
+                txt = hex::decode(joined.trim()).ok().and_then(|zipped| {
+                    let mut json = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut flate2::read::ZlibDecoder::new(&zipped[..]),
+                        &mut json,
+                    )
+                    .ok()?;
+                    serde_json::from_slice(&json).ok()
+                });
+                if txt.is_none() {
+                    txt = Some(serde_json::Value::Null);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(WatchedEntry {
+        name,
+        ttl: last.ttl,
+        complete: port.is_some_and(|port| port != 0) && address && txt.is_some(),
+        txt: txt.filter(|value| !value.is_null()),
+    })
+}
+
+#[test]
+fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket.set_reuse_port(true).unwrap();
+    socket
+        .bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5353).into())
+        .expect("the mDNS port, shared");
+    socket
+        .join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 251), &Ipv4Addr::UNSPECIFIED)
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let socket: std::net::UdpSocket = socket.into();
+    let name = unique("watched");
+    let suffix = format!(".{name}.micro");
+    // The entries of this node's packets, in arrival order, with their arrival time.
+    let collect = |until: std::time::Instant, seen: &mut Vec<(Duration, WatchedEntry)>| {
+        let started = std::time::Instant::now();
+        let mut buffer = vec![0u8; 65536];
+        while std::time::Instant::now() < until {
+            let Ok(length) = socket.recv(&mut buffer) else {
+                continue;
+            };
+            let Ok(packet) = simple_dns::Packet::parse(&buffer[..length]) else {
+                continue;
+            };
+            if !packet.has_flags(simple_dns::PacketFlag::RESPONSE) || !packet.questions.is_empty()
+            {
+                continue;
+            }
+            if let Some(entry) = watched_entry(&packet) {
+                if entry.name.ends_with(&suffix) || entry.name.starts_with(&format!("{name}.")) {
+                    seen.push((started.elapsed(), entry));
+                }
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    let node = job_node("mdns", &name);
+    let mut seen = Vec::new();
+    collect(started + Duration::from_millis(4500), &mut seen);
+    let announced: Vec<&WatchedEntry> = seen
+        .iter()
+        .map(|(_, entry)| entry)
+        .filter(|entry| entry.name.ends_with(&suffix))
+        .collect();
+    assert!(
+        announced.len() >= 3,
+        "three announcements of the node: {seen:#?}"
+    );
+    for entry in &announced {
+        assert!(entry.complete && entry.ttl > 0, "{entry:?}");
+        let txt = entry.txt.as_ref().expect("the node's TXT decodes");
+        assert_eq!(txt["Service"], name.as_str(), "{txt}");
+        assert_eq!(txt["Metadata"]["protocol"], "mucp", "{txt}");
+    }
+    let times: Vec<Duration> = seen
+        .iter()
+        .filter(|(_, entry)| entry.name.ends_with(&suffix))
+        .map(|(at, _)| *at)
+        .collect();
+    assert!(
+        times[2] - times[0] >= Duration::from_millis(2500),
+        "announced one and then two seconds apart: {times:?}"
+    );
+    let (status, log) = node.terminate();
+    assert!(status.success(), "{log}");
+    let mut after = Vec::new();
+    collect(std::time::Instant::now() + Duration::from_millis(700), &mut after);
+    let goodbye = after
+        .iter()
+        .map(|(_, entry)| entry)
+        .find(|entry| entry.name.ends_with(&suffix))
+        .unwrap_or_else(|| panic!("a goodbye for the node: {after:#?}"));
+    assert!(goodbye.complete && goodbye.ttl == 0, "{goodbye:?}");
+}

@@ -3,7 +3,11 @@
 //! servers), joins the group on every multicast interface, and answers PTR, SRV, TXT,
 //! A/AAAA and ANY questions for its nodes unicast to the querier, echoing the question
 //! as go-micro's clients require. Nodes are announced when published and said goodbye to
-//! (TTL 0) when withdrawn.
+//! (TTL 0) when withdrawn, in the packets go-micro's own responder sends: one per record
+//! set — a node's, and its service's `_services` entry — each holding SRV, A/AAAA and
+//! TXT, TXT last, for go-micro's watcher builds one entry per packet from its last record
+//! (spec §6.2; `captures/go-micro/mdns`). An announcement goes out three times, one then
+//! two seconds apart, as go-micro's does (RFC 6762 §8.3).
 
 use super::interfaces::Interface;
 use super::txt::Payload;
@@ -71,11 +75,10 @@ impl Responder {
                 node_records: node_records(service, node)?,
                 service_records: service_records(&service.name),
             };
-            let announcement = [
-                published.node_records.as_slice(),
-                &published.service_records,
-            ]
-            .concat();
+            let announcements = [
+                as_go_micro_sends(&published.node_records),
+                as_go_micro_sends(&published.service_records),
+            ];
             let changed = {
                 let mut zone = self.zone.lock().expect("zone lock");
                 match zone.iter_mut().find(|entry| entry.node_id == node.id) {
@@ -91,49 +94,99 @@ impl Responder {
                 }
             };
             if changed {
-                self.multicast(&announcement).await?;
+                for packet in &announcements {
+                    self.multicast(packet).await?;
+                }
+                self.repeat(node.id.clone(), announcements);
             }
         }
         Ok(())
+    }
+
+    /// Sends the announcement twice more, one and then two seconds later, while the node
+    /// is still published with the same records.
+    fn repeat(&self, node_id: String, announcements: [Vec<Record>; 2]) {
+        let (socket, zone) = (self.socket.clone(), self.zone.clone());
+        let interfaces = self.interfaces.clone();
+        tokio::spawn(async move {
+            for pause in [1, 2] {
+                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+                let current = zone.lock().expect("zone lock").iter().any(|entry| {
+                    entry.node_id == node_id
+                        && as_go_micro_sends(&entry.node_records) == announcements[0]
+                });
+                if !current {
+                    return;
+                }
+                for packet in &announcements {
+                    if let Err(error) = multicast(&socket, &interfaces, packet).await {
+                        tracing::debug!("mDNS announcement: {error:#}");
+                    }
+                }
+            }
+        });
     }
 
     /// Removes the service's nodes and says goodbye to them (and to the service, when no
     /// other node of it is left here).
     pub async fn withdraw(&self, service: &Service) -> anyhow::Result<()> {
-        let mut goodbye = Vec::new();
+        let mut goodbyes = Vec::new();
         {
             let mut zone = self.zone.lock().expect("zone lock");
             for node in &service.nodes {
                 if let Some(index) = zone.iter().position(|entry| entry.node_id == node.id) {
                     let removed = zone.remove(index);
-                    goodbye.extend(removed.node_records);
+                    goodbyes.push(as_go_micro_sends(&removed.node_records));
                     if !zone.iter().any(|entry| entry.service == removed.service) {
-                        goodbye.extend(removed.service_records);
+                        goodbyes.push(as_go_micro_sends(&removed.service_records));
                     }
                 }
             }
         }
-        for record in &mut goodbye {
-            record.ttl = 0;
-        }
-        self.multicast(&goodbye).await
-    }
-
-    /// Sends records unsolicited to the group on every interface.
-    async fn multicast(&self, records: &[Record]) -> anyhow::Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let bytes = wire::response(0, &[], records)?;
-        for interface in &self.interfaces {
-            SockRef::from(&*self.socket).set_multicast_if_v4(&interface.address)?;
-            self.socket
-                .send_to(&bytes, GROUP)
-                .await
-                .with_context(|| format!("cannot multicast on {}", interface.name))?;
+        for mut goodbye in goodbyes {
+            for record in &mut goodbye {
+                record.ttl = 0;
+            }
+            self.multicast(&goodbye).await?;
         }
         Ok(())
     }
+
+    async fn multicast(&self, records: &[Record]) -> anyhow::Result<()> {
+        multicast(&self.socket, &self.interfaces, records).await
+    }
+}
+
+/// One record set as go-micro's responder announces it (its answer to ANY for the
+/// instance): SRV, then the addresses, then TXT — last, where go-micro's watcher looks.
+/// The PTR, which go-micro sends only in answers to questions, is left out.
+fn as_go_micro_sends(records: &[Record]) -> Vec<Record> {
+    let of = |wanted: fn(&Data) -> bool| records.iter().filter(move |record| wanted(&record.data));
+    of(|data| matches!(data, Data::Srv { .. }))
+        .chain(of(|data| matches!(data, Data::Address(_))))
+        .chain(of(|data| matches!(data, Data::Txt(_))))
+        .cloned()
+        .collect()
+}
+
+/// Sends one packet of records unsolicited to the group on every interface.
+async fn multicast(
+    socket: &UdpSocket,
+    interfaces: &[Interface],
+    records: &[Record],
+) -> anyhow::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let bytes = wire::response(0, &[], records)?;
+    for interface in interfaces {
+        SockRef::from(socket).set_multicast_if_v4(&interface.address)?;
+        socket
+            .send_to(&bytes, GROUP)
+            .await
+            .with_context(|| format!("cannot multicast on {}", interface.name))?;
+    }
+    Ok(())
 }
 
 impl Drop for Responder {
