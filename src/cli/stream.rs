@@ -167,9 +167,8 @@ fn feed(
         .enumerate()
     {
         let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
-        messages.push(
-            fit(&method.input(), &value, index + 1, codec).map_err(|error| anyhow!(error))?,
-        );
+        messages
+            .push(fit(&method.input(), &value, index + 1, codec).map_err(|error| anyhow!(error))?);
     }
     if !method.is_client_streaming() && messages.len() != 1 {
         return Err(UsageError(format!(

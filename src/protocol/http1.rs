@@ -468,7 +468,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 return Err(ReadError::TooLarge {
                     size: length,
                     limit: self.max_body,
-                })
+                });
             }
             body => body,
         };

@@ -299,7 +299,16 @@ fn a_stream_matches_go_micro_clients_and_is_fed_as_stdin_arrives() {
     });
     let schema = captures().join("schema/job-stream.proto");
     let mut child = crate::support::rmicro()
-        .args(["call", "Job.Watch", "-d", "@-", "--address", &address, "-o", "json"])
+        .args([
+            "call",
+            "Job.Watch",
+            "-d",
+            "@-",
+            "--address",
+            &address,
+            "-o",
+            "json",
+        ])
         .arg("--proto")
         .arg(&schema)
         .stdin(std::process::Stdio::piped())
@@ -333,7 +342,11 @@ fn a_stream_matches_go_micro_clients_and_is_fed_as_stdin_arrives() {
             go.comparable(&go_host),
             "message {index}: headers"
         );
-        assert_eq!(rmicro.decoded_body(), go.decoded_body(), "message {index}: body");
+        assert_eq!(
+            rmicro.decoded_body(),
+            go.decoded_body(),
+            "message {index}: body"
+        );
     }
 }
 
@@ -366,7 +379,10 @@ fn split_raw(mut bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn split_messages(bytes: &[u8]) -> Vec<Message> {
-    split_raw(bytes).iter().map(|raw| Message::parse(raw)).collect()
+    split_raw(bytes)
+        .iter()
+        .map(|raw| Message::parse(raw))
+        .collect()
 }
 
 /// go-micro's JSON dialect both ways (f-lowercamel.txt, e-rmicro-gm-shop.txt): a request
@@ -385,7 +401,15 @@ fn json_in_go_micros_dialect_both_ways() {
             stream.write_all(&reply).unwrap();
             request
         });
-        let mut full = vec!["call", "--address", &address, "--proto", &shop, "-o", "json"];
+        let mut full = vec![
+            "call",
+            "--address",
+            &address,
+            "--proto",
+            &shop,
+            "-o",
+            "json",
+        ];
         full.extend_from_slice(args);
         let output = run(&full);
         (output, Message::parse(&recorded.join().unwrap()))
@@ -402,7 +426,10 @@ fn json_in_go_micros_dialect_both_ways() {
         "{\"id\":\"o-3\",\"status\":1,\"total_cents\":5}\n"
     );
     assert_exit(&output, 0);
-    let (output, _) = call("e-rmicro-gm-shop.txt", &["Orders.GetOrder", r#"{"id":"o-1001"}"#]);
+    let (output, _) = call(
+        "e-rmicro-gm-shop.txt",
+        &["Orders.GetOrder", r#"{"id":"o-1001"}"#],
+    );
     assert_exit(&output, 0);
     let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(shown["card"]["last4"], "4242", "{shown}");

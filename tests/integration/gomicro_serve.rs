@@ -72,8 +72,7 @@ fn grpc_framing_and_raw_bytes_in_a_mucp_body() {
     // same message in protobuf (Task{name:"nightly"}).
     let request = text(&captured("g-codecs-gomicro.txt", 2, "C>S"));
     let proto_task = b"\x12\x07nightly";
-    let proto_reply: &[u8] =
-        b"\x08\xc8\x01\x12\x0fcreated nightly\x1a\x0c\n\x011\x12\x07nightly";
+    let proto_reply: &[u8] = b"\x08\xc8\x01\x12\x0fcreated nightly\x1a\x0c\n\x011\x12\x07nightly";
     for (content_type, framed) in [
         ("application/grpc", true),
         ("application/grpc+proto", true),
@@ -89,7 +88,10 @@ fn grpc_framing_and_raw_bytes_in_a_mucp_body() {
             .next()
             .unwrap()
             .replace("application/grpc+json", content_type)
-            .replace("Content-Length: 23", &format!("Content-Length: {}", body.len()));
+            .replace(
+                "Content-Length: 23",
+                &format!("Content-Length: {}", body.len()),
+            );
         let mut bytes = format!("{head}\r\n\r\n").into_bytes();
         bytes.extend_from_slice(&body);
         let reply = exchange(&mut server.connect(), &bytes);
@@ -98,7 +100,11 @@ fn grpc_framing_and_raw_bytes_in_a_mucp_body() {
             expected_body.extend_from_slice(&[0, 0, 0, 0, proto_reply.len() as u8]);
         }
         expected_body.extend_from_slice(proto_reply);
-        assert!(reply.ends_with(&expected_body), "{content_type}: {}", text(&reply));
+        assert!(
+            reply.ends_with(&expected_body),
+            "{content_type}: {}",
+            text(&reply)
+        );
         let head = text(&reply);
         assert!(
             head.contains(&format!("\r\nContent-Type: {content_type}\r\n")),
@@ -146,7 +152,11 @@ fn a_go_micro_stream_is_served_as_go_micro_serves_it() {
     let mut stream = server.connect();
     stream.write_all(&request).unwrap();
     let reply = read_response(&mut stream);
-    assert!(reply.ends_with(b"\r\n\r\n\x12\x08watch m0"), "{}", text(&reply));
+    assert!(
+        reply.ends_with(b"\r\n\r\n\x12\x08watch m0"),
+        "{}",
+        text(&reply)
+    );
     assert!(text(&reply).contains("\r\nX-Micro-Endpoint: Job.Watch\r\n"));
 }
 
@@ -266,12 +276,19 @@ fn mucp_streams_reach_stub_and_exec_handlers() {
     ] {
         let server = Server::start(&["--proto", &proto, "--handlers", &handlers, "--no-register"]);
         let mut command = crate::support::rmicro();
-        command.args(["call", "Job.Watch", "-d", "@-", "-o", "json", "--proto", &proto]);
+        command.args([
+            "call",
+            "Job.Watch",
+            "-d",
+            "@-",
+            "-o",
+            "json",
+            "--proto",
+            &proto,
+        ]);
         command.args(["--address", &server.address]);
-        let output = crate::support::output_with_stdin(
-            command,
-            b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n",
-        );
+        let output =
+            crate::support::output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n");
         crate::support::assert_exit(&output, 0);
         assert_eq!(crate::support::stdout(&output), expected, "{handlers}");
     }

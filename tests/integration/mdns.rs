@@ -158,8 +158,7 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
             let Ok(packet) = simple_dns::Packet::parse(&buffer[..length]) else {
                 continue;
             };
-            if !packet.has_flags(simple_dns::PacketFlag::RESPONSE) || !packet.questions.is_empty()
-            {
+            if !packet.has_flags(simple_dns::PacketFlag::RESPONSE) || !packet.questions.is_empty() {
                 continue;
             }
             if let Some(entry) = watched_entry(&packet) {
@@ -200,7 +199,10 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
     let (status, log) = node.terminate();
     assert!(status.success(), "{log}");
     let mut after = Vec::new();
-    collect(std::time::Instant::now() + Duration::from_millis(700), &mut after);
+    collect(
+        std::time::Instant::now() + Duration::from_millis(700),
+        &mut after,
+    );
     let goodbye = after
         .iter()
         .map(|(_, entry)| entry)

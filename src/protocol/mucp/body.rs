@@ -469,7 +469,10 @@ mod tests {
         let legacy = BodyCodec::from_content_type("application/octet-stream", true).unwrap();
         assert_eq!(legacy.framing, Framing::ProtoRpc);
         let grpc_json = codec("application/grpc+json");
-        assert_eq!((grpc_json.codec, grpc_json.framing), (Codec::Json, Framing::Grpc));
+        assert_eq!(
+            (grpc_json.codec, grpc_json.framing),
+            (Codec::Json, Framing::Grpc)
+        );
         let opened = grpc_json
             .open_request(&Bytes::from_static(b"\x00\x00\x00\x00\x02{}"), 1 << 20)
             .unwrap();

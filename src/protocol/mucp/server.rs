@@ -105,7 +105,10 @@ pub async fn serve_connection<S, D>(
                 ];
                 write_response(&mut out, echo.as_deref().unwrap_or_default(), &overlay, b"");
                 if connection.write_all(&out).await.is_ok() {
-                    let time = connection.timeouts().body.unwrap_or(Duration::from_secs(30));
+                    let time = connection
+                        .timeouts()
+                        .body
+                        .unwrap_or(Duration::from_secs(30));
                     connection.discard_refused_body(DISCARD_BOUND, time).await;
                     connection.linger().await;
                 }

@@ -29,11 +29,28 @@ pub async fn ask(
     interfaces: &[Interface],
     window: Duration,
 ) -> anyhow::Result<Vec<Vec<Record>>> {
-    Ok(ask_counting(names, interfaces, window).await?.0)
+    Ok(
+        ask_counting(&wire::query(names)?, names, interfaces, window)
+            .await?
+            .0,
+    )
 }
 
-/// [`ask`], and how many times the query was sent.
+/// Everything about instances an answer named without describing them whole (go-micro's
+/// client re-asks such an entry by name): ANY questions for their names, which go-micro's
+/// responders and rmicro's answer with SRV, addresses and TXT.
+pub async fn ask_instances(
+    instances: &[String],
+    interfaces: &[Interface],
+    window: Duration,
+) -> anyhow::Result<Vec<Vec<Record>>> {
+    let query = wire::query_of(instances, simple_dns::QTYPE::ANY)?;
+    Ok(ask_counting(&query, instances, interfaces, window).await?.0)
+}
+
+/// Sends `query` (about `names`) until an answer comes, and how many times it was sent.
 async fn ask_counting(
+    query: &[u8],
     names: &[String],
     interfaces: &[Interface],
     window: Duration,
@@ -42,11 +59,10 @@ async fn ask_counting(
     socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into())?;
     socket.set_nonblocking(true)?;
     let socket = UdpSocket::from_std(socket.into())?;
-    let query = wire::query(names)?;
     let mut buffer = vec![0; 65536];
     let mut sent = 0;
     loop {
-        send(&socket, &query, interfaces).await?;
+        send(&socket, query, interfaces).await?;
         sent += 1;
         let answers = gather(&socket, window, &mut buffer).await?;
         if !answers.is_empty() || sent == QUERIES {
@@ -219,10 +235,11 @@ mod tests {
         interfaces: &[Interface],
         window: Duration,
     ) -> (Vec<String>, u32) {
-        let (answers, sent) =
-            ask_counting(std::slice::from_ref(&responder.name), interfaces, window)
-                .await
-                .unwrap();
+        let names = std::slice::from_ref(&responder.name);
+        let query = wire::query(names).unwrap();
+        let (answers, sent) = ask_counting(&query, names, interfaces, window)
+            .await
+            .unwrap();
         let targets = answers
             .iter()
             .flatten()

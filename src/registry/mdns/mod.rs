@@ -75,6 +75,7 @@ impl MdnsRegistry {
             browse::WINDOW,
         )
         .await?;
+        let records = self.completed(name, records).await?;
         let nodes = nodes_of(name, &records);
         tracing::debug!("mDNS: service {name}: {} nodes answered", nodes.len());
         Ok(group_by_version(nodes))
@@ -107,11 +108,68 @@ impl MdnsRegistry {
             .map(|name| format!("{name}.{DOMAIN}"))
             .collect();
         let records = browse::ask(&questions, &self.interfaces, browse::WINDOW).await?;
-        Ok(names
-            .into_iter()
-            .flat_map(|name| group_by_version(nodes_of(name, &records)))
-            .collect())
+        let mut services = Vec::new();
+        for name in names {
+            let records = self.completed(name, records.clone()).await?;
+            services.extend(group_by_version(nodes_of(name, &records)));
+        }
+        Ok(services)
     }
+
+    /// The answers, with what the instances of `name` they named but did not describe
+    /// whole (an answer cut short, a responder that sends the PTR alone) asked for by
+    /// the instances' names, as go-micro's client does; each such instance's records
+    /// joined to the answer that named it.
+    async fn completed(
+        &self,
+        name: &str,
+        mut answers: Vec<Vec<Record>>,
+    ) -> anyhow::Result<Vec<Vec<Record>>> {
+        let domain = format!("{name}.{DOMAIN}");
+        let mut incomplete = Vec::new();
+        for (index, records) in answers.iter().enumerate() {
+            for record in live(records, &domain) {
+                if let Data::Ptr(instance) = &record.data {
+                    if !is_described(instance, records)
+                        && !incomplete.iter().any(|(_, i)| i == instance)
+                    {
+                        incomplete.push((index, instance.clone()));
+                    }
+                }
+            }
+        }
+        if incomplete.is_empty() {
+            return Ok(answers);
+        }
+        let instances: Vec<String> = incomplete
+            .iter()
+            .map(|(_, instance)| instance.clone())
+            .collect();
+        tracing::debug!("mDNS: asking for the incomplete entries {instances:?}");
+        let more = browse::ask_instances(&instances, &self.interfaces, browse::WINDOW).await?;
+        for (index, instance) in incomplete {
+            let about: Vec<Record> = more
+                .iter()
+                .filter(|records| records.iter().any(|record| record.is_named(&instance)))
+                .flatten()
+                .cloned()
+                .collect();
+            answers[index].extend(about);
+        }
+        Ok(answers)
+    }
+}
+
+/// Whether the records hold an instance's port, TXT and address.
+fn is_described(instance: &str, records: &[Record]) -> bool {
+    let Some(target) = live(records, instance).find_map(|record| match &record.data {
+        Data::Srv { target, .. } => Some(target.as_str()),
+        _ => None,
+    }) else {
+        return false;
+    };
+    live(records, instance).any(|record| matches!(record.data, Data::Txt(_)))
+        && live(records, target).any(|record| matches!(record.data, Data::Address(_)))
 }
 
 /// The nodes of `name` the answers describe completely (address, port and TXT, each
@@ -183,4 +241,99 @@ fn strip_suffix<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
     let cut = text.len().checked_sub(suffix.len())?;
     (text.is_char_boundary(cut) && text[cut..].eq_ignore_ascii_case(suffix) && cut > 0)
         .then(|| &text[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire::GROUP;
+    use super::*;
+    use simple_dns::{Packet, PacketFlag, QTYPE};
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A responder that answers the service's PTR question with the PTR alone, and
+    /// describes the instance only when asked about it by name: the node is found.
+    #[tokio::test]
+    async fn an_incomplete_entry_is_asked_for_by_name() {
+        let registry = MdnsRegistry::new().expect("a multicast interface");
+        let name = format!("requery-{}", std::process::id());
+        let service = format!("{name}.{DOMAIN}");
+        let instance = format!("node-1.{service}");
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        socket.set_reuse_address(true).unwrap();
+        socket.set_reuse_port(true).unwrap();
+        socket
+            .bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, GROUP.port()).into())
+            .unwrap();
+        for interface in &registry.interfaces {
+            socket
+                .join_multicast_v4(GROUP.ip(), &interface.address)
+                .unwrap();
+        }
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let socket: std::net::UdpSocket = socket.into();
+        let stop = Arc::new(AtomicBool::new(false));
+        let payload = Payload {
+            service: name.clone(),
+            version: "latest".into(),
+            endpoints: Vec::new(),
+            metadata: [("protocol".to_owned(), "mucp".to_owned())].into(),
+        };
+        let thread = std::thread::spawn({
+            let (stop, service, instance) = (stop.clone(), service.clone(), instance.clone());
+            move || {
+                let mut buffer = [0; 9000];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+                        continue;
+                    };
+                    let Ok(packet) = Packet::parse(&buffer[..length]) else {
+                        continue;
+                    };
+                    let Some(question) = packet.questions.first() else {
+                        continue;
+                    };
+                    let asked = question.qname.to_string();
+                    let records = if asked == service {
+                        vec![Record::new(service.clone(), Data::Ptr(instance.clone()))]
+                    } else if asked == instance && question.qtype == QTYPE::ANY {
+                        vec![
+                            Record::new(
+                                instance.clone(),
+                                Data::Srv {
+                                    port: 1234,
+                                    target: instance.clone(),
+                                },
+                            ),
+                            Record::new(
+                                instance.clone(),
+                                Data::Address(Ipv4Addr::LOCALHOST.into()),
+                            ),
+                            Record::new(instance.clone(), Data::Txt(payload.encode())),
+                        ]
+                    } else {
+                        continue;
+                    };
+                    if packet.has_flags(PacketFlag::RESPONSE) {
+                        continue;
+                    }
+                    let answer = wire::response(packet.id(), &packet.questions, &records);
+                    let _ = socket.send_to(&answer.unwrap(), from);
+                }
+            }
+        });
+        let found = registry.get_service(&name).await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+        let nodes: Vec<&str> = found
+            .iter()
+            .flat_map(|service| service.nodes.iter().map(|node| node.address.as_str()))
+            .collect();
+        assert_eq!(nodes, ["127.0.0.1:1234"]);
+    }
 }

@@ -113,11 +113,16 @@ fn dns_name(text: &str) -> anyhow::Result<Name<'_>> {
 
 /// A query with one PTR question per name, as go-micro asks (no unicast-response bit).
 pub fn query(names: &[String]) -> anyhow::Result<Vec<u8>> {
+    query_of(names, QTYPE::TYPE(TYPE::PTR))
+}
+
+/// A query with one question of `qtype` per name.
+pub fn query_of(names: &[String], qtype: QTYPE) -> anyhow::Result<Vec<u8>> {
     let mut packet = Packet::new_query(0);
     for name in names {
         packet.questions.push(Question::new(
             dns_name(name)?,
-            QTYPE::TYPE(TYPE::PTR),
+            qtype,
             QCLASS::CLASS(CLASS::IN),
             false,
         ));
