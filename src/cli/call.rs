@@ -16,7 +16,8 @@ use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
 use crate::message::Metadata;
 use crate::output;
-use crate::protocol::{CallHead, Protocol};
+use crate::protocol::mucp::body::{BodyCodec, OpenError};
+use crate::protocol::{CallError, CallHead, Protocol};
 use crate::schema::{endpoint_name, Schema};
 use crate::status::Code;
 use anyhow::{anyhow, Context};
@@ -49,7 +50,9 @@ pub struct CallArgs {
     schema: SchemaArgs,
     #[command(flatten)]
     target: TargetArgs,
-    /// Body encoding on the wire (default: json; protobuf for gRPC).
+    /// Body encoding on the wire (default: json; protobuf for gRPC). Over mucp also
+    /// go-micro's other codecs: json-rpc and proto-rpc (the legacy envelopes), grpc,
+    /// grpc+proto and grpc+json (gRPC framing in the body), octet-stream (raw protobuf).
     #[arg(long, value_enum)]
     content_type: Option<ContentType>,
     /// Metadata for the call only, not for reflection (repeatable; @FILE as for -H).
@@ -88,10 +91,35 @@ pub struct CallArgs {
     concurrency: u32,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum ContentType {
     Json,
     Protobuf,
+    JsonRpc,
+    ProtoRpc,
+    OctetStream,
+    Grpc,
+    #[value(name = "grpc+proto")]
+    GrpcProto,
+    #[value(name = "grpc+json")]
+    GrpcJson,
+}
+
+impl ContentType {
+    /// The go-micro codec (mucp) this names.
+    fn body_codec(self) -> BodyCodec {
+        let content_type = match self {
+            ContentType::Json => "application/json",
+            ContentType::Protobuf => "application/protobuf",
+            ContentType::JsonRpc => "application/json-rpc",
+            ContentType::ProtoRpc => "application/proto-rpc",
+            ContentType::OctetStream => "application/octet-stream",
+            ContentType::Grpc => "application/grpc",
+            ContentType::GrpcProto => "application/grpc+proto",
+            ContentType::GrpcJson => "application/grpc+json",
+        };
+        BodyCodec::from_content_type(content_type, false).expect("a go-micro codec")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
@@ -139,19 +167,47 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         ..args.target.call_options(args.retries, args.backoff)
     };
     let mut client = args.target.client_for(route, options)?;
+    // go-micro's codecs other than plain JSON and protobuf: the body wrapped here, the
+    // Content-Type (and Accept, as go-micro's client sends them) given as metadata.
+    let wrapped = args
+        .content_type
+        .map(ContentType::body_codec)
+        .filter(|body| *body != BodyCodec::plain(body.codec));
     let codec = match (args.content_type, client.protocol()) {
         (_, Protocol::Grpc) => Codec::Protobuf,
         (Some(ContentType::Json), Protocol::Connect | Protocol::GrpcWeb) => Codec::Json,
         (_, Protocol::Connect | Protocol::GrpcWeb) => Codec::Protobuf,
-        (Some(ContentType::Protobuf), Protocol::JsonRpc) => {
-            return Err(UsageError(
-                "JSON-RPC carries JSON only: drop --content-type protobuf".into(),
-            )
+        (Some(ContentType::Json) | None, _) => Codec::Json,
+        (Some(given), Protocol::JsonRpc) => {
+            return Err(UsageError(format!(
+                "JSON-RPC carries JSON only: drop --content-type {}",
+                given.to_possible_value().expect("a value").get_name()
+            ))
             .into())
         }
-        (Some(ContentType::Protobuf), _) => Codec::Protobuf,
-        (_, _) => Codec::Json,
+        (Some(given), _) => given.body_codec().codec,
     };
+    if let Some(body) = wrapped {
+        if client.protocol() != Protocol::Mucp {
+            return Err(UsageError(format!(
+                "--content-type {} is one of go-micro's codecs, for mucp calls",
+                body.content_type
+            ))
+            .into());
+        }
+        if args.batch {
+            return Err(UsageError(format!(
+                "--batch sends JSON or protobuf; drop --content-type {}",
+                body.content_type
+            ))
+            .into());
+        }
+        metadata.push("Content-Type", body.content_type);
+        metadata.push("Accept", body.content_type);
+        if body.framing == crate::protocol::mucp::body::Framing::Grpc {
+            metadata.push("Te", "trailers");
+        }
+    }
     if args.output == Some(OutputFormat::Envelope) && !client.protocol().is_grpc_family() {
         return Err(
             UsageError("--output envelope is for gRPC, Connect and gRPC-Web calls".into()).into(),
@@ -200,6 +256,13 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             }
             _ => None,
         };
+        if let (Some(_), Some(body)) = (&streaming, wrapped) {
+            return Err(UsageError(format!(
+                "rmicro streams over mucp in JSON or protobuf; drop --content-type {}",
+                body.content_type
+            ))
+            .into());
+        }
         if let Some(method) = streaming {
             // A stream endpoint is always called as a stream: gRPC's, or go-micro's over
             // mucp (spec §5), never as a plain request its handler would wait on for ever.
@@ -229,15 +292,30 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .await;
         }
         let data = read_data(data)?;
-        let prepared = prepare(&args.endpoint, &schema, codec, &data, client.protocol())?;
+        let mut prepared = prepare(&args.endpoint, &schema, codec, &data, client.protocol())?;
+        if let Some(body) = wrapped {
+            prepared.body = body.wrap_request(&prepared.endpoint, 0, &prepared.body);
+        }
         show_request(verbose, &metadata);
-        let exchange = client
+        let mut exchange = client
             .exchange(
                 &prepared.head(codec, &metadata),
                 &prepared.body,
                 &mut observe,
             )
             .await;
+        if let (Some(body), Ok(reply)) = (wrapped, &exchange.outcome) {
+            exchange.outcome = match body.open_reply(reply, usize::MAX) {
+                Ok(message) => Ok(message),
+                Err(OpenError::Peer(error)) => Err(CallError::Status(
+                    crate::status::Status::from_micro_error(&error),
+                )),
+                Err(OpenError::Malformed(reason)) => Err(CallError::Transport(format!(
+                    "the {} reply: {reason}",
+                    body.content_type
+                ))),
+            };
+        }
         let pool = schema.schema.as_ref().map(|schema| schema.pool());
         let mut shower = Shower::new(shown, verbose, pool);
         shower.headers(&exchange.headers);

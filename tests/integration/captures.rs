@@ -436,3 +436,33 @@ fn json_in_go_micros_dialect_both_ways() {
     assert_eq!(shown["createdAt"], "2026-11-20T09:30:00Z", "{shown}");
     assert_eq!(shown["totalCents"], "9007199254740993", "{shown}");
 }
+
+/// `call --content-type` with go-micro's other codecs sends what go-micro's client sent
+/// (g-codecs-gomicro.txt, a go-micro v1 client) and reads the go-micro server's answers.
+#[test]
+fn go_micros_other_codecs_match_go_micro_clients() {
+    for (connection, content_type) in [(0, "json-rpc"), (1, "proto-rpc"), (2, "grpc+json")] {
+        let file = "g-codecs-gomicro.txt";
+        let go = Message::parse(&captured(file, connection, "C>S"));
+        let go_host = go.header("Host").unwrap().to_owned();
+        let args = [
+            "Job.CreateJob",
+            r#"{"name":"nightly"}"#,
+            "--content-type",
+            content_type,
+        ];
+        let (output, rmicro, address) = call_recorded(file, connection, &args);
+        assert_eq!(
+            rmicro.comparable(&address),
+            go.comparable(&go_host),
+            "{content_type}: headers"
+        );
+        assert_eq!(rmicro.body, go.body, "{content_type}: body");
+        assert_exit(&output, 0);
+        assert_eq!(
+            stdout(&output),
+            "{\"code\":200,\"msg\":\"created nightly\",\"tasks\":[{\"id\":\"1\",\"name\":\"nightly\"}]}\n",
+            "{content_type}"
+        );
+    }
+}

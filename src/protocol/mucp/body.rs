@@ -159,7 +159,9 @@ impl BodyCodec {
     pub fn wrap_request(&self, endpoint: &str, id: u64, message: &[u8]) -> Vec<u8> {
         match self.framing {
             Framing::Plain => message.to_vec(),
-            Framing::Grpc => crate::protocol::grpc::frame(message, false).to_vec(),
+            Framing::Grpc => {
+                crate::protocol::grpc::frame(self.grpc_message(message), false).to_vec()
+            }
             Framing::JsonRpc => {
                 let params = json_or_empty(message);
                 let mut out = format!(
@@ -188,11 +190,7 @@ impl BodyCodec {
     pub fn wrap_reply(&self, id: &str, message: &[u8]) -> Bytes {
         match self.framing {
             Framing::Plain => Bytes::copy_from_slice(message),
-            // go-micro's grpc codec writes JSON with `json.Marshal`: no newline.
-            Framing::Grpc if self.codec == Codec::Json => {
-                crate::protocol::grpc::frame(message.trim_ascii_end(), false)
-            }
-            Framing::Grpc => crate::protocol::grpc::frame(message, false),
+            Framing::Grpc => crate::protocol::grpc::frame(self.grpc_message(message), false),
             Framing::JsonRpc => {
                 let result = json_or_empty(message);
                 let mut out = format!(
@@ -262,6 +260,14 @@ impl BodyCodec {
                 }
                 Ok(message)
             }
+        }
+    }
+
+    /// go-micro's grpc codec writes JSON with `json.Marshal`: no newline.
+    fn grpc_message<'a>(&self, message: &'a [u8]) -> &'a [u8] {
+        match self.codec {
+            Codec::Json => message.trim_ascii_end(),
+            Codec::Protobuf => message,
         }
     }
 
