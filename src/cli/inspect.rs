@@ -3,12 +3,11 @@
 //! the listing output formats.
 
 use super::args::{SchemaArgs, TargetArgs};
-use crate::client::{AttemptEvent, Client};
+use crate::client::AttemptEvent;
 use crate::protocol::CallError;
 use crate::schema::Schema;
 use anyhow::anyhow;
 use clap::ValueEnum;
-use prost_reflect::DynamicMessage;
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum ListFormat {
@@ -41,12 +40,6 @@ pub fn fetch_schema(
             }
         }
     }
-}
-
-/// Calls `Debug.<method>` on the target.
-pub fn call_debug(client: &mut Client, method: &str) -> anyhow::Result<DynamicMessage> {
-    let address = client.address().to_owned();
-    block_on(client.call_debug(method, &mut ignore)).map_err(|error| peer_error(error, &address))
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

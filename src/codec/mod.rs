@@ -156,6 +156,17 @@ pub fn to_json_value(message: &DynamicMessage) -> Result<serde_json::Value, Stri
         .map_err(|error| no_json_form(message, error))
 }
 
+/// The message as a JSON value in the display form, but with 64-bit integers as JSON
+/// numbers (figures a script does arithmetic on).
+pub fn to_json_value_with_numbers(message: &DynamicMessage) -> Result<serde_json::Value, String> {
+    message
+        .serialize_with_options(
+            serde_json::value::Serializer,
+            &display_json().stringify_64_bit_integers(false),
+        )
+        .map_err(|error| no_json_form(message, error))
+}
+
 /// The message as a JSON value in the wire form (what exec handlers read on stdin); fails
 /// as `encode` does.
 pub fn to_wire_json_value(message: &DynamicMessage) -> Result<serde_json::Value, String> {

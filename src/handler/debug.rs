@@ -73,13 +73,42 @@ impl DebugState {
         }
     }
 
+    /// go-micro's figures. Over JSON only v1's fields: go-micro's JSON readers refuse
+    /// fields their types lack, and v1's `StatsResponse` lacks `requests` and `errors`
+    /// (v2+ has them; over protobuf, where unknown fields are skipped, they go too).
     fn stats_reply(&self) -> Reply {
         let now = unix_seconds(SystemTime::now());
         let started = unix_seconds(self.stats.started);
-        let figures = self.stats.snapshot();
-        let requests: u64 = figures.iter().map(|figure| figure.requests).sum();
-        let errors: u64 = figures.iter().map(|figure| figure.errors).sum();
         let (memory, threads) = process_usage();
+        let value = json!({"timestamp": now, "started": started, "uptime": now.saturating_sub(started), "memory": memory,
+                           "threads": threads});
+        let descriptor = debug_message("StatsResponse");
+        let v1 = codec::from_json_value(&descriptor, &value).expect("stats match debug.proto");
+        let (requests, errors) = self.totals();
+        let mut full = v1.clone();
+        full.set_field_by_name("requests", prost_reflect::Value::U64(requests));
+        full.set_field_by_name("errors", prost_reflect::Value::U64(errors));
+        Reply::Encoded(Arc::new(crate::message::EncodedMessage {
+            json: codec::encode(codec::Codec::Json, &v1)
+                .expect("stats have a JSON form")
+                .into(),
+            protobuf: full.encode_to_vec().into(),
+            message: full,
+        }))
+    }
+
+    fn totals(&self) -> (u64, u64) {
+        let figures = self.stats.snapshot();
+        (
+            figures.iter().map(|figure| figure.requests).sum(),
+            figures.iter().map(|figure| figure.errors).sum(),
+        )
+    }
+
+    /// rmicro's figures per endpoint.
+    fn endpoint_stats_reply(&self) -> Reply {
+        let figures = self.stats.snapshot();
+        let (requests, errors) = self.totals();
         let endpoints: Vec<Value> = figures
             .iter()
             .map(|figure| {
@@ -87,10 +116,9 @@ impl DebugState {
                        "mean_ms": figure.mean_ms, "p50_ms": figure.p50_ms, "p99_ms": figure.p99_ms, "max_ms": figure.max_ms})
             })
             .collect();
-        let value = json!({"timestamp": now, "started": started, "uptime": now.saturating_sub(started), "memory": memory,
-                           "threads": threads, "requests": requests, "errors": errors, "endpoints": endpoints});
+        let value = json!({"requests": requests, "errors": errors, "endpoints": endpoints});
         Reply::Message(
-            codec::from_json_value(&debug_message("StatsResponse"), &value)
+            codec::from_json_value(&debug_message("EndpointStatsResponse"), &value)
                 .expect("stats match debug.proto"),
         )
     }
@@ -100,6 +128,7 @@ impl DebugState {
 enum DebugMethod {
     Health,
     Stats,
+    EndpointStats,
     Endpoints,
 }
 
@@ -113,6 +142,7 @@ impl DebugHandler {
         let method = match method.name() {
             "Health" => DebugMethod::Health,
             "Stats" => DebugMethod::Stats,
+            "EndpointStats" => DebugMethod::EndpointStats,
             "Endpoints" => DebugMethod::Endpoints,
             other => unreachable!("debug.proto has no method {other}"),
         };
@@ -125,6 +155,7 @@ impl Handler for DebugHandler {
         let reply = match self.method {
             DebugMethod::Health => self.state.health.clone(),
             DebugMethod::Stats => self.state.stats_reply(),
+            DebugMethod::EndpointStats => self.state.endpoint_stats_reply(),
             DebugMethod::Endpoints => self.state.endpoints.clone(),
         };
         Box::pin(std::future::ready(Ok::<Reply, Status>(reply)))

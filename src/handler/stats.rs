@@ -75,6 +75,9 @@ impl Stats {
                         .iter()
                         .map(|count| count.load(Ordering::Relaxed))
                         .collect();
+                    let max_ms = endpoint.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
+                    // A percentile is its bucket's midpoint, which can pass the largest
+                    // call seen: never more than the maximum.
                     EndpointFigures {
                         name: endpoint.name.clone(),
                         requests,
@@ -82,9 +85,9 @@ impl Stats {
                         mean_ms: endpoint.total_micros.load(Ordering::Relaxed) as f64
                             / requests as f64
                             / 1000.0,
-                        p50_ms: percentile(&counts, 0.50),
-                        p99_ms: percentile(&counts, 0.99),
-                        max_ms: endpoint.max_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+                        p50_ms: percentile(&counts, 0.50).min(max_ms),
+                        p99_ms: percentile(&counts, 0.99).min(max_ms),
+                        max_ms,
                     }
                 })
             })
@@ -159,5 +162,17 @@ mod tests {
             figures.p99_ms
         );
         assert_eq!(figures.max_ms, 100.0);
+    }
+
+    #[test]
+    fn no_percentile_exceeds_the_maximum() {
+        let stats = Stats::new(vec!["A.B".into()]);
+        for _ in 0..10 {
+            stats.record(0, Duration::from_micros(42_700), true);
+        }
+        let figures = &stats.snapshot()[0];
+        assert_eq!(figures.max_ms, 42.7);
+        assert!(figures.p50_ms <= figures.max_ms, "{}", figures.p50_ms);
+        assert!(figures.p99_ms <= figures.max_ms, "{}", figures.p99_ms);
     }
 }

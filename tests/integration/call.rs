@@ -349,7 +349,7 @@ fn timeout_exits_68_after_every_attempt() {
         .find(|e| e["endpoint"] == "Greeter.Hello")
         .unwrap()
         .clone();
-    assert_eq!(hello["requests"], "2", "{stats}");
+    assert_eq!(hello["requests"], 2, "{stats}");
 }
 
 #[test]

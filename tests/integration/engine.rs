@@ -389,7 +389,7 @@ fn a_cancelled_stream_stops_its_exec_handler_and_reflection_is_counted() {
         .find(|e| e["endpoint"] == "grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
         .unwrap_or_else(|| panic!("reflection is not in Debug.Stats: {stats}"))
         .clone();
-    assert_eq!(reflection["requests"], "1", "{stats}");
+    assert_eq!(reflection["requests"], 1, "{stats}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! replies the captured go-micro handlers made.
 
 use crate::captures::{captured, captures};
-use crate::support::{exchange, fixture, is_closed, read_response, Server};
+use crate::support::{assert_exit, exchange, fixture, is_closed, read_response, Server};
 use std::io::Write;
 use std::net::TcpStream;
 
@@ -292,4 +292,114 @@ fn mucp_streams_reach_stub_and_exec_handlers() {
         crate::support::assert_exit(&output, 0);
         assert_eq!(crate::support::stdout(&output), expected, "{handlers}");
     }
+}
+
+/// `Debug.Stats` as go-micro reads it: over JSON only the fields of go-micro v1's
+/// `StatsResponse` (its strict reader refuses others, f7-stats-json.txt), over protobuf
+/// v2+'s requests and errors too; rmicro's per-endpoint figures in `Debug.EndpointStats`.
+#[test]
+fn debug_stats_decode_with_go_micros_types() {
+    let server = Server::job(&[]);
+    assert_exit(&server.run(&["call", "Job.CreateJob"]), 0);
+    let request = captured("f7-stats-json.txt", 0, "C>S");
+    let reply = exchange(&mut server.connect(), &request);
+    let body = &reply[reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+    let stats: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let v1 = ["timestamp", "started", "uptime", "memory", "threads", "gc"];
+    for key in stats.as_object().unwrap().keys() {
+        assert!(
+            v1.contains(&key.as_str()),
+            "{key} is not go-micro v1's: {stats}"
+        );
+    }
+    assert!(
+        stats["timestamp"].is_u64() && stats["memory"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+    let shown = crate::support::json(&server.run(&["stats", "-o", "json"]));
+    let create = &shown["endpoints"][0];
+    assert_eq!(create["endpoint"], "Job.CreateJob", "{shown}");
+    assert_eq!(create["requests"], 1, "{shown}");
+    assert!(
+        create["p50Ms"].as_f64() <= create["maxMs"].as_f64(),
+        "{shown}"
+    );
+    assert!(shown["requests"].as_u64() >= Some(1), "{shown}");
+}
+
+/// Against a go-micro v1 server, `rmicro stats` shows what it reported, nothing more.
+#[test]
+fn stats_of_a_go_micro_server_show_only_what_it_reported() {
+    // go-micro v1's Debug.Stats (timestamp, started, uptime, memory, threads) in
+    // protobuf, and its router's answer for a method it lacks.
+    let stats: &[u8] =
+        b"\x08\xbd\xaf\xbb\xd8\x06\x10\xbb\xaf\xbb\xd8\x06\x18\x02\x20\x80\xe0\x9e\x04\x28\x03";
+    let answer = move |head: &str| -> Vec<u8> {
+        if head.contains("Micro-Endpoint: Debug.Stats") {
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/protobuf\r\n\r\n",
+                stats.len()
+            )
+            .into_bytes();
+            reply.extend_from_slice(stats);
+            reply
+        } else {
+            b"HTTP/1.1 200 OK\r\nMicro-Error: rpc: can't find method EndpointStats\r\nContent-Length: 0\r\n\r\n".to_vec()
+        }
+    };
+    for json_output in [true, false] {
+        let (address, served) = crate::support::peer(move |mut stream| {
+            let mut answered = 0;
+            while let Some(request) = read_request(&mut stream) {
+                if stream.write_all(&answer(&request)).is_err() {
+                    break;
+                }
+                answered += 1;
+            }
+            answered
+        });
+        let mut args = vec!["stats", "-a", &address];
+        if json_output {
+            args.extend(["-o", "json"]);
+        }
+        let output = crate::support::run(&args);
+        assert_exit(&output, 0);
+        let shown = crate::support::stdout(&output);
+        if json_output {
+            let value: serde_json::Value = serde_json::from_str(&shown).unwrap();
+            assert_eq!(value["uptime"], 2, "{value}");
+            assert_eq!(value["threads"], 3, "{value}");
+            assert!(
+                value.get("requests").is_none() && value.get("endpoints").is_none(),
+                "{value}"
+            );
+        } else {
+            assert!(
+                shown.contains("uptime 2s") && shown.contains("threads 3"),
+                "{shown}"
+            );
+            assert!(!shown.contains("requests"), "{shown}");
+        }
+        assert!(served.join().unwrap() >= 2);
+    }
+}
+
+/// One request's head (its body, if any, read and dropped); `None` at the end.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match std::io::Read::read(stream, &mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = text(&head);
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    std::io::Read::read_exact(stream, &mut body).ok()?;
+    Some(head)
 }

@@ -27,7 +27,7 @@ fn requests_seen(server: &Server, endpoint: &str) -> u64 {
         .iter()
         .find(|entry| entry["endpoint"] == endpoint)
         .unwrap_or_else(|| panic!("no {endpoint} in {stats}"));
-    found["requests"].as_str().unwrap().parse().unwrap()
+    found["requests"].as_u64().unwrap()
 }
 
 /// The `> attempt` lines of a `-v` call.

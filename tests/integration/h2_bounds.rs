@@ -117,13 +117,7 @@ fn calls_ended(server: &Server, endpoint: &str) -> (u64, u64) {
         .unwrap_or_else(|| panic!("no endpoints in {stats}"))
         .iter()
         .find(|entry| entry["endpoint"] == endpoint);
-    let number = |name: &str| {
-        found.map_or(0, |entry| {
-            entry[name]
-                .as_str()
-                .map_or(0, |number| number.parse().unwrap())
-        })
-    };
+    let number = |name: &str| found.map_or(0, |entry| entry[name].as_u64().unwrap_or(0));
     (number("requests"), number("errors"))
 }
 

@@ -127,8 +127,8 @@ fn stats_count_requests_errors_and_latency() {
             .cloned()
             .unwrap()
     };
-    assert_eq!(endpoint("Job.CreateJob")["requests"], "4");
-    assert_eq!(endpoint("Job.DeleteJob")["errors"], "1");
+    assert_eq!(endpoint("Job.CreateJob")["requests"], 4);
+    assert_eq!(endpoint("Job.DeleteJob")["errors"], 1);
     let create = endpoint("Job.CreateJob");
     let ms = |figure: &str| create[figure].as_f64().unwrap();
     assert!(ms("maxMs") >= 300.0, "{create}");
@@ -136,7 +136,7 @@ fn stats_count_requests_errors_and_latency() {
     // median, a stub answered at once, is below the slow call.
     assert!(ms("meanMs") >= 75.0, "{create}");
     assert!(ms("p50Ms") < ms("maxMs"), "{create}");
-    assert!(stats["memory"].as_str().unwrap().parse::<u64>().unwrap() > 1_000_000);
+    assert!(stats["memory"].as_u64().unwrap() > 1_000_000, "{stats}");
     let table = server.run(&["stats"]);
     assert_stdout_has(&table, "Job.CreateJob");
 }
