@@ -15,7 +15,8 @@ pub enum ListFormat {
     Json,
 }
 
-/// The local schema when schema flags are given and no server is; otherwise the server's,
+/// The local schema when schema flags are given and no server is, or when the server lists
+/// nothing itself (go-micro has no `Debug.Endpoints`); otherwise the server's,
 /// with its service record. With no target, the server is found in the registry as `call`
 /// finds it (the service offering `endpoint`, or the registry's one service).
 pub fn fetch_schema(
@@ -34,9 +35,19 @@ pub fn fetch_schema(
                 .map_err(|error| peer_error(error, &address))?;
             match (fetched, local) {
                 (Some((record, remote)), local) => Ok((local.unwrap_or(remote), Some(record))),
-                (None, _) => Err(anyhow!(
-                    "{address} has no Debug service, so it cannot list its endpoints (a go-micro service?); pass --proto or --descriptor-set to read a schema"
-                )),
+                // A go-micro service lists nothing itself: the schema given is the one.
+                (None, Some(local)) => Ok((local, None)),
+                (None, None) => {
+                    // go-micro v1–v4.7 has a Debug service, only without Endpoints.
+                    let debug = block_on(client.call_debug("Debug.Health", &mut ignore)).is_ok();
+                    Err(anyhow!(
+                        "{address} {}, so it cannot list its endpoints (a go-micro service?); pass --proto or --descriptor-set to read a schema",
+                        match debug {
+                            true => "has a Debug service but no Debug.Endpoints (go-micro's has Health and Stats only)",
+                            false => "has no Debug service",
+                        }
+                    ))
+                }
             }
         }
     }

@@ -403,3 +403,53 @@ fn read_request(stream: &mut TcpStream) -> Option<String> {
     std::io::Read::read_exact(stream, &mut body).ok()?;
     Some(head)
 }
+
+/// A go-micro v1 service's Debug handler, on every connection: Health and Stats, no
+/// Endpoints (go-micro's router answers with its plain-text error).
+fn go_micro_v1_debug() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                while let Some(head) = read_request(&mut stream) {
+                    let reply: &[u8] = if head.contains("Micro-Endpoint: Debug.Health") {
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Type: application/protobuf\r\n\r\n\x0a\x02ok"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\nMicro-Error: rpc: can't find method Endpoints\r\nContent-Length: 0\r\n\r\n"
+                    };
+                    if stream.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn list_and_describe_a_go_micro_service_with_the_schema_given() {
+    let address = go_micro_v1_debug();
+    let proto = captures().join("schema/job.proto");
+    let proto = proto.to_string_lossy();
+    let listed = crate::support::run(&["list", "-a", &address, "--proto", &proto, "-o", "json"]);
+    assert_exit(&listed, 0);
+    let rows = crate::support::json(&listed);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|row| row["endpoint"] == "Job.CreateJob"),
+        "{rows}"
+    );
+    let described =
+        crate::support::run(&["describe", "job.Task", "-a", &address, "--proto", &proto]);
+    assert_exit(&described, 0);
+    crate::support::assert_stdout_has(&described, "cronexpr");
+    let refused = crate::support::run(&["list", "-a", &address]);
+    assert_exit(&refused, 1);
+    crate::support::assert_stderr_has(&refused, "has a Debug service but no Debug.Endpoints");
+    crate::support::assert_stderr_has(&refused, "pass --proto or --descriptor-set");
+}
