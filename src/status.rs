@@ -253,8 +253,14 @@ mod tests {
 
     /// README "Exit codes": every go-micro code it names, as `from_http` reads it and as
     /// it arrives in a `Micro-Error` (the path `rmicro call` takes).
-    const README_TABLE: [(i64, Code); 15] = [
+    const README_TABLE: [(i64, Code); 21] = [
         (400, Code::InvalidArgument),
+        (402, Code::FailedPrecondition),
+        (405, Code::Unimplemented),
+        (410, Code::FailedPrecondition),
+        (415, Code::FailedPrecondition),
+        (418, Code::FailedPrecondition),
+        (422, Code::FailedPrecondition),
         (401, Code::Unauthenticated),
         (403, Code::PermissionDenied),
         (404, Code::NotFound),
@@ -279,10 +285,9 @@ mod tests {
             let status = Status::from_micro_error(&error);
             assert_eq!((status.code, status.micro_code()), (code, http as u16));
         }
-        // Codes the README does not name: 405 is Unimplemented, another 4xx a
-        // FailedPrecondition (the client's fault, not a retryable one), the rest Unknown.
-        assert_eq!(Code::from_http(405), Code::Unimplemented);
-        for http in [402, 410, 418, 422, 498] {
+        // Every other 4xx is a FailedPrecondition (the client's fault, not a retryable
+        // one), the rest Unknown.
+        for http in [498, 451] {
             assert_eq!(Code::from_http(http), Code::FailedPrecondition, "{http}");
         }
         for http in [-1, 0, 100, 302, 399, 505, 599, 600] {
