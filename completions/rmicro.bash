@@ -85,7 +85,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__call)
-            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --content-type --rpc-header --max-time --retries --retry-on --compress --backoff --output --verbose --batch --concurrency --help"
+            opts="-d -I -a -H -o -v -h --data --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --max-message-size --content-type --rpc-header --max-time --retries --retry-on --compress --backoff --output --verbose --batch --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,8 +175,12 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --content-type)
-                    COMPREPLY=($(compgen -W "json protobuf" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "json protobuf json-rpc proto-rpc octet-stream grpc grpc+proto grpc+json" -- "${cur}"))
                     return 0
                     ;;
                 --rpc-header)
@@ -237,7 +241,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__describe)
-            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --output --help"
+            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --max-message-size --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,6 +323,10 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-message-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -335,7 +343,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__health)
-            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --wait --output --help"
+            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --max-message-size --wait --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +406,10 @@ _rmicro() {
                     return 0
                     ;;
                 --reflect-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-message-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -547,7 +559,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__list)
-            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --watch --output --help"
+            opts="-I -a -H -o -h --proto --import-path --descriptor-set --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --max-message-size --watch --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -626,6 +638,10 @@ _rmicro() {
                     return 0
                     ;;
                 --reflect-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-message-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -751,7 +767,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__stats)
-            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --output --help"
+            opts="-a -H -o -h --address --protocol --timeout --dial-timeout --service --selector --registry --cacert --cert --key --insecure --authority --header --reflect-header --max-message-size --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -814,6 +830,10 @@ _rmicro() {
                     return 0
                     ;;
                 --reflect-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-message-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -76,8 +76,15 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l key -d 'The PEM p
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC)' -r -f -a "json\t''
-protobuf\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC). Over mucp also go-micro\'s other codecs: json-rpc and proto-rpc (the legacy envelopes), grpc, grpc+proto and grpc+json (gRPC framing in the body), octet-stream (raw protobuf)' -r -f -a "json\t''
+protobuf\t''
+json-rpc\t''
+proto-rpc\t''
+octet-stream\t''
+grpc\t''
+grpc+proto\t''
+grpc+json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l rpc-header -d 'Metadata for the call only, not for reflection (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l max-time -d 'One bound on the whole call, every attempt and backoff included (exit 68 when it runs out); --timeout bounds each attempt' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l retries -d 'Extra attempts on timeouts, code 500 and connection failures (go-micro\'s default: 1); over gRPC on Unavailable and connection failures' -r
@@ -110,6 +117,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l key -d 'The PEM p
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
@@ -132,6 +140,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l key -d 'The P
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
@@ -150,6 +159,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l key -d 'The PEM
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -l wait -d 'Keep trying until the server is healthy or this much time has passed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s o -l output -d 'With --service: table (the default) or json' -r -f -a "table\t''
 json\t''"
@@ -169,6 +179,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l key -d 'The PEM 
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d 'table (the default) or json' -r -f -a "table\t''
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
