@@ -5,8 +5,9 @@
   `rmicro serve --registry mdns` a unicast reply with the question echoed and the PTR,
   SRV, TXT (go-micro's zlib+hex encoding) and A records of the node; `_services.micro.`
   lists the service.
-- dnspython as a listener on 5353: the unsolicited announcement at start and the
-  goodbye (TTL 0) on SIGTERM.
+- dnspython as a listener on 5353: the unsolicited announcements at start (three, each
+  packet ending with the node's TXT, as go-micro's watcher needs) and the goodbye (TTL 0)
+  on SIGTERM.
 - dnspython as a go-micro-style responder (the records and header go-micro's
   internal/util/mdns server and zone build, one responder per record set as go-micro
   runs them): `rmicro list --registry mdns` finds the service, its node and endpoint.
@@ -304,12 +305,15 @@ class DnspythonAsksRmicro(MdnsTest):
 
 
 class DnspythonHearsAnnouncements(MdnsTest):
-    """The unsolicited responses rmicro serve multicasts at start and on SIGTERM."""
+    """The unsolicited responses rmicro serve multicasts at start and on SIGTERM, read as
+    go-micro's watcher reads them (internal/util/mdns client.go, messageToEntry): one entry
+    per packet, the entry of the packet's last record, complete with an address, a port
+    and TXT; its TTL that last record's."""
 
-    def await_ptr(self, sock, service, instance, deadline, goodbye):
-        """The first response before the deadline with the node's PTR at TTL 0 (goodbye)
-        or above 0; fails with what was heard otherwise."""
-        heard = []
+    def await_entry(self, sock, service, instance, deadline, goodbye):
+        """The packets before the deadline whose last record is the node's TXT, at TTL 0
+        (goodbye) or above; fails with what was heard when none came."""
+        heard, found = [], []
         while (received := receive(sock, deadline)) is not None:
             wire, sender = received
             try:
@@ -317,14 +321,22 @@ class DnspythonHearsAnnouncements(MdnsTest):
             except Exception as error:  # another host's malformed packet
                 heard.append(f"{sender}: undecodable ({error}) {wire.hex()}")
                 continue
-            if not message.flags & dns.flags.QR:
+            if not message.flags & dns.flags.QR or not message.answer:
                 continue  # a query
             heard.append(f"{sender}: {message.to_text()}")
-            for target, ttl in ptr_records(message, f"{service}.micro."):
-                if target == instance and (ttl == 0) == goodbye:
-                    return message
-        kind = "goodbye (TTL 0)" if goodbye else "announcement (TTL > 0)"
-        self.fail(f"no {kind} for {instance}; heard:\n" + "\n".join(heard))
+            last = message.answer[-1]
+            if (
+                last.name == dns.name.from_text(instance)
+                and last.rdtype == dns.rdatatype.TXT
+                and (last.ttl == 0) == goodbye
+            ):
+                found.append((time.monotonic(), message))
+                if goodbye:
+                    break
+        if not found:
+            kind = "goodbye (TTL 0)" if goodbye else "announcement (TTL > 0)"
+            self.fail(f"no {kind} ending with {instance}'s TXT; heard:\n" + "\n".join(heard))
+        return found
 
     def test_announcement_and_goodbye(self):
         listener = group_socket(self.interface_address)
@@ -334,14 +346,25 @@ class DnspythonHearsAnnouncements(MdnsTest):
         port = int(server.address.rsplit(":", 1)[1])
         instance = f"{node_id}.{service}.micro."
 
-        hello = self.await_ptr(listener, service, instance, time.monotonic() + 3, goodbye=False)
+        # go-micro's responder announces three times, one then two seconds apart.
+        announcements = self.await_entry(
+            listener, service, instance, time.monotonic() + 4.5, goodbye=False
+        )
+        self.assertGreaterEqual(len(announcements), 3, "three announcements")
+        self.assertGreaterEqual(announcements[2][0] - announcements[0][0], 2.5)
+        hello = announcements[0][1]
         self.assertEqual(hello.id, 0, "multicast responses carry id 0")
-        self.assertTrue(hello.flags & dns.flags.AA)
         (srv_rrset,) = rrsets(hello, instance, dns.rdatatype.SRV)
         self.assertEqual(list(srv_rrset)[0].port, port)
         self.assertGreater(srv_rrset.ttl, 0)
+        target = list(srv_rrset)[0].target
+        self.assertTrue(rrsets(hello, target.to_text(), dns.rdatatype.A), hello.to_text())
         (txt_rrset,) = rrsets(hello, instance, dns.rdatatype.TXT)
         self.assertEqual(decode_txt([s.decode() for s in list(txt_rrset)[0].strings])["Service"], service)
+        self.assertFalse(
+            [rrset for rrset in hello.answer if "_services" in rrset.name.to_text()],
+            f"the node's packet holds the node's records only: {hello.to_text()}",
+        )
 
         # One RPC first: its reply means the accept loop is running, and with it the
         # SIGTERM handler, which rmicro installs only then — after `listening on` and the
@@ -351,7 +374,7 @@ class DnspythonHearsAnnouncements(MdnsTest):
         self.assertEqual(json.loads(result.stdout), {"msg": "Hello John"})
         server.proc.send_signal(signal.SIGTERM)
         self.assertEqual(server.proc.wait(timeout=15), 0, "rmicro serve exits 0 on SIGTERM")
-        bye = self.await_ptr(listener, service, instance, time.monotonic() + 3, goodbye=True)
+        ((_, bye),) = self.await_entry(listener, service, instance, time.monotonic() + 3, goodbye=True)
         self.assertEqual(bye.id, 0)
         for rrset in bye.answer:
             self.assertEqual(rrset.ttl, 0, f"every goodbye record has TTL 0: {bye.to_text()}")
