@@ -466,3 +466,54 @@ fn go_micros_other_codecs_match_go_micro_clients() {
         );
     }
 }
+
+/// After rmicro's EOS, go-micro's server ends a stream in one of two ways besides its
+/// own EOS: the handler returned the `io.EOF` its `Recv` gave (the error text `EOF`), or
+/// the connection closes. Either is the stream's end, not a failure.
+#[test]
+fn a_stream_ends_cleanly_when_go_micro_answers_our_end_with_eof_or_a_close() {
+    let replies = split_raw(&captured("baseline-gm-gm.txt", 3, "S>C"));
+    for closes in [false, true] {
+        let first = replies[0].clone();
+        let (address, served) = peer(move |mut stream| {
+            let _header = read_response(&mut stream);
+            let _m0 = read_response(&mut stream);
+            stream.write_all(&first).unwrap();
+            let end = String::from_utf8_lossy(&read_response(&mut stream)).into_owned();
+            if !closes {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nMicro-Error: EOF\r\nMicro-Stream: 0\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest);
+            }
+            end
+        });
+        let schema = captures().join("schema/job-stream.proto");
+        let output = crate::support::output_with_stdin(
+            {
+                let mut command = crate::support::rmicro();
+                command.args([
+                    "call",
+                    "Job.Watch",
+                    "-d",
+                    "@-",
+                    "-a",
+                    &address,
+                    "-o",
+                    "json",
+                ]);
+                command.arg("--proto").arg(&schema);
+                command
+            },
+            b"{\"name\":\"m0\"}\n",
+        );
+        assert_exit(&output, 0);
+        assert_eq!(
+            stdout(&output),
+            "{\"msg\":\"watch m0\"}\n",
+            "closes: {closes}"
+        );
+        assert!(served.join().unwrap().contains("Micro-Error: EOS"));
+    }
+}

@@ -353,6 +353,12 @@ impl StreamCall {
             Err(ReadError::Malformed(_)) => {
                 return Err(foreign_reply(self.connection.unconsumed(), "HTTP/1.1"))
             }
+            // A server may close once our requests have ended (go-micro v5.1+ does on an
+            // EOS it no longer expects): the stream is over.
+            Err(ReadError::Closed) if self.sent_end && self.outgoing.is_empty() => {
+                self.ended = true;
+                return Ok(None);
+            }
             Err(ReadError::Closed) => {
                 return Err(CallError::Transport(
                     "the connection closed before the stream's end came".into(),
@@ -374,6 +380,12 @@ impl StreamCall {
         }
         match reply.header("Micro-Error").filter(|value| !value.is_empty()) {
             Some("EOS") => {
+                self.ended = true;
+                Ok(None)
+            }
+            // A go-micro handler that returns the `io.EOF` its `Recv` gave it after our
+            // EOS: its server sends the error's text, which is our own end coming back.
+            Some("EOF") if self.sent_end => {
                 self.ended = true;
                 Ok(None)
             }
