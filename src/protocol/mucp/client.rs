@@ -9,9 +9,9 @@
 //! HTTP/1.1 message with `Micro-Stream`, requests and replies both ways at once, the ends
 //! marked with `Micro-Error: EOS`.
 
+use crate::codec::Codec;
 use crate::protocol::caller::OneMessage;
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
-use crate::codec::Codec;
 use crate::protocol::Socket;
 use crate::protocol::{
     dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial,
@@ -211,6 +211,8 @@ async fn exchange_on(
 }
 
 /// A mucp call in flight: unary, or a go-micro stream.
+// A unary call, the common case, is kept inline; a stream, rarer and larger, is boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum MucpStream {
     Unary(UnaryCall),
     Stream(Box<StreamCall>),
@@ -314,7 +316,11 @@ impl StreamCall {
     fn queue(&mut self, body: &[u8], end: bool) {
         self.outgoing
             .extend_from_slice(&request_head(&self.host, body.len()));
-        let lines = if end { &self.end_lines } else { &self.header_lines };
+        let lines = if end {
+            &self.end_lines
+        } else {
+            &self.header_lines
+        };
         self.outgoing.extend_from_slice(lines.as_bytes());
         self.outgoing.extend_from_slice(body);
     }
@@ -378,7 +384,10 @@ impl StreamCall {
         if self.headers.is_empty() {
             self.headers = reply.headers.clone();
         }
-        match reply.header("Micro-Error").filter(|value| !value.is_empty()) {
+        match reply
+            .header("Micro-Error")
+            .filter(|value| !value.is_empty())
+        {
             Some("EOS") => {
                 self.ended = true;
                 Ok(None)
