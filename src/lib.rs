@@ -1,8 +1,8 @@
 //! rmicro: call, serve and inspect go-micro and gRPC services.
 //!
 //! Layers, top to bottom (a module only uses those below it; see DESIGN.md): `cli`,
-//! `output`, `server`, `client`, `handler`, `protocol`, `codec`, `schema`, `status` and
-//! `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
+//! `output`, `server`, `client`, `handler`, `protocol`, `codec`, `schema`, `status`,
+//! `template` and `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
 
 pub mod cli;
 pub mod client;
@@ -18,3 +18,4 @@ pub mod registry;
 pub mod schema;
 pub mod server;
 pub mod status;
+pub mod template;
