@@ -24,9 +24,20 @@ impl Metadata {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Sets a name's one value, replacing those it had.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let name = name.into();
+        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
+        self.0.push((name, value.into()));
+    }
+
     /// Appends a pair (several values per name are kept, in order).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -74,6 +85,64 @@ pub struct Request {
     pub metadata: Metadata,
     pub body: DynamicMessage,
     pub deadline: Option<Instant>,
+    pub context: CallContext,
+}
+
+/// How a call came in, and what its reply carries besides its messages: the same for
+/// every turn of a stream.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    /// The front end that carried it: `mucp`, `jsonrpc`, `grpc`, `connect` or `grpc-web`.
+    pub protocol: &'static str,
+    /// The request's compression: `identity` or `gzip`.
+    pub encoding: &'static str,
+    pub reply: ReplyExtras,
+}
+
+impl CallContext {
+    pub fn new(protocol: &'static str, encoding: &'static str) -> CallContext {
+        CallContext {
+            protocol,
+            encoding,
+            reply: ReplyExtras::default(),
+        }
+    }
+}
+
+/// The reply's headers, trailers and compression, set by the handler while it answers
+/// and read by the front end: headers and compression when the first message (or the
+/// error) goes out, trailers at the end. Protocols without trailers (mucp) send only
+/// the headers; JSON-RPC sends neither.
+#[derive(Clone, Debug, Default)]
+pub struct ReplyExtras(Arc<std::sync::Mutex<Extras>>);
+
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    pub headers: Metadata,
+    pub trailers: Metadata,
+    /// `Some(true)` gzips the replies, `Some(false)` never does; `None` follows the
+    /// request (gRPC) or the protocol's default.
+    pub gzip: Option<bool>,
+}
+
+impl ReplyExtras {
+    /// Changes the extras (a handler adding its headers).
+    pub fn update(&self, change: impl FnOnce(&mut Extras)) {
+        change(
+            &mut self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+    }
+
+    /// What the handler has set so far.
+    pub fn get(&self) -> Extras {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
 }
 
 /// A call whose requests or replies stream (gRPC): requests arrive on `requests` until
@@ -88,6 +157,7 @@ pub struct StreamCall {
     pub replies: tokio::sync::mpsc::Sender<Reply>,
     /// Becomes true when the server begins to shut down (health's Watch says so).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub context: CallContext,
 }
 
 /// A reply message: built per request, or encoded once at start-up (static stubs).

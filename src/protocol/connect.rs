@@ -15,7 +15,7 @@
 //! arrive.
 
 use crate::codec::{self, details, Codec};
-use crate::message::Request;
+use crate::message::{CallContext, Extras, Metadata, Request};
 use crate::protocol::{caller_metadata, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
@@ -51,12 +51,24 @@ pub fn stream_content_type(codec: Codec) -> &'static str {
 }
 
 /// The end-of-stream message of the streaming form: flag 0x02, then `{}` for success
-/// or `{"error":{…}}`.
-pub fn end_of_stream(result: &Result<(), Status>) -> Bytes {
-    let json = match result {
+/// or `{"error":{…}}`, with the handler's trailers as `"metadata"`.
+pub fn end_of_stream(result: &Result<(), Status>, trailers: &Metadata) -> Bytes {
+    let mut json = match result {
         Ok(()) => serde_json::json!({}),
         Err(status) => serde_json::json!({ "error": error_json(status) }),
     };
+    let mut metadata = serde_json::Map::new();
+    for (name, value) in trailers.iter() {
+        let values = metadata
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(values) = values {
+            values.push(value.into());
+        }
+    }
+    if !metadata.is_empty() {
+        json["metadata"] = serde_json::Value::Object(metadata);
+    }
     let body = json.to_string();
     let mut message = Vec::with_capacity(5 + body.len());
     message.push(0x02);
@@ -137,6 +149,9 @@ pub struct ConnectReply {
     pub body: Bytes,
     /// More headers (CORS, `Allow`).
     pub headers: Vec<(&'static str, String)>,
+    /// The handler's headers, its trailers among them as `Trailer-` headers (the unary
+    /// form's trailers).
+    pub handler_headers: Vec<(String, String)>,
 }
 
 impl ConnectReply {
@@ -146,7 +161,37 @@ impl ConnectReply {
             content_type: "application/json",
             body: error_json(status).to_string().into(),
             headers: Vec::new(),
+            handler_headers: Vec::new(),
         }
+    }
+
+    /// The handler's headers and trailers, added to the reply, and its body gzipped
+    /// when the handler asks for it.
+    fn with_extras(mut self, extras: &Extras) -> ConnectReply {
+        if extras.gzip == Some(true) && self.status == 200 {
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            if encoder.write_all(&self.body).is_ok() {
+                if let Ok(gzipped) = encoder.finish() {
+                    self.body = gzipped.into();
+                    self.headers.push(("content-encoding", "gzip".into()));
+                }
+            }
+        }
+        self.handler_headers.extend(
+            extras
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        self.handler_headers.extend(
+            extras
+                .trailers
+                .iter()
+                .map(|(name, value)| (format!("trailer-{name}"), value.to_owned())),
+        );
+        self
     }
 
     /// A request whose content type the Connect front end does not serve (415), or
@@ -164,6 +209,7 @@ impl ConnectReply {
                 "unsupported Content-Type {content_type:?}: the Connect protocol takes application/json or application/proto (unary), application/connect+proto or +json (streams); gRPC application/grpc; gRPC-Web application/grpc-web(-text)"
             )),
             headers: Vec::new(),
+            handler_headers: Vec::new(),
         }
     }
 
@@ -182,6 +228,12 @@ impl ConnectReply {
         for (name, value) in &self.headers {
             out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
+        write_http1_headers(
+            out,
+            self.handler_headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.body);
     }
@@ -189,13 +241,14 @@ impl ConnectReply {
 
 /// Serves one unary request.
 pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> ConnectReply {
+    let context = CallContext::new("connect", encoding_of(request.header("content-encoding")));
     if request.method == "GET" {
-        return serve_get(dispatch, &request).await;
+        return serve_get(dispatch, &request, context).await;
     }
     let Some(codec) = codec_of(request.content_type) else {
         return ConnectReply::unsupported(request.content_type);
     };
-    match call(dispatch, &request, codec).await {
+    let reply = match call(dispatch, &request, codec, context.clone()).await {
         Ok(body) => ConnectReply {
             status: 200,
             content_type: match codec {
@@ -204,8 +257,38 @@ pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> Co
             },
             body,
             headers: Vec::new(),
+            handler_headers: Vec::new(),
         },
         Err(status) => ConnectReply::error(&status),
+    };
+    reply.with_extras(&context.reply.get())
+}
+
+/// A request's compression as handlers are told it.
+pub fn encoding_of(header: Option<&str>) -> &'static str {
+    match header {
+        Some("gzip") => "gzip",
+        _ => "identity",
+    }
+}
+
+/// Writes each `name: value` line of a handler's headers, leaving out any that could
+/// break the head (an exec handler's, not checked at start-up).
+pub fn write_http1_headers<'a>(
+    out: &mut Vec<u8>,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    for (name, value) in headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || http::HeaderValue::from_str(value).is_err()
+        {
+            tracing::warn!("reply header {name:?} is not a valid HTTP field; left out");
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -213,7 +296,11 @@ pub async fn serve<D: Dispatch>(dispatch: &D, request: ConnectRequest<'_>) -> Co
 /// NO_SIDE_EFFECTS`): `?encoding=json|proto&message=…`, the message percent-encoded, or
 /// URL-safe base64 with `base64=1`, gzipped with `compression=gzip`; `connect=v1` may
 /// come too. Other methods are answered 405, as connect-go does.
-async fn serve_get<D: Dispatch>(dispatch: &D, request: &ConnectRequest<'_>) -> ConnectReply {
+async fn serve_get<D: Dispatch>(
+    dispatch: &D,
+    request: &ConnectRequest<'_>,
+    context: CallContext,
+) -> ConnectReply {
     let query = request.query.unwrap_or("");
     let codec = match query_param(query, "encoding").as_deref() {
         Some(b"json") => Codec::Json,
@@ -278,11 +365,12 @@ async fn serve_get<D: Dispatch>(dispatch: &D, request: &ConnectRequest<'_>) -> C
                 metadata: caller_metadata(request.headers.iter().copied(), &RESERVED),
                 body,
                 deadline: request.deadline()?,
+                context: context.clone(),
             })
             .await?;
         codec::encode_reply(codec, &reply).map_err(Status::internal)
     };
-    match get.await {
+    let reply = match get.await {
         Ok(body) => ConnectReply {
             status: 200,
             content_type: match codec {
@@ -291,9 +379,11 @@ async fn serve_get<D: Dispatch>(dispatch: &D, request: &ConnectRequest<'_>) -> C
             },
             body,
             headers: Vec::new(),
+            handler_headers: Vec::new(),
         },
         Err(status) => ConnectReply::error(&status),
-    }
+    };
+    reply.with_extras(&context.reply.get())
 }
 
 /// Whether a method is marked `option idempotency_level = NO_SIDE_EFFECTS`.
@@ -341,6 +431,7 @@ async fn call<D: Dispatch>(
     dispatch: &D,
     request: &ConnectRequest<'_>,
     codec: Codec,
+    context: CallContext,
 ) -> Result<Bytes, Status> {
     if request.method != "POST" {
         return Err(Status::new(
@@ -378,6 +469,7 @@ async fn call<D: Dispatch>(
             metadata,
             body: message,
             deadline,
+            context,
         })
         .await?;
     codec::encode_reply(codec, &reply).map_err(Status::internal)

@@ -7,7 +7,7 @@
 //! and gRPC-Web, as browsers send them: the whole request body first) is here.
 
 use crate::codec::{self, Codec};
-use crate::message::{Reply, Request, StreamCall};
+use crate::message::{CallContext, Extras, Metadata, Reply, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::grpc::{self, Deframer};
 use crate::protocol::{caller_metadata, route, Dispatch};
@@ -59,6 +59,15 @@ impl Wire {
             return Some((codec, Wire::Grpc));
         }
         connect::stream_codec_of(media).map(|codec| (codec, Wire::Connect))
+    }
+
+    /// The protocol as handlers are told it (`RMICRO_PROTOCOL`, the journal).
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Wire::Grpc => "grpc",
+            Wire::Connect => "connect",
+            Wire::GrpcWeb { .. } => "grpc-web",
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -141,13 +150,13 @@ impl Wire {
         }
     }
 
-    /// The last envelope of a reply body, carrying the call's status; `None` in gRPC,
-    /// whose status goes in HTTP/2 trailers.
-    pub fn ending(self, result: &Result<(), Status>) -> Option<Bytes> {
+    /// The last envelope of a reply body, carrying the call's status and the handler's
+    /// trailers; `None` in gRPC, whose status goes in HTTP/2 trailers.
+    pub fn ending(self, result: &Result<(), Status>, trailers: &Metadata) -> Option<Bytes> {
         match self {
             Wire::Grpc => None,
-            Wire::Connect => Some(connect::end_of_stream(result)),
-            Wire::GrpcWeb { .. } => Some(grpc_web_trailers(result)),
+            Wire::Connect => Some(connect::end_of_stream(result, trailers)),
+            Wire::GrpcWeb { .. } => Some(grpc_web_trailers(result, trailers)),
         }
     }
 
@@ -182,12 +191,20 @@ fn grpc_web_codec(media: &str, base: &str) -> Option<Codec> {
 
 /// gRPC-Web's trailer envelope: flag 0x80, then the status fields as an HTTP/1 header
 /// block (lower-case names, CRLF after each).
-pub fn grpc_web_trailers(result: &Result<(), Status>) -> Bytes {
+pub fn grpc_web_trailers(result: &Result<(), Status>, trailers: &Metadata) -> Bytes {
     let mut block = String::new();
-    for (name, value) in grpc::status_fields(result) {
+    let valid = trailers.iter().filter(|(name, value)| {
+        http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && http::HeaderValue::from_str(value).is_ok()
+    });
+    for (name, value) in valid.chain(
+        grpc::status_fields(result)
+            .iter()
+            .map(|(name, value)| (*name, value.as_str())),
+    ) {
         block.push_str(name);
         block.push(':');
-        block.push_str(&value);
+        block.push_str(value);
         block.push_str("\r\n");
     }
     let mut envelope = Vec::with_capacity(5 + block.len());
@@ -265,20 +282,18 @@ where
 {
     use tokio::io::AsyncWriteExt;
     let gzip = request.header(wire.encoding_header()) == Some("gzip");
-    let mut head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
-        wire.content_type(codec)
-    );
-    if gzip {
-        head.push_str(&format!("{}: gzip\r\n", wire.encoding_header()));
-    }
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    out.write_all(head.as_bytes()).await?;
-    let reply = Replying { codec, wire, gzip };
-    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping) {
+    let context = CallContext::new(wire.protocol(), if gzip { "gzip" } else { "identity" });
+    let extras = context.reply.clone();
+    // The head goes out with the first reply (or the ending), once the handler has set
+    // its headers and compression.
+    let mut reply = Replying {
+        codec,
+        wire,
+        gzip,
+        head: Some(extra),
+        extras: extras.clone(),
+    };
+    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping, context) {
         Err(status) => Err(status),
         Ok(Prepared::Unary(call)) => match dispatch.call(call).await {
             Ok(answer) => reply.write(out, &answer).await?,
@@ -309,27 +324,57 @@ where
             }
         }
     };
-    if let Some(ending) = wire.ending(&result) {
+    reply.head(out).await?;
+    if let Some(ending) = wire.ending(&result, &extras.get().trailers) {
         write_chunk(out, &wire.encode(ending)).await?;
     }
     out.write_all(b"0\r\n\r\n").await
 }
 
 /// How replies are written on an HTTP/1.1 response.
-struct Replying {
+struct Replying<'a> {
     codec: Codec,
     wire: Wire,
     gzip: bool,
+    /// The head's extra headers (CORS) until the head is sent.
+    head: Option<&'a [(&'a str, String)]>,
+    extras: crate::message::ReplyExtras,
 }
 
-impl Replying {
+impl Replying<'_> {
+    /// Sends the head unless it has gone: the handler's headers and compression are
+    /// known by then.
+    async fn head<W: tokio::io::AsyncWrite + Unpin>(&mut self, out: &mut W) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let Some(extra) = self.head.take() else {
+            return Ok(());
+        };
+        let extras: Extras = self.extras.get();
+        self.gzip = extras.gzip.unwrap_or(self.gzip);
+        let mut head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\n",
+            self.wire.content_type(self.codec)
+        );
+        if self.gzip {
+            head.push_str(&format!("{}: gzip\r\n", self.wire.encoding_header()));
+        }
+        for (name, value) in extra {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let mut head = head.into_bytes();
+        connect::write_http1_headers(&mut head, extras.headers.iter());
+        head.extend_from_slice(b"\r\n");
+        out.write_all(&head).await
+    }
+
     /// One reply as a chunk holding its envelope; the inner error when it cannot be
     /// encoded.
     async fn write<W: tokio::io::AsyncWrite + Unpin>(
-        &self,
+        &mut self,
         out: &mut W,
         reply: &Reply,
     ) -> std::io::Result<Result<(), Status>> {
+        self.head(out).await?;
         match codec::encode_reply(self.codec, reply) {
             Ok(body) => {
                 let envelope = self.wire.encode(grpc::frame(&body, self.gzip));
@@ -368,6 +413,7 @@ fn prepare<D: Dispatch>(
     wire: Wire,
     gzip: bool,
     stopping: tokio::sync::watch::Receiver<bool>,
+    context: CallContext,
 ) -> Result<Prepared, Status> {
     if request.method != "POST" {
         return Err(Status::new(
@@ -424,6 +470,7 @@ fn prepare<D: Dispatch>(
             metadata,
             body,
             deadline,
+            context,
         }));
     }
     let (sender, requests) = tokio::sync::mpsc::channel(messages.len().max(1));
@@ -438,6 +485,7 @@ fn prepare<D: Dispatch>(
         requests,
         replies,
         stopping,
+        context,
     };
     Ok(Prepared::Stream(call, receiver))
 }
@@ -474,7 +522,10 @@ mod tests {
 
     #[test]
     fn grpc_web_trailers_are_a_header_block_in_an_envelope() {
-        let ending = grpc_web_trailers(&Err(Status::new(Code::NotFound, "no 100%")));
+        let ending = grpc_web_trailers(
+            &Err(Status::new(Code::NotFound, "no 100%")),
+            &Metadata::new(),
+        );
         assert_eq!(ending[0], GRPC_WEB_TRAILERS);
         let block = &ending[5..];
         assert_eq!(

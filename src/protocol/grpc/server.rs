@@ -17,7 +17,7 @@
 
 use super::{frame, send_data, status_fields, Deframer};
 use crate::codec::{self, Codec};
-use crate::message::{Endpoint, Metadata, Request, StreamCall};
+use crate::message::{CallContext, Endpoint, Metadata, ReplyExtras, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::wire::{BodyDecoder, Wire};
@@ -261,14 +261,17 @@ async fn serve_stream<D: Dispatch>(
     };
     let encoding = header(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
+    let context = CallContext::new(wire.protocol(), if gzip { "gzip" } else { "identity" });
     let mut exchange = Exchange {
         respond,
         codec,
         wire,
-        // Replies are compressed as the request was, as grpc-go does.
+        // Replies are compressed as the request was, as grpc-go does, unless the
+        // handler says otherwise.
         gzip,
         body: None,
         extra,
+        extras: context.reply.clone(),
     };
     let deadline = wire.timeout(header);
     let result = match (encoding, deadline) {
@@ -284,6 +287,7 @@ async fn serve_stream<D: Dispatch>(
                 metadata: metadata_of(&parts.headers, wire.reserved()),
                 deadline: timeout.map(|timeout| Instant::now() + timeout),
                 incoming,
+                context,
             };
             call.serve(dispatch.as_ref(), &mut exchange, stopped).await
         }
@@ -304,6 +308,7 @@ struct Call<'a> {
     metadata: Metadata,
     deadline: Option<Instant>,
     incoming: Incoming,
+    context: CallContext,
 }
 
 impl Call<'_> {
@@ -336,6 +341,7 @@ impl Call<'_> {
             metadata: self.metadata,
             body,
             deadline: self.deadline,
+            context: self.context,
         };
         // A caller that resets the stream (or whose connection ends) drops the call.
         let reply = tokio::select! {
@@ -376,6 +382,7 @@ impl Call<'_> {
             requests,
             replies,
             stopping,
+            context: self.context,
         });
         let handling = async {
             tokio::pin!(calling, reading);
@@ -478,7 +485,14 @@ async fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::C
     for (name, value) in &reply.headers {
         response = response.header(*name, value);
     }
-    let response = response.body(()).expect("a valid response");
+    let mut response = response.body(()).expect("a valid response");
+    add_headers(
+        response.headers_mut(),
+        reply
+            .handler_headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     if let Ok(mut body) = respond.send_response(response, reply.body.is_empty()) {
         if !reply.body.is_empty() {
             let _ = send_data(&mut body, reply.body, true).await;
@@ -579,6 +593,25 @@ fn broken(error: Option<h2::Error>) -> Status {
     Status::new(Code::Cancelled, format!("the caller went away: {why}"))
 }
 
+/// Adds a handler's headers (or trailers); a pair that is no valid HTTP field was
+/// refused when the rule was loaded, or comes from an exec handler, and is left out.
+pub(crate) fn add_headers<'a>(
+    headers: &mut HeaderMap,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    for (name, value) in pairs {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            _ => tracing::warn!("reply header {name:?} is not a valid HTTP field; left out"),
+        }
+    }
+}
+
 /// `200 OK` with the protocol's content type (status 200 is `Response`'s default) and
 /// `extra` headers.
 fn grpc_response(wire: Wire, codec: Codec, extra: &[(&'static str, String)]) -> Response<()> {
@@ -610,6 +643,8 @@ struct Exchange {
     body: Option<SendStream<Bytes>>,
     /// Headers for the reply (CORS).
     extra: Vec<(&'static str, String)>,
+    /// The headers, trailers and compression the handler asks for.
+    extras: ReplyExtras,
 }
 
 impl Exchange {
@@ -627,6 +662,9 @@ impl Exchange {
             Some(body) => body,
             None => {
                 let mut response = grpc_response(self.wire, self.codec, &self.extra);
+                let extras = self.extras.get();
+                self.gzip = extras.gzip.unwrap_or(self.gzip);
+                add_headers(response.headers_mut(), extras.headers.iter());
                 if self.gzip {
                     response.headers_mut().insert(
                         HeaderName::from_static(self.wire.encoding_header()),
@@ -650,7 +688,8 @@ impl Exchange {
     /// Ends the stream with the call's status: in trailers (gRPC), or in the body's
     /// last envelope (Connect's end-of-stream message, gRPC-Web's trailers).
     async fn finish(mut self, result: Result<(), Status>) {
-        if let Some(ending) = self.wire.ending(&result) {
+        let extras = self.extras.get();
+        if let Some(ending) = self.wire.ending(&result, &extras.trailers) {
             let ending = self.wire.encode(ending);
             let sent = match self.body() {
                 Ok(body) => send_data(body, ending, true).await.map_err(broken),
@@ -666,9 +705,17 @@ impl Exchange {
             return;
         }
         let mut trailers = HeaderMap::new();
+        add_headers(&mut trailers, extras.trailers.iter());
         for (name, value) in status_fields(&result) {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 trailers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        if self.body.is_none() && !extras.headers.is_empty() {
+            // Headers the handler set go out as headers even with no message, before the
+            // trailers, as grpc-go sends them.
+            if let Err(error) = self.body() {
+                tracing::debug!("cannot send a gRPC stream's headers: {error}");
             }
         }
         let sent = match &mut self.body {

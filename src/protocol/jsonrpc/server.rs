@@ -8,7 +8,7 @@
 
 use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
 use crate::codec::{self, Codec};
-use crate::message::{Metadata, Request};
+use crate::message::{CallContext, Metadata, Request};
 use crate::protocol::{drain, poll_once, stopping, Dispatch, Lookup, Timeouts};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
@@ -240,6 +240,7 @@ fn parse_request(bytes: &[u8], dispatch: &impl Dispatch) -> Parsed {
             metadata: Metadata::new(),
             body,
             deadline: None,
+            context: CallContext::new("jsonrpc", "identity"),
         })
     });
     match request {

@@ -9,7 +9,7 @@
 use super::body::{self, BodyCodec, Opened};
 use super::parse_timeout;
 use crate::codec;
-use crate::message::{Endpoint, Metadata, Request, StreamCall};
+use crate::message::{CallContext, Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
@@ -192,6 +192,7 @@ pub async fn serve_connection<S, D>(
             continue;
         }
         let request_id = message.header("Micro-Id").map(str::to_owned);
+        let context = CallContext::new("mucp", "identity");
         let outcome = match route(dispatch, &message, connection.max_body()) {
             Err(outcome) => outcome,
             Ok(routed) if routed.streams => {
@@ -205,7 +206,7 @@ pub async fn serve_connection<S, D>(
             }
             Ok(routed) => tokio::select! {
                 biased;
-                outcome = call(dispatch, &message, routed) => outcome,
+                outcome = call(dispatch, &message, routed, context.clone()) => outcome,
                 _ = connection.closed() => return,
             },
         };
@@ -214,6 +215,9 @@ pub async fn serve_connection<S, D>(
         // keep-alive client opens a new connection for its next call instead of sending
         // it into one about to close.
         let last = (*shutdown.borrow()).then_some(("Connection", "close"));
+        // The handler's headers (mucp has no trailers), as Go's Header().Set would.
+        let extras = context.reply.get();
+        let handler_headers: Vec<(&str, &str)> = extras.headers.iter().collect();
         out.clear();
         let mut close_after = close_after;
         match &outcome {
@@ -234,11 +238,13 @@ pub async fn serve_connection<S, D>(
                     overlay.push(("X-Micro-Id", id.as_str()));
                 }
                 overlay.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
+                overlay.extend(handler_headers.iter().copied());
                 write_response(&mut out, echo, &overlay, body);
             }
             Outcome::Error { value, body, extra } => {
                 let mut overlay = error_overlay(&message, value);
                 overlay.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
+                overlay.extend(handler_headers.iter().copied());
                 if last.is_some() {
                     overlay.retain(|(name, _)| !name.eq_ignore_ascii_case("Connection"));
                     overlay.extend(last);
@@ -405,7 +411,12 @@ fn route<D: Dispatch>(
 }
 
 /// Decodes and dispatches one unary request.
-async fn call<D: Dispatch>(dispatch: &D, message: &HttpMessage, routed: Routed) -> Outcome {
+async fn call<D: Dispatch>(
+    dispatch: &D,
+    message: &HttpMessage,
+    routed: Routed,
+    context: CallContext,
+) -> Outcome {
     let Routed {
         codec,
         endpoint,
@@ -433,6 +444,7 @@ async fn call<D: Dispatch>(dispatch: &D, message: &HttpMessage, routed: Routed) 
         metadata: request_metadata(message),
         body,
         deadline: request_deadline(message),
+        context,
     };
     match dispatch
         .call(request)
@@ -509,6 +521,7 @@ where
         requests,
         replies,
         stopping,
+        context: CallContext::new("mucp", "identity"),
     });
     tokio::pin!(calling);
     // A stream waits on its client as long as it likes, as go-micro's server does.
