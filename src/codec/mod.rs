@@ -175,6 +175,18 @@ pub fn to_wire_json_value(message: &DynamicMessage) -> Result<serde_json::Value,
         .map_err(|error| no_json_form(message, error))
 }
 
+/// The message as templates see it (`{{request.…}}`): proto field names, enums by name,
+/// 64-bit integers as numbers, and every field present, zero values too.
+pub fn to_template_json_value(message: &DynamicMessage) -> serde_json::Value {
+    let options = SerializeOptions::new()
+        .use_proto_field_name(true)
+        .stringify_64_bit_integers(false)
+        .skip_default_fields(false);
+    message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .unwrap_or(serde_json::Value::Null)
+}
+
 fn no_json_form(message: &DynamicMessage, error: impl std::fmt::Display) -> String {
     format!(
         "{} has no JSON form: {error}",

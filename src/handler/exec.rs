@@ -12,11 +12,16 @@
 //! which is killed when the command exits (its leftover children with it), at the
 //! deadline, and whenever the call is dropped — a caller that resets its stream or closes
 //! its connection drops it.
+//!
+//! A reply (or a line of a stream, or an `{"error": …}`) may carry `"@headers"` and
+//! `"@trailers"` objects beside its fields (`{"name": "value"}` or a list of values):
+//! they are taken out and sent as the reply's headers and trailers. `RMICRO_PROTOCOL`
+//! and `RMICRO_ENCODING` say how the request came.
 
 use super::rules::ErrorSpec;
 use super::send_reply;
 use crate::codec;
-use crate::message::{Metadata, Reply, Request, StreamCall};
+use crate::message::{CallContext, Metadata, Reply, ReplyExtras, Request, StreamCall};
 use crate::status::{Code, Status};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
@@ -49,6 +54,11 @@ impl ExecLimits {
         }
     }
 
+    /// The most a command may print: its reply, or one line.
+    pub fn max_output(&self) -> usize {
+        self.max_output
+    }
+
     /// `--exec-concurrency`'s default: four processes per core, enough to keep the cores
     /// busy with handlers that also wait on I/O.
     pub fn default_concurrency() -> usize {
@@ -69,9 +79,13 @@ pub struct ExecHandler {
 /// Kills a child's process group (SIGKILL) when the command has exited, so no grandchild
 /// outlives the request, and when dropped first (deadline, cancellation, a reply too
 /// large). It kills once: after that the group's id may be reused.
-struct ProcessGroup(AtomicI32);
+pub(super) struct ProcessGroup(AtomicI32);
 
 impl ProcessGroup {
+    pub(super) fn new(group: i32) -> ProcessGroup {
+        ProcessGroup(AtomicI32::new(group))
+    }
+
     fn kill(&self) {
         let group = self.0.swap(0, Ordering::Relaxed);
         if group > 0 {
@@ -163,6 +177,7 @@ impl ExecHandler {
         &self,
         endpoint: &str,
         metadata: &Metadata,
+        context: &CallContext,
         deadline: Instant,
     ) -> Result<(Child, ProcessGroup), Status> {
         let metadata: serde_json::Map<String, serde_json::Value> = metadata
@@ -174,6 +189,8 @@ impl ExecHandler {
             .args(&self.command[1..])
             .env("RMICRO_ENDPOINT", endpoint)
             .env("RMICRO_SERVICE", &self.service)
+            .env("RMICRO_PROTOCOL", context.protocol)
+            .env("RMICRO_ENCODING", context.encoding)
             .env(
                 "RMICRO_METADATA",
                 serde_json::Value::Object(metadata).to_string(),
@@ -226,7 +243,12 @@ impl ExecHandler {
         let deadline = self.deadline(request.deadline);
         let input = request_json(&request.body)?;
         let _slots = self.slots(deadline).await?;
-        let (mut child, group) = self.spawn(&request.endpoint.name, &request.metadata, deadline)?;
+        let (mut child, group) = self.spawn(
+            &request.endpoint.name,
+            &request.metadata,
+            &request.context,
+            deadline,
+        )?;
         if let Some(mut stdin) = child.stdin.take() {
             // A command that ignores its input may exit before reading it; that is fine.
             tokio::spawn(async move {
@@ -263,15 +285,21 @@ impl ExecHandler {
         let (stdout, stderr, status) = tokio::time::timeout_at(deadline.into(), running)
             .await
             .map_err(|_| self.expired())??;
+        let extras = &request.context.reply;
         if status.success() {
-            self.parse_reply(&stdout)
+            self.parse_reply(&stdout, extras)
         } else {
             let output = std::process::Output {
                 status,
                 stdout,
                 stderr,
             };
-            Err(failure(self.program(), &output, self.output.parent_pool()))
+            Err(failure(
+                self.program(),
+                &output,
+                self.output.parent_pool(),
+                extras,
+            ))
         }
     }
 
@@ -282,7 +310,9 @@ impl ExecHandler {
         let deadline = self.deadline(call.deadline);
         let _slots = self.slots(deadline).await?;
         let program = self.program();
-        let (mut child, group) = self.spawn(&call.endpoint.name, &call.metadata, deadline)?;
+        let (mut child, group) =
+            self.spawn(&call.endpoint.name, &call.metadata, &call.context, deadline)?;
+        let extras = call.context.reply.clone();
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let mut requests = call.requests;
@@ -329,7 +359,7 @@ impl ExecHandler {
                             ))
                         })?;
                         if !text.trim().is_empty() {
-                            let reply = self.parse_line(program, text)?;
+                            let reply = self.parse_line(program, text, &extras)?;
                             send_reply(&call.replies, reply).await?;
                         }
                         line.clear();
@@ -364,36 +394,43 @@ impl ExecHandler {
             stdout: Vec::new(),
             stderr: stderr_tail.await.unwrap_or_default(),
         };
-        Err(failure(program, &output, self.output.parent_pool()))
+        Err(failure(
+            program,
+            &output,
+            self.output.parent_pool(),
+            &extras,
+        ))
     }
 
     /// One line of a streaming command: a reply, or `{"error": {…}}`.
-    fn parse_line(&self, program: &str, line: &str) -> Result<Reply, Status> {
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|error| {
+    fn parse_line(&self, program: &str, line: &str, extras: &ReplyExtras) -> Result<Reply, Status> {
+        let mut value: serde_json::Value = serde_json::from_str(line).map_err(|error| {
             Status::internal(format!(
                 "exec handler `{program}` printed a line that is not JSON ({error}): {}",
                 excerpt(line.as_bytes())
             ))
         })?;
+        set_extras(extras, &mut value, "@headers", "@trailers");
         if let Some(status) = error_reply(&value, self.output.parent_pool()) {
             return Err(status);
         }
         self.message(program, &value)
     }
 
-    fn parse_reply(&self, stdout: &[u8]) -> Result<Reply, Status> {
+    fn parse_reply(&self, stdout: &[u8], extras: &ReplyExtras) -> Result<Reply, Status> {
         let program = self.program();
         if stdout.iter().all(u8::is_ascii_whitespace) {
             return Ok(Reply::Message(prost_reflect::DynamicMessage::new(
                 self.output.clone(),
             )));
         }
-        let value: serde_json::Value = serde_json::from_slice(stdout).map_err(|error| {
+        let mut value: serde_json::Value = serde_json::from_slice(stdout).map_err(|error| {
             Status::internal(format!(
                 "exec handler `{program}` printed something that is not JSON ({error}): {}",
                 excerpt(stdout)
             ))
         })?;
+        set_extras(extras, &mut value, "@headers", "@trailers");
         self.message(program, &value)
     }
 
@@ -423,12 +460,17 @@ fn request_json(body: &DynamicMessage) -> Result<Vec<u8>, Status> {
 
 /// The status for a command that exited non-zero: its `{"error": …}` if it printed one,
 /// else Internal with the tail of its stderr.
-fn failure(program: &str, output: &std::process::Output, schema: &DescriptorPool) -> Status {
-    if let Some(status) = serde_json::from_slice(&output.stdout)
-        .ok()
-        .and_then(|value| error_reply(&value, schema))
-    {
-        return status;
+fn failure(
+    program: &str,
+    output: &std::process::Output,
+    schema: &DescriptorPool,
+    extras: &ReplyExtras,
+) -> Status {
+    if let Ok(mut value) = serde_json::from_slice(&output.stdout) {
+        set_extras(extras, &mut value, "@headers", "@trailers");
+        if let Some(status) = error_reply(&value, schema) {
+            return status;
+        }
     }
     let how = match (output.status.code(), output.status.signal()) {
         (Some(code), _) => format!("exited with status {code}"),
@@ -448,8 +490,50 @@ fn failure(program: &str, output: &std::process::Output, schema: &DescriptorPool
     }
 }
 
+/// Takes a handler's `headers_key` and `trailers_key` objects out of `value` (an object)
+/// into the reply's extras: `{"name": "value"}`, or a list of values per name.
+pub(super) fn set_extras(
+    extras: &ReplyExtras,
+    value: &mut serde_json::Value,
+    headers_key: &str,
+    trailers_key: &str,
+) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    let (headers, trailers) = (object.remove(headers_key), object.remove(trailers_key));
+    if headers.is_none() && trailers.is_none() {
+        return;
+    }
+    let pairs = |given: Option<serde_json::Value>| -> Vec<(String, String)> {
+        let Some(serde_json::Value::Object(given)) = given else {
+            return Vec::new();
+        };
+        let mut pairs = Vec::new();
+        for (name, value) in given {
+            let values = match value {
+                serde_json::Value::Array(values) => values,
+                value => vec![value],
+            };
+            for value in values {
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                pairs.push((name.to_ascii_lowercase(), text));
+            }
+        }
+        pairs
+    };
+    let (headers, trailers) = (pairs(headers), pairs(trailers));
+    extras.update(|extras| {
+        extras.headers.extend(headers);
+        extras.trailers.extend(trailers);
+    });
+}
+
 /// The status of an `{"error": {…}}` object (its only key).
-fn error_reply(value: &serde_json::Value, schema: &DescriptorPool) -> Option<Status> {
+pub(super) fn error_reply(value: &serde_json::Value, schema: &DescriptorPool) -> Option<Status> {
     let object = value.as_object().filter(|object| object.len() == 1)?;
     let spec: ErrorSpec = serde_json::from_value(object.get("error")?.clone()).ok()?;
     Some(spec.to_status(schema).unwrap_or_else(|error| {
@@ -465,7 +549,7 @@ fn excerpt(bytes: &[u8]) -> String {
 }
 
 /// How reading one line of a streaming command ended.
-enum Line {
+pub(super) enum Line {
     /// A line is in the buffer (its end of line removed): ended by a newline or by EOF.
     Complete,
     /// EOF with nothing more.
@@ -476,7 +560,7 @@ enum Line {
 
 /// Reads one line into `line` (appending to what an interrupted read left there: safe to
 /// race in `select!`), holding at most `limit` bytes of it.
-async fn read_line<R: AsyncBufRead + Unpin>(
+pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     line: &mut Vec<u8>,
     limit: usize,

@@ -4,13 +4,16 @@
 //! and a bad file is refused naming the file, the endpoint and the field.
 
 use super::exec::{ExecHandler, ExecLimits};
-use super::stub::{Action, Condition, Matcher, Rule, StubHandler};
+use super::matching::{matcher, metadata_matcher};
+use super::stub::{Action, Body, Condition, ReplyOptions, Rule, StubHandler};
+use super::worker::WorkerPool;
 use super::Handler;
 use crate::codec::{self, details};
 use crate::schema::{is_streaming, Schema};
 use crate::status::{Code, Status};
+use crate::template::{self, Template, TextTemplate};
 use anyhow::{anyhow, bail, Context};
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MethodDescriptor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -26,8 +29,14 @@ const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
 struct RuleSpec {
     #[serde(rename = "match")]
     request: Option<Value>,
-    metadata: Option<HashMap<String, String>>,
+    metadata: Option<Value>,
+    /// Applies to the rule's first N matching calls only.
+    times: Option<u64>,
     reply: Option<Value>,
+    headers: Option<Map<String, Value>>,
+    trailers: Option<Map<String, Value>>,
+    /// `"gzip"` or `"identity"`: the reply's compression, whatever the request's.
+    compress: Option<String>,
     interval: Option<String>,
     error: Option<ErrorSpec>,
     delay: Option<String>,
@@ -35,6 +44,9 @@ struct RuleSpec {
     exec: Option<Vec<String>>,
     timeout: Option<String>,
     concurrency: Option<usize>,
+    /// An exec command started once and kept, answering NDJSON lines.
+    worker: Option<bool>,
+    workers: Option<usize>,
     proxy: Option<String>,
 }
 
@@ -162,8 +174,11 @@ impl Compile<'_> {
         let spec: RuleSpec =
             serde_json::from_value(value.clone()).map_err(|error| anyhow!("{error}"))?;
         let has_condition = spec.request.is_some() || spec.metadata.is_some();
-        if has_condition && !conditions_allowed {
-            bail!("a rule inside a sequence cannot have match or metadata conditions");
+        if (has_condition || spec.times.is_some()) && !conditions_allowed {
+            bail!("a rule inside a sequence cannot have match, metadata or times");
+        }
+        if spec.times == Some(0) {
+            bail!("times must be at least 1");
         }
         let condition = Condition {
             request: spec
@@ -173,10 +188,20 @@ impl Compile<'_> {
                 .transpose()?,
             metadata: spec
                 .metadata
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
+                .as_ref()
+                .map(|value| metadata_matcher(value).context("metadata"))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let reply_options = ReplyOptions {
+            headers: self.headers(spec.headers.as_ref()).context("headers")?,
+            trailers: self.headers(spec.trailers.as_ref()).context("trailers")?,
+            gzip: match spec.compress.as_deref() {
+                None => None,
+                Some("gzip") => Some(true),
+                Some("identity") => Some(false),
+                Some(other) => bail!("compress: {other:?} is not \"gzip\" or \"identity\""),
+            },
         };
         let delay = spec
             .delay
@@ -196,8 +221,20 @@ impl Compile<'_> {
         if spec.timeout.is_some() && spec.exec.is_none() {
             bail!("timeout applies to exec rules only (use delay to slow a reply)");
         }
+        let worker = spec.worker.unwrap_or(false);
+        if spec.worker.is_some() && spec.exec.is_none() {
+            bail!("worker applies to exec rules only: {{\"exec\": [...], \"worker\": true}}");
+        }
+        match spec.workers {
+            Some(_) if !worker => {
+                bail!("workers applies to worker rules only: add \"worker\": true")
+            }
+            Some(0) => bail!("workers must be at least 1"),
+            _ => {}
+        }
         match spec.concurrency {
             Some(_) if spec.exec.is_none() => bail!("concurrency applies to exec rules only"),
+            Some(_) if worker => bail!("concurrency applies to per-request exec rules; a worker rule runs \"workers\" processes"),
             Some(0) => bail!("concurrency must be at least 1"),
             _ => {}
         }
@@ -220,12 +257,7 @@ impl Compile<'_> {
             let messages = replies
                 .iter()
                 .enumerate()
-                .map(|(i, reply)| {
-                    codec::from_json_value(&self.method.output(), reply)
-                        .and_then(codec::encode_ahead)
-                        .map(Arc::new)
-                        .map_err(|error| anyhow!("reply {}: {error}", i + 1))
-                })
+                .map(|(i, reply)| self.body(reply).with_context(|| format!("reply {}", i + 1)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let interval = spec
                 .interval
@@ -234,16 +266,14 @@ impl Compile<'_> {
                 .transpose()?;
             Action::Replies { messages, interval }
         } else if let Some(reply) = &spec.reply {
-            let message = codec::from_json_value(&self.method.output(), reply)
-                .and_then(codec::encode_ahead)
-                .map_err(|error| anyhow!("reply: {error}"))?;
-            Action::Reply(Arc::new(message))
+            Action::Reply(self.body(reply).context("reply")?)
         } else if let Some(error) = &spec.error {
-            Action::Error(
-                error
-                    .to_status(self.method.parent_pool())
-                    .map_err(|error| anyhow!("error: {error}"))?,
-            )
+            let status = error
+                .to_status(self.method.parent_pool())
+                .map_err(|error| anyhow!("error: {error}"))?;
+            let detail = Some(self.text(&error.detail).context("error: detail")?)
+                .filter(|detail| !detail.is_literal());
+            Action::Error { status, detail }
         } else if let Some(steps) = &spec.sequence {
             if steps.is_empty() {
                 bail!("sequence is empty");
@@ -264,28 +294,177 @@ impl Compile<'_> {
                 .map(|text| duration(text).context("timeout"))
                 .transpose()?
                 .unwrap_or(DEFAULT_EXEC_TIMEOUT);
-            Action::Exec(ExecHandler::new(
-                self.command(command)?,
-                timeout,
-                self.method,
-                self.limits.clone(),
-                spec.concurrency,
-            ))
+            if worker {
+                Action::Worker(WorkerPool::start(
+                    self.command(command)?,
+                    timeout,
+                    self.method,
+                    self.limits.clone(),
+                    spec.workers.unwrap_or(1),
+                ))
+            } else {
+                Action::Exec(ExecHandler::new(
+                    self.command(command)?,
+                    timeout,
+                    self.method,
+                    self.limits.clone(),
+                    spec.concurrency,
+                ))
+            }
         } else if spec.proxy.is_some() {
             bail!("proxy rules are not available in this version of rmicro");
-        } else if delay.is_some() || has_condition {
-            Action::Reply(Arc::new(
+        } else if delay.is_some()
+            || has_condition
+            || spec.times.is_some()
+            || spec.headers.is_some()
+            || spec.trailers.is_some()
+        {
+            Action::Reply(Body::Encoded(Arc::new(
                 codec::encode_ahead(DynamicMessage::new(self.method.output()))
                     .expect("an empty message has a JSON form"),
-            ))
+            )))
         } else {
             bail!("a rule needs reply, error, sequence, exec or delay");
         };
         Ok(Rule {
-            condition,
-            delay,
-            action,
+            reply: reply_options,
+            times: spec.times,
+            ..Rule::new(condition, delay, action)
         })
+    }
+
+    /// A reply message: encoded now when it holds no template; otherwise its templates'
+    /// request paths are checked, and it is rendered once against an empty request so
+    /// that a template that cannot make the reply type is refused now.
+    fn body(&self, value: &Value) -> anyhow::Result<Body> {
+        let output = self.method.output();
+        let mut template = Template::parse(value).map_err(|error| anyhow!("{error}"))?;
+        if template.is_literal() {
+            let message = codec::from_json_value(&output, value)
+                .and_then(codec::encode_ahead)
+                .map_err(|error| anyhow!("{error}"))?;
+            return Ok(Body::Encoded(Arc::new(message)));
+        }
+        for path in template.request_paths_mut() {
+            self.request_path(path)?;
+        }
+        let empty = codec::to_template_json_value(&DynamicMessage::new(self.method.input()));
+        let metadata = crate::message::Metadata::new();
+        let trial = template::Context::new("", 1, Some(&metadata), || empty.clone());
+        codec::from_json_value(&output, &template.render(&trial)).map_err(|error| {
+            anyhow!("{error} (rendered for an empty request; a string that is exactly one {{{{…}}}} takes its value's type)")
+        })?;
+        Ok(Body::Template { template, output })
+    }
+
+    /// A string that may hold templates (a header, an error's detail), its request
+    /// paths checked.
+    fn text(&self, text: &str) -> anyhow::Result<TextTemplate> {
+        let mut parsed = TextTemplate::parse(text).map_err(|error| anyhow!("{error}"))?;
+        for path in template::text_paths(&mut parsed) {
+            self.request_path(path)?;
+        }
+        Ok(parsed)
+    }
+
+    /// Checks a `{{request.…}}` path against the request type, respelling JSON names
+    /// as the proto field names the request's JSON is rendered with.
+    fn request_path(&self, path: &mut [String]) -> anyhow::Result<()> {
+        let shown = format!("{{{{request.{}}}}}", path.join("."));
+        let shown = || shown.clone();
+        let mut kind = Some(Kind::Message(self.method.input()));
+        let mut i = 0;
+        while i < path.len() {
+            let Some(Kind::Message(message)) = kind.clone() else {
+                bail!(
+                    "{}: `{}` names a field of something that has none",
+                    shown(),
+                    path[i]
+                );
+            };
+            if message.full_name().starts_with("google.protobuf.") {
+                // Well-known types have their own JSON forms (Struct's keys are free).
+                return Ok(());
+            }
+            let field = message
+                .get_field_by_name(&path[i])
+                .or_else(|| message.get_field_by_json_name(&path[i]))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: {} has no field `{}`",
+                        shown(),
+                        message.full_name(),
+                        path[i]
+                    )
+                })?;
+            path[i] = field.name().to_owned();
+            i += 1;
+            if field.is_list() || field.is_map() {
+                if i == path.len() {
+                    return Ok(());
+                }
+                if field.is_list() && path[i].parse::<usize>().is_err() {
+                    bail!(
+                        "{}: `{}` is a list, so `{}` must be an index",
+                        shown(),
+                        field.name(),
+                        path[i]
+                    );
+                }
+                i += 1;
+                kind = if field.is_map() {
+                    match field.kind() {
+                        Kind::Message(entry) => Some(entry.map_entry_value_field().kind()),
+                        _ => None,
+                    }
+                } else {
+                    Some(field.kind())
+                };
+            } else {
+                kind = Some(field.kind());
+            }
+        }
+        Ok(())
+    }
+
+    /// A rule's `headers` or `trailers`: lowercase names that are no protocol's own,
+    /// string values (templates allowed); a literal `-bin` value must be base64.
+    fn headers(
+        &self,
+        given: Option<&Map<String, Value>>,
+    ) -> anyhow::Result<Vec<(String, TextTemplate)>> {
+        let Some(given) = given else {
+            return Ok(Vec::new());
+        };
+        given
+            .iter()
+            .map(|(name, value)| {
+                let lower = name.to_ascii_lowercase();
+                if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                    bail!("{name:?} is not a valid header name");
+                }
+                if RESERVED_HEADERS.contains(&lower.as_str())
+                    || RESERVED_PREFIXES
+                        .iter()
+                        .any(|prefix| lower.starts_with(prefix))
+                {
+                    bail!("{name:?} is the protocol's own header; a rule cannot set it");
+                }
+                let Value::String(text) = value else {
+                    bail!("{name}: the value must be a string");
+                };
+                let template = self.text(text).with_context(|| name.clone())?;
+                if template.is_literal() {
+                    if http::HeaderValue::from_str(text).is_err() {
+                        bail!("{name}: {text:?} is not a valid header value");
+                    }
+                    if lower.ends_with("-bin") && details::base64_decode(text).is_err() {
+                        bail!("{name}: a -bin header carries base64, and {text:?} is not base64");
+                    }
+                }
+                Ok((lower, template))
+            })
+            .collect()
     }
 
     /// The command of an exec rule; a relative path with a `/` is relative to the
@@ -311,42 +490,22 @@ impl Compile<'_> {
     }
 }
 
+/// Headers a rule cannot set: HTTP's framing and each protocol's own.
+const RESERVED_HEADERS: [&str; 10] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+];
+const RESERVED_PREFIXES: [&str; 5] = ["grpc-", "connect-", "micro-", "x-micro-", ":"];
+
 fn duration(text: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(text)
         .map_err(|error| anyhow!("{text:?} is not a duration like 50ms or 2s: {error}"))
-}
-
-/// A partial-request matcher: each given field must equal the request's; nested messages
-/// given as objects match partially too.
-fn matcher(message: &MessageDescriptor, value: &Value) -> anyhow::Result<Matcher> {
-    let Value::Object(fields) = value else {
-        bail!("must be an object of request fields")
-    };
-    let mut built = Matcher::default();
-    for (name, expected) in fields {
-        let field = message
-            .get_field_by_name(name)
-            .or_else(|| message.get_field_by_json_name(name))
-            .ok_or_else(|| anyhow!("{} has no field `{name}`", message.full_name()))?;
-        match (field.kind(), expected) {
-            (Kind::Message(nested), Value::Object(_))
-                if !field.is_map() && !nested.full_name().starts_with("google.protobuf.") =>
-            {
-                built.nested.push((
-                    field.clone(),
-                    matcher(&nested, expected).with_context(|| format!("field `{name}`"))?,
-                ));
-            }
-            _ => {
-                let mut single = Map::new();
-                single.insert(name.clone(), expected.clone());
-                let parsed = codec::from_json_value(message, &Value::Object(single))
-                    .map_err(|error| anyhow!("{error}"))?;
-                built
-                    .values
-                    .push((field.clone(), parsed.get_field(&field).into_owned()));
-            }
-        }
-    }
-    Ok(built)
 }
