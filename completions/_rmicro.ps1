@@ -31,6 +31,8 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
+            [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'Show the calls a `rmicro serve` received (its request journal), or clear them')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -40,7 +42,9 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
             [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
             [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
-            [CompletionResult]::new('--handlers', '--handlers', [CompletionResultType]::ParameterName, 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec)')
+            [CompletionResult]::new('--handlers', '--handlers', [CompletionResultType]::ParameterName, 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec). Watched while serving (and re-read on SIGHUP): a valid new file takes over')
+            [CompletionResult]::new('--journal-size', '--journal-size', [CompletionResultType]::ParameterName, 'Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest dropped first; 0 keeps none')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'Also append every journal entry to FILE as NDJSON')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name (default: the schema''s package)')
@@ -212,6 +216,56 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'rmicro;journal' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'The protocol to speak: mucp (go-micro''s, the default), jsonrpc (Go''s net/rpc JSON codec) or grpc (h2c); an address scheme says the same')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'How a node is picked: random (go-micro''s default) or roundrobin (turns shared by every rmicro process on this machine)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro''s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the server certificates this PEM CA signed, instead of the system''s roots')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'A PEM client certificate, for mutual TLS (with --key)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The PEM private key of --cert')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The :authority to send and the name the server''s certificate must carry (default: the address)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--reflect-header', '--reflect-header', [CompletionResultType]::ParameterName, 'Metadata for reflection requests only (repeatable; @FILE as for -H)')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'table (the default) or json (NDJSON: one entry a line)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (the default) or json (NDJSON: one entry a line)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the server''s certificate (the connection is still encrypted)')
+            [CompletionResult]::new('--clear', '--clear', [CompletionResultType]::ParameterName, 'Empty the journal (nothing is printed)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;verify' {
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'The protocol to speak: mucp (go-micro''s, the default), jsonrpc (Go''s net/rpc JSON codec) or grpc (h2c); an address scheme says the same')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'How a node is picked: random (go-micro''s default) or roundrobin (turns shared by every rmicro process on this machine)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro''s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the server certificates this PEM CA signed, instead of the system''s roots')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'A PEM client certificate, for mutual TLS (with --key)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The PEM private key of --cert')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The :authority to send and the name the server''s certificate must carry (default: the address)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--reflect-header', '--reflect-header', [CompletionResultType]::ParameterName, 'Metadata for reflection requests only (repeatable; @FILE as for -H)')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own')
+            [CompletionResult]::new('--match', '--match', [CompletionResultType]::ParameterName, 'Only calls whose request matches this JSON object (as a rule''s "match")')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exactly N matching calls')
+            [CompletionResult]::new('--at-least', '--at-least', [CompletionResultType]::ParameterName, 'At least N matching calls [default: 1]')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the server''s certificate (the connection is still encrypted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'rmicro;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -224,6 +278,8 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
+            [CompletionResult]::new('journal', 'journal', [CompletionResultType]::ParameterValue, 'Show the calls a `rmicro serve` received (its request journal), or clear them')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -244,6 +300,12 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             break
         }
         'rmicro;help;stats' {
+            break
+        }
+        'rmicro;help;journal' {
+            break
+        }
+        'rmicro;help;verify' {
             break
         }
         'rmicro;help;completions' {

@@ -32,12 +32,16 @@ complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "list" -d 'List a serv
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "journal" -d 'Show the calls a `rmicro serve` received (its request journal), or clear them'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "verify" -d 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
-complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec). Watched while serving (and re-read on SIGHUP): a valid new file takes over' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l journal-size -d 'Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest dropped first; 0 keeps none' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l journal -d 'Also append every journal entry to FILE as NDJSON' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r
@@ -184,12 +188,54 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s o -l output -d '
 json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -s o -l output -d 'table (the default) or json (NDJSON: one entry a line)' -r -f -a "table\t''
+json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -l clear -d 'Empty the journal (nothing is printed)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand journal" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l match -d 'Only calls whose request matches this JSON object (as a rule\'s "match")' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l count -d 'Exactly N matching calls' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l at-least -d 'At least N matching calls [default: 1]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "journal" -d 'Show the calls a `rmicro serve` received (its request journal), or clear them'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "verify" -d 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -409,15 +409,31 @@ impl Client {
         name: &str,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<DynamicMessage, CallError> {
+        self.call_debug_with(name, &serde_json::json!({}), observe)
+            .await
+    }
+
+    /// Calls a method of the built-in Debug service with a request (JSON, as
+    /// `debug.proto` has it).
+    pub async fn call_debug_with(
+        &mut self,
+        name: &str,
+        request: &serde_json::Value,
+        observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
+    ) -> Result<DynamicMessage, CallError> {
         let method = debug_schema()
             .resolve(name)
             .expect("a method of debug.proto");
-        let (codec, body): (Codec, &[u8]) = match self.protocol() {
+        let request = codec::from_json_value(&method.input(), request)
+            .map_err(|error| CallError::Transport(format!("{name} request: {error}")))?;
+        let codec = match self.protocol() {
             Protocol::Mucp | Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb => {
-                (Codec::Protobuf, b"")
+                Codec::Protobuf
             }
-            Protocol::JsonRpc => (Codec::Json, b"{}"),
+            Protocol::JsonRpc => Codec::Json,
         };
+        let body = codec::encode(codec, &request).map_err(CallError::Transport)?;
+        let body: &[u8] = &body;
         let path = crate::schema::grpc_path(&method);
         let head = CallHead {
             service: "rmicro",

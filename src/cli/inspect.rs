@@ -3,11 +3,12 @@
 //! the listing output formats.
 
 use super::args::{SchemaArgs, TargetArgs};
-use crate::client::AttemptEvent;
+use crate::client::{AttemptEvent, Client};
 use crate::protocol::CallError;
 use crate::schema::Schema;
 use anyhow::anyhow;
 use clap::ValueEnum;
+use prost_reflect::DynamicMessage;
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 pub enum ListFormat {
@@ -51,6 +52,17 @@ pub fn fetch_schema(
             }
         }
     }
+}
+
+/// Calls `Debug.<method>` on the target with a request (JSON, as debug.proto has it).
+pub fn call_debug_with(
+    client: &mut Client,
+    method: &str,
+    request: &serde_json::Value,
+) -> anyhow::Result<DynamicMessage> {
+    let address = client.address().to_owned();
+    block_on(client.call_debug_with(method, request, &mut ignore))
+        .map_err(|error| peer_error(error, &address))
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

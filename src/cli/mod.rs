@@ -8,11 +8,13 @@ mod completions;
 mod describe;
 mod health;
 mod inspect;
+mod journal;
 mod list;
 mod reply;
 mod serve;
 mod stats;
 mod stream;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,10 @@ enum Command {
     Health(health::HealthArgs),
     /// Show a server's request statistics (Debug.Stats).
     Stats(stats::StatsArgs),
+    /// Show the calls a `rmicro serve` received (its request journal), or clear them.
+    Journal(journal::JournalArgs),
+    /// Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not.
+    Verify(verify::VerifyArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
 }
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Describe(args) => describe::run(args),
         Command::Health(args) => health::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Journal(args) => journal::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Completions(args) => completions::run(args),
     }
 }

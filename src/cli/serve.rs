@@ -1,9 +1,13 @@
 //! `rmicro serve`: load the schema and handlers, build the router, bind, print the bound
-//! address on stderr, serve until SIGINT/SIGTERM, drain, exit 0.
+//! address on stderr, serve until SIGINT/SIGTERM, drain, exit 0. While serving, the
+//! handlers file is watched (and re-read on SIGHUP): a valid new file takes over, a
+//! broken one is refused with its error logged and the old rules keep serving.
 
 use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
 use crate::exit_code::UsageError;
-use crate::handler::{ExecLimits, HandlerRules, Router, RouterOptions};
+use crate::handler::{
+    ExecLimits, HandlerRules, Journal, Router, RouterOptions, DEFAULT_JOURNAL_SIZE,
+};
 use crate::protocol::cors::Cors;
 use crate::protocol::tls::ServerFiles;
 use crate::protocol::Timeouts;
@@ -22,8 +26,16 @@ pub struct ServeArgs {
     #[command(flatten)]
     schema: SchemaArgs,
     /// Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec).
+    /// Watched while serving (and re-read on SIGHUP): a valid new file takes over.
     #[arg(long, value_name = "FILE")]
     handlers: Option<PathBuf>,
+    /// Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest
+    /// dropped first; 0 keeps none.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_SIZE)]
+    journal_size: usize,
+    /// Also append every journal entry to FILE as NDJSON.
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
     /// Answer endpoints without a handler with Unimplemented instead of an empty reply.
     #[arg(long)]
     strict: bool,
@@ -129,15 +141,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| schema.first_package().filter(|package| !package.is_empty()))
         .unwrap_or_else(|| "rmicro".into());
-    let router = Router::build(
+    let journal = Journal::new(args.journal_size, args.journal.as_deref())?;
+    let router = Arc::new(Router::build(
         &schema,
         rules,
         RouterOptions {
             name: name.clone(),
             version: args.service_version.clone(),
             strict: args.strict,
+            journal: Arc::new(journal),
         },
-    )?;
+    )?);
     let endpoints = router.endpoints().count();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(
@@ -200,6 +214,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args.register_ttl,
             )?),
         };
+        if let Some(path) = &args.handlers {
+            tokio::spawn(watch_handlers(path.clone(), schema, limits, router.clone()));
+        }
         let registered = match &registration {
             Some(registration) => {
                 let registered = registration.register().await;
@@ -225,10 +242,66 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 None => signals.received().await,
             }
         };
-        server::serve(listener, Arc::new(router), options, shutdown).await;
+        server::serve(listener, router, options, shutdown).await;
         eprintln!("rmicro serve: stopped");
         Ok(())
     })
+}
+
+/// How often the handlers file is looked at for a change.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Reloads the handlers file when it changes (its modification time, size or contents)
+/// and on SIGHUP. A file that does not load is refused with the error start-up would
+/// give, and the rules serving go on.
+async fn watch_handlers(path: PathBuf, schema: Schema, limits: ExecLimits, router: Arc<Router>) {
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(error) => {
+            tracing::warn!("cannot listen for SIGHUP: {error}");
+            None
+        }
+    };
+    let look = |path: &PathBuf| {
+        let metadata = std::fs::metadata(path).ok();
+        let stamp = metadata.map(|metadata| (metadata.modified().ok(), metadata.len()));
+        (stamp, std::fs::read(path).ok())
+    };
+    let (mut stamp, mut contents) = look(&path);
+    let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let forced = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = async {
+                match &mut hangup {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        let now = look(&path);
+        if !forced && (now.0 == stamp || now.1 == contents) {
+            stamp = now.0;
+            continue;
+        }
+        stamp = now.0;
+        contents = now.1;
+        let loading = {
+            let (path, schema, limits) = (path.clone(), schema.clone(), limits.clone());
+            tokio::task::spawn_blocking(move || HandlerRules::load(&path, &schema, &limits))
+        };
+        match loading.await {
+            Ok(Ok(rules)) => {
+                router.reload(rules);
+                eprintln!("rmicro serve: handlers reloaded from {}", path.display());
+            }
+            Ok(Err(error)) => eprintln!(
+                "rmicro serve: handlers not reloaded, the previous rules keep serving: {error:#}"
+            ),
+            Err(error) => tracing::warn!("the handlers reload failed: {error}"),
+        }
+    }
 }
 
 /// Every connection holds a descriptor, and a soft limit of 1,024 is soon reached: it is

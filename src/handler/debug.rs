@@ -1,14 +1,16 @@
 //! The built-in `Debug` service (DESIGN.md "Built-in Debug service"): `Health` answers
 //! `{"status":"ok"}` as go-micro does, `Stats` reports the router's figures, `Endpoints`
-//! returns the service record in go-micro's registry shape plus the encoded schema. Its
-//! own schema (`proto/debug.proto`) is embedded in the binary.
+//! returns the service record in go-micro's registry shape plus the encoded schema,
+//! `Requests` reads (and clears) the request journal. Its own schema
+//! (`proto/debug.proto`) is embedded in the binary.
 
+use super::journal::Journal;
 use super::stats::Stats;
 use super::{Handler, HandlerFuture, RouterOptions};
 use crate::codec;
 use crate::message::{Reply, Request};
 use crate::schema::{endpoint_name, is_streaming, Schema};
-use crate::status::Status;
+use crate::status::{Code, Status};
 use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
@@ -39,15 +41,23 @@ fn debug_message(name: &str) -> MessageDescriptor {
         .expect("message of debug.proto")
 }
 
-/// What the Debug handlers share: the prepared replies and the router's statistics.
+/// What the Debug handlers share: the prepared replies, the router's statistics and its
+/// journal, and the served schema (to resolve the endpoints `Requests` is asked about).
 pub struct DebugState {
     health: Reply,
     endpoints: Reply,
     stats: Arc<Stats>,
+    journal: Arc<Journal>,
+    schema: Schema,
 }
 
 impl DebugState {
-    pub fn new(record: Value, schema: &Schema, stats: Arc<Stats>) -> DebugState {
+    pub fn new(
+        record: Value,
+        schema: &Schema,
+        stats: Arc<Stats>,
+        journal: Arc<Journal>,
+    ) -> DebugState {
         let health =
             codec::from_json_value(&debug_message("HealthResponse"), &json!({"status": "ok"}))
                 .expect("valid");
@@ -70,7 +80,66 @@ impl DebugState {
                 codec::encode_ahead(endpoints).expect("Debug.Endpoints has a JSON form"),
             )),
             stats,
+            journal,
+            schema: schema.clone(),
         }
+    }
+
+    /// `Debug.Requests`: the journal's calls, of one endpoint and matching a request
+    /// match when asked.
+    fn requests_reply(&self, request: &DynamicMessage) -> Result<Reply, Status> {
+        let text = |name: &str| {
+            request
+                .get_field_by_name(name)
+                .and_then(|value| value.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let (endpoint, given_match) = (text("endpoint"), text("match"));
+        let clear = request
+            .get_field_by_name("clear")
+            .and_then(|value| value.as_bool())
+            .unwrap_or(false);
+        let method = match endpoint.as_str() {
+            "" => None,
+            name => Some(
+                self.schema
+                    .resolve(name)
+                    .map_err(|error| Status::new(Code::NotFound, error.to_string()))?,
+            ),
+        };
+        let matcher = match (given_match.trim(), &method) {
+            ("", _) => None,
+            (_, None) => {
+                return Err(Status::invalid_argument(
+                    "a match needs the endpoint whose requests it matches",
+                ))
+            }
+            (text, Some(method)) => {
+                let value: Value = serde_json::from_str(text).map_err(|error| {
+                    Status::invalid_argument(format!("match is not JSON: {error}"))
+                })?;
+                Some(
+                    super::matching::matcher(&method.input(), &value)
+                        .map_err(|error| Status::invalid_argument(format!("match: {error:#}")))?,
+                )
+            }
+        };
+        let name = method.as_ref().map(endpoint_name);
+        let (matching, nearest, dropped) =
+            self.journal.query(name.as_deref(), matcher.as_ref(), clear);
+        let entry = |entry: &Arc<super::journal::Entry>| {
+            let mut value = entry.to_json();
+            value["request"] = value["request"].to_string().into();
+            value
+        };
+        let value = json!({
+            "requests": matching.iter().map(entry).collect::<Vec<_>>(),
+            "nearest": nearest.iter().map(entry).collect::<Vec<_>>(),
+            "dropped": dropped,
+        });
+        codec::from_json_value(&debug_message("RequestsResponse"), &value)
+            .map(Reply::Message)
+            .map_err(|error| Status::internal(format!("the journal's reply: {error}")))
     }
 
     /// go-micro's figures. Over JSON only v1's fields: go-micro's JSON readers refuse
@@ -130,6 +199,7 @@ enum DebugMethod {
     Stats,
     EndpointStats,
     Endpoints,
+    Requests,
 }
 
 pub struct DebugHandler {
@@ -144,6 +214,7 @@ impl DebugHandler {
             "Stats" => DebugMethod::Stats,
             "EndpointStats" => DebugMethod::EndpointStats,
             "Endpoints" => DebugMethod::Endpoints,
+            "Requests" => DebugMethod::Requests,
             other => unreachable!("debug.proto has no method {other}"),
         };
         DebugHandler { method, state }
@@ -151,14 +222,15 @@ impl DebugHandler {
 }
 
 impl Handler for DebugHandler {
-    fn handle(&self, _request: Request) -> HandlerFuture<'_> {
+    fn handle(&self, request: Request) -> HandlerFuture<'_> {
         let reply = match self.method {
-            DebugMethod::Health => self.state.health.clone(),
-            DebugMethod::Stats => self.state.stats_reply(),
-            DebugMethod::EndpointStats => self.state.endpoint_stats_reply(),
-            DebugMethod::Endpoints => self.state.endpoints.clone(),
+            DebugMethod::Health => Ok(self.state.health.clone()),
+            DebugMethod::Stats => Ok(self.state.stats_reply()),
+            DebugMethod::EndpointStats => Ok(self.state.endpoint_stats_reply()),
+            DebugMethod::Endpoints => Ok(self.state.endpoints.clone()),
+            DebugMethod::Requests => self.state.requests_reply(&request.body),
         };
-        Box::pin(std::future::ready(Ok::<Reply, Status>(reply)))
+        Box::pin(std::future::ready(reply))
     }
 
     fn kind(&self) -> &'static str {

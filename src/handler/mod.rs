@@ -1,20 +1,27 @@
 //! Handlers and the [`Router`] that maps `Service.Method` to them.
 //!
 //! Every protocol front end calls the same router (through `protocol::Dispatch`), so a
-//! handler never knows which protocol carried a request. The router applies deadlines and
-//! keeps per-endpoint statistics for `Debug.Stats`. Handlers: `stub` (rules from the
-//! handlers file), `exec` (a command per request), `debug` (the built-in service),
-//! `builtin` (gRPC's server reflection and health, routed by path only).
+//! handler never knows which protocol carried a request. The router applies deadlines,
+//! keeps per-endpoint statistics for `Debug.Stats` and the request journal for
+//! `Debug.Requests`, and swaps in the rules of a reloaded handlers file atomically: a
+//! call keeps the handlers it started with. Handlers: `stub` (rules from the handlers
+//! file), `exec` (a command per request), `worker` (a command kept running), `debug`
+//! (the built-in service), `builtin` (gRPC's server reflection and health, routed by
+//! path only).
 
 mod builtin;
 mod debug;
 mod exec;
+mod journal;
+mod matching;
 mod rules;
 mod stats;
 mod stub;
+mod worker;
 
 pub use debug::{debug_schema, PROTOCOLS};
 pub use exec::ExecLimits;
+pub use journal::{Journal, DEFAULT_SIZE as DEFAULT_JOURNAL_SIZE};
 pub use rules::HandlerRules;
 
 use crate::codec;
@@ -27,7 +34,7 @@ use stats::Stats;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, Status>> + Send + 'a>>;
 pub type StreamFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Status>> + Send + 'a>>;
@@ -63,6 +70,7 @@ where
         deadline,
         mut requests,
         replies,
+        context,
         ..
     } = call;
     let turn = |body| Request {
@@ -70,6 +78,7 @@ where
         metadata: metadata.clone(),
         body,
         deadline,
+        context: context.clone(),
     };
     if endpoint.method.is_client_streaming() && !endpoint.method.is_server_streaming() {
         let mut last = None;
@@ -122,14 +131,20 @@ pub struct RouterOptions {
     pub version: String,
     /// Unconfigured endpoints answer Unimplemented instead of the empty message.
     pub strict: bool,
+    pub journal: Arc<Journal>,
 }
 
 struct Route {
     endpoint: Arc<Endpoint>,
-    handler: Box<dyn Handler>,
     /// gRPC's built-in services: routed by path, not part of the served schema.
     builtin: bool,
+    /// An endpoint of the served schema (its handler comes from the handlers file and
+    /// its calls go in the journal), not of the Debug service or a built-in one.
+    served: bool,
 }
+
+/// The handler of each route, by route index.
+type Handlers = Vec<Arc<dyn Handler>>;
 
 /// Maps endpoints to handlers; shared by every connection of every protocol.
 pub struct Router {
@@ -141,7 +156,11 @@ pub struct Router {
     index: HashMap<String, HashMap<String, usize>>,
     /// Full service name → method name → route index (gRPC and Connect route on paths).
     paths: HashMap<String, HashMap<String, usize>>,
+    /// Swapped whole by a reload; a call holds the set it started with.
+    handlers: RwLock<Arc<Handlers>>,
+    strict: bool,
     stats: Arc<Stats>,
+    journal: Arc<Journal>,
 }
 
 impl Router {
@@ -176,10 +195,12 @@ impl Router {
                 .collect(),
         ));
         let record = debug::service_record(&listed, &options);
+        let served_count = handlers.len();
         let state = Arc::new(debug::DebugState::new(
             record.clone(),
             schema,
             stats.clone(),
+            options.journal.clone(),
         ));
         handlers.extend(debug_methods.into_iter().map(|method| {
             let handler: Box<dyn Handler> =
@@ -201,9 +222,13 @@ impl Router {
             routes: Vec::new(),
             index: HashMap::new(),
             paths: HashMap::new(),
+            handlers: RwLock::new(Arc::new(Vec::new())),
+            strict: options.strict,
             stats,
+            journal: options.journal,
         };
-        for (method, handler) in handlers {
+        let mut table: Handlers = Vec::new();
+        for (position, (method, handler)) in handlers.into_iter().enumerate() {
             let service = method.parent_service().name().to_owned();
             let methods = router.index.entry(service.clone()).or_default();
             if methods.contains_key(method.name()) {
@@ -214,23 +239,48 @@ impl Router {
             }
             methods.insert(method.name().to_owned(), router.routes.len());
             let name = endpoint_name(&method);
-            router.add(method, name, handler, false);
+            router.add(method, name, false, position < served_count);
+            table.push(handler.into());
         }
         for (kind, method) in builtins {
             let handler = builtin::BuiltinHandler::new(kind, served.clone(), method.output());
             let name = builtin_name(&method);
-            router.add(method, name, Box::new(handler), true);
+            router.add(method, name, true, false);
+            table.push(Arc::new(handler));
         }
+        router.handlers = RwLock::new(Arc::new(table));
         Ok(router)
     }
 
-    fn add(
-        &mut self,
-        method: MethodDescriptor,
-        name: String,
-        handler: Box<dyn Handler>,
-        builtin: bool,
-    ) {
+    /// Takes over the rules of a reloaded handlers file (validated against the schema
+    /// the router was built with): calls that start from now on get them, calls in
+    /// flight finish with the old ones.
+    pub fn reload(&self, mut rules: HandlerRules) {
+        let mut table: Handlers = self.current().as_ref().clone();
+        for (route, handler) in self.routes.iter().zip(table.iter_mut()) {
+            if route.served {
+                let method = &route.endpoint.method;
+                *handler = match rules.take(method) {
+                    Some(taken) => Arc::from(taken),
+                    None => Arc::new(empty_handler(method, self.strict)),
+                };
+            }
+        }
+        *self
+            .handlers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(table);
+    }
+
+    /// The handlers as they are now.
+    fn current(&self) -> Arc<Handlers> {
+        self.handlers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn add(&mut self, method: MethodDescriptor, name: String, builtin: bool, served: bool) {
         let index = self.routes.len();
         self.paths
             .entry(method.parent_service().full_name().to_owned())
@@ -243,8 +293,8 @@ impl Router {
         });
         self.routes.push(Route {
             endpoint,
-            handler,
             builtin,
+            served,
         });
     }
 
@@ -257,10 +307,12 @@ impl Router {
     /// Endpoints with the kind of handler behind each, in route order (the built-in
     /// gRPC services aside).
     pub fn endpoints(&self) -> impl Iterator<Item = (&Endpoint, &'static str)> {
+        let handlers = self.current();
         self.routes
             .iter()
-            .filter(|route| !route.builtin)
-            .map(|route| (route.endpoint.as_ref(), route.handler.kind()))
+            .zip(0..)
+            .filter(|(route, _)| !route.builtin)
+            .map(move |(route, index)| (route.endpoint.as_ref(), handlers[index].kind()))
     }
 }
 
@@ -299,21 +351,40 @@ impl Dispatch for Router {
 
     async fn call(&self, request: Request) -> Result<Reply, Status> {
         let index = request.endpoint.index;
-        let recording = Recording::start(&self.stats, index);
+        let arrival = self.arrival(
+            &request.endpoint,
+            &request.metadata,
+            request.context.protocol,
+            || Some(request.body.clone()),
+        );
+        let recording = Recording::start(&self.stats, &self.journal, index, arrival);
         let deadline = request.deadline;
-        let handling = self.routes[index].handler.handle(request);
+        let handlers = self.current();
+        let handling = handlers[index].handle(request);
         let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
-        recording.finish(result.is_ok());
+        recording.finish(result.as_ref().map(drop));
         result
     }
 
-    async fn call_stream(&self, call: StreamCall) -> Result<(), Status> {
+    async fn call_stream(&self, mut call: StreamCall) -> Result<(), Status> {
         let index = call.endpoint.index;
-        let recording = Recording::start(&self.stats, index);
+        let arrival = self
+            .arrival(
+                &call.endpoint,
+                &call.metadata,
+                call.context.protocol,
+                || None,
+            )
+            .map(|arrival| journal::Arrival {
+                first: Some(journal::tap_first(&mut call.requests)),
+                ..arrival
+            });
+        let recording = Recording::start(&self.stats, &self.journal, index, arrival);
         let deadline = call.deadline;
-        let handling = self.routes[index].handler.stream(call);
+        let handlers = self.current();
+        let handling = handlers[index].stream(call);
         let result = within_deadline(deadline, handling, &self.routes[index].endpoint.name).await;
-        recording.finish(result.is_ok());
+        recording.finish(result.as_ref().map(drop));
         result
     }
 
@@ -323,6 +394,24 @@ impl Dispatch for Router {
 }
 
 impl Router {
+    /// What the journal keeps of a call of a served endpoint, when it keeps calls.
+    fn arrival(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        metadata: &crate::message::Metadata,
+        protocol: &'static str,
+        request: impl FnOnce() -> Option<DynamicMessage>,
+    ) -> Option<journal::Arrival> {
+        (self.routes[endpoint.index].served && self.journal.is_on()).then(|| journal::Arrival {
+            time: std::time::SystemTime::now(),
+            protocol,
+            endpoint: endpoint.clone(),
+            metadata: metadata.clone(),
+            request: request(),
+            first: None,
+        })
+    }
+
     fn find(
         &self,
         index: &HashMap<String, HashMap<String, usize>>,
@@ -339,35 +428,53 @@ impl Router {
     }
 }
 
-/// One call's entry in `Debug.Stats`: recorded when it ends, or as a failure when it is
-/// dropped first (its caller went away).
+/// One call's entry in `Debug.Stats` and the journal: recorded when it ends, or as a
+/// failure (Cancelled) when it is dropped first (its caller went away).
 struct Recording<'a> {
     stats: &'a Stats,
+    journal: &'a Journal,
     index: usize,
     started: std::time::Instant,
+    arrival: Option<journal::Arrival>,
     done: bool,
 }
 
 impl<'a> Recording<'a> {
-    fn start(stats: &'a Stats, index: usize) -> Recording<'a> {
+    fn start(
+        stats: &'a Stats,
+        journal: &'a Journal,
+        index: usize,
+        arrival: Option<journal::Arrival>,
+    ) -> Recording<'a> {
         Recording {
             stats,
+            journal,
             index,
             started: std::time::Instant::now(),
+            arrival,
             done: false,
         }
     }
 
-    fn finish(mut self, ok: bool) {
+    fn finish(mut self, result: Result<(), &Status>) {
         self.done = true;
-        self.stats.record(self.index, self.started.elapsed(), ok);
+        let elapsed = self.started.elapsed();
+        self.stats.record(self.index, elapsed, result.is_ok());
+        if let Some(arrival) = self.arrival.take() {
+            self.journal.record(arrival, result, elapsed);
+        }
     }
 }
 
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.stats.record(self.index, self.started.elapsed(), false);
+            let elapsed = self.started.elapsed();
+            self.stats.record(self.index, elapsed, false);
+            if let Some(arrival) = self.arrival.take() {
+                let gone = Status::new(Code::Cancelled, "the caller went away");
+                self.journal.record(arrival, Err(&gone), elapsed);
+            }
         }
     }
 }
