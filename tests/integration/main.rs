@@ -20,6 +20,7 @@ mod jsonrpc;
 mod mdns;
 mod nodes;
 mod registry;
+mod rules;
 mod schema;
 mod serve;
 mod support;

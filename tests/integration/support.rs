@@ -183,10 +183,13 @@ impl Server {
             .to_owned();
         let log = Arc::new(Mutex::new(first));
         let sink = log.clone();
+        // Line by line, so that `log` shows what the server has said so far.
         let reader = std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = lines.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
+            let mut line = String::new();
+            while matches!(lines.read_line(&mut line), Ok(1..)) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         Server {
             child,
