@@ -200,6 +200,47 @@ impl Client {
         }
     }
 
+    /// Another client of the same nodes on connections of its own (a load run's
+    /// `--connections`); its workers share them as [`Client::worker`] says.
+    pub fn detached(&self) -> Client {
+        let mut selector = self.selector.clone();
+        Client {
+            current: selector.as_mut().map_or(0, Selector::pick),
+            selector,
+            callers: self.callers.iter().map(Caller::detached).collect(),
+            options: self.options.clone(),
+        }
+    }
+
+    /// Connects to every node now; fails only when none could be reached (a node
+    /// that refused is marked, so the selector passes it over).
+    pub async fn connect(&mut self) -> Result<(), CallError> {
+        let mut failure = None;
+        let mut connected = false;
+        for (index, caller) in self.callers.iter_mut().enumerate() {
+            match caller.connect().await {
+                Ok(()) => connected = true,
+                Err(error) => {
+                    if let Some(selector) = &self.selector {
+                        selector.failed(index);
+                    }
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        match (connected, failure) {
+            (false, Some(error)) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// The next call goes to the selector's next node, as go-micro selects per call.
+    pub fn next_node(&mut self) {
+        if let Some(selector) = &mut self.selector {
+            self.current = selector.pick();
+        }
+    }
+
     pub fn protocol(&self) -> Protocol {
         self.callers[self.current].protocol()
     }

@@ -1,5 +1,5 @@
 //! Exit-code policy, in one place (DESIGN.md "Exit codes"): 0 success, 1 local or
-//! transport failure, 2 usage error, 130 interrupted, 64 + gRPC code when the peer returned an error
+//! transport failure, 2 usage error, 99 a failed `bench --assert`, 130 interrupted, 64 + gRPC code when the peer returned an error
 //! (as grpcurl does). `main` calls [`for_error`]; nothing else decides exit codes.
 
 use crate::status::{Code, Status};
@@ -10,6 +10,8 @@ pub const USAGE: u8 = 2;
 /// 128 + SIGINT, as a shell reports a command that Ctrl-C stopped.
 pub const INTERRUPTED: u8 = 130;
 const PEER_ERROR_BASE: u8 = 64;
+/// `rmicro bench` ran, and an `--assert` threshold did not hold (k6's convention).
+pub const ASSERTION_FAILED: u8 = 99;
 
 /// A mistake in how rmicro was invoked, found after argument parsing (clap reports its own
 /// with exit 2 too).
@@ -22,6 +24,11 @@ pub struct UsageError(pub String);
 #[error("interrupted: the call was cancelled")]
 pub struct Interrupted;
 
+/// A load run completed and an `--assert` threshold did not hold; the text names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AssertionFailed(pub String);
+
 /// The exit code for an RPC status returned by the peer.
 pub fn for_status(code: Code) -> u8 {
     PEER_ERROR_BASE + code as u8
@@ -33,6 +40,8 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         for_status(status.code)
     } else if error.is::<UsageError>() {
         USAGE
+    } else if error.is::<AssertionFailed>() {
+        ASSERTION_FAILED
     } else if error.is::<Interrupted>() {
         INTERRUPTED
     } else {
@@ -61,6 +70,7 @@ mod tests {
             (anyhow::Error::new(Status::new(Code::Unknown, "x")), 66),
             (anyhow::Error::new(UsageError("x".into())), 2),
             (anyhow::Error::new(Interrupted), 130),
+            (anyhow::Error::new(AssertionFailed("p99<20ms".into())), 99),
             (anyhow::anyhow!("connection refused"), 1),
             (
                 anyhow::Error::new(Status::new(Code::NotFound, "x")).context("calling Job.GetJob"),

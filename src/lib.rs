@@ -1,9 +1,10 @@
 //! rmicro: call, serve and inspect go-micro and gRPC services.
 //!
 //! Layers, top to bottom (a module only uses those below it; see DESIGN.md): `cli`,
-//! `output`, `server`, `client`, `handler`, `protocol`, `codec`, `schema`, `status`,
+//! `output`, `server`, `bench`, `client`, `handler`, `protocol`, `codec`, `schema`, `status`,
 //! `template` and `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod codec;

@@ -27,7 +27,7 @@ use std::io::Read;
 
 /// How gRPC request messages are compressed (`--compress`).
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Compression {
+pub(super) enum Compression {
     Gzip,
 }
 
@@ -92,7 +92,7 @@ pub struct CallArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
-enum ContentType {
+pub(super) enum ContentType {
     Json,
     Protobuf,
     JsonRpc,
@@ -147,33 +147,48 @@ fn parse_backoff(text: &str) -> Result<Backoff, String> {
     }
 }
 
-pub fn run(args: CallArgs) -> anyhow::Result<()> {
+/// What `call` and `bench` resolve alike from their flags: the metadata of the call and of
+/// reflection, the local schema, the client and the body codec.
+pub(super) struct Plan {
+    pub(super) metadata: Metadata,
+    pub(super) reflect_metadata: Metadata,
+    pub(super) local: Option<Schema>,
+    pub(super) client: Client,
+    pub(super) codec: Codec,
+    /// One of go-micro's codecs that wraps the body (mucp only).
+    pub(super) wrapped: Option<BodyCodec>,
+}
+
+/// The [`Plan`] of a call of `endpoint`: the endpoint is resolved against the local schema
+/// before any network I/O, and the target found (by address, by name, or as the one
+/// registered service offering it).
+pub(super) fn plan(
+    endpoint: &str,
+    schema: &SchemaArgs,
+    target: &TargetArgs,
+    rpc_headers: &[String],
+    content_type: Option<ContentType>,
+    options: crate::client::CallOptions,
+) -> anyhow::Result<Plan> {
     // -H (its files read once) goes to both sides, the side flags to one each.
-    let shared = parse_headers(&args.target.headers)?;
+    let shared = parse_headers(&target.headers)?;
     let mut metadata = shared.clone();
-    metadata.extend(parse_headers(&args.rpc_headers)?);
+    metadata.extend(parse_headers(rpc_headers)?);
     let mut reflect_metadata = shared;
-    reflect_metadata.extend(parse_headers(&args.target.reflect_headers)?);
-    let local = args.schema.load()?;
+    reflect_metadata.extend(parse_headers(&target.reflect_headers)?);
+    let local = schema.load()?;
     let wire_name = match &local {
-        Some(schema) => endpoint_name(&schema.resolve(&args.endpoint)?),
-        None => go_micro_name(&args.endpoint),
+        Some(schema) => endpoint_name(&schema.resolve(endpoint)?),
+        None => go_micro_name(endpoint),
     };
-    let route = args.target.route_or_registered(Some(&wire_name))?;
-    let options = crate::client::CallOptions {
-        max_time: args.max_time,
-        retry_on: args.retry_on.clone(),
-        gzip: args.compress.is_some(),
-        ..args.target.call_options(args.retries, args.backoff)
-    };
-    let mut client = args.target.client_for(route, options)?;
+    let route = target.route_or_registered(Some(&wire_name))?;
+    let client = target.client_for(route, options)?;
     // go-micro's codecs other than plain JSON and protobuf: the body wrapped here, the
     // Content-Type (and Accept, as go-micro's client sends them) given as metadata.
-    let wrapped = args
-        .content_type
+    let wrapped = content_type
         .map(ContentType::body_codec)
         .filter(|body| *body != BodyCodec::plain(body.codec));
-    let codec = match (args.content_type, client.protocol()) {
+    let codec = match (content_type, client.protocol()) {
         (_, Protocol::Grpc) => Codec::Protobuf,
         (Some(ContentType::Json), Protocol::Connect | Protocol::GrpcWeb) => Codec::Json,
         (_, Protocol::Connect | Protocol::GrpcWeb) => Codec::Protobuf,
@@ -195,18 +210,50 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             ))
             .into());
         }
-        if args.batch {
-            return Err(UsageError(format!(
-                "--batch sends JSON or protobuf; drop --content-type {}",
-                body.content_type
-            ))
-            .into());
-        }
         metadata.push("Content-Type", body.content_type);
         metadata.push("Accept", body.content_type);
         if body.framing == crate::protocol::mucp::body::Framing::Grpc {
             metadata.push("Te", "trailers");
         }
+    }
+    Ok(Plan {
+        metadata,
+        reflect_metadata,
+        local,
+        client,
+        codec,
+        wrapped,
+    })
+}
+
+pub fn run(args: CallArgs) -> anyhow::Result<()> {
+    let options = crate::client::CallOptions {
+        max_time: args.max_time,
+        retry_on: args.retry_on.clone(),
+        gzip: args.compress.is_some(),
+        ..args.target.call_options(args.retries, args.backoff)
+    };
+    let Plan {
+        metadata,
+        reflect_metadata,
+        local,
+        mut client,
+        codec,
+        wrapped,
+    } = plan(
+        &args.endpoint,
+        &args.schema,
+        &args.target,
+        &args.rpc_headers,
+        args.content_type,
+        options,
+    )?;
+    if let (Some(body), true) = (wrapped, args.batch) {
+        return Err(UsageError(format!(
+            "--batch sends JSON or protobuf; drop --content-type {}",
+            body.content_type
+        ))
+        .into());
     }
     if args.output == Some(OutputFormat::Envelope) && !client.protocol().is_grpc_family() {
         return Err(
@@ -341,10 +388,16 @@ pub(super) struct CallSchema {
     service_name: Option<String>,
 }
 
+impl CallSchema {
+    pub(super) fn schema(&self) -> Option<&Schema> {
+        self.schema.as_ref()
+    }
+}
+
 /// The local schema if given; else the server's (gRPC reflection, with the reflection
 /// metadata, or mucp's `Debug.Endpoints`); else none (JSON-RPC servers are Go programs
 /// without a schema).
-async fn schema_for_call(
+pub(super) async fn schema_for_call(
     client: &mut Client,
     endpoint: &str,
     local: Option<Schema>,
@@ -399,6 +452,33 @@ impl Prepared {
             codec,
             metadata,
             timeout: None,
+        }
+    }
+
+    /// The request in the call's codec.
+    pub(super) fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+
+    /// Checks that a reply decodes as the reply type (Go's field names accepted in JSON),
+    /// or, schema-less, that it is JSON; for a load run, which decodes every reply.
+    pub(super) fn reply_checker(
+        &self,
+        codec: Codec,
+    ) -> impl Fn(&[u8]) -> Result<(), String> + Send + Sync + 'static {
+        let output = self.output.clone();
+        move |body: &[u8]| match &output {
+            Some(output) if codec == Codec::Json && !body.is_empty() => {
+                serde_json::from_slice(body)
+                    .map_err(|error| error.to_string())
+                    .and_then(|value| codec::from_go_json_value(output, value))
+                    .map(drop)
+            }
+            Some(output) => codec::decode(codec, output, body).map(drop),
+            None if body.is_empty() => Ok(()),
+            None => serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                .map(drop)
+                .map_err(|error| format!("the reply is not JSON: {error}")),
         }
     }
 
@@ -529,7 +609,7 @@ fn go_micro_name(endpoint: &str) -> String {
     }
 }
 
-fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
+pub(super) fn read_data(data: Option<&str>) -> anyhow::Result<Vec<u8>> {
     match data {
         None => Ok(b"{}".to_vec()),
         Some("@-") => {

@@ -3,6 +3,7 @@
 
 mod args;
 mod batch;
+mod bench;
 mod call;
 mod completions;
 mod describe;
@@ -34,6 +35,8 @@ enum Command {
     Call(call::CallArgs),
     /// List a server's endpoints (or a local schema's).
     List(list::ListArgs),
+    /// Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI.
+    Bench(bench::BenchArgs),
     /// Show the request and response layouts of an endpoint or message.
     Describe(describe::DescribeArgs),
     /// Check a server's Debug.Health, optionally waiting until it answers.
@@ -54,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Call(args) => call::run(args),
         Command::List(args) => list::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Describe(args) => describe::run(args),
         Command::Health(args) => health::run(args),
         Command::Stats(args) => stats::run(args),

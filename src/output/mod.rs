@@ -60,3 +60,18 @@ pub fn spinner(message: String) -> Option<ProgressBar> {
     bar.enable_steady_tick(Duration::from_millis(80));
     Some(bar)
 }
+
+/// A progress bar of `length` steps on stderr when it is a terminal (redrawn by the
+/// caller's messages); `None` otherwise, so nothing of it reaches a pipe.
+pub fn progress_bar(length: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:24}] {percent:>3}% {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    Some(bar)
+}

@@ -118,6 +118,28 @@ impl Caller {
         }
     }
 
+    /// A caller of the same target on a connection of its own.
+    pub fn detached(&self) -> Caller {
+        match self {
+            Caller::Mucp(caller) => Caller::Mucp(caller.worker()),
+            Caller::JsonRpc(caller) => Caller::JsonRpc(caller.detached()),
+            Caller::Grpc(caller) => Caller::Grpc(caller.detached()),
+            Caller::ConnectHttp1(caller) => Caller::ConnectHttp1(caller.worker()),
+        }
+    }
+
+    /// Connects now rather than at the first call (a no-op when connected), so a load
+    /// run can tell up front that its server answers, and keep connecting out of its
+    /// measurements.
+    pub async fn connect(&mut self) -> Result<(), CallError> {
+        match self {
+            Caller::Mucp(caller) => caller.ensure_connected().await,
+            Caller::JsonRpc(caller) => caller.ensure_connected().await,
+            Caller::Grpc(caller) => caller.ensure_connected().await,
+            Caller::ConnectHttp1(caller) => caller.ensure_connected().await,
+        }
+    }
+
     /// Opens a call. A connection failure here means nothing was sent.
     pub async fn open(&mut self, head: &CallHead<'_>) -> Result<Stream, CallError> {
         Ok(match self {

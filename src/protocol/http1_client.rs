@@ -49,6 +49,24 @@ impl Http1Caller {
         Http1Caller::new(&self.address, self.dialing.clone(), self.secure.clone())
     }
 
+    /// Opens this caller's connection now, unless it holds one already.
+    pub async fn ensure_connected(&self) -> Result<(), CallError> {
+        if self.idle.lock().expect("idle lock").is_some() {
+            return Ok(());
+        }
+        let connection = HttpConnection::new(
+            dial_secure(
+                &self.address,
+                self.dialing.dial_timeout,
+                self.secure.as_ref(),
+            )
+            .await?,
+            self.dialing.max_message_size.saturating_mul(2).max(1 << 16),
+        );
+        *self.idle.lock().expect("idle lock") = Some(connection);
+        Ok(())
+    }
+
     fn host(&self) -> &str {
         match &self.dialing.authority {
             Some(authority) => authority,

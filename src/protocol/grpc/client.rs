@@ -65,6 +65,11 @@ impl GrpcCaller {
         }
     }
 
+    /// Another caller of the same server, on a connection of its own.
+    pub fn detached(&self) -> GrpcCaller {
+        GrpcCaller::new(&self.address, self.dialing.clone(), self.wire)
+    }
+
     /// The `:authority` sent: `--authority`, else the address (`localhost` for a unix
     /// socket, as grpc-go sends).
     fn authority(&self) -> &str {
@@ -73,6 +78,11 @@ impl GrpcCaller {
             None if self.address.starts_with("unix:") => "localhost",
             None => &self.address,
         }
+    }
+
+    /// Connects now unless connected (calls connect when they need to).
+    pub async fn ensure_connected(&mut self) -> Result<(), CallError> {
+        self.connection().await.map(drop)
     }
 
     async fn connection(&mut self) -> Result<SendRequest<Bytes>, CallError> {

@@ -108,6 +108,12 @@ impl JsonRpcCaller {
         self.clone()
     }
 
+    /// Another caller of the same server, on a connection of its own.
+    pub fn detached(&self) -> JsonRpcCaller {
+        JsonRpcCaller::new(&self.address, self.dial_timeout, self.max_message_size)
+            .secure(self.secure.clone())
+    }
+
     /// Opens a call; the request goes out when its reply is asked for.
     pub fn open(&self, head: &CallHead<'_>) -> JsonRpcStream {
         JsonRpcStream {
@@ -146,6 +152,11 @@ impl JsonRpcCaller {
         receiver
             .await
             .unwrap_or_else(|_| Err(CallError::Transport("connection is shut down".into())))
+    }
+
+    /// Connects now unless connected (calls connect when they need to).
+    pub async fn ensure_connected(&self) -> Result<(), CallError> {
+        self.connect().await.map(drop)
     }
 
     async fn connect(&self) -> Result<Arc<Connection>, CallError> {

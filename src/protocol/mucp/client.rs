@@ -66,6 +66,19 @@ impl MucpCaller {
             .secure(self.secure.clone())
     }
 
+    /// Opens this caller's connection now, unless it holds one already.
+    pub async fn ensure_connected(&self) -> Result<(), CallError> {
+        if self.idle.lock().expect("idle lock").is_some() {
+            return Ok(());
+        }
+        let connection = HttpConnection::new(
+            dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
+            self.max_message_size,
+        );
+        *self.idle.lock().expect("idle lock") = Some(connection);
+        Ok(())
+    }
+
     /// Opens a unary call; the request goes out when its reply is asked for.
     pub fn open(&self, head: &CallHead<'_>) -> MucpStream {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
