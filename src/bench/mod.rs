@@ -500,19 +500,18 @@ async fn stream(
                 break Err(Failure::Call(bound.exceeded()));
             }
             _ = tokio::time::sleep_until(next_send), if !closed => {
-                if let Some(message) = requests.next() {
-                    if let Err(error) = stream.send(message).await {
-                        break Err(Failure::Call(error));
-                    }
-                    outcome.sent += 1;
-                    next_send = tokio::time::Instant::now() + interval;
+                let message = requests.next().unwrap_or_default();
+                closed = requests.peek().is_none();
+                let sent = if closed {
+                    stream.send_last(message).await
+                } else {
+                    stream.send(message).await
+                };
+                if let Err(error) = sent {
+                    break Err(Failure::Call(error));
                 }
-                if requests.peek().is_none() {
-                    closed = true;
-                    if let Err(error) = stream.close_send() {
-                        break Err(Failure::Call(error));
-                    }
-                }
+                outcome.sent += 1;
+                next_send = tokio::time::Instant::now() + interval;
             }
             reply = stream.receive() => match reply {
                 Ok(Some(message)) => {

@@ -178,8 +178,7 @@ impl Caller {
 }
 
 async fn exchange_one(stream: &mut Stream, body: &[u8]) -> Result<Bytes, CallError> {
-    stream.send(Bytes::copy_from_slice(body)).await?;
-    stream.close_send()?;
+    stream.send_last(Bytes::copy_from_slice(body)).await?;
     let mut reply = None;
     let mut count = 0;
     while let Some(message) = stream.receive().await? {
@@ -277,6 +276,15 @@ impl Stream {
             Stream::JsonRpc(stream) => stream.send(message),
             Stream::Grpc(stream) => stream.send(message).await,
             Stream::ConnectHttp1(stream) => stream.send(message),
+        }
+    }
+
+    /// Sends the last request message and ends the request stream with it.
+    pub async fn send_last(&mut self, message: Bytes) -> Result<(), CallError> {
+        match self {
+            Stream::Mucp(stream) => stream.send(message),
+            Stream::JsonRpc(stream) => stream.send(message),
+            Stream::Grpc(stream) => stream.send_last(message).await,
         }
     }
 

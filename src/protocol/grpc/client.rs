@@ -524,7 +524,18 @@ impl GrpcStream {
     /// Sends one request message, as the server's flow-control window lets it through
     /// (a peer that reads slowly slows the sender instead of growing its buffer).
     pub async fn send(&mut self, message: Bytes) -> Result<(), CallError> {
-        let sent = super::send_data(&mut self.send, frame(&message, self.gzip), false).await;
+        self.send_ending(message, false).await
+    }
+
+    /// Sends the last request message and half-closes in the same DATA frame: a server
+    /// may answer (and reset the stream with NO_ERROR) as soon as it has the message, so
+    /// a half-close sent after it can find the stream gone.
+    pub async fn send_last(&mut self, message: Bytes) -> Result<(), CallError> {
+        self.send_ending(message, true).await
+    }
+
+    async fn send_ending(&mut self, message: Bytes, end: bool) -> Result<(), CallError> {
+        let sent = super::send_data(&mut self.send, frame(&message, self.gzip), end).await;
         match sent {
             Ok(()) => Ok(()),
             Err(error) => {
