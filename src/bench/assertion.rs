@@ -191,6 +191,7 @@ fn milliseconds(text: &str) -> Option<f64> {
         "ms" => 1.0,
         "s" => 1e3,
         "m" | "min" => 60e3,
+        "h" => 3600e3,
         _ => return None,
     };
     Some(number * scale)
@@ -227,7 +228,10 @@ mod tests {
             Metric::Latency(Latency::Percentile(99.9))
         );
         let rps = parse("rps>=1000");
-        assert_eq!((rps.metric, rps.op, rps.value), (Metric::Rps, Op::GreaterOrEqual, 1000.0));
+        assert_eq!(
+            (rps.metric, rps.op, rps.value),
+            (Metric::Rps, Op::GreaterOrEqual, 1000.0)
+        );
         assert_eq!(parse("errors=0").op, Op::Equal);
         assert_eq!(parse("errors==0").op, Op::Equal);
         assert!((parse("error_rate<0.1%").value - 0.001).abs() < 1e-12);

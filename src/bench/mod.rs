@@ -52,10 +52,13 @@ pub struct Work {
     pub requests: Vec<Bytes>,
     pub kind: Kind,
     /// Whether a reply decodes (the reply type, or JSON when there is no schema).
-    pub check: Box<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>,
+    pub check: ReplyCheck,
     /// Keep a record of every call (`--per-call`).
     pub per_call: bool,
 }
+
+/// Checks one reply message; the error says why it does not decode.
+pub type ReplyCheck = Box<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
 
 /// How a call runs.
 #[derive(Clone, Copy, Debug)]
@@ -382,10 +385,13 @@ impl Local {
         if let Err(failure) = &outcome.result {
             self.errors += 1;
             live.errors.fetch_add(1, Ordering::Relaxed);
-            let kind = self.kinds.entry(failure.kind()).or_insert_with(|| ErrorKind {
-                count: 0,
-                first: failure.message(),
-            });
+            let kind = self
+                .kinds
+                .entry(failure.kind())
+                .or_insert_with(|| ErrorKind {
+                    count: 0,
+                    first: failure.message(),
+                });
             kind.count += 1;
             if work.per_call {
                 error = Some(failure.message());

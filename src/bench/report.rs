@@ -119,7 +119,9 @@ impl Summary {
             if histogram.is_empty() {
                 0.0
             } else {
-                round(ms(Duration::from_nanos(histogram.value_at_quantile(quantile))))
+                round(ms(Duration::from_nanos(
+                    histogram.value_at_quantile(quantile),
+                )))
             }
         };
         let of = |value: f64| round(value / 1e6);
@@ -246,10 +248,18 @@ impl Summary {
             self.ok,
             self.errors,
             percent(self.error_rate),
-            if self.interrupted { ", interrupted" } else { "" }
+            if self.interrupted {
+                ", interrupted"
+            } else {
+                ""
+            }
         );
         if self.warmup_calls > 0 {
-            let _ = writeln!(out, "  Warm-up:      {} calls, not counted", self.warmup_calls);
+            let _ = writeln!(
+                out,
+                "  Warm-up:      {} calls, not counted",
+                self.warmup_calls
+            );
         }
         let _ = writeln!(out, "  Duration:     {:.3} s", self.duration_s);
         let _ = writeln!(out, "  Calls/s:      {:.1}", self.rps);
@@ -274,7 +284,13 @@ impl Summary {
         );
         if !self.histogram.is_empty() {
             let _ = writeln!(out, "\nHistogram:");
-            let most = self.histogram.iter().map(|b| b.count).max().unwrap_or(1).max(1);
+            let most = self
+                .histogram
+                .iter()
+                .map(|b| b.count)
+                .max()
+                .unwrap_or(1)
+                .max(1);
             let width = self
                 .histogram
                 .iter()
@@ -312,7 +328,12 @@ impl Summary {
             let _ = writeln!(out, "\nAssertions:");
             for assertion in &self.assertions {
                 let mark = if assertion.held { "ok    " } else { "FAILED" };
-                let _ = writeln!(out, "  {mark} {} (was {})", assertion.assertion, trim(assertion.actual));
+                let _ = writeln!(
+                    out,
+                    "  {mark} {} (was {})",
+                    assertion.assertion,
+                    trim(assertion.actual)
+                );
             }
         }
         out
@@ -395,7 +416,11 @@ fn percent(rate: f64) -> String {
 fn trim(value: f64) -> String {
     let text = format!("{value:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() { "0".into() } else { text.to_owned() }
+    if text.is_empty() {
+        "0".into()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).

@@ -18,7 +18,11 @@ pub enum Schedule {
         every: Duration,
     },
     /// From `start` to `end` in a straight line over `over`, then `end`.
-    Ramp { start: f64, end: f64, over: Duration },
+    Ramp {
+        start: f64,
+        end: f64,
+        over: Duration,
+    },
 }
 
 impl Schedule {

@@ -334,7 +334,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let data = args.data.as_deref().or(args.data_arg.as_deref());
     let data = match data {
-        Some("@-") => return Err(usage("bench reads its requests from DATA or -d @FILE, not stdin")),
+        Some("@-") => {
+            return Err(usage(
+                "bench reads its requests from DATA or -d @FILE, not stdin",
+            ))
+        }
         data => read_data(data)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -449,8 +453,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let progress = show_progress(live.clone(), load.shape.stop);
         let (_, tally) = engine::run(workers, work, &load.shape, live).await;
         if let Some(progress) = progress {
-            progress.abort();
-            let _ = progress.await;
+            progress.clear();
         }
         watcher.abort();
         let target = match &args.target.service {
@@ -498,7 +501,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// The JSON documents of DATA: one, or the lines of NDJSON (blank lines skipped).
 fn documents(data: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
     let mut values = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
+    let mut stream =
+        serde_json::Deserializer::from_slice(data).into_iter::<serde::de::IgnoredAny>();
     let mut from = 0;
     while let Some(next) = stream.next() {
         next.map_err(|error| anyhow!("request {} of DATA is not JSON: {error}", values.len() + 1))?;
@@ -515,11 +519,7 @@ fn documents(data: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
 /// One client per call in flight, spread over `connections` connections (worker i on
 /// connection i mod N), each opened now: a server that cannot be reached stops the run
 /// before it starts (exit 1).
-async fn workers(
-    base: &Client,
-    concurrency: u64,
-    connections: u64,
-) -> anyhow::Result<Vec<Client>> {
+async fn workers(base: &Client, concurrency: u64, connections: u64) -> anyhow::Result<Vec<Client>> {
     let address = base.address().to_owned();
     let mut workers = Vec::with_capacity(concurrency as usize);
     for _ in 0..connections {
@@ -542,15 +542,22 @@ async fn workers(
 }
 
 /// Live progress on a terminal's stderr, four times a second: elapsed, done of the total
-/// (or of the time), calls/s over the last moment, p50/p99 and errors so far. None on a
-/// pipe.
-fn show_progress(live: Arc<Live>, stop: Stop) -> Option<tokio::task::JoinHandle<()>> {
-    let (length, by_time) = match stop {
-        Stop::Calls(total) => (total, false),
-        Stop::Time(duration) => (duration.as_millis() as u64, true),
+/// (or the time gone of -z), calls/s over the last moment, p50/p99 and errors so far.
+/// None on a pipe.
+fn show_progress(live: Arc<Live>, stop: Stop) -> Option<Progress> {
+    let (length, template) = match stop {
+        Stop::Calls(total) => (
+            total,
+            "{elapsed_precise} [{bar:20}] {pos}/{len} calls · {msg}",
+        ),
+        Stop::Time(duration) => (
+            duration.as_millis() as u64,
+            "{elapsed_precise} [{bar:20}] {percent:>3}% · {msg}",
+        ),
     };
-    let bar = output::progress_bar(length)?;
-    Some(tokio::spawn(async move {
+    let bar = output::progress_bar(length, template)?;
+    let drawn = bar.clone();
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let (mut last_done, mut last_at) = (0, Duration::ZERO);
         loop {
@@ -563,23 +570,37 @@ fn show_progress(live: Arc<Live>, stop: Stop) -> Option<tokio::task::JoinHandle<
                 0.0
             };
             (last_done, last_at) = (now.done, now.elapsed);
-            bar.set_position(if by_time {
-                (now.elapsed.as_millis() as u64).min(length)
-            } else {
-                now.done
-            });
             let latency = |value: Option<Duration>| {
-                value.map_or("-".to_owned(), |value| format!("{:.2}ms", value.as_secs_f64() * 1e3))
+                value.map_or("-".to_owned(), |value| {
+                    format!("{:.2}ms", value.as_secs_f64() * 1e3)
+                })
             };
-            bar.set_message(format!(
-                "{} calls · {rate:.0} calls/s · p50 {} p99 {} · {} errors",
-                now.done,
+            drawn.set_message(format!(
+                "{rate:.0} calls/s · p50 {} p99 {} · {} errors",
                 latency(now.p50),
                 latency(now.p99),
                 now.errors
             ));
+            drawn.set_position(match stop {
+                Stop::Calls(_) => now.done,
+                Stop::Time(_) => (now.elapsed.as_millis() as u64).min(length),
+            });
         }
-    }))
+    });
+    Some(Progress { bar, task })
+}
+
+/// The progress display of a run, cleared when the run ends.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn clear(self) {
+        self.task.abort();
+        self.bar.finish_and_clear();
+    }
 }
 
 fn print(summary: &Summary, report: Report, per_call: bool) -> anyhow::Result<()> {

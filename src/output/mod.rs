@@ -61,15 +61,15 @@ pub fn spinner(message: String) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// A progress bar of `length` steps on stderr when it is a terminal (redrawn by the
-/// caller's messages); `None` otherwise, so nothing of it reaches a pipe.
-pub fn progress_bar(length: u64) -> Option<ProgressBar> {
+/// A progress bar of `length` steps drawn with indicatif's `template` on stderr when it
+/// is a terminal; `None` otherwise, so nothing of it reaches a pipe.
+pub fn progress_bar(length: u64, template: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::new(length);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:24}] {percent:>3}% {msg}")
+        ProgressStyle::with_template(template)
             .expect("valid template")
             .progress_chars("=> "),
     );

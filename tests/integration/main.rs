@@ -1,6 +1,7 @@
 //! The one integration-test binary: drives the real `rmicro` binary against servers it
 //! starts on port 0, and speaks raw bytes to them where the wire format matters.
 
+mod bench;
 mod call;
 mod captures;
 mod connections;
