@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the services of a schema, answered by the rules of a handlers file')
             [CompletionResult]::new('call', 'call', [CompletionResultType]::ParameterValue, 'Call one endpoint and print the reply as JSON')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a server''s endpoints (or a local schema''s)')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI')
             [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
@@ -135,6 +136,56 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'table (the default) or json')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the server''s certificate (the connection is still encrypted)')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'With no target: keep following the registry, printing a line for each node that registers (+) or goes away (-)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'rmicro;bench' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Request JSON, or @FILE: one JSON document, or NDJSON whose lines are sent in turn, one per call (a stream takes its messages from them in turn)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Request JSON, or @FILE: one JSON document, or NDJSON whose lines are sent in turn, one per call (a stream takes its messages from them in turn)')
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'A .proto file to compile (repeatable); imports are found through -I')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'A directory to search for .proto imports (repeatable; default: each file''s own directory)')
+            [CompletionResult]::new('--descriptor-set', '--descriptor-set', [CompletionResultType]::ParameterName, 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'The protocol to speak: mucp (go-micro''s, the default), jsonrpc (Go''s net/rpc JSON codec) or grpc (h2c); an address scheme says the same')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-attempt timeout, also sent to the server as the Timeout header')
+            [CompletionResult]::new('--dial-timeout', '--dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening the connection')
+            [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]')
+            [CompletionResult]::new('--selector', '--selector', [CompletionResultType]::ParameterName, 'How a node is picked: random (go-micro''s default) or roundrobin (turns shared by every rmicro process on this machine)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro''s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]')
+            [CompletionResult]::new('--cacert', '--cacert', [CompletionResultType]::ParameterName, 'Trust the server certificates this PEM CA signed, instead of the system''s roots')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'A PEM client certificate, for mutual TLS (with --key)')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The PEM private key of --cert')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The :authority to send and the name the server''s certificate must carry (default: the address)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
+            [CompletionResult]::new('--reflect-header', '--reflect-header', [CompletionResultType]::ParameterName, 'Metadata for reflection requests only (repeatable; @FILE as for -H)')
+            [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'Body encoding on the wire (default: json; protobuf for gRPC)')
+            [CompletionResult]::new('--rpc-header', '--rpc-header', [CompletionResultType]::ParameterName, 'Metadata for the calls only, not for reflection (repeatable; @FILE as for -H)')
+            [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Calls to make [default: 200]')
+            [CompletionResult]::new('--total', '--total', [CompletionResultType]::ParameterName, 'Calls to make [default: 200]')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Run for this long instead of a number of calls (calls in flight at the end finish)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Run for this long instead of a number of calls (calls in flight at the end finish)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Calls in flight at once [default: 50, or -n when smaller]')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Calls in flight at once [default: 50, or -n when smaller]')
+            [CompletionResult]::new('--connections', '--connections', [CompletionResultType]::ParameterName, 'Connections the calls are spread over (gRPC, JSON-RPC; mucp carries one call at a time on a connection, so it opens one per call in flight)')
+            [CompletionResult]::new('--rps', '--rps', [CompletionResultType]::ParameterName, 'Start at most this many calls per second (a constant schedule)')
+            [CompletionResult]::new('--rps-schedule', '--rps-schedule', [CompletionResultType]::ParameterName, 'How the rate changes: const (--rps), step (--rps-start, plus --rps-step every --step-duration, up to --rps-end) or ramp (--rps-start to --rps-end over -z)')
+            [CompletionResult]::new('--rps-start', '--rps-start', [CompletionResultType]::ParameterName, 'The rate a step or ramp schedule starts at')
+            [CompletionResult]::new('--rps-step', '--rps-step', [CompletionResultType]::ParameterName, 'What each step adds to the rate (may be negative)')
+            [CompletionResult]::new('--rps-end', '--rps-end', [CompletionResultType]::ParameterName, 'The rate a step schedule stops changing at, or a ramp ends at')
+            [CompletionResult]::new('--step-duration', '--step-duration', [CompletionResultType]::ParameterName, 'How long each step of a step schedule lasts')
+            [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Calls (N) or a time (DURATION) run first and not counted: connections and the server warmed up')
+            [CompletionResult]::new('--stream-messages', '--stream-messages', [CompletionResultType]::ParameterName, 'Request messages per streaming call (default: as many as DATA holds; one for a server stream)')
+            [CompletionResult]::new('--stream-interval', '--stream-interval', [CompletionResultType]::ParameterName, 'Time between the request messages of a streaming call')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads making the calls (each takes up to a core); one, as h2load''s default, leaves the other cores to a server on the same machine')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The report: text (for people), json (one document) or csv')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The report: text (for people), json (one document) or csv')
+            [CompletionResult]::new('--assert', '--assert', [CompletionResultType]::ParameterName, 'A threshold, e.g. p99<20ms, mean<5ms, rps>=1000, errors=0, error_rate<0.1% (repeatable); exit 99 when one does not hold')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the server''s certificate (the connection is still encrypted)')
+            [CompletionResult]::new('--per-call', '--per-call', [CompletionResultType]::ParameterName, 'With -o csv, one row per call; with -o json, a per_call list')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -275,6 +326,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the services of a schema, answered by the rules of a handlers file')
             [CompletionResult]::new('call', 'call', [CompletionResultType]::ParameterValue, 'Call one endpoint and print the reply as JSON')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List a server''s endpoints (or a local schema''s)')
+            [CompletionResult]::new('bench', 'bench', [CompletionResultType]::ParameterValue, 'Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI')
             [CompletionResult]::new('describe', 'describe', [CompletionResultType]::ParameterValue, 'Show the request and response layouts of an endpoint or message')
             [CompletionResult]::new('health', 'health', [CompletionResultType]::ParameterValue, 'Check a server''s Debug.Health, optionally waiting until it answers')
             [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Show a server''s request statistics (Debug.Stats)')
@@ -291,6 +343,9 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             break
         }
         'rmicro;help;list' {
+            break
+        }
+        'rmicro;help;bench' {
             break
         }
         'rmicro;help;describe' {

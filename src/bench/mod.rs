@@ -183,10 +183,9 @@ pub struct Tally {
 
 /// One worker's counts, merged into the tally at its end; latencies go to the live
 /// histogram in batches.
-#[derive(Default)]
 struct Local {
     batch: Vec<u64>,
-    flushed: Option<Instant>,
+    flushed: Instant,
     calls: u64,
     errors: u64,
     statuses: BTreeMap<u8, u64>,
@@ -318,7 +317,7 @@ async fn drive(
     next: &AtomicU64,
     started: Instant,
 ) -> (Client, Local) {
-    let mut local = Local::default();
+    let mut local = Local::new(started);
     let deadline = match shape.stop {
         Stop::Time(duration) => Some(started + duration),
         Stop::Calls(_) => None,
@@ -351,26 +350,43 @@ async fn drive(
             work,
             &client,
             seq,
-            begun - started,
-            ended - begun,
+            (begun - started, ended - begun),
             outcome,
         );
         local.last_end = Some(ended);
+        if local.batch.len() >= FLUSH_CALLS || ended - local.flushed >= FLUSH_EVERY {
+            local.flush(live, ended);
+        }
     }
-    local.flush(live);
+    local.flush(live, Instant::now());
     (client, local)
 }
 
 impl Local {
-    #[allow(clippy::too_many_arguments)]
+    fn new(now: Instant) -> Local {
+        Local {
+            batch: Vec::with_capacity(FLUSH_CALLS),
+            flushed: now,
+            calls: 0,
+            errors: 0,
+            statuses: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+            sent: 0,
+            received: 0,
+            nodes: Vec::new(),
+            records: Vec::new(),
+            last_end: None,
+        }
+    }
+
+    /// Counts one call; `(start, latency)` from the start of the run.
     fn record(
         &mut self,
         live: &Live,
         work: &Work,
         client: &Client,
         seq: u64,
-        start: Duration,
-        latency: Duration,
+        (start, latency): (Duration, Duration),
         outcome: Outcome,
     ) {
         self.calls += 1;
@@ -414,13 +430,9 @@ impl Local {
         self.batch
             .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX).max(1));
         live.done.fetch_add(1, Ordering::Relaxed);
-        let flushed = *self.flushed.get_or_insert_with(Instant::now);
-        if self.batch.len() >= FLUSH_CALLS || flushed.elapsed() >= FLUSH_EVERY {
-            self.flush(live);
-        }
     }
 
-    fn flush(&mut self, live: &Live) {
+    fn flush(&mut self, live: &Live, now: Instant) {
         if !self.batch.is_empty() {
             let mut latency = live.latency.lock().expect("latency lock");
             for value in self.batch.drain(..) {
@@ -429,7 +441,7 @@ impl Local {
                 }
             }
         }
-        self.flushed = Some(Instant::now());
+        self.flushed = now;
     }
 }
 

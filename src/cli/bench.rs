@@ -95,6 +95,11 @@ pub struct BenchArgs {
     /// Time between the request messages of a streaming call.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     stream_interval: Option<Duration>,
+    /// Threads making the calls (each takes up to a core); one, as h2load's default, leaves
+    /// the other cores to a server on the same machine.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: u64,
     /// The report: text (for people), json (one document) or csv.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     output: Report,
@@ -341,10 +346,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         data => read_data(data)?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let threads = args.threads as usize;
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|error| anyhow!("cannot start the load generator's threads: {error}"))?;
     runtime.block_on(async {
         let schema = schema_for_call(
             &mut client,

@@ -285,6 +285,11 @@ impl Stream {
             Stream::Mucp(stream) => stream.send(message),
             Stream::JsonRpc(stream) => stream.send(message),
             Stream::Grpc(stream) => stream.send_last(message).await,
+            Stream::ConnectHttp1(stream) => {
+                stream.send(message)?;
+                stream.close_send();
+                Ok(())
+            }
         }
     }
 
