@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The interop suite: rmicro against real peers in both directions. Builds its peers
-# itself (Go's standard net/rpc programs with Debian's golang-go) and fails, never skips,
+# itself (Go's standard net/rpc programs with Debian's golang-go, and grpc-go's helloworld
+# Greeter from Debian's golang-google-grpc-dev, bench/go/build_grpc.sh) and fails, never skips,
 # when one cannot be had; installs the pinned PyPI packages of interop/requirements.txt
 # (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests,
 # cryptography for the TLS tests' certificates, connect-python and its HTTP client pyqwest
@@ -22,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash interop/go/build.sh target/go
+bash bench/go/build_grpc.sh target/go
 bash interop/need.sh curl curl
 bash interop/need.sh protoc protobuf-compiler
 bash interop/need.sh --packages libprotobuf-dev
