@@ -369,15 +369,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await?;
         let method = match (schema.schema(), protocol) {
             (Some(pool), _) => Some(pool.resolve(&args.endpoint)?),
-            (None, Protocol::Grpc) => {
+            (None, protocol) if protocol.is_grpc_family() => {
                 return Err(anyhow!("{} offers no reflection, so the run needs a schema: pass --proto or --descriptor-set", client.address()))
             }
             (None, _) => None,
         };
         let streaming = method.as_ref().filter(|method| crate::schema::is_streaming(method));
-        if streaming.is_some() && protocol != Protocol::Grpc {
+        if streaming.is_some() && !protocol.is_grpc_family() {
             return Err(usage(format!(
-                "{} is a streaming method; rmicro streams over gRPC only",
+                "{} is a streaming method; rmicro streams over gRPC, Connect and gRPC-Web only",
                 args.endpoint
             )));
         }

@@ -63,7 +63,7 @@ fn echo_server(dir: &std::path::Path) -> Server {
 fn exact_counts_for_n_over_every_protocol_and_the_server_agrees() {
     let server = Server::job(&["--no-register"]);
     let mut expected = 0;
-    for scheme in ["mucp", "jsonrpc", "grpc"] {
+    for scheme in ["mucp", "jsonrpc", "grpc", "connect", "grpc-web", "http"] {
         let address = format!("{scheme}://{}", server.address);
         let run = report(&[
             "Job.CreateJob",
@@ -85,7 +85,9 @@ fn exact_counts_for_n_over_every_protocol_and_the_server_agrees() {
         assert_eq!(run["errors"], 0, "{scheme}");
         assert_eq!(run["warmup_calls"], 11, "{scheme}");
         assert_eq!(run["statuses"]["OK"], 137, "{scheme}");
-        assert_eq!(run["protocol"], scheme);
+        // http:// is Connect over HTTP/1.1.
+        let protocol = if scheme == "http" { "connect" } else { scheme };
+        assert_eq!(run["protocol"], protocol);
         assert_eq!(run["concurrency"], 7);
         assert_eq!(served(&server, "Job.CreateJob"), expected, "{scheme}");
     }
@@ -553,10 +555,26 @@ fn streams_report_messages_as_well_as_calls() {
     // The stub answers each request message with its two replies.
     assert_eq!(chat["messages"]["received"], 60);
     assert_eq!(chat["errors"], 0);
-    // Streams need gRPC.
+    // A server stream over Connect (HTTP/2 and HTTP/1.1) and gRPC-Web.
+    for scheme in ["connect", "http", "grpc-web"] {
+        let address = format!("{scheme}://{}", server.address);
+        let count = report(&[
+            "echo.v1.Echo/Count",
+            "{}",
+            "-a",
+            &address,
+            "-n",
+            "10",
+            "-c",
+            "2",
+        ]);
+        assert_eq!(count["messages"]["received"], 30, "{scheme}: {count}");
+        assert_eq!(count["errors"], 0, "{scheme}");
+    }
+    // Streams need gRPC, Connect or gRPC-Web.
     let output = bench(&["Echo.Count", "{}", "-a", &server.address]);
     assert_exit(&output, 2);
-    assert_stderr_has(&output, "streams over gRPC only");
+    assert_stderr_has(&output, "streams over gRPC, Connect and gRPC-Web only");
 }
 
 #[test]
