@@ -3,7 +3,8 @@
 //! report), -z and --rps honoured within 10%, the JSON report's fields, every --assert
 //! form holding (exit 0) and failing (exit 99), errors counted when the server fails
 //! half the calls, streams, calls spread over a registry's nodes, the flag combinations
-//! that cannot work refused up front, progress drawn on a terminal and nowhere else.
+//! that cannot work refused up front, progress drawn on a terminal and nowhere else,
+//! Ctrl-C ending a run with the report of what ran.
 
 use crate::support::{
     assert_exit, assert_stderr_has, json, rmicro, root, stderr, stdout, write_temp, Server,
@@ -783,4 +784,38 @@ fn a_warmup_by_time_is_not_counted() {
     let warm = run["warmup_calls"].as_u64().unwrap();
     assert!(warm > 0, "{run}");
     assert_eq!(served(&server, "Job.CreateJob"), 50 + warm);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_reports_what_ran() {
+    let server = Server::job(&["--no-register"]);
+    let child = rmicro()
+        .args([
+            "bench",
+            "Job.CreateJob",
+            "-a",
+            &server.address,
+            "-z",
+            "30s",
+            "-c",
+            "4",
+            "-o",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for the run to be under way (its handler of SIGINT installed).
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_exit(&output, 0);
+    let run = json(&output);
+    assert_eq!(run["interrupted"], true);
+    assert!(run["calls"].as_u64().unwrap() > 0);
+    assert!(run["duration_s"].as_f64().unwrap() < 5.0, "{run}");
 }
