@@ -377,7 +377,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let streaming = method.as_ref().filter(|method| crate::schema::is_streaming(method));
         if streaming.is_some() && !protocol.is_grpc_family() {
             return Err(usage(format!(
-                "{} is a streaming method; rmicro streams over gRPC, Connect and gRPC-Web only",
+                "{} is a streaming method; rmicro bench streams over gRPC, Connect and gRPC-Web only",
                 args.endpoint
             )));
         }

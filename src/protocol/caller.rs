@@ -282,13 +282,10 @@ impl Stream {
     /// Sends the last request message and ends the request stream with it.
     pub async fn send_last(&mut self, message: Bytes) -> Result<(), CallError> {
         match self {
-            Stream::Mucp(stream) => stream.send(message),
-            Stream::JsonRpc(stream) => stream.send(message),
             Stream::Grpc(stream) => stream.send_last(message).await,
-            Stream::ConnectHttp1(stream) => {
-                stream.send(message)?;
-                stream.close_send();
-                Ok(())
+            _ => {
+                self.send(message).await?;
+                self.close_send()
             }
         }
     }
