@@ -162,6 +162,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
             [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line')
             [CompletionResult]::new('--reflect-header', '--reflect-header', [CompletionResultType]::ParameterName, 'Metadata for reflection requests only (repeatable; @FILE as for -H)')
+            [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own')
             [CompletionResult]::new('--content-type', '--content-type', [CompletionResultType]::ParameterName, 'Body encoding on the wire (default: json; protobuf for gRPC)')
             [CompletionResult]::new('--rpc-header', '--rpc-header', [CompletionResultType]::ParameterName, 'Metadata for the calls only, not for reflection (repeatable; @FILE as for -H)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Calls to make [default: 200]')
