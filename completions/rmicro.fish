@@ -29,6 +29,7 @@ complete -c rmicro -n "__fish_rmicro_needs_command" -s V -l version -d 'Print ve
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
+complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "bench" -d 'Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
 complete -c rmicro -n "__fish_rmicro_needs_command" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
@@ -127,6 +128,57 @@ json\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l watch -d 'With no target: keep following the registry, printing a line for each node that registers (+) or goes away (-)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s h -l help -d 'Print help'
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s d -l data -d 'Request JSON, or @FILE: one JSON document, or NDJSON whose lines are sent in turn, one per call (a stream takes its messages from them in turn)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l dial-timeout -d 'Timeout for opening the connection' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l service -d 'Call a service by name: its nodes come from the registry [env: MICRO_PROXY]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l selector -d 'How a node is picked: random (go-micro\'s default) or roundrobin (turns shared by every rmicro process on this machine)' -r -f -a "random\t''
+roundrobin\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l cacert -d 'Trust the server certificates this PEM CA signed, instead of the system\'s roots' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l cert -d 'A PEM client certificate, for mutual TLS (with --key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l key -d 'The PEM private key of --cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l authority -d 'The :authority to send and the name the server\'s certificate must carry (default: the address)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l content-type -d 'Body encoding on the wire (default: json; protobuf for gRPC)' -r -f -a "json\t''
+protobuf\t''
+json-rpc\t''
+proto-rpc\t''
+octet-stream\t''
+grpc\t''
+grpc+proto\t''
+grpc+json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rpc-header -d 'Metadata for the calls only, not for reflection (repeatable; @FILE as for -H)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s n -l total -d 'Calls to make [default: 200]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s z -l duration -d 'Run for this long instead of a number of calls (calls in flight at the end finish)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s c -l concurrency -d 'Calls in flight at once [default: 50, or -n when smaller]' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l connections -d 'Connections the calls are spread over (gRPC, JSON-RPC; mucp carries one call at a time on a connection, so it opens one per call in flight)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rps -d 'Start at most this many calls per second (a constant schedule)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rps-schedule -d 'How the rate changes: const (--rps), step (--rps-start, plus --rps-step every --step-duration, up to --rps-end) or ramp (--rps-start to --rps-end over -z)' -r -f -a "const\t''
+step\t''
+ramp\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rps-start -d 'The rate a step or ramp schedule starts at' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rps-step -d 'What each step adds to the rate (may be negative)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l rps-end -d 'The rate a step schedule stops changing at, or a ramp ends at' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l step-duration -d 'How long each step of a step schedule lasts' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l warmup -d 'Calls (N) or a time (DURATION) run first and not counted: connections and the server warmed up' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l stream-messages -d 'Request messages per streaming call (default: as many as DATA holds; one for a server stream)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l stream-interval -d 'Time between the request messages of a streaming call' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l threads -d 'Threads making the calls (each takes up to a core); one, as h2load\'s default, leaves the other cores to a server on the same machine' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s o -l output -d 'The report: text (for people), json (one document) or csv' -r -f -a "text\t''
+json\t''
+csv\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l assert -d 'A threshold, e.g. p99<20ms, mean<5ms, rps>=1000, errors=0, error_rate<0.1% (repeatable); exit 99 when one does not hold' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l per-call -d 'With -o csv, one row per call; with -o json, a per_call list'
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
@@ -229,13 +281,14 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l at-least -d 'At
 complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "journal" -d 'Show the calls a `rmicro serve` received (its request journal), or clear them'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "verify" -d 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list describe health stats journal verify completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "serve" -d 'Serve the services of a schema, answered by the rules of a handlers file'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "call" -d 'Call one endpoint and print the reply as JSON'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "list" -d 'List a server\'s endpoints (or a local schema\'s)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "bench" -d 'Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "describe" -d 'Show the request and response layouts of an endpoint or message'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "health" -d 'Check a server\'s Debug.Health, optionally waiting until it answers'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "stats" -d 'Show a server\'s request statistics (Debug.Stats)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "journal" -d 'Show the calls a `rmicro serve` received (its request journal), or clear them'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "verify" -d 'Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c rmicro -n "__fish_rmicro_using_subcommand help; and not __fish_seen_subcommand_from serve call list bench describe health stats journal verify completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

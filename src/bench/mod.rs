@@ -48,13 +48,36 @@ pub struct Work {
     pub path: String,
     pub codec: Codec,
     pub metadata: Metadata,
-    /// Request messages, encoded; call n sends the n-th (cycling), a stream the next ones.
-    pub requests: Vec<Bytes>,
+    /// Request messages; call n sends the n-th (cycling), a stream the next ones.
+    pub requests: Vec<Request>,
+    /// Metadata with templates (`{{seq}}`, `{{uuid}}`, `{{now}}`), rendered per call in
+    /// place of `metadata`.
+    pub metadata_template: Option<RenderMetadata>,
+
     pub kind: Kind,
     /// Whether a reply decodes (the reply type, or JSON when there is no schema).
     pub check: ReplyCheck,
     /// Keep a record of every call (`--per-call`).
     pub per_call: bool,
+}
+
+/// A request message: encoded once, or rendered from a template for each call (its
+/// `{{seq}}`), the error saying why a rendering does not fit the request type.
+pub enum Request {
+    Ready(Bytes),
+    Rendered(Box<dyn Fn(u64) -> Result<Bytes, String> + Send + Sync>),
+}
+
+/// The metadata of call `seq` (from 1).
+pub type RenderMetadata = Box<dyn Fn(u64) -> Metadata + Send + Sync>;
+
+impl Request {
+    fn for_call(&self, seq: u64) -> Result<Bytes, Failure> {
+        match self {
+            Request::Ready(bytes) => Ok(bytes.clone()),
+            Request::Rendered(render) => render(seq).map_err(Failure::Request),
+        }
+    }
 }
 
 /// Checks one reply message; the error says why it does not decode.
@@ -208,6 +231,8 @@ struct Outcome {
 enum Failure {
     Call(CallError),
     Reply(String),
+    /// A templated request that does not fit its type once rendered.
+    Request(String),
 }
 
 impl Failure {
@@ -225,6 +250,7 @@ impl Failure {
             Failure::Call(CallError::Transport(_)) => "transport".into(),
             Failure::Call(CallError::WrongProtocol(_)) => "protocol".into(),
             Failure::Reply(_) => "reply".into(),
+            Failure::Request(_) => "request".into(),
         }
     }
 
@@ -233,6 +259,7 @@ impl Failure {
             Failure::Call(CallError::Status(status)) => status.message.clone(),
             Failure::Call(error) => error.to_string(),
             Failure::Reply(error) => format!("the reply does not decode: {error}"),
+            Failure::Request(error) => format!("the rendered request: {error}"),
         }
     }
 }
@@ -242,12 +269,14 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_CALLS: usize = 64;
 
 /// Runs `shape` with one task per worker (the concurrency); gives the workers back with
-/// their connections, for the run after a warm-up.
+/// their connections, for the run after a warm-up. Templates see call n as `{{seq}}` n +
+/// `seq_base` (from 1), so the calls after a warm-up go on counting from it.
 pub async fn run(
     workers: Vec<Client>,
     work: Arc<Work>,
     shape: &Shape,
     live: Arc<Live>,
+    seq_base: u64,
 ) -> (Vec<Client>, Tally) {
     let started = Instant::now();
     *live.started.lock().expect("live lock") = Some(started);
@@ -257,7 +286,9 @@ pub async fn run(
         .map(|client| {
             let (work, live, next, shape) =
                 (work.clone(), live.clone(), next.clone(), shape.clone());
-            tokio::spawn(async move { drive(client, &work, &shape, &live, &next, started).await })
+            tokio::spawn(async move {
+                drive(client, &work, &shape, (&live, &next), started, seq_base).await
+            })
         })
         .collect();
     let mut workers = Vec::with_capacity(tasks.len());
@@ -313,9 +344,9 @@ async fn drive(
     mut client: Client,
     work: &Work,
     shape: &Shape,
-    live: &Live,
-    next: &AtomicU64,
+    (live, next): (&Live, &AtomicU64),
     started: Instant,
+    seq_base: u64,
 ) -> (Client, Local) {
     let mut local = Local::new(started);
     let deadline = match shape.stop {
@@ -343,7 +374,7 @@ async fn drive(
         }
         client.next_node();
         let begun = Instant::now();
-        let outcome = call(&mut client, work, seq).await;
+        let outcome = call(&mut client, work, seq, seq_base + seq + 1).await;
         let ended = Instant::now();
         local.record(
             live,
@@ -448,20 +479,37 @@ impl Local {
 fn ignore(_: AttemptEvent<'_>) {}
 
 /// Call `seq`: its request (or a stream's requests) taken in turn from the work's.
-async fn call(client: &mut Client, work: &Work, seq: u64) -> Outcome {
+/// `number` is what templates see as `{{seq}}`.
+async fn call(client: &mut Client, work: &Work, seq: u64, number: u64) -> Outcome {
+    let rendered;
+    let metadata = match &work.metadata_template {
+        Some(render) => {
+            rendered = render(number);
+            &rendered
+        }
+        None => &work.metadata,
+    };
     let head = CallHead {
         service: &work.service,
         endpoint: &work.endpoint,
         path: &work.path,
         codec: work.codec,
-        metadata: &work.metadata,
+        metadata,
         timeout: None,
     };
     let count = work.requests.len() as u64;
+    let failed = |failure| Outcome {
+        result: Err(failure),
+        sent: 0,
+        received: 0,
+    };
     match work.kind {
         Kind::Unary => {
-            let request = &work.requests[(seq % count) as usize];
-            let result = match client.call(&head, request, &mut ignore).await {
+            let request = match work.requests[(seq % count) as usize].for_call(number) {
+                Ok(request) => request,
+                Err(failure) => return failed(failure),
+            };
+            let result = match client.call(&head, &request, &mut ignore).await {
                 Ok(reply) => (work.check)(&reply.body).map_err(Failure::Reply),
                 Err(error) => Err(Failure::Call(error)),
             };
@@ -474,9 +522,15 @@ async fn call(client: &mut Client, work: &Work, seq: u64) -> Outcome {
         }
         Kind::Stream { messages, interval } => {
             let first = seq.wrapping_mul(messages);
-            let requests = (0..messages)
-                .map(|index| work.requests[((first.wrapping_add(index)) % count) as usize].clone());
-            stream(client, work, &head, requests, interval).await
+            let requests: Result<Vec<Bytes>, Failure> = (0..messages)
+                .map(|index| {
+                    work.requests[((first.wrapping_add(index)) % count) as usize].for_call(number)
+                })
+                .collect();
+            match requests {
+                Ok(requests) => stream(client, work, &head, requests.into_iter(), interval).await,
+                Err(failure) => failed(failure),
+            }
         }
     }
 }

@@ -12,11 +12,12 @@ use super::inspect::peer_error;
 use crate::bench::assertion::Assertion;
 use crate::bench::report::{Context, Summary};
 use crate::bench::schedule::Schedule;
-use crate::bench::{self as engine, Kind, Live, Shape, Stop, Work};
+use crate::bench::{self as engine, Kind, Live, Request, Shape, Stop, Work};
 use crate::client::{Backoff, Client};
 use crate::exit_code::{AssertionFailed, UsageError};
 use crate::output;
 use crate::protocol::Protocol;
+use crate::template::{self, text_paths, Template, TextTemplate};
 use anyhow::anyhow;
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
@@ -387,21 +388,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             ));
         }
         let values: Vec<&[u8]> = documents(&data)?;
+        let schema = Arc::new(schema);
         let mut requests = Vec::with_capacity(values.len());
         let mut prepared = None;
         for (index, value) in values.iter().enumerate() {
-            let one = prepare(&args.endpoint, &schema, codec, value, protocol).map_err(|error| {
+            let which = || {
                 if values.len() > 1 {
-                    error.context(format!("request {} of DATA", index + 1))
+                    format!("request {} of DATA", index + 1)
                 } else {
-                    error
+                    "DATA".to_owned()
                 }
-            })?;
+            };
+            let template = request_template(value).map_err(|error| usage(format!("{}: {error}", which())))?;
+            // A template is checked by rendering it for the first call.
+            let first = match &template {
+                Some(template) => render_text(template, &endpoint_of(&args.endpoint), 1),
+                None => value.to_vec(),
+            };
+            let one = prepare(&args.endpoint, &schema, codec, &first, protocol)
+                .map_err(|error| error.context(which()))?;
             let head = one.head(codec, &metadata);
             let (service, endpoint, path) =
                 (head.service.to_owned(), head.endpoint.to_owned(), head.path.to_owned());
             let check = one.reply_checker(codec);
-            requests.push(Bytes::from(one.into_body()));
+            requests.push(match template {
+                None => Request::Ready(Bytes::from(one.into_body())),
+                Some(template) => {
+                    let (schema, name, shown) =
+                        (schema.clone(), args.endpoint.clone(), endpoint.clone());
+                    Request::Rendered(Box::new(move |seq| {
+                        let text = render_text(&template, &shown, seq);
+                        prepare(&name, &schema, codec, &text, protocol)
+                            .map(|prepared| Bytes::from(prepared.into_body()))
+                            .map_err(|error| format!("{error:#}"))
+                    }))
+                }
+            });
             prepared.get_or_insert((service, endpoint, path, check));
         }
         let (service, endpoint, path, check) = prepared.expect("DATA holds a request");
@@ -422,12 +444,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 interval: args.stream_interval.unwrap_or_default(),
             },
         };
+        let metadata_template = metadata_template(&metadata, &endpoint)?;
         let work = Arc::new(Work {
             service,
             endpoint: endpoint.clone(),
             path,
             codec,
             metadata,
+            metadata_template,
             requests,
             kind,
             check: Box::new(check),
@@ -451,7 +475,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let live = Arc::new(Live::default());
             *interrupted.lock().expect("live lock") = Some(live.clone());
             let spinner = output::spinner("warming up".into());
-            let (back, tally) = engine::run(workers, work.clone(), warmup, live.clone()).await;
+            let (back, tally) = engine::run(workers, work.clone(), warmup, live.clone(), 0).await;
             if let Some(spinner) = spinner {
                 spinner.finish_and_clear();
             }
@@ -464,7 +488,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let live = Arc::new(Live::default());
         *interrupted.lock().expect("live lock") = Some(live.clone());
         let progress = show_progress(live.clone(), load.shape.stop);
-        let (_, tally) = engine::run(workers, work, &load.shape, live).await;
+        let (_, tally) = engine::run(workers, work, &load.shape, live, warmup_calls).await;
         if let Some(progress) = progress {
             progress.clear();
         }
@@ -509,6 +533,77 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// A request with templates in it (`{{seq}}`, `{{uuid}}`, `{{now}}`, `{{endpoint}}`),
+/// or `None` when it has none. There is no request to read `{{request.…}}` from, nor
+/// metadata for `{{metadata.…}}`.
+fn request_template(value: &[u8]) -> Result<Option<Template>, String> {
+    let json: serde_json::Value = match serde_json::from_slice(value) {
+        Ok(json) => json,
+        // Not JSON: prepare() says so.
+        Err(_) => return Ok(None),
+    };
+    let mut template = Template::parse(&json)?;
+    if template.is_literal() {
+        return Ok(None);
+    }
+    if !template.request_paths_mut().is_empty() {
+        return Err("{{request.…}} has no request to read from in a bench's DATA; use {{seq}}, {{uuid}}, {{now}} or {{endpoint}}".into());
+    }
+    Ok(Some(template))
+}
+
+/// The request of call `seq` as JSON text.
+fn render_text(template: &Template, endpoint: &str, seq: u64) -> Vec<u8> {
+    let context = template::Context::new(endpoint, seq, None, || serde_json::Value::Null);
+    serde_json::to_vec(&template.render(&context)).expect("JSON values serialise")
+}
+
+/// `Service.Method` as templates name it.
+fn endpoint_of(endpoint: &str) -> String {
+    endpoint
+        .trim_start_matches('/')
+        .rsplit_once('/')
+        .map_or(endpoint.to_owned(), |(service, method)| {
+            format!("{}.{method}", service.rsplit('.').next().unwrap_or(service))
+        })
+}
+
+/// The -H values with templates, rendered per call; `None` when none has any.
+fn metadata_template(
+    metadata: &crate::message::Metadata,
+    endpoint: &str,
+) -> anyhow::Result<Option<engine::RenderMetadata>> {
+    let mut values = Vec::new();
+    let mut templated = false;
+    for (name, value) in metadata.iter() {
+        let template =
+            TextTemplate::parse(value).map_err(|error| usage(format!("-H {name}: {error}")))?;
+        if !template.is_literal() {
+            if text_paths(&mut template.clone()).next().is_some() {
+                return Err(usage(format!(
+                    "-H {name}: {{{{request.…}}}} has no request to read from in a bench; use {{{{seq}}}}, {{{{uuid}}}} or {{{{now}}}}"
+                )));
+            }
+            templated = true;
+        }
+        values.push((name.to_owned(), template));
+    }
+    if !templated {
+        return Ok(None);
+    }
+    let endpoint = endpoint.to_owned();
+    let base = metadata.clone();
+    Ok(Some(Box::new(move |seq| {
+        let context =
+            template::Context::new(&endpoint, seq, Some(&base), || serde_json::Value::Null);
+        let mut rendered = crate::message::Metadata::new();
+        for (name, template) in &values {
+            rendered.push(name, template.render(&context));
+        }
+        rendered
+    })))
 }
 
 /// The JSON documents of DATA: one, or the lines of NDJSON (blank lines skipped).

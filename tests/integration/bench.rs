@@ -819,3 +819,74 @@ fn ctrl_c_stops_the_run_and_reports_what_ran() {
     assert!(run["calls"].as_u64().unwrap() > 0);
     assert!(run["duration_s"].as_f64().unwrap() < 5.0, "{run}");
 }
+
+#[test]
+fn templates_in_data_and_headers_are_rendered_per_call() {
+    let server = Server::job(&["--no-register"]);
+    let run = report(&[
+        "Job.CreateJob",
+        "-d",
+        r#"{"name":"job-{{seq}}"}"#,
+        "-H",
+        "x-id: {{uuid}}",
+        "-H",
+        "x-at: {{now}}",
+        "-a",
+        &server.address,
+        "-n",
+        "6",
+        "-c",
+        "2",
+        "--warmup",
+        "3",
+    ]);
+    assert_eq!(run["calls"], 6);
+    assert_eq!(run["errors"], 0, "{run}");
+    let journal = crate::support::stdout(&server.run(&["journal", "-o", "json"]));
+    let entries: Vec<Value> = journal
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 9, "{journal}");
+    let mut names: Vec<String> = entries
+        .iter()
+        .map(|entry| entry["request"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort_by_key(|name| name[4..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=9).map(|seq| format!("job-{seq}")).collect();
+    assert_eq!(names, expected, "the warm-up's calls first, then the run's");
+    let header = |entry: &Value, name: &str| {
+        let metadata = entry["metadata"].as_object().unwrap();
+        metadata
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {entry}"))
+    };
+    let ids: std::collections::HashSet<String> =
+        entries.iter().map(|entry| header(entry, "x-id")).collect();
+    assert_eq!(ids.len(), 9, "a uuid per call: {ids:?}");
+    assert!(ids
+        .iter()
+        .all(|id| id.len() == 36 && id.matches('-').count() == 4));
+    assert!(header(&entries[0], "x-at").contains('T'));
+    // No request to read from.
+    let output = bench(&[
+        "Job.CreateJob",
+        "-d",
+        r#"{"name":"{{request.name}}"}"#,
+        "-a",
+        &server.address,
+    ]);
+    assert_exit(&output, 2);
+    assert_stderr_has(&output, "no request to read from");
+    // A rendering that does not fit the request type is refused before the run.
+    let output = bench(&[
+        "Job.CreateJob",
+        "-d",
+        r#"{"nope":"{{seq}}"}"#,
+        "-a",
+        &server.address,
+    ]);
+    assert_exit(&output, 1);
+}
