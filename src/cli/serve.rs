@@ -30,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     handlers: Option<PathBuf>,
     /// Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest
-    /// dropped first; 0 keeps none.
+    /// dropped first (also past 64 MiB of requests held); 0 keeps none.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_JOURNAL_SIZE)]
     journal_size: usize,
     /// Also append every journal entry to FILE as NDJSON.

@@ -20,6 +20,11 @@ use tokio::sync::mpsc;
 /// `--journal-size`'s default.
 pub const DEFAULT_SIZE: usize = 10_000;
 
+/// The most request bytes (protobuf-encoded) the ring holds at once: a count alone would
+/// let 10,000 requests of `--max-message-size` each hold gigabytes. Past it the oldest
+/// entries go, as they do past `--journal-size`.
+const MAX_BYTES: usize = 64 << 20;
+
 /// How many non-matching calls `Debug.Requests` shows beside the matching ones.
 const NEAREST: usize = 5;
 
@@ -32,6 +37,8 @@ pub struct Journal {
 #[derive(Default)]
 struct Ring {
     entries: VecDeque<Arc<Entry>>,
+    /// The encoded size of the requests in `entries`.
+    bytes: usize,
     recorded: u64,
     dropped: u64,
 }
@@ -48,6 +55,8 @@ pub struct Entry {
     pub code: Code,
     pub message: String,
     pub duration: Duration,
+    /// The request's encoded size, as the ring's byte bound counts it.
+    size: usize,
 }
 
 /// A call as it arrives, waiting for its end to be recorded.
@@ -121,6 +130,10 @@ impl Journal {
             Ok(()) => (Code::Ok, String::new()),
             Err(status) => (status.code, status.message.clone()),
         };
+        let request = arrival
+            .request
+            .or_else(|| arrival.first.and_then(|first| first.get().cloned()));
+        let size = request.as_ref().map_or(0, prost::Message::encoded_len);
         let mut ring = self.ring();
         ring.recorded += 1;
         let entry = Arc::new(Entry {
@@ -129,19 +142,24 @@ impl Journal {
             protocol: arrival.protocol,
             endpoint: arrival.endpoint,
             metadata: arrival.metadata,
-            request: arrival
-                .request
-                .or_else(|| arrival.first.and_then(|first| first.get().cloned())),
+            request,
             code,
             message,
             duration,
+            size,
         });
         if self.capacity > 0 {
-            if ring.entries.len() == self.capacity {
-                ring.entries.pop_front();
+            ring.bytes += size;
+            ring.entries.push_back(entry.clone());
+            while ring.entries.len() > self.capacity
+                || (ring.bytes > MAX_BYTES && ring.entries.len() > 1)
+            {
+                let Some(oldest) = ring.entries.pop_front() else {
+                    break;
+                };
+                ring.bytes -= oldest.size;
                 ring.dropped += 1;
             }
-            ring.entries.push_back(entry.clone());
         }
         drop(ring);
         if let Some(file) = &self.file {
@@ -191,6 +209,7 @@ impl Journal {
         let dropped = ring.dropped;
         if clear {
             ring.entries.clear();
+            ring.bytes = 0;
         }
         (matching, nearest, dropped)
     }
@@ -223,5 +242,72 @@ impl Entry {
             entry["message"] = self.message.clone().into();
         }
         entry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    fn endpoint() -> Arc<Endpoint> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("j.proto"),
+            "syntax = \"proto3\"; package j; message M { bytes data = 1; } service J { rpc Put(M) returns (M); }",
+        )
+        .unwrap();
+        let set = protox::compile(["j.proto"], [dir.path()]).unwrap();
+        let pool = DescriptorPool::from_file_descriptor_set(set).unwrap();
+        let method = pool
+            .get_service_by_name("j.J")
+            .unwrap()
+            .methods()
+            .next()
+            .unwrap();
+        Arc::new(Endpoint {
+            index: 0,
+            name: "J.Put".into(),
+            method,
+        })
+    }
+
+    fn arrival(endpoint: &Arc<Endpoint>, bytes: usize) -> Arrival {
+        let mut request = DynamicMessage::new(endpoint.method.input());
+        request.set_field_by_name("data", prost_reflect::Value::Bytes(vec![7u8; bytes].into()));
+        Arrival {
+            time: SystemTime::now(),
+            protocol: "grpc",
+            endpoint: endpoint.clone(),
+            metadata: Metadata::default(),
+            request: Some(request),
+            first: None,
+        }
+    }
+
+    #[test]
+    fn the_ring_holds_a_bounded_number_of_calls_and_of_bytes() {
+        let endpoint = endpoint();
+        let journal = Journal::new(3, None).unwrap();
+        for _ in 0..5 {
+            journal.record(arrival(&endpoint, 10), Ok(()), Duration::ZERO);
+        }
+        let (kept, _, dropped) = journal.query(None, None, false);
+        assert_eq!((kept.len(), dropped), (3, 2));
+        assert_eq!(kept[0].seq, 3);
+
+        // 4 MiB requests: a count of 10,000 alone would hold 40 GB of them.
+        let journal = Journal::new(10_000, None).unwrap();
+        for _ in 0..40 {
+            journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO);
+        }
+        let (kept, _, dropped) = journal.query(None, None, true);
+        let held: usize = kept.iter().map(|entry| entry.size).sum();
+        assert!(held <= MAX_BYTES, "{held} bytes held");
+        assert_eq!(kept.len() as u64 + dropped, 40);
+        assert!(kept.len() >= 10, "only {} kept", kept.len());
+        // Clearing empties the byte count too: a new call is kept.
+        journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO);
+        assert_eq!(journal.query(None, None, false).0.len(), 1);
     }
 }
