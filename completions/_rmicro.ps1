@@ -65,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--cors-origin', '--cors-origin', [CompletionResultType]::ParameterName, 'Let browser pages from this origin call over Connect and gRPC-Web: CORS preflights are answered, and replies expose the status headers (repeatable; `scheme://host[:port]`, or `*` for any origin)')
             [CompletionResult]::new('--client-ca', '--client-ca', [CompletionResultType]::ParameterName, 'Require client certificates signed by this PEM CA (mutual TLS)')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Answer endpoints without a handler with Unimplemented instead of an empty reply')
+            [CompletionResult]::new('--allow-empty', '--allow-empty', [CompletionResultType]::ParameterName, 'Start even with no service to serve (no schema, or one without services): only the built-in Debug service answers')
             [CompletionResult]::new('--no-register', '--no-register', [CompletionResultType]::ParameterName, 'Do not register in any registry')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -61,6 +61,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-key -d 'The 
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l cors-origin -d 'Let browser pages from this origin call over Connect and gRPC-Web: CORS preflights are answered, and replies expose the status headers (repeatable; `scheme://host[:port]`, or `*` for any origin)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l client-ca -d 'Require client certificates signed by this PEM CA (mutual TLS)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l allow-empty -d 'Start even with no service to serve (no schema, or one without services): only the built-in Debug service answers'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l no-register -d 'Do not register in any registry'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Request JSON, @FILE to read a file, or @- to read stdin' -r

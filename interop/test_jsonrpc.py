@@ -84,7 +84,7 @@ class RmicroCallsGoServer(PeerTest):
         # Go's reply {"Quo":..,"Rem":..} is read through the schema (Go names, any case).
         result = self.call("--proto", proto, "Arith.Divide", '{"a":17,"b":5}')
         self.assertExit(result, 0)
-        self.assertEqual(json.loads(result.stdout), {"quo": "3", "rem": "2"})
+        self.assertEqual(json.loads(result.stdout), {"quo": 3, "rem": 2})
 
 
 class GoClientCallsRmicro(PeerTest):

@@ -352,12 +352,38 @@ impl Client {
                 Retry::Again => attempt += 1,
                 Retry::GiveUp => {
                     return match exchange {
-                        Some(exchange) => Ok(Done::Unary(exchange)),
-                        None => Err(error),
+                        Some(mut exchange) => {
+                            if let Err(error) = exchange.outcome {
+                                exchange.outcome = Err(self.explain(error).await);
+                            }
+                            Ok(Done::Unary(exchange))
+                        }
+                        None => Err(self.explain(error).await),
                     }
                 }
                 Retry::OutOfTime(bound) => return Err(bound.exceeded()),
             }
+        }
+    }
+
+    /// A hang-up, with what the server was seen to speak when that is another protocol
+    /// (the usual cause: `grpc://` to a JSON-RPC server, a bare address to a gRPC one).
+    async fn explain(&self, error: CallError) -> CallError {
+        let CallError::HungUp(text) = error else {
+            return error;
+        };
+        let caller = &self.callers[self.current];
+        let timeout = self.options.dial_timeout.min(Duration::from_secs(1));
+        match crate::protocol::identify(caller.address(), timeout).await {
+            Some(spoken) => match spoken.advice(caller.protocol(), caller.address()) {
+                Some(advice) => {
+                    // The protocol's own guess ("if the server speaks TLS …") gives way.
+                    let text = text.split(" (if ").next().unwrap_or(&text);
+                    CallError::WrongProtocol(format!("{text}; {advice}"))
+                }
+                None => CallError::HungUp(text),
+            },
+            None => CallError::HungUp(text),
         }
     }
 
@@ -416,8 +442,10 @@ impl Client {
         give_up: Option<(Instant, Bound)>,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Retry {
-        if let (Some(selector), CallError::Connect(_) | CallError::Transport(_)) =
-            (&self.selector, error)
+        if let (
+            Some(selector),
+            CallError::Connect(_) | CallError::Transport(_) | CallError::HungUp(_),
+        ) = (&self.selector, error)
         {
             selector.failed(self.current);
         }
@@ -501,8 +529,10 @@ impl Client {
     ) -> Result<Option<(serde_json::Value, Schema)>, CallError> {
         let timeout = self.options.timeout;
         if let Caller::Grpc(caller) = &mut self.callers[self.current] {
-            let schema = caller.reflect(metadata, service, timeout).await?;
-            return Ok(Some((serde_json::Value::Null, schema)));
+            return match caller.reflect(metadata, service, timeout).await {
+                Ok(schema) => Ok(Some((serde_json::Value::Null, schema))),
+                Err(error) => Err(self.explain(error).await),
+            };
         }
         let message = match self.call_debug("Debug.Endpoints", &mut |_| {}).await {
             Ok(message) => message,
@@ -540,7 +570,7 @@ enum Retry {
 /// errors — and nothing else (spec §3.4).
 fn is_retryable(error: &CallError) -> bool {
     match error {
-        CallError::Connect(_) | CallError::Transport(_) => true,
+        CallError::Connect(_) | CallError::Transport(_) | CallError::HungUp(_) => true,
         CallError::WrongProtocol(_) => false,
         CallError::Status(status) => matches!(status.micro_code(), 408 | 500),
     }
@@ -551,7 +581,7 @@ fn is_retryable(error: &CallError) -> bool {
 pub fn is_retryable_grpc(error: &CallError, retry_on: &[Code]) -> bool {
     match error {
         CallError::Connect(_) => true,
-        CallError::Transport(_) | CallError::WrongProtocol(_) => false,
+        CallError::Transport(_) | CallError::WrongProtocol(_) | CallError::HungUp(_) => false,
         CallError::Status(status) => {
             status.code == Code::Unavailable || retry_on.contains(&status.code)
         }

@@ -2,7 +2,7 @@
 //!
 //! Layers, top to bottom (a module only uses those below it; see DESIGN.md): `cli`,
 //! `output`, `server`, `bench`, `client`, `handler`, `protocol`, `codec`, `schema`, `status`,
-//! `template` and `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
+//! `suggest`, `template` and `message`. `main.rs` only parses, runs and maps the outcome to an exit code.
 
 pub mod bench;
 pub mod cli;
@@ -19,4 +19,5 @@ pub mod registry;
 pub mod schema;
 pub mod server;
 pub mod status;
+pub mod suggest;
 pub mod template;

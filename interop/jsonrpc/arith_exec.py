@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""Exec handler for Arith.Multiply and Arith.Divide (see arith.handlers.json)."""
+"""Exec handler for Arith.Multiply, Divide, Greet and Square (see arith.handlers.json).
+Greet and Square take and return wrappers, which travel as bare values."""
 import json
 import os
 import sys
 
 args = json.load(sys.stdin)
+endpoint = os.environ["RMICRO_ENDPOINT"]
+if endpoint == "Arith.Greet":
+    print(json.dumps("hello, " + args))
+    sys.exit(0)
+if endpoint == "Arith.Square":
+    print(json.dumps(int(args) ** 2))
+    sys.exit(0)
 a, b = int(args.get("a", 0)), int(args.get("b", 0))
 if os.environ["RMICRO_ENDPOINT"] == "Arith.Multiply":
     print(json.dumps({"value": a * b}))

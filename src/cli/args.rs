@@ -46,6 +46,33 @@ impl SchemaArgs {
     }
 }
 
+/// Schema export (`call`, `list`, `describe`), as grpcurl's `-protoset-out` and
+/// `-proto-out-dir`.
+#[derive(Args, Debug, Clone)]
+pub struct SchemaOutArgs {
+    /// Write the schema in use (from the files given, server reflection or Debug.Endpoints)
+    /// to FILE as a binary FileDescriptorSet, imports included.
+    #[arg(long, value_name = "FILE")]
+    pub protoset_out: Option<PathBuf>,
+    /// Write the schema in use as .proto files under DIR, each at its import path (the
+    /// well-known types, which protoc has built in, are left out).
+    #[arg(long, value_name = "DIR")]
+    pub proto_out_dir: Option<PathBuf>,
+}
+
+impl SchemaOutArgs {
+    /// Writes `schema` where asked; asked with no schema at all, says why there is none.
+    pub fn write(&self, schema: Option<&Schema>) -> anyhow::Result<()> {
+        if self.protoset_out.is_none() && self.proto_out_dir.is_none() {
+            return Ok(());
+        }
+        let Some(schema) = schema else {
+            anyhow::bail!("no schema to write: the server offers none (no reflection, no Debug.Endpoints); pass --proto or --descriptor-set");
+        };
+        schema.export(self.protoset_out.as_deref(), self.proto_out_dir.as_deref())
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RegistryArgs {
     /// The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro's MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too].

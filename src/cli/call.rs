@@ -6,7 +6,7 @@
 //! server without a schema (a JSON-RPC server is a Go program with none), JSON goes
 //! through as it is, as `micro call` does. `--batch` hands many requests to [`batch`].
 
-use super::args::{parse_duration, parse_headers, SchemaArgs, TargetArgs};
+use super::args::{parse_duration, parse_headers, SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::batch;
 use super::inspect::{block_on, peer_error};
 use super::reply::{show_request, show_schema_source, Shower, Shown};
@@ -49,7 +49,12 @@ pub struct CallArgs {
     #[command(flatten)]
     schema: SchemaArgs,
     #[command(flatten)]
+    schema_out: SchemaOutArgs,
+    #[command(flatten)]
     target: TargetArgs,
+    /// Print every field of a reply, zero values too (0, "", false, [], null).
+    #[arg(long)]
+    emit_defaults: bool,
     /// Body encoding on the wire (default: json; protobuf for gRPC). Over mucp also
     /// go-micro's other codecs: json-rpc and proto-rpc (the legacy envelopes), grpc,
     /// grpc+proto and grpc+json (gRPC framing in the body), octet-stream (raw protobuf).
@@ -281,7 +286,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         OutputFormat::Envelope => Shown::Envelope { pretty },
     };
     block_on(async {
-        let schema = schema_for_call(
+        let mut schema = schema_for_call(
             &mut client,
             &args.endpoint,
             local,
@@ -289,6 +294,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             verbose,
         )
         .await?;
+        schema.emit_defaults = args.emit_defaults;
+        args.schema_out.write(schema.schema.as_ref())?;
         if args.batch {
             let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
             return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
@@ -317,7 +324,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
                 Some("@-") => Requests::Stdin,
                 data => Requests::Given(read_data(data)?),
             };
-            let shower = Shower::new(shown, verbose, Some(method.parent_pool()));
+            let mut shower = Shower::new(shown, verbose, Some(method.parent_pool()));
+            shower.emit_defaults = args.emit_defaults;
             let service = micro_service(&method, &schema);
             let codec = match protocol.is_grpc_family() {
                 true => Codec::Protobuf,
@@ -386,6 +394,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
 pub(super) struct CallSchema {
     schema: Option<Schema>,
     service_name: Option<String>,
+    /// Replies print zero-valued fields too.
+    emit_defaults: bool,
 }
 
 impl CallSchema {
@@ -408,6 +418,7 @@ pub(super) async fn schema_for_call(
         return Ok(CallSchema {
             schema: local,
             service_name: None,
+            emit_defaults: false,
         });
     }
     let address = client.address().to_owned();
@@ -426,10 +437,12 @@ pub(super) async fn schema_for_call(
         Some((record, schema)) => CallSchema {
             schema: Some(schema),
             service_name: record["name"].as_str().map(str::to_owned),
+            emit_defaults: false,
         },
         None => CallSchema {
             schema: None,
             service_name: None,
+            emit_defaults: false,
         },
     })
 }
@@ -441,6 +454,7 @@ pub(super) struct Prepared {
     service: String,
     pub(super) body: Vec<u8>,
     output: Option<prost_reflect::MessageDescriptor>,
+    emit_defaults: bool,
 }
 
 impl Prepared {
@@ -504,7 +518,7 @@ impl Prepared {
             }
         };
         decoded
-            .and_then(|message| codec::to_json_value(&message))
+            .and_then(|message| codec::to_display_value(&message, self.emit_defaults))
             .map_err(|error| anyhow!("cannot decode the reply: {error}"))
     }
 }
@@ -520,13 +534,20 @@ pub(super) fn prepare(
     data: &[u8],
     protocol: Protocol,
 ) -> anyhow::Result<Prepared> {
+    // JSON syntax first, so that a syntax error is reported as one (with its line and
+    // column), never as a field the schema lacks.
+    serde_json::from_slice::<serde::de::IgnoredAny>(data).map_err(|error| {
+        let hint = match error.to_string().starts_with("key must be a string") {
+            true => " (JSON keys need double quotes: {\"name\":\"x\"})",
+            false => "",
+        };
+        anyhow!("the request is not valid JSON: {error}{hint}")
+    })?;
     let Some(schema) = &call_schema.schema else {
         // Schema-less: the JSON travels as the user wrote it (spec §2.5).
         if codec == Codec::Protobuf {
             return Err(UsageError("--content-type protobuf needs a schema (--proto or --descriptor-set), and the server offers none".into()).into());
         }
-        serde_json::from_slice::<serde_json::Value>(data)
-            .map_err(|error| anyhow!("the request is not valid JSON: {error}"))?;
         let path = grpc_path(endpoint);
         let endpoint = go_micro_name(endpoint);
         let service = endpoint
@@ -540,6 +561,7 @@ pub(super) fn prepare(
             service: call_schema.service_name.clone().unwrap_or(service),
             body: data.trim_ascii().to_vec(),
             output: None,
+            emit_defaults: false,
         });
     };
     let method = schema.resolve(endpoint)?;
@@ -561,6 +583,7 @@ pub(super) fn prepare(
         service: micro_service(&method, call_schema),
         body,
         output: Some(method.output()),
+        emit_defaults: call_schema.emit_defaults,
     })
 }
 

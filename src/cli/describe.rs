@@ -2,8 +2,8 @@
 //! (with the messages they use) and a JSON template of the request; or one message's;
 //! or a service's methods in proto syntax with the messages they use.
 
-use super::args::{SchemaArgs, TargetArgs};
-use super::inspect::{fetch_schema, ListFormat};
+use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
+use super::inspect::fetch_schema;
 use crate::output;
 use crate::schema::{endpoint_name, method_kind};
 use clap::Args;
@@ -19,14 +19,36 @@ pub struct DescribeArgs {
     #[command(flatten)]
     schema: SchemaArgs,
     #[command(flatten)]
+    schema_out: SchemaOutArgs,
+    #[command(flatten)]
     target: TargetArgs,
-    /// table (readable text, the default) or json.
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    output: ListFormat,
+    /// table (readable text, the default), json, or proto: the whole .proto file that
+    /// defines SYMBOL, as source protoc compiles.
+    #[arg(
+        short = 'o',
+        long,
+        visible_alias = "format",
+        value_enum,
+        default_value = "table"
+    )]
+    output: DescribeFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+enum DescribeFormat {
+    Table,
+    Json,
+    Proto,
 }
 
 pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
     let (schema, _) = fetch_schema(&args.schema, &args.target, Some(&args.symbol))?;
+    args.schema_out.write(Some(&schema))?;
+    if args.output == DescribeFormat::Proto {
+        let file = defining_file(&schema, &args.symbol)?;
+        print!("{}", crate::schema::source::render_file(&file));
+        return Ok(());
+    }
     let message = schema
         .pool()
         .get_message_by_name(args.symbol.trim_start_matches('.'))
@@ -59,7 +81,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
         }
         text.push_str("}\n");
         let definitions: Vec<String> = referenced(&shown).iter().map(render_message).collect();
-        if args.output == ListFormat::Json {
+        if args.output == DescribeFormat::Json {
             return Ok(output::print_json(
                 &json!({"symbol": args.symbol, "summary": text, "definitions": definitions}),
                 false,
@@ -92,7 +114,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
         }
     };
     let template = template(&request, 0);
-    if args.output == ListFormat::Json {
+    if args.output == DescribeFormat::Json {
         let definitions: Vec<String> = referenced(&shown).iter().map(render_message).collect();
         return Ok(output::print_json(
             &json!({"symbol": args.symbol, "summary": heading, "definitions": definitions, "template": template}),
@@ -112,6 +134,32 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
     );
     print!("{text}");
     Ok(())
+}
+
+/// The file that defines `symbol`: a service, message or enum by full or short name, or
+/// an endpoint.
+fn defining_file(
+    schema: &crate::schema::Schema,
+    symbol: &str,
+) -> anyhow::Result<prost_reflect::FileDescriptor> {
+    let name = symbol.trim_start_matches('.');
+    let pool = schema.pool();
+    if let Some(service) = pool
+        .services()
+        .find(|service| service.full_name() == name || service.name() == name)
+    {
+        return Ok(service.parent_file());
+    }
+    if let Some(message) = pool
+        .get_message_by_name(name)
+        .or_else(|| pool.all_messages().find(|message| message.name() == name))
+    {
+        return Ok(message.parent_file());
+    }
+    if let Some(enumeration) = pool.get_enum_by_name(name) {
+        return Ok(enumeration.parent_file());
+    }
+    Ok(schema.resolve(symbol)?.parent_service().parent_file())
 }
 
 /// The messages given, then every message they use (not the well-known types), once each.

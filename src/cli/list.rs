@@ -3,7 +3,7 @@
 //! and no schema, the registry's services; `rmicro list SERVICE`, one service's endpoints
 //! from its registry record.
 
-use super::args::{SchemaArgs, TargetArgs};
+use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::inspect::{block_on, fetch_schema, ListFormat};
 use crate::output;
 use crate::registry::record::Service;
@@ -24,6 +24,8 @@ pub struct ListArgs {
     registered: Option<String>,
     #[command(flatten)]
     schema: SchemaArgs,
+    #[command(flatten)]
+    schema_out: SchemaOutArgs,
     #[command(flatten)]
     target: TargetArgs,
     /// With no target: keep following the registry, printing a line for each node that
@@ -49,6 +51,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
         };
     }
     let (schema, record) = fetch_schema(&args.schema, &args.target, None)?;
+    args.schema_out.write(Some(&schema))?;
     let handler_of = |name: &str| -> String {
         record
             .as_ref()

@@ -49,6 +49,8 @@ pub struct Shower<'a> {
     /// Kept for the envelope.
     messages: Vec<Value>,
     headers_shown: bool,
+    /// Print zero-valued fields too (`--emit-defaults`).
+    pub emit_defaults: bool,
 }
 
 impl<'a> Shower<'a> {
@@ -59,6 +61,7 @@ impl<'a> Shower<'a> {
             schema,
             messages: Vec::new(),
             headers_shown: false,
+            emit_defaults: false,
         }
     }
 

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Answer endpoints without a handler with Unimplemented instead of an empty reply.
     #[arg(long)]
     strict: bool,
+    /// Start even with no service to serve (no schema, or one without services): only the
+    /// built-in Debug service answers.
+    #[arg(long)]
+    allow_empty: bool,
     /// Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket,
     /// unix:///PATH (removed when the server stops).
     #[arg(
@@ -125,8 +129,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .schema
         .load()?
         .unwrap_or_else(|| Schema::from_pool(Default::default()));
-    if schema.is_empty() {
-        tracing::warn!("the schema has no services; serving only the Debug service");
+    if schema.is_empty() && !args.allow_empty {
+        let problem = match args.schema.sources().is_empty() {
+            true => "no schema given".to_owned(),
+            false => "the schema defines no service".to_owned(),
+        };
+        return Err(UsageError(format!(
+            "nothing to serve: {problem}; pass --proto FILE or --descriptor-set FILE (--allow-empty serves only the Debug service)"
+        ))
+        .into());
     }
     let concurrency = args
         .exec_concurrency

@@ -111,7 +111,7 @@ pub async fn run(
                         shower.headers(&stream.headers());
                     }
                     let value = decode_reply(codec, &output, &message)
-                        .and_then(|decoded| codec::to_json_value(&decoded))
+                        .and_then(|decoded| codec::to_display_value(&decoded, shower.emit_defaults))
                         .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
                     shower.message(value, &message)?;
                 }

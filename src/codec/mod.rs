@@ -49,9 +49,23 @@ fn wire_json() -> SerializeOptions {
         .stringify_64_bit_integers(false)
 }
 
-/// The JSON rmicro shows people and scripts: canonical proto3 JSON (as grpcurl prints).
+/// The JSON rmicro shows people and scripts: proto3 JSON (enum names, JSON field names)
+/// with 64-bit integers as numbers, so that a reply prints the same whatever the protocol
+/// carried it: Go's net/rpc (`encoding/json`) and go-micro write them as numbers, and a
+/// schema-less JSON-RPC result is printed as sent. Wrappers print as their bare values.
 fn display_json() -> SerializeOptions {
-    SerializeOptions::new()
+    SerializeOptions::new().stringify_64_bit_integers(false)
+}
+
+/// Whether the message's JSON form is not an object: the wrappers
+/// (`google.protobuf.*Value`, read and printed as their bare values), `Value`,
+/// `ListValue`, `Timestamp`, `Duration` and `FieldMask`.
+pub fn has_bare_json_form(desc: &MessageDescriptor) -> bool {
+    desc.full_name()
+        .strip_prefix("google.protobuf.")
+        .is_some_and(|name| {
+            name.ends_with("Value") || matches!(name, "Timestamp" | "Duration" | "FieldMask")
+        })
 }
 
 /// Decodes a request or reply body. An empty body is the empty message (go-micro does not
@@ -104,12 +118,66 @@ where
     let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
     DynamicMessage::deserialize_with_options(desc.clone(), tracked, options).map_err(|error| {
         let path = track.path().to_string();
+        let error = error.to_string();
+        let hint = unknown_field_hint(desc, &path, &error);
         if path == "." || path.is_empty() {
-            error.to_string()
+            format!("{error}{hint}")
         } else {
-            format!("field `{path}`: {error}")
+            format!("field `{path}`: {error}{hint}")
         }
     })
+}
+
+/// For prost-reflect's "unrecognized field name 'x'": the closest fields of the message at
+/// `path` (`hosts[1].spec`), by proto and JSON name.
+fn unknown_field_hint(desc: &MessageDescriptor, path: &str, error: &str) -> String {
+    let Some(name) = error
+        .strip_prefix("unrecognized field name '")
+        .and_then(|rest| rest.split_once('\''))
+        .map(|(name, _)| name)
+    else {
+        return String::new();
+    };
+    let mut message = desc.clone();
+    for segment in path.split('.').filter(|segment| !segment.is_empty()) {
+        let field_name = segment.split('[').next().unwrap_or(segment);
+        let Some(field) = message
+            .get_field_by_name(field_name)
+            .or_else(|| message.get_field_by_json_name(field_name))
+        else {
+            return String::new();
+        };
+        match field.kind() {
+            prost_reflect::Kind::Message(inner) if inner.is_map_entry() => {
+                match inner.map_entry_value_field().kind() {
+                    prost_reflect::Kind::Message(value) => message = value,
+                    _ => return String::new(),
+                }
+            }
+            prost_reflect::Kind::Message(inner) => message = inner,
+            _ => return String::new(),
+        }
+    }
+    let names: Vec<String> = message
+        .fields()
+        .flat_map(|field| [field.name().to_owned(), field.json_name().to_owned()])
+        .collect();
+    let suggestions = crate::suggest::closest(name, names.iter().map(String::as_str));
+    match suggestions.is_empty() {
+        true => format!(
+            " ({} has {})",
+            message.name(),
+            match message.fields().len() {
+                0 => "no fields".to_owned(),
+                _ => message
+                    .fields()
+                    .map(|field| field.name().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        ),
+        false => crate::suggest::did_you_mean(&suggestions),
+    }
 }
 
 /// Encodes a message for the wire. Protobuf always succeeds; JSON fails for a message that
@@ -151,8 +219,20 @@ pub fn encode_ahead(message: DynamicMessage) -> Result<EncodedMessage, String> {
 
 /// The message as a JSON value in the display form; fails as `encode` does.
 pub fn to_json_value(message: &DynamicMessage) -> Result<serde_json::Value, String> {
+    to_display_value(message, false)
+}
+
+/// The display form, with every field when `emit_defaults` (zero values, empty lists,
+/// unset messages as null: `--emit-defaults`, grpcurl's `-emit-defaults`).
+pub fn to_display_value(
+    message: &DynamicMessage,
+    emit_defaults: bool,
+) -> Result<serde_json::Value, String> {
     message
-        .serialize_with_options(serde_json::value::Serializer, &display_json())
+        .serialize_with_options(
+            serde_json::value::Serializer,
+            &display_json().skip_default_fields(!emit_defaults),
+        )
         .map_err(|error| no_json_form(message, error))
 }
 
@@ -239,7 +319,7 @@ mod tests {
         );
         assert_eq!(
             to_json_value(&message).unwrap(),
-            serde_json::json!({"name":"John","big":"5","kind":"KIND_A"})
+            serde_json::json!({"name":"John","big":5,"kind":"KIND_A"})
         );
     }
 
@@ -250,6 +330,7 @@ mod tests {
         assert!(error.contains("tags"), "{error}");
         let error = from_json_text(&desc, br#"{"nme":"x"}"#).unwrap_err();
         assert!(error.contains("nme"), "{error}");
+        assert!(error.contains("did you mean name?"), "{error}");
         assert!(from_json_text(&desc, br#"{"name":"x"} trailing"#).is_err());
         assert!(decode(Codec::Json, &desc, b"{\"name\":\"x\"}\n").is_ok());
     }

@@ -174,8 +174,16 @@ impl Target {
             },
         };
         let rest = rest.trim_end_matches('/');
+        if !rest.is_empty() && rest.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(format!(
+                "address {given:?} has no host: use 127.0.0.1:{rest} (or :{rest})"
+            ));
+        }
         if rest.is_empty() || !rest.contains(':') {
-            return Err(format!("address {given:?} needs a port: HOST:PORT"));
+            return Err(format!(
+                "address {given:?} has no port: use HOST:PORT, e.g. {}:8080",
+                if rest.is_empty() { "127.0.0.1" } else { rest }
+            ));
         }
         let address = if rest.starts_with(':') {
             format!("127.0.0.1{rest}")
@@ -319,6 +327,10 @@ pub enum CallError {
     /// The peer speaks another protocol; the text says which scheme to use.
     #[error("{0}")]
     WrongProtocol(String),
+    /// The peer closed or reset the connection without any reply, as servers of another
+    /// protocol do; the client probes it (`identify`) to say which one.
+    #[error("{0}")]
+    HungUp(String),
     /// The peer answered with an RPC error.
     #[error("{0}")]
     Status(Status),
@@ -515,6 +527,64 @@ impl tokio::io::AsyncWrite for Socket {
     fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         each_socket!(self, stream => Pin::new(stream).poll_shutdown(context))
     }
+}
+
+/// What a server was seen to speak by [`identify`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spoken {
+    JsonRpc,
+    Http1,
+    Http2,
+    Tls,
+}
+
+impl Spoken {
+    /// What to tell the user, for a call made in `protocol` to `address`; `None` when the
+    /// server speaks what was tried (the hang-up had another cause).
+    pub fn advice(self, protocol: Protocol, address: &str) -> Option<String> {
+        match (self, protocol) {
+            (Spoken::JsonRpc, Protocol::JsonRpc)
+            | (Spoken::Http1, Protocol::Mucp)
+            | (Spoken::Http2, Protocol::Grpc) => None,
+            (Spoken::JsonRpc, _) => Some(format!(
+                "the server speaks Go net/rpc JSON-RPC: use jsonrpc://{address}"
+            )),
+            (Spoken::Http1, _) => Some(format!(
+                "the server speaks HTTP/1.1, not HTTP/2 (a go-micro service? use mucp://{address})"
+            )),
+            (Spoken::Http2, _) => Some(format!(
+                "the server speaks HTTP/2 (gRPC): use grpc://{address}"
+            )),
+            (Spoken::Tls, _) => Some(format!("the server speaks TLS: use grpcs://{address}")),
+        }
+    }
+}
+
+/// Finds out what the server at `address` speaks, for a call it hung up on: a fresh
+/// connection carries a Go net/rpc JSON-RPC request for a method nobody has, and the
+/// first bytes of the answer tell — JSON (net/rpc answers "can't find service"), an
+/// HTTP/1 status line (or an HTTP/0.9 page), HTTP/2 frames (a gRPC server's SETTINGS or
+/// GOAWAY) or a TLS alert. `None` when nothing came within `timeout`.
+pub async fn identify(address: &str, timeout: std::time::Duration) -> Option<Spoken> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let probe = async {
+        let mut stream = dial(address, timeout).await.ok()?;
+        stream
+            .write_all(b"{\"method\":\"rmicro.Probe\",\"params\":[null],\"id\":0}\n")
+            .await
+            .ok()?;
+        let mut bytes = [0u8; 16];
+        let count = stream.read(&mut bytes).await.ok()?;
+        let bytes = &bytes[..count];
+        match bytes {
+            [b'{', ..] => Some(Spoken::JsonRpc),
+            [b'H', b'T', b'T', b'P', b'/', ..] | [b'<', ..] => Some(Spoken::Http1),
+            [0x15, 0x03, ..] => Some(Spoken::Tls),
+            [0, _, _, 0x04 | 0x07, ..] => Some(Spoken::Http2),
+            _ => None,
+        }
+    };
+    tokio::time::timeout(timeout, probe).await.ok().flatten()
 }
 
 /// Explains a reply in another protocol than the caller's (`expected`), naming the

@@ -109,7 +109,17 @@ impl Registry {
     pub async fn find_service(&self, name: &str) -> anyhow::Result<Vec<Service>> {
         let services = self.get_service(name).await?;
         if services.is_empty() {
-            anyhow::bail!("service {name} not found in {}", self.describe());
+            let known = self.list_services().await.unwrap_or_default();
+            let suggestions =
+                crate::suggest::closest(name, known.iter().map(|service| service.name.as_str()));
+            anyhow::bail!(
+                "service {name} not found in {}{}",
+                self.describe(),
+                match suggestions.is_empty() {
+                    true => "; `rmicro list` shows the registered services".to_owned(),
+                    false => crate::suggest::did_you_mean(&suggestions),
+                }
+            );
         }
         Ok(services)
     }

@@ -55,6 +55,21 @@ impl SchemaSources {
             protox::Compiler::new(&include_dirs).map_err(|error| anyhow!("{error}"))?;
         compiler.include_imports(true);
         for proto in &self.protos {
+            // protox reports a file that is nowhere as "not in any include path", which
+            // reads as an -I problem; a path that names no file is the usual mistake.
+            let found = proto.is_file()
+                || (proto.is_relative()
+                    && include_dirs.iter().any(|dir| dir.join(proto).is_file()));
+            if !found {
+                anyhow::bail!(
+                    "{}: no such file (--proto takes the path of a .proto file{})",
+                    proto.display(),
+                    match self.include_dirs.is_empty() {
+                        true => String::new(),
+                        false => ", or one relative to an -I directory".to_owned(),
+                    }
+                );
+            }
             compiler
                 .open_file(proto)
                 .map_err(|error| describe_compile_error(proto, &error))?;

@@ -6,6 +6,7 @@
 
 mod load;
 mod resolve;
+pub mod source;
 
 pub use load::SchemaSources;
 pub use resolve::ResolveError;
@@ -32,6 +33,46 @@ impl Schema {
 
     pub fn pool(&self) -> &DescriptorPool {
         &self.pool
+    }
+
+    /// Every file of the schema with its imports, dependencies first (as `protoc
+    /// --include_imports --descriptor_set_out` writes them).
+    pub fn file_descriptor_set(&self) -> prost_types::FileDescriptorSet {
+        prost_types::FileDescriptorSet {
+            file: self.pool.file_descriptor_protos().cloned().collect(),
+        }
+    }
+
+    /// Writes the schema: as a FileDescriptorSet to `protoset`, and as `.proto` files
+    /// under `proto_dir` (every file but the well-known types, which protoc has built
+    /// in), each at its import path.
+    pub fn export(
+        &self,
+        protoset: Option<&std::path::Path>,
+        proto_dir: Option<&std::path::Path>,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        use prost::Message as _;
+        if let Some(path) = protoset {
+            std::fs::write(path, self.file_descriptor_set().encode_to_vec())
+                .with_context(|| format!("cannot write --protoset-out {}", path.display()))?;
+        }
+        if let Some(dir) = proto_dir {
+            for file in self.pool.files() {
+                if file.name().starts_with("google/protobuf/") {
+                    continue;
+                }
+                let path = dir.join(file.name());
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create --proto-out-dir {}", parent.display())
+                    })?;
+                }
+                std::fs::write(&path, source::render_file(&file))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -7,7 +7,7 @@ use prost_reflect::MethodDescriptor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("unknown endpoint `{name}`{}", suggest(.suggestions))]
+    #[error("unknown endpoint `{name}`{}", crate::suggest::did_you_mean(.suggestions))]
     Unknown {
         name: String,
         suggestions: Vec<String>,
@@ -17,14 +17,6 @@ pub enum ResolveError {
         name: String,
         candidates: Vec<String>,
     },
-}
-
-fn suggest(suggestions: &[String]) -> String {
-    match suggestions {
-        [] => String::new(),
-        [one] => format!("; did you mean {one}?"),
-        many => format!("; did you mean one of {}?", many.join(", ")),
-    }
 }
 
 impl Schema {

@@ -261,7 +261,7 @@ fn call_over_jsonrpc_prints_the_result_and_maps_errors_to_exit_codes() {
         r#"{"a":6,"b":7}"#,
     ]);
     assert_exit(&output, 0);
-    assert_eq!(json(&output), serde_json::json!({"value": "42"}));
+    assert_eq!(json(&output), serde_json::json!({"value": 42}));
 
     // --protocol says the same as the scheme; a contradiction is a usage error.
     let output = rmicro()
@@ -336,7 +336,7 @@ fn batch_answers_every_line_in_input_order_over_each_protocol() {
         let slow = if scheme == "jsonrpc" {
             "{\"value\":1}"
         } else {
-            "{\"value\":\"1\"}"
+            "{\"value\":1}"
         };
         let printed = stdout(&output);
         assert_eq!(printed.lines().count(), 200, "{scheme}");
@@ -364,10 +364,10 @@ fn batch_answers_every_line_in_input_order_over_each_protocol() {
             "mucp",
             64 + 3,
             serde_json::json!([
-                {"value": "56"},
+                {"value": 56},
                 {"error": {"code": 3, "status": "INVALID_ARGUMENT", "message": "only 7 × 8 is known"}},
-                {"error": {"message": "the request does not fit arith.Args: expected ident at line 1 column 2"}},
-                {"value": "56"},
+                {"error": {"message": "the request is not valid JSON: expected ident at line 1 column 2"}},
+                {"value": 56},
             ]),
         ),
     ];

@@ -85,6 +85,19 @@ func checkClient(addr string) {
 	ok("Arith.Fixed")
 	wantError(c, "Arith.Fixed error", "Arith.Fixed", Args{1, 2}, "only 7 × 8 is known")
 
+	// google.protobuf wrappers travel as bare values: a string in, a string out; an
+	// int64 as a JSON number both ways (Go cannot read "81" into an int64).
+	var greeting string
+	if err := call(c, "Arith.Greet", "gopher", &greeting); err != nil || greeting != "hello, gopher" {
+		fail("Arith.Greet", "got %q, %v; want \"hello, gopher\", nil", greeting, err)
+	}
+	ok("Arith.Greet")
+	var square int64
+	if err := call(c, "Arith.Square", int64(3000000000), &square); err != nil || square != 9000000000000000000 {
+		fail("Arith.Square", "got %d, %v; want 9000000000000000000, nil", square, err)
+	}
+	ok("Arith.Square")
+
 	wantError(c, "unknown method", "Arith.Nope", Args{}, "rpc: can't find method Arith.Nope")
 	wantError(c, "unknown service", "Nope.X", Args{}, "rpc: can't find service Nope.X")
 	wantError(c, "ill-formed method", "NoDot", Args{}, "rpc: service/method request ill-formed: NoDot")

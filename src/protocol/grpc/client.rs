@@ -449,7 +449,7 @@ fn no_reply(error: &h2::Error, hang_up_hint: &str) -> CallError {
     } else if error.to_string().contains("CertificateRequired") {
         " (the server wants a client certificate: --cert FILE --key FILE)".into()
     } else if error.is_io() && !hang_up_hint.is_empty() {
-        format!(" ({hang_up_hint})")
+        return CallError::HungUp(format!("no reply: {error} ({hang_up_hint})"));
     } else {
         String::new()
     };

@@ -250,7 +250,7 @@ async fn read_replies(
         input.reserve(8 * 1024);
         match reader.read_buf(&mut input).await {
             Ok(0) => {
-                break CallError::Transport(
+                break CallError::HungUp(
                     "the server closed the connection before replying (unexpected EOF)".into(),
                 )
             }

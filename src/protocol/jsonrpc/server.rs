@@ -267,6 +267,10 @@ fn decode_params(
     match &value {
         serde_json::Value::Null => return Ok(prost_reflect::DynamicMessage::new(input.clone())),
         serde_json::Value::Object(_) => {}
+        // Well-known types with a bare JSON form (wrappers such as StringValue read as the
+        // value itself, Timestamp as a string, ListValue as an array): a Go client sends
+        // the bare value for them (`"x"` for a string parameter).
+        _ if codec::has_bare_json_form(input) => {}
         other => {
             return Err(format!(
                 "json: cannot unmarshal {} into Go value of type {}",

@@ -189,19 +189,24 @@ async fn exchange_on(
         Err(ReadError::Malformed(_)) => {
             return Err(foreign_reply(connection.unconsumed(), "HTTP/1.1"))
         }
-        Err(ReadError::Closed) => return Err(CallError::Transport(
-            "the connection closed before a reply came (if the server is not mucp, use grpc:// or jsonrpc://)".into(),
-        )),
+        Err(ReadError::Closed) => {
+            return Err(CallError::HungUp(
+                "the connection closed before a reply came".into(),
+            ))
+        }
         Err(error @ ReadError::TooLarge { .. }) => return Err(too_large(error)),
         Err(error) => return Err(CallError::Transport(error.to_string())),
     };
     let (code, reason) = reply.status().unwrap_or_default();
     if code != 200 {
-        // As go-micro's transport reports it: "<status line>: <body>" (spec §1.3).
-        let body = String::from_utf8_lossy(&reply.body);
-        return Err(CallError::Transport(format!(
-            "{code} {reason}: {}",
-            body.trim_end()
+        // go-micro's server answers every message 200 (spec §1.4), so this is another
+        // HTTP server (or a proxy before one). go-micro's transport reports "<status
+        // line>: <body>" (§1.3); a web page as the body is noise, so one line is shown.
+        return Err(CallError::Transport(not_go_micro(
+            code,
+            &reason,
+            reply.header("Content-Type"),
+            &reply.body,
         )));
     }
     if let Some(error) = reply
@@ -427,4 +432,19 @@ fn too_large(error: ReadError) -> CallError {
         Code::ResourceExhausted,
         format!("the reply is too large: {error} (raise --max-message-size)"),
     ))
+}
+
+/// One line for a non-200 answer: its status, and its body only when that is one short
+/// line of text (an error page's HTML is not shown).
+fn not_go_micro(code: u16, reason: &str, content_type: Option<&str>, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let shown = match content_type.unwrap_or_default() {
+        kind if kind.contains("html") || text.starts_with('<') => format!(" ({kind})"),
+        _ if text.is_empty() || text.contains('\n') || text.len() > 160 => String::new(),
+        _ => format!(": {text}"),
+    };
+    format!(
+        "{code} {reason}{shown}: an HTTP server, but not a go-micro service (those answer 200 with Micro-* headers); check the address, or use grpc:// or jsonrpc://"
+    )
 }
