@@ -363,12 +363,18 @@ fn service_offering(target: &TargetArgs, endpoint: Option<&str>) -> anyhow::Resu
             ),
         })
         .into()),
-        several => Err(UsageError(format!(
-            "{} offered by several services in {}: {}; pick one with --service",
-            endpoint.map_or("no server given, and there are".to_owned(), |endpoint| format!("{endpoint} is")),
-            registry.describe(),
-            several.join(", ")
-        ))
+        several => Err(UsageError(match endpoint {
+            Some(endpoint) => format!(
+                "{endpoint} is offered by several services in {}: {}; pick one with --service",
+                registry.describe(),
+                several.join(", ")
+            ),
+            None => format!(
+                "no server given, and {} has several services: {}; pick one with --service NAME or give --address HOST:PORT",
+                registry.describe(),
+                several.join(", ")
+            ),
+        })
         .into()),
     }
 }

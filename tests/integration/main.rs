@@ -21,6 +21,7 @@ mod jsonrpc;
 mod mdns;
 mod messages;
 mod nodes;
+mod readme;
 mod registry;
 mod rules;
 mod schema;
