@@ -4,6 +4,9 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash rmicro` prints the shell's registration; the shell then asks for
+    // each completion the same way. Neither returns here.
+    clap_complete::CompleteEnv::with_factory(rmicro::cli::command).complete();
     init_logging();
     let cli = rmicro::cli::Cli::parse();
     match rmicro::cli::run(cli) {

@@ -102,7 +102,12 @@ pub struct TargetArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub dial_timeout: Duration,
     /// Call a service by name: its nodes come from the registry [env: MICRO_PROXY].
-    #[arg(long, value_name = "NAME", conflicts_with = "address")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "address",
+        add = clap_complete::ArgValueCandidates::new(super::complete::services)
+    )]
     pub service: Option<String>,
     /// How a node is picked: random (go-micro's default) or roundrobin (turns shared by every rmicro process on this machine).
     #[arg(long, value_enum, default_value = "random")]

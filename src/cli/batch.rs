@@ -3,6 +3,7 @@
 //! since go-micro servers answer one request at a time per connection; over JSON-RPC one
 //! shared connection, as Go's client pipelines), and one line per request on stdout in
 //! input order: the reply, or `{"error":{…}}`. The exit code is the first failure's.
+//! On a terminal, stderr shows progress (done, rate, errors).
 
 use super::call::{prepare, CallSchema};
 use super::inspect::{ignore, peer_error};
@@ -67,6 +68,7 @@ pub async fn run(
     }
     drop(results);
 
+    let progress = crate::output::Progress::on_terminal();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut waiting = BTreeMap::new();
     let (mut next, mut failed, mut first_failure) = (0, 0, None);
@@ -77,7 +79,7 @@ pub async fn run(
                 Ok(value) => value,
                 Err(error) => {
                     failed += 1;
-                    eprintln!("rmicro: line {}: {error:#}", next + 1);
+                    progress.note(&format!("rmicro: line {}: {error:#}", next + 1));
                     let line = error_line(&error);
                     first_failure.get_or_insert((next + 1, error));
                     line
@@ -86,12 +88,14 @@ pub async fn run(
             serde_json::to_writer(&mut stdout, &line)?;
             stdout.write_all(b"\n")?;
             next += 1;
+            progress.done(failed);
         }
         if finished.is_empty() {
             stdout.flush()?;
         }
     }
     stdout.flush()?;
+    progress.finish();
     match first_failure {
         None => Ok(()),
         Some((line, error)) => Err(error.context(format!(

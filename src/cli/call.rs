@@ -34,6 +34,7 @@ pub(super) enum Compression {
 #[derive(Args, Debug)]
 pub struct CallArgs {
     /// Service.Method, pkg.Service.Method or pkg.Service/Method.
+    #[arg(add = clap_complete::ArgValueCandidates::new(super::complete::endpoints))]
     endpoint: String,
     /// Request JSON (default {}); same as -d.
     #[arg(value_name = "DATA")]

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 pub struct DescribeArgs {
     /// An endpoint (Job.CreateJob, pkg.Job/CreateJob), a message (pkg.Task) or a service
     /// (pkg.Job).
+    #[arg(add = clap_complete::ArgValueCandidates::new(super::complete::symbols))]
     symbol: String,
     #[command(flatten)]
     schema: SchemaArgs,

@@ -21,7 +21,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 #[derive(Args, Debug)]
 pub struct HealthArgs {
     /// gRPC: the service to ask about (the whole server when omitted).
-    #[arg(value_name = "SERVICE")]
+    #[arg(
+        value_name = "SERVICE",
+        add = clap_complete::ArgValueCandidates::new(super::complete::grpc_services)
+    )]
     checked: Option<String>,
     #[command(flatten)]
     target: TargetArgs,

@@ -20,7 +20,11 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// A registered service: list its endpoints from the registry record.
-    #[arg(value_name = "SERVICE", id = "registered_service")]
+    #[arg(
+        value_name = "SERVICE",
+        id = "registered_service",
+        add = clap_complete::ArgValueCandidates::new(super::complete::services)
+    )]
     registered: Option<String>,
     #[command(flatten)]
     schema: SchemaArgs,

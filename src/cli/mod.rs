@@ -5,9 +5,11 @@ mod args;
 mod batch;
 mod bench;
 mod call;
+mod complete;
 mod completions;
 mod describe;
 mod health;
+mod help;
 mod inspect;
 mod journal;
 mod list;
@@ -30,24 +32,31 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the services of a schema, answered by the rules of a handlers file.
+    #[command(after_help = help::SERVE)]
     Serve(serve::ServeArgs),
     /// Call one endpoint and print the reply as JSON.
+    #[command(after_help = help::CALL)]
     Call(call::CallArgs),
     /// List a server's endpoints (or a local schema's).
+    #[command(after_help = help::LIST)]
     List(list::ListArgs),
     /// Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI.
     Bench(bench::BenchArgs),
     /// Show the request and response layouts of an endpoint or message.
+    #[command(after_help = help::DESCRIBE)]
     Describe(describe::DescribeArgs),
     /// Check a server's Debug.Health, optionally waiting until it answers.
+    #[command(after_help = help::HEALTH)]
     Health(health::HealthArgs),
     /// Show a server's request statistics (Debug.Stats).
+    #[command(after_help = help::STATS)]
     Stats(stats::StatsArgs),
     /// Show the calls a `rmicro serve` received (its request journal), or clear them.
     Journal(journal::JournalArgs),
     /// Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not.
     Verify(verify::VerifyArgs),
     /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
     Completions(completions::CompletionsArgs),
 }
 

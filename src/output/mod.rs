@@ -75,3 +75,48 @@ pub fn progress_bar(length: u64, template: &str) -> Option<ProgressBar> {
     );
     Some(bar)
 }
+
+/// Progress of a long run of calls (`call --batch`) on stderr — calls done, rate,
+/// errors — when stderr is a terminal; nothing otherwise (a pipe or file gets only the
+/// failure lines).
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    pub fn on_terminal() -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = ProgressBar::no_length().with_message("0 errors");
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {pos} done, {per_sec}, {msg} ({elapsed})")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Progress(Some(bar))
+    }
+
+    /// One more call done; `errors` so far.
+    pub fn done(&self, errors: usize) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+            if errors > 0 {
+                bar.set_message(format!("{errors} errors"));
+            }
+        }
+    }
+
+    /// Prints a line on stderr without tearing the bar.
+    pub fn note(&self, line: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Leaves the final figures on the terminal.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish();
+        }
+    }
+}

@@ -4,6 +4,7 @@
 mod bench;
 mod call;
 mod captures;
+mod completion;
 mod connections;
 mod engine;
 mod etcd;
@@ -21,6 +22,7 @@ mod jsonrpc;
 mod mdns;
 mod messages;
 mod nodes;
+mod progress;
 mod readme;
 mod registry;
 mod rules;

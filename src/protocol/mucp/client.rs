@@ -204,7 +204,7 @@ async fn exchange_on(
         // line>: <body>" (§1.3); a web page as the body is noise, so one line is shown.
         return Err(CallError::Transport(not_go_micro(
             code,
-            &reason,
+            reason,
             reply.header("Content-Type"),
             &reply.body,
         )));
