@@ -1,10 +1,12 @@
 """Go's net/rpc/jsonrpc in both directions (issue: JSON-RPC on both sides).
 
 - `rmicro call` against Go's own `jsonrpc.ServeConn` server (interop/go/arith_server):
-  results, errors and exit codes, timeouts, retries, --batch over one connection.
+  results, errors and exit codes, timeouts, retries, --batch over one connection, and
+  the error for grpc:// or mucp to it, naming the protocol it speaks.
 - Go's own `jsonrpc.Dial` client (interop/go/jsonrpc_client) against `rmicro serve` with
   the Arith schema and handlers of interop/jsonrpc: stub and exec handlers, concurrent
-  calls on one connection, errors, and raw-wire checks.
+  calls on one connection, errors, google.protobuf wrappers as bare values (a string
+  and an int64 beyond 2^53, both ways), and raw-wire checks.
 """
 import json
 import os
@@ -75,6 +77,18 @@ class RmicroCallsGoServer(PeerTest):
         for n, reply in enumerate(replies[:1000]):
             self.assertEqual(reply, {"Quo": n // 3, "Rem": n % 3})
         self.assertEqual(replies[1000]["error"]["message"], "divide by zero")
+
+    def test_another_scheme_is_told_the_protocol_go_speaks(self):
+        """grpc:// or a bare (mucp) address to Go's JSON-RPC server: Go hangs up, and the
+        error names what the server speaks, in one line."""
+        address = self.server.address
+        for target in (f"grpc://{address}", address):
+            result = rmicro("call", "--address", target, "Arith.Multiply", '{"A":7,"B":8}')
+            self.assertExit(result, 1)
+            self.assertIn(
+                f"the server speaks Go net/rpc JSON-RPC: use jsonrpc://{address}", result.stderr
+            )
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
     def test_schema_checks_data_before_sending(self):
         proto = os.path.join(ROOT, "interop", "jsonrpc", "arith.proto")
