@@ -69,3 +69,31 @@ fn endpoints_complete_from_the_server_and_services_from_the_registry() {
     let got = complete(&["rmicro", "list", "jobcompl"], &[]);
     assert_eq!(got, ["jobcompletion"]);
 }
+
+/// zsh and fish ask through the same entry point, with their own conventions (zsh an
+/// index, fish the words up to the cursor); the names come back one a line.
+#[test]
+fn zsh_and_fish_get_the_same_names() {
+    let shop = sample("shop.proto");
+    let words = ["--", "rmicro", "describe", "--proto", &shop, "shop.Orde"];
+    for (shell, index) in [("zsh", Some("4")), ("fish", None)] {
+        let mut command = rmicro();
+        command.env("COMPLETE", shell).args(words);
+        if let Some(index) = index {
+            command.env("_CLAP_COMPLETE_INDEX", index);
+        }
+        let output = command.output().unwrap();
+        assert_exit(&output, 0);
+        let printed = stdout(&output);
+        // zsh's lines may carry a `:description`; fish's a tab and one.
+        let names: Vec<&str> = printed
+            .lines()
+            .map(|line| line.split([':', '\t']).next().unwrap_or(line).trim())
+            .collect();
+        assert!(names.contains(&"shop.Order"), "{shell}: {names:?}");
+        assert!(
+            names.iter().all(|name| name.starts_with("shop.Orde")),
+            "{shell}: {names:?}"
+        );
+    }
+}
