@@ -33,3 +33,4 @@ mod support;
 mod tls;
 mod web;
 mod wire;
+mod wrappers;
