@@ -26,7 +26,11 @@ fn wrappers_and_int64_are_bare_values_over_every_protocol() {
         assert_eq!(stdout(&greet), "\"hello, gopher\"\n", "{target} {schema:?}");
         let square = run(&[&args[..], &["Arith.Square", "3000000000"]].concat());
         assert_exit(&square, 0);
-        assert_eq!(stdout(&square), "9000000000000000000\n", "{target} {schema:?}");
+        assert_eq!(
+            stdout(&square),
+            "9000000000000000000\n",
+            "{target} {schema:?}"
+        );
         // An int64 given as a string (proto3 JSON's canonical form) is read too, except
         // schema-less over JSON-RPC, where the text goes to the server as given.
         if !(target.starts_with("jsonrpc") && schema.is_none()) {
