@@ -173,7 +173,7 @@ impl GrpcCaller {
                 .ending_with(wire.end_flag()),
             gzip,
             hang_up_hint: match &self.dialing.tls {
-                None => "if the server speaks TLS, use grpcs://",
+                None => PLAINTEXT_HANG_UP,
                 // Under TLS 1.3 the server checks the client after the handshake; its
                 // alert may be lost to the reset that follows it.
                 Some(config) if !config.client_auth_cert_resolver.has_certs() => {
@@ -441,6 +441,9 @@ impl GrpcCaller {
     }
 }
 
+/// The likely cause of a hang-up in the clear, until a probe says more.
+const PLAINTEXT_HANG_UP: &str = "if the server speaks TLS, use grpcs://";
+
 /// A request that got no reply, with what to do about the usual causes.
 fn no_reply(error: &h2::Error, hang_up_hint: &str) -> CallError {
     let hint = if error.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) {
@@ -448,8 +451,12 @@ fn no_reply(error: &h2::Error, hang_up_hint: &str) -> CallError {
         " (the server did not answer in HTTP/2; if it speaks TLS, use grpcs://)".into()
     } else if error.to_string().contains("CertificateRequired") {
         " (the server wants a client certificate: --cert FILE --key FILE)".into()
-    } else if error.is_io() && !hang_up_hint.is_empty() {
+    } else if error.is_io() && hang_up_hint == PLAINTEXT_HANG_UP {
+        // In the clear, a server of another protocol hangs up like this: the client
+        // probes it to say which (over TLS, the handshake has said it speaks TLS).
         return CallError::HungUp(format!("no reply: {error} ({hang_up_hint})"));
+    } else if error.is_io() && !hang_up_hint.is_empty() {
+        format!(" ({hang_up_hint})")
     } else {
         String::new()
     };
