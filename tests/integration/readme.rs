@@ -2,7 +2,9 @@
 //!
 //! How an example is picked up — to add one, write it this way in any section:
 //! - Every fenced block tagged `console` in README.md is run, top to bottom, blocks in
-//!   order (blocks tagged `sh`, `json` or anything else are not run). A block is a list
+//!   order (blocks tagged `sh`, `json` or anything else are not run: use `sh` for
+//!   commands that must not run inside `cargo test` — benchmarks, installs, anything
+//!   slow or needing more than the quick start). A console block is a list
 //!   of commands, each on a line starting with `$ ` (a line ending in `\` continues on
 //!   the next), run with `bash -c` in a temporary directory holding a link to the
 //!   checkout's `proto-samples/` (so `proto-samples/job.proto` works as from the checkout,
