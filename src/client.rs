@@ -372,6 +372,10 @@ impl Client {
         let CallError::HungUp(text) = error else {
             return error;
         };
+        if self.options.tls.is_some() {
+            // The probe speaks in the clear; over TLS the handshake has said TLS.
+            return CallError::HungUp(text);
+        }
         let caller = &self.callers[self.current];
         let timeout = self.options.dial_timeout.min(Duration::from_secs(1));
         match crate::protocol::identify(caller.address(), timeout).await {

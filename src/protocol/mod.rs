@@ -544,8 +544,8 @@ impl Spoken {
     pub fn advice(self, protocol: Protocol, address: &str) -> Option<String> {
         match (self, protocol) {
             (Spoken::JsonRpc, Protocol::JsonRpc)
-            | (Spoken::Http1, Protocol::Mucp)
-            | (Spoken::Http2, Protocol::Grpc) => None,
+            | (Spoken::Http1, Protocol::Mucp | Protocol::Connect)
+            | (Spoken::Http2, Protocol::Grpc | Protocol::Connect | Protocol::GrpcWeb) => None,
             (Spoken::JsonRpc, _) => Some(format!(
                 "the server speaks Go net/rpc JSON-RPC: use jsonrpc://{address}"
             )),
