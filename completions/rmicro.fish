@@ -68,6 +68,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Req
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protoset-out -d 'Write the schema in use (from the files given, server reflection or Debug.Endpoints) to FILE as a binary FileDescriptorSet, imports included' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto-out-dir -d 'Write the schema in use as .proto files under DIR, each at its import path (the well-known types, which protoc has built in, are left out)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
@@ -103,12 +105,15 @@ raw\t''
 envelope\t'gRPC: one JSON object with status, headers, trailers and messages'"
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l concurrency -d 'Calls in flight at once with --batch' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
+complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l emit-defaults -d 'Print every field of a reply, zero values too (0, "", false, [], null)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s v -l verbose -d 'Show each attempt and the reply headers on stderr'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l batch -d 'Read requests from stdin, one JSON document per line; print one reply line per request, in input order ({"error":{…}} for a failed one). Calls share connections'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protoset-out -d 'Write the schema in use (from the files given, server reflection or Debug.Endpoints) to FILE as a binary FileDescriptorSet, imports included' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l proto-out-dir -d 'Write the schema in use as .proto files under DIR, each at its import path (the well-known types, which protoc has built in, are left out)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand list" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
@@ -183,6 +188,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s h -l help -d 'Pr
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s I -l import-path -d 'A directory to search for .proto imports (repeatable; default: each file\'s own directory)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l descriptor-set -d 'A binary FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protoset-out -d 'Write the schema in use (from the files given, server reflection or Debug.Endpoints) to FILE as a binary FileDescriptorSet, imports included' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l proto-out-dir -d 'Write the schema in use as .proto files under DIR, each at its import path (the well-known types, which protoc has built in, are left out)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l protocol -d 'The protocol to speak: mucp (go-micro\'s, the default), jsonrpc (Go\'s net/rpc JSON codec) or grpc (h2c); an address scheme says the same' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l timeout -d 'Per-attempt timeout, also sent to the server as the Timeout header' -r
@@ -198,8 +205,9 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l authority -d 
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s H -l header -d 'Metadata sent as a header, to the call and to reflection (repeatable); @FILE reads `Name: value` lines from a file, so secrets stay off the command line' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l reflect-header -d 'Metadata for reflection requests only (repeatable; @FILE as for -H)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l max-message-size -d 'Largest reply message read (e.g. 256MiB); a larger one fails the call, never retried. The default takes what go-micro servers send: they have no limit of their own' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -d 'table (readable text, the default) or json' -r -f -a "table\t''
-json\t''"
+complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s o -l output -l format -d 'table (readable text, the default), json, or proto: the whole .proto file that defines SYMBOL, as source protoc compiles' -r -f -a "table\t''
+json\t''
+proto\t''"
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -l insecure -d 'Do not check the server\'s certificate (the connection is still encrypted)'
 complete -c rmicro -n "__fish_rmicro_using_subcommand describe" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand health" -s a -l address -d 'The server: HOST:PORT, mucp://, jsonrpc://, grpc:// or grpcs://HOST:PORT [env: RMICRO_ADDRESS, MICRO_PROXY_ADDRESS]' -r

@@ -4,7 +4,6 @@
 //! the registry (`--registry` or the environment's). A source that fails gives no
 //! candidates; completion never prints an error.
 
-use super::args::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::client::{Backoff, CallOptions, Client};
 use crate::message::Metadata;
 use crate::protocol::{Protocol, Target};
@@ -16,6 +15,9 @@ use std::time::Duration;
 
 /// How long completion may wait on a server or registry: a shell waits for it.
 const PATIENCE: Duration = Duration::from_millis(700);
+
+/// The largest schema reply read (`--max-message-size`'s default).
+const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// What the line being completed says about where names come from.
 struct Line {
@@ -80,7 +82,7 @@ fn schema(line: &Line) -> Option<Schema> {
         dial_timeout: PATIENCE,
         retries: 0,
         backoff: Backoff::None,
-        max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: MAX_MESSAGE_SIZE,
         retry_on: Vec::new(),
         tls: None,
         gzip: false,
