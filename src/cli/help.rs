@@ -81,6 +81,30 @@ Exit codes:
   2       usage error
   64 + N  the server returned gRPC status N (e.g. 76: not an rmicro server)";
 
+pub const JOURNAL: &str = "\
+Examples:
+  rmicro journal -a 127.0.0.1:8080
+  rmicro journal Job.CreateJob -a 127.0.0.1:8080 -o json
+  rmicro journal --clear --service job
+
+Exit codes:
+  0       success
+  1       local or transport failure
+  2       usage error
+  64 + N  the server returned gRPC status N";
+
+pub const VERIFY: &str = "\
+Examples:
+  rmicro verify Job.CreateJob -a 127.0.0.1:8080
+  rmicro verify Job.CreateJob --match '{\"name\":\"nightly\"}' --at-least 1
+  rmicro verify Job.DeleteJob --service job --count 0
+
+Exit codes:
+  0       the calls expected were received
+  1       they were not (the nearest calls are shown), or a transport failure
+  2       usage error
+  64 + N  the server returned gRPC status N";
+
 pub const COMPLETIONS: &str = "\
 Examples:
   rmicro completions bash > ~/.local/share/bash-completion/completions/rmicro

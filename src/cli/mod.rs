@@ -52,8 +52,10 @@ enum Command {
     #[command(after_help = help::STATS)]
     Stats(stats::StatsArgs),
     /// Show the calls a `rmicro serve` received (its request journal), or clear them.
+    #[command(after_help = help::JOURNAL)]
     Journal(journal::JournalArgs),
     /// Check that a `rmicro serve` received the calls expected: exit 0 if so, 1 if not.
+    #[command(after_help = help::VERIFY)]
     Verify(verify::VerifyArgs),
     /// Print a shell completion script.
     #[command(after_help = help::COMPLETIONS)]
