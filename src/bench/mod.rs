@@ -247,7 +247,7 @@ impl Failure {
         match self {
             Failure::Call(CallError::Status(status)) => status.code.name().to_owned(),
             Failure::Call(CallError::Connect(_)) => "connection".into(),
-            Failure::Call(CallError::Transport(_)) => "transport".into(),
+            Failure::Call(CallError::Transport(_) | CallError::HungUp(_)) => "transport".into(),
             Failure::Call(CallError::WrongProtocol(_)) => "protocol".into(),
             Failure::Reply(_) => "reply".into(),
             Failure::Request(_) => "request".into(),

@@ -81,6 +81,18 @@ Exit codes:
   2       usage error
   64 + N  the server returned gRPC status N (e.g. 76: not an rmicro server)";
 
+pub const BENCH: &str = "\
+Examples:
+  rmicro bench Job.CreateJob '{}' -a 127.0.0.1:8080 -n 10000 -c 32
+  rmicro bench -a grpc://127.0.0.1:8081 echo.v1.Echo/Say '{\"text\":\"hi\"}' -z 30s --rps 500
+  rmicro bench Job.CreateJob '{}' --service job --assert 'p99<20ms'
+
+Exit codes:
+  0       the run completed (failed calls are counted in the report)
+  1       the run could not start (bad schema, no server)
+  2       usage error
+  99      an --assert threshold failed";
+
 pub const JOURNAL: &str = "\
 Examples:
   rmicro journal -a 127.0.0.1:8080

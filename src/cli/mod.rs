@@ -41,6 +41,7 @@ enum Command {
     #[command(after_help = help::LIST)]
     List(list::ListArgs),
     /// Load-test an endpoint: calls in flight, a rate, a report with latency percentiles, thresholds for CI.
+    #[command(after_help = help::BENCH)]
     Bench(bench::BenchArgs),
     /// Show the request and response layouts of an endpoint or message.
     #[command(after_help = help::DESCRIBE)]
