@@ -316,12 +316,18 @@ impl ExecHandler {
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let mut requests = call.requests;
+        // Set before the feeder drops stdin: the command may then end cleanly on that EOF
+        // before the feeder's own end is seen, and the refusal must still be the outcome.
+        let refusal = Arc::new(std::sync::OnceLock::new());
+        let refusal_set = refusal.clone();
         let mut feeder = tokio::spawn(async move {
             let Some(mut stdin) = stdin else {
                 return Ok(());
             };
             while let Some(body) = requests.recv().await {
-                let mut line = request_json(&body)?;
+                let mut line = request_json(&body).inspect_err(|status| {
+                    let _ = refusal_set.set(status.clone());
+                })?;
                 line.push(b'\n');
                 if stdin.write_all(&line).await.is_err() {
                     break;
@@ -384,6 +390,10 @@ impl ExecHandler {
         })
         .await;
         feeder.abort();
+        if let Some(status) = refusal.get() {
+            group.kill();
+            return Err(status.clone());
+        }
         let status = result.map_err(|_| self.expired())??;
         group.kill();
         if status.success() {
