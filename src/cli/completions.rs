@@ -10,6 +10,6 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
-    print!("{}", crate::completions::render(args.shell));
+    crate::output::print_raw(crate::completions::render(args.shell).as_bytes())?;
     Ok(())
 }

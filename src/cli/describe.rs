@@ -47,7 +47,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
     args.schema_out.write(Some(&schema))?;
     if args.output == DescribeFormat::Proto {
         let file = defining_file(&schema, &args.symbol)?;
-        print!("{}", crate::schema::source::render_file(&file));
+        output::print_raw(crate::schema::source::render_file(&file).as_bytes())?;
         return Ok(());
     }
     let message = schema
@@ -88,7 +88,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
                 false,
             )?);
         }
-        print!("{text}\n{}", definitions.join("\n"));
+        output::print_raw(format!("{text}\n{}", definitions.join("\n")).as_bytes())?;
         return Ok(());
     }
     let (heading, shown, request) = match message {
@@ -133,7 +133,7 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
         request.full_name(),
         serde_json::to_string_pretty(&template)?
     );
-    print!("{text}");
+    output::print_raw(text.as_bytes())?;
     Ok(())
 }
 

@@ -195,8 +195,9 @@ async fn watch_services(
                     false,
                 )?,
                 ListFormat::Table => {
-                    println!("{sign} {service} {version} {id} {address}");
-                    std::io::Write::flush(&mut std::io::stdout())?;
+                    output::print_raw(
+                        format!("{sign} {service} {version} {id} {address}\n").as_bytes(),
+                    )?;
                 }
             }
         }

@@ -65,7 +65,7 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
             summary.push(format!("{key} {}", number(&stats[key])));
         }
     }
-    println!("{}", summary.join(", "));
+    output::print_raw(format!("{}\n", summary.join(", ")).as_bytes())?;
     let Some(endpoints) = stats["endpoints"].as_array() else {
         eprintln!("{address} reports no per-endpoint figures (it is not an rmicro server)");
         return Ok(());

@@ -46,7 +46,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         None => format!("{} calls", args.endpoint),
     };
     if agrees {
-        println!("ok: {seen} {what} (wanted {wanted})");
+        crate::output::print_raw(format!("ok: {seen} {what} (wanted {wanted})\n").as_bytes())?;
         return Ok(());
     }
     eprintln!("rmicro verify: {seen} {what}, wanted {wanted}");
