@@ -59,6 +59,12 @@ pub struct ServeArgs {
     /// (its reply, or one line of a stream).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
     max_message_size: usize,
+    /// Memory that decoded requests may hold at once, all connections together. A request
+    /// that decodes to far more than its size (a long packed repeated field: 56 bytes per
+    /// element) holds its share while it is handled; others wait for theirs within their
+    /// deadline, and one that needs more than all of it gets ResourceExhausted.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_budget)]
+    decode_budget: usize,
     /// Exec handler processes running at once, all endpoints together; later calls queue
     /// within their deadline [default: 4 per core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -112,6 +118,13 @@ pub struct ServeArgs {
 /// Bounds each registry operation of the server (go-micro's etcd timeout).
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
 
+fn parse_budget(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        0 => Err("the decode budget must be more than 0".into()),
+        size => Ok(size),
+    }
+}
+
 fn parse_metadata(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
@@ -150,6 +163,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             version: args.service_version.clone(),
             strict: args.strict,
             journal: Arc::new(journal),
+            decode_budget: args.decode_budget,
         },
     )?);
     let endpoints = router.endpoints().count();

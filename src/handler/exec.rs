@@ -446,11 +446,16 @@ impl ExecHandler {
     }
 }
 
-/// The request as the JSON line an exec handler reads. A message that came in as protobuf
-/// may have no JSON form (a Timestamp out of range, say): that is the caller's error.
+/// The request as the JSON line an exec handler reads, written straight from the message
+/// (no `serde_json::Value` on the way: it takes 72 bytes per value). A message that came
+/// in as protobuf may have no JSON form (a Timestamp out of range, say): that is the
+/// caller's error.
 fn request_json(body: &DynamicMessage) -> Result<Vec<u8>, Status> {
-    codec::to_wire_json_value(body)
-        .map(|value| value.to_string().into_bytes())
+    codec::encode(codec::Codec::Json, body)
+        .map(|mut line| {
+            line.pop(); // the newline
+            line
+        })
         .map_err(|error| {
             Status::invalid_argument(format!(
                 "the request cannot be handed to the exec handler as JSON: {error}"

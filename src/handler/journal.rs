@@ -6,7 +6,7 @@
 
 use super::matching::Matcher;
 use crate::codec;
-use crate::message::{Endpoint, Metadata};
+use crate::message::{Decoded, Endpoint, Metadata};
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
 use serde_json::{json, Value};
@@ -64,7 +64,7 @@ pub struct Arrival {
 /// Hands a streaming call's requests on to its handler through a channel of its own,
 /// keeping the first for the journal. The handler sees the same requests, in order,
 /// with the same backpressure (a bounded channel).
-pub fn tap_first(requests: &mut mpsc::Receiver<DynamicMessage>) -> Arc<OnceLock<DynamicMessage>> {
+pub fn tap_first(requests: &mut mpsc::Receiver<Decoded>) -> Arc<OnceLock<DynamicMessage>> {
     let first = Arc::new(OnceLock::new());
     let (sender, tapped) = mpsc::channel(16);
     let mut original = std::mem::replace(requests, tapped);
@@ -72,7 +72,7 @@ pub fn tap_first(requests: &mut mpsc::Receiver<DynamicMessage>) -> Arc<OnceLock<
     tokio::spawn(async move {
         while let Some(message) = original.recv().await {
             if kept.get().is_none() {
-                let _ = kept.set(message.clone());
+                let _ = kept.set(DynamicMessage::clone(&message));
             }
             if sender.send(message).await.is_err() {
                 break;

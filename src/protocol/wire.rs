@@ -7,10 +7,10 @@
 //! and gRPC-Web, as browsers send them: the whole request body first) is here.
 
 use crate::codec::{self, Codec};
-use crate::message::{CallContext, Extras, Metadata, Reply, Request, StreamCall};
+use crate::message::{CallContext, Decoded, Extras, Metadata, Reply, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::grpc::{self, Deframer};
-use crate::protocol::{caller_metadata, route, Dispatch};
+use crate::protocol::{caller_metadata, refused, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
 use bytes::Bytes;
@@ -293,7 +293,7 @@ where
         head: Some(extra),
         extras: extras.clone(),
     };
-    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping, context) {
+    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping, context).await {
         Err(status) => Err(status),
         Ok(Prepared::Unary(call)) => match dispatch.call(call).await {
             Ok(answer) => reply.write(out, &answer).await?,
@@ -406,7 +406,7 @@ enum Prepared {
     Stream(StreamCall, tokio::sync::mpsc::Receiver<Reply>),
 }
 
-fn prepare<D: Dispatch>(
+async fn prepare<D: Dispatch>(
     dispatch: &D,
     request: &ConnectRequest<'_>,
     codec: Codec,
@@ -445,17 +445,26 @@ fn prepare<D: Dispatch>(
     }
     let mut deframer = Deframer::new(request.max_message_size, gzip);
     deframer.push(&body);
-    let mut messages = Vec::new();
+    let mut framed: Vec<Bytes> = Vec::new();
     while let Some(message) = deframer.next_message()? {
-        messages.push(
-            codec::decode(codec, &endpoint.method.input(), &message)
-                .map_err(Status::invalid_argument)?,
-        );
+        framed.push(message);
     }
     if deframer.has_partial_message() {
         return Err(Status::invalid_argument(
             "the request ended inside a message",
         ));
+    }
+    let input = endpoint.method.input();
+    // The whole client stream is here: its share of the decode budget is taken at once.
+    let leases = dispatch
+        .budget()
+        .lease_all(codec, &input, &framed, deadline)
+        .await
+        .map_err(|refusal| refused(refusal, &input))?;
+    let mut messages = Vec::with_capacity(framed.len());
+    for (message, lease) in framed.into_iter().zip(leases) {
+        let decoded = codec::decode(codec, &input, &message).map_err(Status::invalid_argument)?;
+        messages.push(Decoded::new(decoded, lease));
     }
     let metadata = caller_metadata(request.headers.iter().copied(), wire.reserved());
     if !crate::schema::is_streaming(&endpoint.method) {

@@ -5,6 +5,7 @@ mod bench;
 mod call;
 mod captures;
 mod connections;
+mod decode_budget;
 mod engine;
 mod etcd;
 mod exec_limits;

@@ -21,7 +21,7 @@ use crate::message::{CallContext, Endpoint, Metadata, ReplyExtras, Request, Stre
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::wire::{BodyDecoder, Wire};
-use crate::protocol::{caller_metadata, poll_once, route, stopping, Dispatch};
+use crate::protocol::{caller_metadata, decode_request, poll_once, route, stopping, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -334,19 +334,26 @@ impl Call<'_> {
         exchange: &mut Exchange,
     ) -> Result<(), Status> {
         let message = self.incoming.expect_one().await?;
-        let body = codec::decode(exchange.codec, &endpoint.method.input(), &message)
-            .map_err(Status::invalid_argument)?;
-        let request = Request {
-            endpoint,
-            metadata: self.metadata,
-            body,
-            deadline: self.deadline,
-            context: self.context,
+        let (codec, deadline) = (exchange.codec, self.deadline);
+        let context = self.context;
+        let calling = async {
+            let input = endpoint.method.input();
+            let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
+            drop(message);
+            let request = Request {
+                endpoint,
+                metadata: self.metadata,
+                body,
+                deadline,
+                context,
+            };
+            dispatch.call(request).await
         };
-        // A caller that resets the stream (or whose connection ends) drops the call.
+        // A caller that resets the stream (or whose connection ends) drops the call, and
+        // its wait for the decode budget.
         let reply = tokio::select! {
             biased;
-            reply = dispatch.call(request) => reply?,
+            reply = calling => reply?,
             _ = exchange.reset() => return Err(cancelled()),
         };
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
@@ -363,12 +370,12 @@ impl Call<'_> {
         let (request_sender, requests) = mpsc::channel(16);
         let (replies, mut reply_receiver) = mpsc::channel(16);
         let input = endpoint.method.input();
-        let codec = exchange.codec;
+        let (codec, deadline) = (exchange.codec, self.deadline);
         let mut incoming = self.incoming;
         let reading = async move {
             while let Some(message) = incoming.next_message().await? {
-                let body =
-                    codec::decode(codec, &input, &message).map_err(Status::invalid_argument)?;
+                let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
+                drop(message);
                 if request_sender.send(body).await.is_err() {
                     break; // the handler is done listening
                 }
@@ -757,6 +764,11 @@ mod tests {
         }
         fn origin(&self) -> &str {
             "test"
+        }
+        fn budget(&self) -> &crate::codec::budget::Budget {
+            static BUDGET: std::sync::LazyLock<crate::codec::budget::Budget> =
+                std::sync::LazyLock::new(|| crate::codec::budget::Budget::new(1 << 20));
+            &BUDGET
         }
     }
 
