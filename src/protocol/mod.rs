@@ -45,7 +45,6 @@ macro_rules! forward_writes {
         }
     };
 }
-pub(crate) use forward_writes;
 
 pub mod caller;
 pub mod connect;

@@ -12,6 +12,7 @@ mod exec_limits;
 mod gomicro_serve;
 mod grpc;
 mod grpc_retry;
+mod grpc_shutdown;
 mod grpc_wire;
 mod h2_bounds;
 mod h2_frames;
