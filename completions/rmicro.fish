@@ -53,6 +53,8 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l grace -d 'How lo
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l header-timeout -d 'How long a client may take to send a request\'s head, from its first byte; a new connection\'s TLS handshake and first bytes count too. A head too slow gets 408 and the connection is closed (0 = no limit)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l body-timeout -d 'How long a client may take to send a request\'s body once its head is in (for JSON-RPC, a whole request from its first byte); too slow gets 408 (0 = no limit)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l idle-timeout -d 'How long a kept-alive HTTP/1.1 or JSON-RPC connection may wait with no request in progress before it is closed (0 = no limit)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l keepalive-time -d 'How long an HTTP/2 (gRPC, Connect) connection may be silent before it is pinged (0 = never)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l keepalive-timeout -d 'How long a pinged HTTP/2 peer may take to answer before its connection is closed' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l registry -d 'The registry: file://DIR (the embedded registry, default under $XDG_RUNTIME_DIR or /tmp) [env: RMICRO_REGISTRY; go-micro\'s MICRO_REGISTRY and MICRO_REGISTRY_ADDRESS too]' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l metadata -d 'Node metadata published in the registry (repeatable)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l advertise -d 'The address published in the registry (default: the bound one; for 0.0.0.0, this host\'s outgoing address)' -r

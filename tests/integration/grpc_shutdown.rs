@@ -353,3 +353,63 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     }
     outputs
 }
+
+/// What a raw HTTP/2 client that answers SETTINGS but never a PING sees within `limit`:
+/// when the first PING came, and when the server closed the connection (GOAWAY or EOF).
+fn ping_and_close(address: &str, limit: Duration) -> (Option<Duration>, Option<Duration>) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut tcp = std::net::TcpStream::connect(address).unwrap();
+    tcp.set_read_timeout(Some(limit)).unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    let mut pinged = None;
+    loop {
+        let mut head = [0u8; 9];
+        if tcp.read_exact(&mut head).is_err() {
+            let closed = (started.elapsed() < limit).then(|| started.elapsed());
+            return (pinged, closed);
+        }
+        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0; length];
+        tcp.read_exact(&mut payload).unwrap();
+        match (head[3], head[4] & 1) {
+            (0x4, 0) => tcp.write_all(b"\0\0\0\x04\x01\0\0\0\0").unwrap(),
+            (0x6, 0) => {
+                pinged.get_or_insert(started.elapsed());
+            }
+            (0x7, _) => return (pinged, Some(started.elapsed())),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn http2_keepalive_is_set_by_serve_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = echo_server(
+        dir.path(),
+        &["--keepalive-time", "500ms", "--keepalive-timeout", "700ms"],
+    );
+    let (pinged, closed) = ping_and_close(&server.address, Duration::from_secs(5));
+    let pinged = pinged.expect("a PING after 500 ms of silence");
+    let closed = closed.expect("the connection closed after an unanswered PING");
+    assert!(
+        pinged >= Duration::from_millis(400) && pinged < Duration::from_secs(2),
+        "{pinged:?}"
+    );
+    assert!(
+        closed >= pinged + Duration::from_millis(600),
+        "{pinged:?} {closed:?}"
+    );
+    drop(server);
+    let server = echo_server(dir.path(), &["--keepalive-time", "0"]);
+    let (pinged, closed) = ping_and_close(&server.address, Duration::from_secs(2));
+    assert_eq!(
+        (pinged, closed),
+        (None, None),
+        "--keepalive-time 0 never pings"
+    );
+    let output = crate::support::run(&["serve", "--keepalive-timeout", "0"]);
+    crate::support::assert_exit(&output, 2);
+}

@@ -51,16 +51,6 @@ const MAX_QUEUED: usize = 64 * 1024;
 /// connection. h2 answers a larger block 431 and resets its stream, and closes the
 /// connection (GOAWAY) past four times the limit.
 const MAX_HEADER_LIST: u32 = 16 * 1024;
-/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for a minute is
-/// pinged, and one whose PING gets no answer in 20 s (grpc-go's and hyper's timeout) is
-/// closed, its streams ended and their handlers dropped, so a peer that vanished without
-/// a FIN, or reads nothing at all, does not hold its streams forever. grpc-go waits 2 h
-/// of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a peer
-/// that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
-const KEEPALIVE: Keepalive = Keepalive {
-    interval: Duration::from_secs(60),
-    timeout: Duration::from_secs(20),
-};
 /// At shutdown, a connection is closed once every stream still running on it waits to
 /// send (its client's flow-control window is exhausted, or its socket is not read) and
 /// the server has written nothing to it for this long: a client that reads nothing does
@@ -71,10 +61,26 @@ const STALLED: Duration = Duration::from_secs(2);
 /// How often a draining connection looks whether it has stalled.
 const STALL_CHECK: Duration = Duration::from_millis(250);
 
-#[derive(Clone, Copy)]
-struct Keepalive {
-    interval: Duration,
-    timeout: Duration,
+/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for `interval`
+/// (`--keepalive-time`, a minute by default; zero: never) is pinged, and one whose PING
+/// gets no answer within `timeout` (`--keepalive-timeout`, 20 s as grpc-go's and hyper's)
+/// is closed, its streams ended and their handlers dropped, so a peer that vanished
+/// without a FIN, or reads nothing at all, does not hold its streams forever. grpc-go
+/// waits 2 h of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a
+/// peer that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
+#[derive(Clone, Copy, Debug)]
+pub struct Keepalive {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// Serves one HTTP/2 connection until the peer closes it, or leaves a PING unanswered;
@@ -84,21 +90,8 @@ pub async fn serve_connection<S, D>(
     dispatch: Arc<D>,
     max_message_size: usize,
     cors: Arc<Cors>,
-    stopped: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-    D: Dispatch,
-{
-    serve_with(io, dispatch, max_message_size, cors, stopped, KEEPALIVE).await
-}
-
-async fn serve_with<S, D>(
-    io: S,
-    dispatch: Arc<D>,
-    max_message_size: usize,
-    cors: Arc<Cors>,
-    mut stopped: watch::Receiver<bool>,
     keepalive: Keepalive,
+    mut stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
@@ -236,7 +229,7 @@ impl Drop for Sent<'_> {
 /// unanswered for `timeout`. (A connection that breaks is ended by its own read, so this
 /// never completes then.)
 async fn unanswered_ping(ping_pong: Option<h2::PingPong>, heard: &Heard, keepalive: Keepalive) {
-    let Some(mut ping_pong) = ping_pong else {
+    let Some(mut ping_pong) = ping_pong.filter(|_| !keepalive.interval.is_zero()) else {
         return std::future::pending().await;
     };
     loop {
@@ -943,13 +936,13 @@ mod tests {
         let (stop, stopped) = watch::channel(false);
         let served = tokio::spawn(async move {
             let _stop = stop; // not stopping: the sender lives as long as the connection
-            serve_with(
+            serve_connection(
                 server_side,
                 Arc::new(NoServices),
                 1 << 20,
                 Arc::new(Cors::default()),
-                stopped,
                 keepalive,
+                stopped,
             )
             .await
         });
