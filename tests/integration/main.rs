@@ -16,6 +16,7 @@ mod grpc_shutdown;
 mod grpc_wire;
 mod h2_bounds;
 mod h2_frames;
+mod h2_limits;
 mod hardening;
 mod http1_hardening;
 mod inspect;
