@@ -207,8 +207,13 @@ pub fn mucp(data: &[u8]) {
     runtime().block_on(async {
         let connection = HttpConnection::new(Scripted::new(data), MAX_BODY);
         let cors = crate::protocol::cors::Cors::default();
-        crate::protocol::mucp::server::serve_connection(connection, router.as_ref(), &cors, stopped)
-            .await;
+        crate::protocol::mucp::server::serve_connection(
+            connection,
+            router.as_ref(),
+            &cors,
+            stopped,
+        )
+        .await;
     });
 }
 
