@@ -997,7 +997,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__serve)
-            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --address --name --version --max-message-size --decode-budget --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --keepalive-time --keepalive-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --help"
+            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --address --name --version --max-message-size --decode-budget --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --write-timeout --keepalive-time --keepalive-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1072,6 +1072,10 @@ _rmicro() {
                     return 0
                     ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// progress before it is closed (0 = no limit).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// How long a streamed HTTP/1.1 reply (Connect, gRPC-Web) may wait on a client that
+    /// takes none of it before the call and the connection end (0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    write_timeout: Duration,
     /// How long an HTTP/2 (gRPC, Connect) connection may be silent before it is pinged
     /// (0 = never).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -209,6 +213,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             header: limit(args.header_timeout),
             body: limit(args.body_timeout),
             idle: limit(args.idle_timeout),
+            write: limit(args.write_timeout),
         },
         cors: Arc::new(Cors::new(args.cors_origin.clone())),
         keepalive: Keepalive {

@@ -81,6 +81,9 @@ pub struct Timeouts {
     pub body: Option<std::time::Duration>,
     /// Between requests on a kept-alive connection with nothing in flight.
     pub idle: Option<std::time::Duration>,
+    /// How long one chunk of a streamed HTTP/1.1 reply (Connect, gRPC-Web) may wait on a
+    /// client that takes none of it.
+    pub write: Option<std::time::Duration>,
 }
 
 /// The wire protocols a caller can speak, named by their address schemes.

@@ -14,6 +14,9 @@ use crate::protocol::{caller_metadata, refused, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// gRPC-Web's own request headers (besides gRPC's), not metadata for handlers.
@@ -329,6 +332,79 @@ where
         write_chunk(out, &wire.encode(ending)).await?;
     }
     out.write_all(b"0\r\n\r\n").await
+}
+
+/// A writer whose writes fail (`TimedOut`) once one has made no progress for `limit`:
+/// a streamed HTTP/1.1 reply whose client takes none of it ends, where HTTP/2 has its
+/// keepalive PING to tell a vanished client from a slow one.
+pub struct Bounded<'a, W> {
+    inner: &'a mut W,
+    limit: Option<Duration>,
+    /// Running while a write waits.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<'a, W> Bounded<'a, W> {
+    pub fn new(inner: &'a mut W, limit: Option<Duration>) -> Bounded<'a, W> {
+        Bounded {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// What a waiting write returns: pending, or the error once it waited too long.
+    fn waiting<T>(&mut self, context: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        let Some(limit) = self.limit else {
+            return Poll::Pending;
+        };
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(context) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the client took none of the reply for {limit:?} (--write-timeout)"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Bounded<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut *self.inner).poll_write(context, data) {
+            Poll::Pending => self.waiting(context),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut *self.inner).poll_flush(context) {
+            Poll::Pending => self.waiting(context),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(context)
+    }
 }
 
 /// How replies are written on an HTTP/1.1 response.

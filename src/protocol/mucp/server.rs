@@ -158,11 +158,19 @@ pub async fn serve_connection<S, D>(
             if let Some((codec, wire)) =
                 Wire::of(request.content_type).filter(|(_, wire)| *wire != Wire::Grpc)
             {
-                let writer = connection.writer();
+                let write_timeout = connection.timeouts().write;
+                let mut writer = wire::Bounded::new(connection.writer(), write_timeout);
                 let stopping = shutdown.clone();
-                let served =
-                    wire::serve_http1(dispatch, request, codec, wire, &extra, stopping, writer)
-                        .await;
+                let served = wire::serve_http1(
+                    dispatch,
+                    request,
+                    codec,
+                    wire,
+                    &extra,
+                    stopping,
+                    &mut writer,
+                )
+                .await;
                 if served.is_err() || closes(&message) {
                     return;
                 }
