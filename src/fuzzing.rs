@@ -4,7 +4,7 @@
 //! `cargo fuzz` sets; the ordinary build leaves this module out.
 
 use crate::codec::{self, budget, Codec};
-use crate::handler::{HandlerRules, Router, RouterOptions};
+use crate::handler::{HandlerRules, Journal, Router, RouterOptions};
 use crate::protocol::grpc::Deframer;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::jsonrpc::{Scanned, ValueScanner};
@@ -114,6 +114,8 @@ fn router() -> Arc<Router> {
                 version: "latest".into(),
                 strict: false,
                 decode_budget: 64 << 20,
+                // No journal: a fuzzer's millions of inputs would only fill it.
+                journal: Arc::new(Journal::new(0, None).expect("a journal of nothing")),
             };
             Arc::new(Router::build(&schema, HandlerRules::default(), options).expect("a router"))
         })
