@@ -163,6 +163,14 @@ impl Decoded {
     }
 }
 
+impl Decoded {
+    /// Whether the message holds a share of the decode budget: it decodes to far more
+    /// than its bytes, so nothing should keep copies of it (the request journal does not).
+    pub fn is_leased(&self) -> bool {
+        self._lease.is_some()
+    }
+}
+
 impl From<DynamicMessage> for Decoded {
     fn from(message: DynamicMessage) -> Decoded {
         Decoded::new(message, None)

@@ -70,8 +70,10 @@ pub fn tap_first(requests: &mut mpsc::Receiver<Decoded>) -> Arc<OnceLock<Dynamic
     let mut original = std::mem::replace(requests, tapped);
     let kept = first.clone();
     tokio::spawn(async move {
+        let mut seen = false;
         while let Some(message) = original.recv().await {
-            if kept.get().is_none() {
+            // Not a message that holds decode budget (see `Router::call`).
+            if !std::mem::replace(&mut seen, true) && !message.is_leased() {
                 let _ = kept.set(DynamicMessage::clone(&message));
             }
             if sender.send(message).await.is_err() {

@@ -360,7 +360,9 @@ impl Dispatch for Router {
             &request.endpoint,
             &request.metadata,
             request.context.protocol,
-            || Some(request.body.clone()),
+            // A request that holds decode budget is not copied: that copy would be
+            // outside the budget, and kept long after the call.
+            || (!request.body.is_leased()).then(|| DynamicMessage::clone(&request.body)),
         );
         let recording = Recording::start(&self.stats, &self.journal, index, arrival);
         let deadline = request.deadline;
