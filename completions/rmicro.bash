@@ -1025,7 +1025,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__serve)
-            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --allow-empty --address --name --version --max-message-size --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --help"
+            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --allow-empty --address --name --version --max-message-size --decode-budget --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --write-timeout --keepalive-time --keepalive-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1079,6 +1079,10 @@ _rmicro() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --decode-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --exec-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1096,6 +1100,18 @@ _rmicro() {
                     return 0
                     ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keepalive-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -10,6 +10,8 @@ pub mod client;
 pub mod codec;
 pub mod completions;
 pub mod exit_code;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod handler;
 pub mod message;
 pub mod output;

@@ -1,12 +1,13 @@
 //! The types every layer shares: [`Metadata`], the server-side [`Request`] / [`Reply`],
 //! [`StreamCall`] and [`Endpoint`]. Protocol front ends build these; handlers consume
 //! them, never knowing which protocol carried them. Depends only on `status`,
-//! prost-reflect and tokio's channels.
+//! prost-reflect and tokio's channels and semaphores.
 
 use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Request or response metadata: header-like pairs, names compared case-insensitively.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub struct Endpoint {
 pub struct Request {
     pub endpoint: Arc<Endpoint>,
     pub metadata: Metadata,
-    pub body: DynamicMessage,
+    pub body: Decoded,
     pub deadline: Option<Instant>,
     pub context: CallContext,
 }
@@ -145,6 +146,45 @@ impl ReplyExtras {
     }
 }
 
+/// A request message, with its hold on the server's decode budget when it took any (see
+/// `codec::budget`): the hold lasts as long as the message.
+#[derive(Debug)]
+pub struct Decoded {
+    message: DynamicMessage,
+    _lease: Option<OwnedSemaphorePermit>,
+}
+
+impl Decoded {
+    pub fn new(message: DynamicMessage, lease: Option<OwnedSemaphorePermit>) -> Decoded {
+        Decoded {
+            message,
+            _lease: lease,
+        }
+    }
+}
+
+impl Decoded {
+    /// Whether the message holds a share of the decode budget: it decodes to far more
+    /// than its bytes, so nothing should keep copies of it (the request journal does not).
+    pub fn is_leased(&self) -> bool {
+        self._lease.is_some()
+    }
+}
+
+impl From<DynamicMessage> for Decoded {
+    fn from(message: DynamicMessage) -> Decoded {
+        Decoded::new(message, None)
+    }
+}
+
+impl std::ops::Deref for Decoded {
+    type Target = DynamicMessage;
+
+    fn deref(&self) -> &DynamicMessage {
+        &self.message
+    }
+}
+
 /// A call whose requests or replies stream (gRPC): requests arrive on `requests` until
 /// the caller's stream ends (one request when only replies stream); replies go to
 /// `replies` as they are made.
@@ -153,7 +193,7 @@ pub struct StreamCall {
     pub endpoint: Arc<Endpoint>,
     pub metadata: Metadata,
     pub deadline: Option<Instant>,
-    pub requests: tokio::sync::mpsc::Receiver<DynamicMessage>,
+    pub requests: tokio::sync::mpsc::Receiver<Decoded>,
     pub replies: tokio::sync::mpsc::Sender<Reply>,
     /// Becomes true when the server begins to shut down (health's Watch says so).
     pub stopping: tokio::sync::watch::Receiver<bool>,

@@ -34,6 +34,8 @@ pub struct ServerOptions {
     pub timeouts: Timeouts,
     /// The origins browsers may call from (`--cors-origin`).
     pub cors: Arc<Cors>,
+    /// When a silent HTTP/2 peer is pinged, and how long its answer may take.
+    pub keepalive: grpc::server::Keepalive,
 }
 
 /// How long a client may take over its TLS handshake when `--header-timeout` is off.
@@ -299,8 +301,15 @@ async fn serve_stream<S>(
         Sniffed::Http2 => {
             let stream = Rewound::new(first.freeze(), stream);
             let cors = options.cors.clone();
-            grpc::server::serve_connection(stream, router, options.max_message_size, cors, stopped)
-                .await
+            grpc::server::serve_connection(
+                stream,
+                router,
+                options.max_message_size,
+                cors,
+                options.keepalive,
+                stopped,
+            )
+            .await
         }
         Sniffed::JsonRpc => {
             jsonrpc::server::serve_connection(

@@ -9,6 +9,7 @@ use crate::handler::{
     ExecLimits, HandlerRules, Journal, Router, RouterOptions, DEFAULT_JOURNAL_SIZE,
 };
 use crate::protocol::cors::Cors;
+use crate::protocol::grpc::server::Keepalive;
 use crate::protocol::tls::ServerFiles;
 use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
@@ -63,6 +64,12 @@ pub struct ServeArgs {
     /// (its reply, or one line of a stream).
     #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = parse_size)]
     max_message_size: usize,
+    /// Memory that decoded requests may hold at once, all connections together. A request
+    /// that decodes to far more than its size (a long packed repeated field: 56 bytes per
+    /// element) holds its share while it is handled; others wait for theirs within their
+    /// deadline, and one that needs more than all of it gets ResourceExhausted.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_budget)]
+    decode_budget: usize,
     /// Exec handler processes running at once, all endpoints together; later calls queue
     /// within their deadline [default: 4 per core].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -83,6 +90,17 @@ pub struct ServeArgs {
     /// progress before it is closed (0 = no limit).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// How long a streamed HTTP/1.1 reply (Connect, gRPC-Web) may wait on a client that
+    /// takes none of it before the call and the connection end (0 = no limit).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    write_timeout: Duration,
+    /// How long an HTTP/2 (gRPC, Connect) connection may be silent before it is pinged
+    /// (0 = never).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    keepalive_time: Duration,
+    /// How long a pinged HTTP/2 peer may take to answer before its connection is closed.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_positive_duration)]
+    keepalive_timeout: Duration,
     #[command(flatten)]
     registry: RegistryArgs,
     /// Do not register in any registry.
@@ -116,6 +134,20 @@ pub struct ServeArgs {
 /// Bounds each registry operation of the server (go-micro's etcd timeout).
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(5);
 
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        duration if duration.is_zero() => Err("must be more than 0".into()),
+        duration => Ok(duration),
+    }
+}
+
+fn parse_budget(text: &str) -> Result<usize, String> {
+    match parse_size(text)? {
+        0 => Err("the decode budget must be more than 0".into()),
+        size => Ok(size),
+    }
+}
+
 fn parse_metadata(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
@@ -124,7 +156,7 @@ fn parse_metadata(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    raise_open_file_limit();
+    let open_files = raise_open_file_limit();
     let schema = args
         .schema
         .load()?
@@ -142,7 +174,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let concurrency = args
         .exec_concurrency
         .map_or_else(ExecLimits::default_concurrency, |n| n as usize);
-    let limits = ExecLimits::new(args.max_message_size, concurrency);
+    let limits = ExecLimits::new(args.max_message_size, concurrency).with_open_files(open_files);
     let rules = match &args.handlers {
         Some(path) => HandlerRules::load(path, &schema, &limits)?,
         None => HandlerRules::default(),
@@ -161,6 +193,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             version: args.service_version.clone(),
             strict: args.strict,
             journal: Arc::new(journal),
+            decode_budget: args.decode_budget,
         },
     )?);
     let endpoints = router.endpoints().count();
@@ -191,8 +224,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             header: limit(args.header_timeout),
             body: limit(args.body_timeout),
             idle: limit(args.idle_timeout),
+            write: limit(args.write_timeout),
         },
         cors: Arc::new(Cors::new(args.cors_origin.clone())),
+        keepalive: Keepalive {
+            interval: args.keepalive_time,
+            timeout: args.keepalive_timeout,
+        },
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -316,17 +354,21 @@ async fn watch_handlers(path: PathBuf, schema: Schema, limits: ExecLimits, route
 }
 
 /// Every connection holds a descriptor, and a soft limit of 1,024 is soon reached: it is
-/// raised to the hard limit, as Go's runtime does at start-up.
-fn raise_open_file_limit() {
+/// raised to the hard limit, as Go's runtime does at start-up. Returns the limits (soft,
+/// hard) from before when it raised them: exec commands start with those, as Go's
+/// os/exec gives children the original limit back.
+fn raise_open_file_limit() -> Option<(libc::rlim_t, libc::rlim_t)> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit(2) and setrlimit(2) read and write the struct given, nothing else.
+    let mut original = None;
     let raised = unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
             && limit.rlim_cur < limit.rlim_max
             && {
+                original = Some((limit.rlim_cur, limit.rlim_max));
                 limit.rlim_cur = limit.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
             }
@@ -334,6 +376,7 @@ fn raise_open_file_limit() {
     if raised {
         tracing::debug!("open-file limit raised to {}", limit.rlim_cur);
     }
+    original.filter(|_| raised)
 }
 
 /// The user's node metadata, and go-micro's `secure=true` for a TLS server (callers then

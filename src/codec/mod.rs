@@ -2,6 +2,7 @@
 //! go-micro selects by `Content-Type` (spec §2.3–§2.5). No framing, no transport.
 //! Depends on `message` and prost-reflect.
 
+pub mod budget;
 pub mod details;
 mod go_json;
 

@@ -6,7 +6,7 @@
 
 use super::matching::Matcher;
 use crate::codec;
-use crate::message::{Endpoint, Metadata};
+use crate::message::{Decoded, Endpoint, Metadata};
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
 use serde_json::{json, Value};
@@ -73,15 +73,17 @@ pub struct Arrival {
 /// Hands a streaming call's requests on to its handler through a channel of its own,
 /// keeping the first for the journal. The handler sees the same requests, in order,
 /// with the same backpressure (a bounded channel).
-pub fn tap_first(requests: &mut mpsc::Receiver<DynamicMessage>) -> Arc<OnceLock<DynamicMessage>> {
+pub fn tap_first(requests: &mut mpsc::Receiver<Decoded>) -> Arc<OnceLock<DynamicMessage>> {
     let first = Arc::new(OnceLock::new());
     let (sender, tapped) = mpsc::channel(16);
     let mut original = std::mem::replace(requests, tapped);
     let kept = first.clone();
     tokio::spawn(async move {
+        let mut seen = false;
         while let Some(message) = original.recv().await {
-            if kept.get().is_none() {
-                let _ = kept.set(message.clone());
+            // Not a message that holds decode budget (see `Router::call`).
+            if !std::mem::replace(&mut seen, true) && !message.is_leased() {
+                let _ = kept.set(DynamicMessage::clone(&message));
             }
             if sender.send(message).await.is_err() {
                 break;

@@ -25,6 +25,7 @@ pub use journal::{Journal, DEFAULT_SIZE as DEFAULT_JOURNAL_SIZE};
 pub use rules::HandlerRules;
 
 use crate::codec;
+use crate::codec::budget::Budget;
 use crate::message::{Endpoint, Reply, Request, StreamCall};
 use crate::protocol::{Dispatch, Lookup};
 use crate::schema::{endpoint_name, Schema};
@@ -85,7 +86,7 @@ where
         while let Some(body) = requests.recv().await {
             last = Some(body);
         }
-        let body = last.unwrap_or_else(|| DynamicMessage::new(endpoint.method.input()));
+        let body = last.unwrap_or_else(|| DynamicMessage::new(endpoint.method.input()).into());
         return answer(turn(body), replies).await;
     }
     while let Some(body) = requests.recv().await {
@@ -132,6 +133,8 @@ pub struct RouterOptions {
     /// Unconfigured endpoints answer Unimplemented instead of the empty message.
     pub strict: bool,
     pub journal: Arc<Journal>,
+    /// The memory decoded requests may hold at once (see `codec::budget`).
+    pub decode_budget: usize,
 }
 
 struct Route {
@@ -161,6 +164,7 @@ pub struct Router {
     strict: bool,
     stats: Arc<Stats>,
     journal: Arc<Journal>,
+    budget: Budget,
 }
 
 impl Router {
@@ -226,6 +230,7 @@ impl Router {
             strict: options.strict,
             stats,
             journal: options.journal,
+            budget: Budget::new(options.decode_budget),
         };
         let mut table: Handlers = Vec::new();
         for (position, (method, handler)) in handlers.into_iter().enumerate() {
@@ -355,7 +360,9 @@ impl Dispatch for Router {
             &request.endpoint,
             &request.metadata,
             request.context.protocol,
-            || Some(request.body.clone()),
+            // A request that holds decode budget is not copied: that copy would be
+            // outside the budget, and kept long after the call.
+            || (!request.body.is_leased()).then(|| DynamicMessage::clone(&request.body)),
         );
         let recording = Recording::start(&self.stats, &self.journal, index, arrival);
         let deadline = request.deadline;
@@ -390,6 +397,10 @@ impl Dispatch for Router {
 
     fn origin(&self) -> &str {
         &self.name
+    }
+
+    fn budget(&self) -> &Budget {
+        &self.budget
     }
 }
 

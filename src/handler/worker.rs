@@ -121,7 +121,9 @@ impl WorkerPool {
 
     fn spawn(&self, index: usize) -> Result<Arc<Running>, Status> {
         let program = self.program().to_owned();
-        let mut child = tokio::process::Command::new(&program)
+        let mut command = tokio::process::Command::new(&program);
+        self.limits.give_back_open_files(&mut command);
+        let mut child = command
             .args(&self.command[1..])
             .env("RMICRO_SERVICE", &self.service)
             .env("RMICRO_WORKER", index.to_string())

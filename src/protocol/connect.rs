@@ -16,7 +16,7 @@
 
 use crate::codec::{self, details, Codec};
 use crate::message::{CallContext, Extras, Metadata, Request};
-use crate::protocol::{caller_metadata, route, Dispatch};
+use crate::protocol::{caller_metadata, decode_request, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
 use bytes::Bytes;
@@ -357,14 +357,15 @@ async fn serve_get<D: Dispatch>(
                 ))
             }
         }
-        let body = codec::decode(codec, &endpoint.method.input(), &message)
-            .map_err(Status::invalid_argument)?;
+        let deadline = request.deadline()?;
+        let input = endpoint.method.input();
+        let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
         let reply = dispatch
             .call(Request {
                 endpoint,
                 metadata: caller_metadata(request.headers.iter().copied(), &RESERVED),
                 body,
-                deadline: request.deadline()?,
+                deadline,
                 context: context.clone(),
             })
             .await?;
@@ -461,7 +462,8 @@ async fn call<D: Dispatch>(
         }
     };
     let message =
-        codec::decode(codec, &endpoint.method.input(), &body).map_err(Status::invalid_argument)?;
+        decode_request(dispatch, codec, &endpoint.method.input(), &body, deadline).await?;
+    drop(body);
     let metadata = caller_metadata(request.headers.iter().copied(), &RESERVED);
     let reply = dispatch
         .call(Request {

@@ -45,7 +45,6 @@ macro_rules! forward_writes {
         }
     };
 }
-pub(crate) use forward_writes;
 
 pub mod caller;
 pub mod connect;
@@ -60,8 +59,9 @@ pub mod wire;
 
 pub use caller::{Caller, Dialing, Stream};
 
+use crate::codec::budget::{Budget, Refusal};
 use crate::codec::Codec;
-use crate::message::{Endpoint, Metadata, Reply, Request, StreamCall};
+use crate::message::{Decoded, Endpoint, Metadata, Reply, Request, StreamCall};
 use crate::status::{Code, Status};
 use std::future::Future;
 use std::pin::Pin;
@@ -81,6 +81,9 @@ pub struct Timeouts {
     pub body: Option<std::time::Duration>,
     /// Between requests on a kept-alive connection with nothing in flight.
     pub idle: Option<std::time::Duration>,
+    /// How long one chunk of a streamed HTTP/1.1 reply (Connect, gRPC-Web) may wait on a
+    /// client that takes none of it.
+    pub write: Option<std::time::Duration>,
 }
 
 /// The wire protocols a caller can speak, named by their address schemes.
@@ -223,6 +226,52 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// The origin id put into errors this server generates (its service name).
     fn origin(&self) -> &str;
+
+    /// The memory decoded requests may hold at once, all connections together.
+    fn budget(&self) -> &Budget;
+}
+
+/// Decodes a request message within the server's decode budget, waiting for its share
+/// until `deadline`: bad bytes are InvalidArgument; a request that would take more memory
+/// than the whole budget, or could not get its share by its deadline, ResourceExhausted
+/// (gRPC's code for a message over a limit).
+pub async fn decode_request(
+    dispatch: &impl Dispatch,
+    codec: Codec,
+    input: &prost_reflect::MessageDescriptor,
+    body: &[u8],
+    deadline: Option<std::time::Instant>,
+) -> Result<Decoded, Status> {
+    let lease = dispatch
+        .budget()
+        .lease(codec, input, body, deadline)
+        .await
+        .map_err(|refusal| refused(refusal, input))?;
+    let message = crate::codec::decode(codec, input, body).map_err(Status::invalid_argument)?;
+    Ok(Decoded::new(message, lease))
+}
+
+/// The status for a request the decode budget refused.
+pub fn refused(refusal: Refusal, input: &prost_reflect::MessageDescriptor) -> Status {
+    let message = match refusal {
+        Refusal::TooLarge { needed, budget } => format!(
+            "decoding this {} would take about {} of memory, more than the server's --decode-budget of {}",
+            input.full_name(),
+            megabytes(needed),
+            megabytes(budget)
+        ),
+        Refusal::Busy { needed, budget } => format!(
+            "this {} needs about {} of memory to decode, and the server's --decode-budget of {} stayed in use by other requests until the deadline",
+            input.full_name(),
+            megabytes(needed),
+            megabytes(budget)
+        ),
+    };
+    Status::new(Code::ResourceExhausted, message)
+}
+
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// HTTP's own headers, never handler metadata whatever the protocol.

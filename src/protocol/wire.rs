@@ -7,13 +7,16 @@
 //! and gRPC-Web, as browsers send them: the whole request body first) is here.
 
 use crate::codec::{self, Codec};
-use crate::message::{CallContext, Extras, Metadata, Reply, Request, StreamCall};
+use crate::message::{CallContext, Decoded, Extras, Metadata, Reply, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::grpc::{self, Deframer};
-use crate::protocol::{caller_metadata, route, Dispatch};
+use crate::protocol::{caller_metadata, refused, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// gRPC-Web's own request headers (besides gRPC's), not metadata for handlers.
@@ -293,7 +296,7 @@ where
         head: Some(extra),
         extras: extras.clone(),
     };
-    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping, context) {
+    let result = match prepare(dispatch, &request, codec, wire, gzip, stopping, context).await {
         Err(status) => Err(status),
         Ok(Prepared::Unary(call)) => match dispatch.call(call).await {
             Ok(answer) => reply.write(out, &answer).await?,
@@ -329,6 +332,79 @@ where
         write_chunk(out, &wire.encode(ending)).await?;
     }
     out.write_all(b"0\r\n\r\n").await
+}
+
+/// A writer whose writes fail (`TimedOut`) once one has made no progress for `limit`:
+/// a streamed HTTP/1.1 reply whose client takes none of it ends, where HTTP/2 has its
+/// keepalive PING to tell a vanished client from a slow one.
+pub struct Bounded<'a, W> {
+    inner: &'a mut W,
+    limit: Option<Duration>,
+    /// Running while a write waits.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<'a, W> Bounded<'a, W> {
+    pub fn new(inner: &'a mut W, limit: Option<Duration>) -> Bounded<'a, W> {
+        Bounded {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// What a waiting write returns: pending, or the error once it waited too long.
+    fn waiting<T>(&mut self, context: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        let Some(limit) = self.limit else {
+            return Poll::Pending;
+        };
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(context) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the client took none of the reply for {limit:?} (--write-timeout)"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Bounded<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut *self.inner).poll_write(context, data) {
+            Poll::Pending => self.waiting(context),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut *self.inner).poll_flush(context) {
+            Poll::Pending => self.waiting(context),
+            done => {
+                self.stalled = None;
+                done
+            }
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(context)
+    }
 }
 
 /// How replies are written on an HTTP/1.1 response.
@@ -406,7 +482,7 @@ enum Prepared {
     Stream(StreamCall, tokio::sync::mpsc::Receiver<Reply>),
 }
 
-fn prepare<D: Dispatch>(
+async fn prepare<D: Dispatch>(
     dispatch: &D,
     request: &ConnectRequest<'_>,
     codec: Codec,
@@ -445,17 +521,26 @@ fn prepare<D: Dispatch>(
     }
     let mut deframer = Deframer::new(request.max_message_size, gzip);
     deframer.push(&body);
-    let mut messages = Vec::new();
+    let mut framed: Vec<Bytes> = Vec::new();
     while let Some(message) = deframer.next_message()? {
-        messages.push(
-            codec::decode(codec, &endpoint.method.input(), &message)
-                .map_err(Status::invalid_argument)?,
-        );
+        framed.push(message);
     }
     if deframer.has_partial_message() {
         return Err(Status::invalid_argument(
             "the request ended inside a message",
         ));
+    }
+    let input = endpoint.method.input();
+    // The whole client stream is here: its share of the decode budget is taken at once.
+    let leases = dispatch
+        .budget()
+        .lease_all(codec, &input, &framed, deadline)
+        .await
+        .map_err(|refusal| refused(refusal, &input))?;
+    let mut messages = Vec::with_capacity(framed.len());
+    for (message, lease) in framed.into_iter().zip(leases) {
+        let decoded = codec::decode(codec, &input, &message).map_err(Status::invalid_argument)?;
+        messages.push(Decoded::new(decoded, lease));
     }
     let metadata = caller_metadata(request.headers.iter().copied(), wire.reserved());
     if !crate::schema::is_streaming(&endpoint.method) {

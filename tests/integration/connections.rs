@@ -70,6 +70,31 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
 }
 
 #[test]
+fn exec_handlers_start_with_the_open_file_limit_the_server_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = crate::support::write_temp(
+        dir.path(),
+        "limits.json",
+        br#"{"Greeter.Hello": {"exec": ["sh", "-c", "echo \"{\\\"msg\\\":\\\"$(ulimit -Sn) $(ulimit -Hn)\\\"}\""]}}"#,
+    );
+    let server = Server::start_from(
+        with_open_file_limit(256, None),
+        &[
+            "--proto",
+            &crate::support::fixture("greeter.proto"),
+            "--handlers",
+            &handlers,
+            "--no-register",
+        ],
+    );
+    let (soft, hard) = open_file_limits(server.pid());
+    assert_eq!(soft, hard, "the server's own limit is raised");
+    let output = server.run(&["call", "Greeter.Hello", "{}"]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output)["msg"], format!("256 {hard}"));
+}
+
+#[test]
 fn a_server_out_of_descriptors_waits_without_spinning_and_accepts_again() {
     // 64 descriptors in all, a dozen of them the server's own: connections that send
     // nothing (and no timeout to close them) use up the rest.

@@ -181,6 +181,35 @@ fn a_streaming_handler_whose_caller_stops_reading_is_paused_then_killed() {
     server.assert_group_dies(group, "after its caller closed the connection");
 }
 
+#[test]
+fn a_streamed_http1_reply_its_client_takes_nothing_of_ends_after_the_write_timeout() {
+    let server = ExecServer::start(
+        &[("Echo.Count", "endless", "", "")],
+        &["--write-timeout", "1s"],
+    );
+    let mut stream = server.server.connect();
+    let envelope = b"\0\0\0\0\x02{}";
+    stream
+        .write_all(
+            format!(
+                "POST /echo.v1.Echo/Count HTTP/1.1\r\nHost: x\r\nContent-Type: application/connect+json\r\nContent-Length: {}\r\n\r\n",
+                envelope.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    stream.write_all(envelope).unwrap();
+    let group = server.nth_run(1);
+    // The client never reads and never closes: the server gives up on it.
+    server.assert_group_dies(group, "after the write timeout, its client still connected");
+    // What was sent is there to read, then the server's close.
+    let mut sink = Vec::new();
+    let read = std::io::Read::read_to_end(&mut stream, &mut sink);
+    assert!(read.is_ok() || !sink.is_empty(), "{read:?}");
+    let output = server.server.run(&["call", "Debug.Health", "{}"]);
+    assert_exit(&output, 0);
+}
+
 /// How a caller goes away in the middle of a unary call to a handler that runs a minute.
 enum Leaving {
     /// Over a TCP connection the test closes.

@@ -21,7 +21,7 @@ use crate::message::{CallContext, Endpoint, Metadata, ReplyExtras, Request, Stre
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::wire::{BodyDecoder, Wire};
-use crate::protocol::{caller_metadata, poll_once, route, stopping, Dispatch};
+use crate::protocol::{caller_metadata, decode_request, poll_once, route, stopping, Dispatch};
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -29,7 +29,7 @@ use h2::{RecvStream, SendStream};
 use http::header::{HeaderName, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -51,21 +51,36 @@ const MAX_QUEUED: usize = 64 * 1024;
 /// connection. h2 answers a larger block 431 and resets its stream, and closes the
 /// connection (GOAWAY) past four times the limit.
 const MAX_HEADER_LIST: u32 = 16 * 1024;
-/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for a minute is
-/// pinged, and one whose PING gets no answer in 20 s (grpc-go's and hyper's timeout) is
-/// closed, its streams ended and their handlers dropped, so a peer that vanished without
-/// a FIN, or reads nothing at all, does not hold its streams forever. grpc-go waits 2 h
-/// of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a peer
-/// that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
-const KEEPALIVE: Keepalive = Keepalive {
-    interval: Duration::from_secs(60),
-    timeout: Duration::from_secs(20),
-};
+/// At shutdown, a connection is closed once every stream still running on it waits to
+/// send (its client's flow-control window is exhausted, or its socket is not read) and
+/// the server has written nothing to it for this long: a client that reads nothing does
+/// not hold the server through `--grace`, while one that reads, however slowly, gets its
+/// replies (each window it opens lets the server write). A stream whose handler is still
+/// at work, or whose request is still arriving, keeps the connection open.
+const STALLED: Duration = Duration::from_secs(2);
+/// How often a draining connection looks whether it has stalled.
+const STALL_CHECK: Duration = Duration::from_millis(250);
 
-#[derive(Clone, Copy)]
-struct Keepalive {
-    interval: Duration,
-    timeout: Duration,
+/// Keepalive, as grpc-go's: a connection the peer has sent nothing on for `interval`
+/// (`--keepalive-time`, a minute by default; zero: never) is pinged, and one whose PING
+/// gets no answer within `timeout` (`--keepalive-timeout`, 20 s as grpc-go's and hyper's)
+/// is closed, its streams ended and their handlers dropped, so a peer that vanished
+/// without a FIN, or reads nothing at all, does not hold its streams forever. grpc-go
+/// waits 2 h of silence; a PING is 17 bytes, answered by the peer's HTTP/2 library, and a
+/// peer that is reading (sending WINDOW_UPDATEs) or calling is never pinged.
+#[derive(Clone, Copy, Debug)]
+pub struct Keepalive {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 /// Serves one HTTP/2 connection until the peer closes it, or leaves a PING unanswered;
@@ -75,29 +90,18 @@ pub async fn serve_connection<S, D>(
     dispatch: Arc<D>,
     max_message_size: usize,
     cors: Arc<Cors>,
-    stopped: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-    D: Dispatch,
-{
-    serve_with(io, dispatch, max_message_size, cors, stopped, KEEPALIVE).await
-}
-
-async fn serve_with<S, D>(
-    io: S,
-    dispatch: Arc<D>,
-    max_message_size: usize,
-    cors: Arc<Cors>,
-    mut stopped: watch::Receiver<bool>,
     keepalive: Keepalive,
+    mut stopped: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Dispatch,
 {
     let heard = Arc::new(Heard::new());
+    let activity = Arc::new(Activity::default());
     let io = Watched {
         io,
         heard: heard.clone(),
+        wrote: activity.clone(),
     };
     let handshake = h2::server::Builder::new()
         .initial_window_size(WINDOW)
@@ -117,13 +121,16 @@ async fn serve_with<S, D>(
     let mut draining = false;
     let unanswered = unanswered_ping(connection.ping_pong(), &heard, keepalive);
     tokio::pin!(unanswered);
+    let mut stall_checks = tokio::time::interval(STALL_CHECK);
+    let mut drain_began = heard.start;
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
                     // A request whose message came with its headers and a ready handler
                     // are answered here, batched with the others of this read.
-                    let mut stream = Box::pin(serve_stream(dispatch.clone(), request, respond, max_message_size, cors.clone(), for_streams.clone()));
+                    let running = Running::start(&activity);
+                    let mut stream = Box::pin(serve_stream(dispatch.clone(), request, respond, max_message_size, cors.clone(), for_streams.clone(), running));
                     match poll_once(stream.as_mut()) {
                         Some(Poll::Ready(())) => {}
                         Some(Poll::Pending) => {
@@ -145,9 +152,76 @@ async fn serve_with<S, D>(
             }
             _ = stopping(&mut stopped), if !draining => {
                 draining = true;
+                drain_began = Instant::now();
                 connection.graceful_shutdown();
             }
+            _ = stall_checks.tick(), if draining => {
+                if activity.stalled(drain_began, heard.start) {
+                    tracing::warn!(
+                        "closing an HTTP/2 connection at shutdown: its client has taken nothing for {STALLED:?} and every reply left waits on its flow-control window"
+                    );
+                    return;
+                }
+            }
         }
+    }
+}
+
+/// What a connection's streams are doing, for the drain at shutdown: how many are
+/// running, how many of those wait to send, and when the connection last wrote.
+#[derive(Default)]
+struct Activity {
+    running: AtomicUsize,
+    sending: AtomicUsize,
+    /// Milliseconds from the connection's start (`Heard::start`).
+    wrote: AtomicU64,
+}
+
+impl Activity {
+    /// Nothing on the connection can move without its client: every running stream waits
+    /// to send, and nothing was written for [`STALLED`] (counted from the drain's start).
+    fn stalled(&self, drain_began: Instant, start: Instant) -> bool {
+        let wrote = start + Duration::from_millis(self.wrote.load(Ordering::Relaxed));
+        let quiet_since = wrote.max(drain_began);
+        self.running.load(Ordering::Acquire) == self.sending.load(Ordering::Acquire)
+            && quiet_since.elapsed() >= STALLED
+    }
+
+    fn wrote(&self, start: Instant) {
+        let elapsed = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.wrote.store(elapsed, Ordering::Relaxed);
+    }
+}
+
+/// One running stream of a connection, counted in its [`Activity`] while alive.
+struct Running(Arc<Activity>);
+
+impl Running {
+    fn start(activity: &Arc<Activity>) -> Running {
+        activity.running.fetch_add(1, Ordering::AcqRel);
+        Running(activity.clone())
+    }
+
+    /// Counts the stream as waiting to send while `sending` runs.
+    async fn sending<T>(&self, sending: impl std::future::Future<Output = T>) -> T {
+        self.0.sending.fetch_add(1, Ordering::AcqRel);
+        let _done = Sent(&self.0);
+        sending.await
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Ends a stream's count as sending, also when its send is dropped.
+struct Sent<'a>(&'a Activity);
+
+impl Drop for Sent<'_> {
+    fn drop(&mut self) {
+        self.0.sending.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -155,7 +229,7 @@ async fn serve_with<S, D>(
 /// unanswered for `timeout`. (A connection that breaks is ended by its own read, so this
 /// never completes then.)
 async fn unanswered_ping(ping_pong: Option<h2::PingPong>, heard: &Heard, keepalive: Keepalive) {
-    let Some(mut ping_pong) = ping_pong else {
+    let Some(mut ping_pong) = ping_pong.filter(|_| !keepalive.interval.is_zero()) else {
         return std::future::pending().await;
     };
     loop {
@@ -198,13 +272,56 @@ impl Heard {
     }
 }
 
-/// A connection whose reads are noted in `heard`; writes pass through.
+/// A connection whose reads are noted in `heard`, and its writes in `wrote`.
 struct Watched<S> {
     io: S,
     heard: Arc<Heard>,
+    wrote: Arc<Activity>,
 }
 
-crate::protocol::forward_writes!(Watched, io);
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write(context, data);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote.wrote(self.heard.start);
+        }
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        data: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.io).poll_write_vectored(context, data);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.wrote.wrote(self.heard.start);
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(context)
+    }
+}
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
@@ -228,6 +345,7 @@ async fn serve_stream<D: Dispatch>(
     max_message_size: usize,
     cors: Arc<Cors>,
     stopped: watch::Receiver<bool>,
+    running: Running,
 ) {
     let (parts, body) = request.into_parts();
     let header = |name: &str| {
@@ -256,6 +374,7 @@ async fn serve_stream<D: Dispatch>(
             respond,
             max_message_size,
             extra,
+            &running,
         )
         .await;
     };
@@ -272,6 +391,7 @@ async fn serve_stream<D: Dispatch>(
         body: None,
         extra,
         extras: context.reply.clone(),
+        running,
     };
     let deadline = wire.timeout(header);
     let result = match (encoding, deadline) {
@@ -334,19 +454,26 @@ impl Call<'_> {
         exchange: &mut Exchange,
     ) -> Result<(), Status> {
         let message = self.incoming.expect_one().await?;
-        let body = codec::decode(exchange.codec, &endpoint.method.input(), &message)
-            .map_err(Status::invalid_argument)?;
-        let request = Request {
-            endpoint,
-            metadata: self.metadata,
-            body,
-            deadline: self.deadline,
-            context: self.context,
+        let (codec, deadline) = (exchange.codec, self.deadline);
+        let context = self.context;
+        let calling = async {
+            let input = endpoint.method.input();
+            let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
+            drop(message);
+            let request = Request {
+                endpoint,
+                metadata: self.metadata,
+                body,
+                deadline,
+                context,
+            };
+            dispatch.call(request).await
         };
-        // A caller that resets the stream (or whose connection ends) drops the call.
+        // A caller that resets the stream (or whose connection ends) drops the call, and
+        // its wait for the decode budget.
         let reply = tokio::select! {
             biased;
-            reply = dispatch.call(request) => reply?,
+            reply = calling => reply?,
             _ = exchange.reset() => return Err(cancelled()),
         };
         let body = codec::encode_reply(exchange.codec, &reply).map_err(Status::internal)?;
@@ -363,12 +490,12 @@ impl Call<'_> {
         let (request_sender, requests) = mpsc::channel(16);
         let (replies, mut reply_receiver) = mpsc::channel(16);
         let input = endpoint.method.input();
-        let codec = exchange.codec;
+        let (codec, deadline) = (exchange.codec, self.deadline);
         let mut incoming = self.incoming;
         let reading = async move {
             while let Some(message) = incoming.next_message().await? {
-                let body =
-                    codec::decode(codec, &input, &message).map_err(Status::invalid_argument)?;
+                let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
+                drop(message);
                 if request_sender.send(body).await.is_err() {
                     break; // the handler is done listening
                 }
@@ -445,6 +572,7 @@ async fn serve_connect<D: Dispatch>(
     mut respond: SendResponse<Bytes>,
     max_message_size: usize,
     extra: Vec<(&'static str, String)>,
+    running: &Running,
 ) {
     let content_type = parts
         .headers
@@ -455,7 +583,9 @@ async fn serve_connect<D: Dispatch>(
     // protocol not served here) must not wait for an answer.
     if let Some(mut refusal) = connect::ConnectReply::refusal(parts.method.as_str(), content_type) {
         refusal.headers.extend(extra);
-        send_connect_reply(&mut respond, refusal).await;
+        running
+            .sending(send_connect_reply(&mut respond, refusal))
+            .await;
         // Read what the client still sends, for a while, so that the stream ends cleanly
         // instead of being reset under a client that is still writing (RFC 9113 §8.1).
         let _ = tokio::time::timeout(
@@ -475,7 +605,9 @@ async fn serve_connect<D: Dispatch>(
     };
     let mut reply = reply.unwrap_or_else(|status| connect::ConnectReply::error(&status));
     reply.headers.extend(extra);
-    send_connect_reply(&mut respond, reply).await;
+    running
+        .sending(send_connect_reply(&mut respond, reply))
+        .await;
 }
 
 async fn send_connect_reply(respond: &mut SendResponse<Bytes>, reply: connect::ConnectReply) {
@@ -645,6 +777,7 @@ struct Exchange {
     extra: Vec<(&'static str, String)>,
     /// The headers, trailers and compression the handler asks for.
     extras: ReplyExtras,
+    running: Running,
 }
 
 impl Exchange {
@@ -652,8 +785,13 @@ impl Exchange {
     /// waits, instead of the server holding replies the caller does not take.
     async fn send(&mut self, message: &[u8]) -> Result<(), Status> {
         let framed = self.wire.encode(frame(message, self.gzip));
-        let body = self.body().map_err(|error| broken(Some(error)))?;
-        send_data(body, framed, false).await.map_err(broken)
+        self.body().map_err(|error| broken(Some(error)))?;
+        let Exchange { body, running, .. } = self;
+        let body = body.as_mut().expect("the body was just made");
+        running
+            .sending(send_data(body, framed, false))
+            .await
+            .map_err(broken)
     }
 
     /// The reply's body, its headers sent first.
@@ -692,7 +830,14 @@ impl Exchange {
         if let Some(ending) = self.wire.ending(&result, &extras.trailers) {
             let ending = self.wire.encode(ending);
             let sent = match self.body() {
-                Ok(body) => send_data(body, ending, true).await.map_err(broken),
+                Ok(_) => {
+                    let Exchange { body, running, .. } = &mut self;
+                    let body = body.as_mut().expect("the body was just made");
+                    running
+                        .sending(send_data(body, ending, true))
+                        .await
+                        .map_err(broken)
+                }
                 Err(error) => Err(broken(Some(error))),
             };
             if let Err(status) = sent {
@@ -758,6 +903,11 @@ mod tests {
         fn origin(&self) -> &str {
             "test"
         }
+        fn budget(&self) -> &crate::codec::budget::Budget {
+            static BUDGET: std::sync::LazyLock<crate::codec::budget::Budget> =
+                std::sync::LazyLock::new(|| crate::codec::budget::Budget::new(1 << 20));
+            &BUDGET
+        }
     }
 
     /// Pings after 100 ms of silence; the timeout is wide, so a loaded machine cannot
@@ -786,13 +936,13 @@ mod tests {
         let (stop, stopped) = watch::channel(false);
         let served = tokio::spawn(async move {
             let _stop = stop; // not stopping: the sender lives as long as the connection
-            serve_with(
+            serve_connection(
                 server_side,
                 Arc::new(NoServices),
                 1 << 20,
                 Arc::new(Cors::default()),
-                stopped,
                 keepalive,
+                stopped,
             )
             .await
         });

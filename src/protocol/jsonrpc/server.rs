@@ -7,9 +7,9 @@
 //! with nothing in flight is closed after `--idle-timeout`.
 
 use super::{ill_formed, json_kind, no_method, no_service, Scanned, ValueScanner, MISSING_PARAMS};
-use crate::codec::{self, Codec};
-use crate::message::{CallContext, Metadata, Request};
-use crate::protocol::{drain, poll_once, stopping, Dispatch, Lookup, Timeouts};
+use crate::codec::{self, budget, Codec};
+use crate::message::{CallContext, Decoded, Endpoint, Metadata, Request};
+use crate::protocol::{drain, poll_once, refused, stopping, Dispatch, Lookup, Timeouts};
 use crate::status::Status;
 use bytes::{Bytes, BytesMut};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -175,7 +175,37 @@ fn too_large(peer: &str, max_message_size: usize, output: &mut Vec<u8>) {
 }
 
 /// Runs one call and returns its reply line.
-async fn reply_line<D: Dispatch>(dispatch: Arc<D>, id: Option<Bytes>, request: Request) -> Vec<u8> {
+async fn reply_line<D: Dispatch>(dispatch: Arc<D>, id: Option<Bytes>, pending: Pending) -> Vec<u8> {
+    let request = match pending {
+        Pending::Decoded(request) => request,
+        Pending::Budgeted {
+            endpoint,
+            needed,
+            bytes,
+        } => {
+            let input = endpoint.method.input();
+            let lease = match dispatch.budget().take(needed, None).await {
+                Ok(lease) => lease,
+                Err(refusal) => {
+                    return error_line(id.as_deref(), &refused(refusal, &input).message)
+                }
+            };
+            // The header parsed when the request was read.
+            let params = serde_json::from_slice::<Header<'_>>(&bytes)
+                .ok()
+                .and_then(|header| header.params);
+            match decode_params(params, &input) {
+                Ok(body) => Request {
+                    endpoint,
+                    metadata: Metadata::new(),
+                    body: Decoded::new(body, Some(lease)),
+                    deadline: None,
+                    context: CallContext::new("jsonrpc", "identity"),
+                },
+                Err(message) => return error_line(id.as_deref(), &message),
+            }
+        }
+    };
     match dispatch
         .call(request)
         .await
@@ -209,13 +239,23 @@ enum Parsed {
     Answer(Vec<u8>),
     Call {
         id: Option<Bytes>,
-        request: Request,
+        request: Pending,
     },
     /// Go cannot decode the header: the connection ends.
     Undecodable(String),
 }
 
-fn parse_request(bytes: &[u8], dispatch: &impl Dispatch) -> Parsed {
+/// A call's request: decoded, or waiting for its share of the decode budget.
+enum Pending {
+    Decoded(Request),
+    Budgeted {
+        endpoint: Arc<Endpoint>,
+        needed: usize,
+        bytes: Bytes,
+    },
+}
+
+fn parse_request(bytes: &Bytes, dispatch: &impl Dispatch) -> Parsed {
     let header = match serde_json::from_slice::<Header<'_>>(bytes) {
         Ok(header) => header,
         Err(error) => return Parsed::Undecodable(error.to_string()),
@@ -234,14 +274,23 @@ fn parse_request(bytes: &[u8], dispatch: &impl Dispatch) -> Parsed {
     };
     let request = endpoint.and_then(|endpoint| {
         let input = endpoint.method.input();
+        // A request that decodes to far more than its size waits for the decode budget
+        // in its call, and is decoded there.
+        if let Some(needed) = budget::cost(Codec::Json, &input, bytes) {
+            return Ok(Pending::Budgeted {
+                endpoint,
+                needed,
+                bytes: bytes.clone(),
+            });
+        }
         let body = decode_params(header.params, &input)?;
-        Ok(Request {
+        Ok(Pending::Decoded(Request {
             endpoint,
             metadata: Metadata::new(),
-            body,
+            body: body.into(),
             deadline: None,
             context: CallContext::new("jsonrpc", "identity"),
-        })
+        }))
     });
     match request {
         Ok(request) => Parsed::Call { id, request },

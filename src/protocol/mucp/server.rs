@@ -9,15 +9,16 @@
 use super::body::{self, BodyCodec, Opened};
 use super::parse_timeout;
 use crate::codec;
-use crate::message::{CallContext, Endpoint, Metadata, Request, StreamCall};
+use crate::message::{CallContext, Decoded, Endpoint, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
 use crate::protocol::wire::{self, Wire};
-use crate::protocol::{caller_metadata, stopping, Dispatch, Lookup, Timeouts};
+use crate::protocol::{
+    caller_metadata, decode_request, refused, stopping, Dispatch, Lookup, Timeouts,
+};
 use crate::status::{http_status_text, Code, Status};
 use bytes::Bytes;
-use prost_reflect::DynamicMessage;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -157,11 +158,19 @@ pub async fn serve_connection<S, D>(
             if let Some((codec, wire)) =
                 Wire::of(request.content_type).filter(|(_, wire)| *wire != Wire::Grpc)
             {
-                let writer = connection.writer();
+                let write_timeout = connection.timeouts().write;
+                let mut writer = wire::Bounded::new(connection.writer(), write_timeout);
                 let stopping = shutdown.clone();
-                let served =
-                    wire::serve_http1(dispatch, request, codec, wire, &extra, stopping, writer)
-                        .await;
+                let served = wire::serve_http1(
+                    dispatch,
+                    request,
+                    codec,
+                    wire,
+                    &extra,
+                    stopping,
+                    &mut writer,
+                )
+                .await;
                 if served.is_err() || closes(&message) {
                     return;
                 }
@@ -435,15 +444,18 @@ async fn call<D: Dispatch>(
             value,
         }
     };
-    let body = match codec::decode(codec.codec, &endpoint.method.input(), &opened.message) {
+    let deadline = request_deadline(message);
+    let input = endpoint.method.input();
+    let body = match decode_request(dispatch, codec.codec, &input, &opened.message, deadline).await
+    {
         Ok(body) => body,
-        Err(reason) => return error(Status::invalid_argument(reason)),
+        Err(status) => return error(status),
     };
     let request = Request {
         endpoint,
         metadata: request_metadata(message),
         body,
-        deadline: request_deadline(message),
+        deadline,
         context,
     };
     match dispatch
@@ -534,7 +546,7 @@ where
         Instant::now(),
     );
     let mut sender = Some(request_sender);
-    let mut pending: VecDeque<DynamicMessage> = VecDeque::new();
+    let mut pending: VecDeque<Decoded> = VecDeque::new();
     let mut requests_ended = false;
     let mut out = Vec::with_capacity(512);
     let write_reply = |out: &mut Vec<u8>, body: &[u8]| {
@@ -632,12 +644,23 @@ where
                     requests_ended = true;
                     continue;
                 }
+                // The budget is not waited for here, where this loop also writes the
+                // replies the handler's own budgeted requests may be waiting on.
                 let decoded = codec
                     .open_request(&message.body, connection.max_body())
-                    .and_then(|opened| codec::decode(codec.codec, &input, &opened.message));
+                    .map_err(Status::invalid_argument)
+                    .and_then(|opened| {
+                        let lease = dispatch
+                            .budget()
+                            .try_lease(codec.codec, &input, &opened.message)
+                            .map_err(|refusal| refused(refusal, &input))?;
+                        codec::decode(codec.codec, &input, &opened.message)
+                            .map(|message| Decoded::new(message, lease))
+                            .map_err(Status::invalid_argument)
+                    });
                 match decoded {
                     Ok(request) => pending.push_back(request),
-                    Err(reason) => break Err(Status::invalid_argument(reason)),
+                    Err(status) => break Err(status),
                 }
             }
         }

@@ -243,6 +243,22 @@ fn strip_suffix<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
         .then(|| &text[..cut])
 }
 
+/// For the fuzz targets (`--cfg fuzzing`): `bytes` as the browser reads an answer (its
+/// records, their TXT payloads, the nodes they describe) and as the responder reads a
+/// query.
+#[cfg(fuzzing)]
+pub fn fuzz_packet(bytes: &[u8]) {
+    if let Some(records) = wire::response_records(bytes) {
+        for record in &records {
+            if let Data::Txt(strings) = &record.data {
+                let _ = Payload::decode(&strings.concat());
+            }
+        }
+        let _ = nodes_of("go.micro.srv.greeter", &[records]);
+    }
+    responder::fuzz_query(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::wire::GROUP;

@@ -329,3 +329,34 @@ fn node_address(address: &str) -> anyhow::Result<SocketAddr> {
         .next()
         .with_context(|| format!("node address {address} resolves to nothing"))
 }
+
+/// For the fuzz targets (`--cfg fuzzing`): `bytes` as this responder reads a query, and
+/// the answer it would build from a zone of one node.
+#[cfg(fuzzing)]
+pub fn fuzz_query(bytes: &[u8]) {
+    let Ok(packet) = Packet::parse(bytes) else {
+        return;
+    };
+    if packet.has_flags(PacketFlag::RESPONSE) {
+        return;
+    }
+    let service = Service {
+        name: "go.micro.srv.greeter".into(),
+        version: "latest".into(),
+        metadata: None,
+        endpoints: Vec::new(),
+        nodes: Vec::new(),
+    };
+    let node = Node {
+        id: "node-1".into(),
+        address: "10.0.0.5:8080".into(),
+        metadata: Default::default(),
+    };
+    let mut zone = node_records(&service, &node).expect("a literal address");
+    zone.extend(service_records(&service.name));
+    let held: Vec<&Record> = zone.iter().collect();
+    let records = answers(&held, &packet.questions);
+    if !records.is_empty() {
+        let _ = wire::response(packet.id(), &packet.questions, &records);
+    }
+}
