@@ -124,3 +124,5 @@ kill $server; wait $server 2>/dev/null || true
 
 echo "--- gRPC: rmicro serve vs grpc-go under h2load, rmicro call vs grpcurl one-shot (bench/grpc.sh)"
 bash bench/grpc.sh || die "the gRPC figures (bench/grpc.sh above)"
+echo "--- gRPC through rmicro serve --proxy vs direct to grpc-go (bench/proxy.sh)"
+bash bench/proxy.sh || die "the proxy figures (bench/proxy.sh above)"

@@ -64,9 +64,20 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-cert -d 'Ser
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l cors-origin -d 'Let browser pages from this origin call over Connect and gRPC-Web: CORS preflights are answered, and replies expose the status headers (repeatable; `scheme://host[:port]`, or `*` for any origin)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l client-ca -d 'Require client certificates signed by this PEM CA (mutual TLS)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy -d 'Pass every endpoint without a rule of its own on to this server: grpc://, grpcs://, jsonrpc://, mucp://HOST:PORT, HOST:PORT (mucp) or service:NAME (its nodes from the registry). Without a schema flag, the schema is the upstream\'s (reflection, or its Debug.Endpoints)' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-timeout -d 'Each attempt of a proxied call, unless the caller\'s deadline comes sooner' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-dial-timeout -d 'Timeout for opening a connection to the upstream' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-retries -d 'Extra attempts of a proxied call, on what `rmicro call --retries` retries' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-cacert -d 'Trust the upstream certificates this PEM CA signed (gRPC over TLS)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-cert -d 'A PEM client certificate for the upstream (with --proxy-key)' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-key -d 'The PEM private key of --proxy-cert' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-authority -d 'The :authority sent upstream and the name its certificate must carry' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l record -d 'Record every proxied exchange into FILE as a handlers file (added to what FILE holds; written on SIGHUP and at shutdown). `serve --handlers FILE` replays it' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l record-redact -d 'A reply header or trailer kept out of the recording (repeatable); authorization is always kept out' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l strict -d 'Answer endpoints without a handler with Unimplemented instead of an empty reply'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l allow-empty -d 'Start even with no service to serve (no schema, or one without services): only the built-in Debug service answers'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l no-register -d 'Do not register in any registry'
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-insecure -d 'Do not check the upstream\'s certificate'
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -s d -l data -d 'Request JSON, @FILE to read a file, or @- to read stdin' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand call" -l proto -d 'A .proto file to compile (repeatable); imports are found through -I' -r -F

@@ -136,6 +136,8 @@ pub struct OpenStream {
 pub enum Bound {
     Timeout(Duration),
     MaxTime(Duration),
+    /// The deadline of the call being passed on (a proxied call's caller's).
+    Deadline,
 }
 
 impl Bound {
@@ -150,6 +152,7 @@ impl Bound {
                 "the call did not complete within --max-time {}",
                 humantime::format_duration(max)
             ),
+            Bound::Deadline => "the call did not complete within its caller's deadline".into(),
         }))
     }
 }
@@ -162,6 +165,8 @@ pub struct Client {
     callers: Vec<Caller>,
     current: usize,
     options: CallOptions,
+    /// When the next call must end by, besides the options' bounds (`within`).
+    deadline: Option<Instant>,
 }
 
 impl Client {
@@ -171,6 +176,7 @@ impl Client {
             callers: vec![options.caller(target)],
             current: 0,
             options,
+            deadline: None,
         }
     }
 
@@ -186,6 +192,7 @@ impl Client {
             selector: Some(selector),
             callers,
             options,
+            deadline: None,
         }
     }
 
@@ -197,6 +204,7 @@ impl Client {
             selector,
             callers: self.callers.iter().map(Caller::worker).collect(),
             options: self.options.clone(),
+            deadline: None,
         }
     }
 
@@ -209,6 +217,7 @@ impl Client {
             selector,
             callers: self.callers.iter().map(Caller::detached).collect(),
             options: self.options.clone(),
+            deadline: None,
         }
     }
 
@@ -241,12 +250,23 @@ impl Client {
         }
     }
 
+    /// Bounds the calls that follow by `deadline` too (a proxy passes on its caller's):
+    /// attempts and backoff end by then, and each attempt sends what is left of it.
+    pub fn within(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
     pub fn protocol(&self) -> Protocol {
         self.callers[self.current].protocol()
     }
 
     pub fn address(&self) -> &str {
         self.callers[self.current].address()
+    }
+
+    /// Whether concurrent calls can share this client's connection ([`Caller::multiplexes`]).
+    pub fn multiplexes(&self) -> bool {
+        self.callers[self.current].multiplexes()
     }
 
     /// A unary call with retries: the last attempt's headers, trailers and outcome.
@@ -291,10 +311,15 @@ impl Client {
         work: Work<'_>,
         observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
     ) -> Result<Done, CallError> {
-        let give_up = self
+        let max_time = self
             .options
             .max_time
             .map(|max| (Instant::now() + max, Bound::MaxTime(max)));
+        let give_up = match (max_time, self.deadline) {
+            (Some((at, _)), Some(deadline)) if deadline < at => Some((deadline, Bound::Deadline)),
+            (None, Some(deadline)) => Some((deadline, Bound::Deadline)),
+            (max_time, _) => max_time,
+        };
         let mut attempt = 0;
         loop {
             let (timeout, bound) = self.attempt_time(give_up);

@@ -124,6 +124,9 @@ pub struct Extras {
     /// `Some(true)` gzips the replies, `Some(false)` never does; `None` follows the
     /// request (gRPC) or the protocol's default.
     pub gzip: Option<bool>,
+    /// For a handler that called another server (a proxy): how long that took and
+    /// whether it succeeded, which the router records beside the call's own time.
+    pub upstream: Option<(std::time::Duration, bool)>,
 }
 
 impl ReplyExtras {
@@ -205,6 +208,12 @@ pub struct StreamCall {
 pub enum Reply {
     Message(DynamicMessage),
     Encoded(Arc<EncodedMessage>),
+    /// A message of `descriptor` as protobuf bytes, never decoded (a proxy's reply from
+    /// upstream): a protobuf caller gets the bytes as they came, a JSON one their JSON.
+    Protobuf {
+        bytes: Bytes,
+        descriptor: prost_reflect::MessageDescriptor,
+    },
 }
 
 /// A message with its encodings made ahead of time, one per codec.

@@ -13,7 +13,8 @@ Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
   Collect  one reply: the request texts joined with ",", index = number of requests.
   Chat     one reply per request as it arrives: "echo: <text>", index = its position.
   Every method sends the response headers "x-server: grpcio" and every request metadata
-  entry whose key starts with "x-", and the trailer "x-trailer: done".
+  entry whose key starts with "x-", and the trailers "x-trailer: done" and
+  "x-served-by: grpcio".
 - grpc.testing.TestService/EmptyCall (a service in a `grpc.` package, as grpc-go's interop server has).
 - grpc.health.v1.Health with "" and "echo.v1.Echo" SERVING.
 - Server reflection, by --reflection: both (v1 and v1alpha, the default), v1alpha (only
@@ -54,7 +55,7 @@ def request_metadata(context):
 
 def metadata_both_ways(context):
     context.send_initial_metadata((("x-server", "grpcio"), *request_metadata(context)))
-    context.set_trailing_metadata((("x-trailer", "done"),))
+    context.set_trailing_metadata((("x-trailer", "done"), ("x-served-by", "grpcio")))
 
 
 class Echo(echo_pb2_grpc.EchoServicer):

@@ -3,11 +3,16 @@
 //! handlers file is watched (and re-read on SIGHUP): a valid new file takes over, a
 //! broken one is refused with its error logged and the old rules keep serving.
 
-use super::args::{parse_duration, parse_size, RegistryArgs, SchemaArgs};
+use super::args::{
+    parse_duration, parse_size, RegistryArgs, SchemaArgs, SelectorArg, TargetArgs, TlsArgs,
+};
+use crate::client::{Backoff, Client};
 use crate::exit_code::UsageError;
 use crate::handler::{
-    ExecLimits, HandlerRules, Journal, Router, RouterOptions, DEFAULT_JOURNAL_SIZE,
+    ExecLimits, HandlerRules, Journal, Recorder, Router, RouterOptions, Upstream, Upstreams,
+    DEFAULT_JOURNAL_SIZE,
 };
+use crate::message::Metadata;
 use crate::protocol::cors::Cors;
 use crate::protocol::grpc::server::Keepalive;
 use crate::protocol::tls::ServerFiles;
@@ -15,6 +20,7 @@ use crate::protocol::Timeouts;
 use crate::registration::{advertised_address, Registration};
 use crate::schema::Schema;
 use crate::server::{self, ServerOptions};
+use anyhow::Context;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -129,6 +135,106 @@ pub struct ServeArgs {
     /// Require client certificates signed by this PEM CA (mutual TLS).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
+
+/// Passing calls on to another server (`--proxy`, and the handlers file's proxy rules).
+#[derive(Args, Debug, Clone)]
+struct ProxyArgs {
+    /// Pass every endpoint without a rule of its own on to this server: grpc://, grpcs://,
+    /// jsonrpc://, mucp://HOST:PORT, HOST:PORT (mucp) or service:NAME (its nodes from the
+    /// registry). Without a schema flag, the schema is the upstream's (reflection, or its
+    /// Debug.Endpoints).
+    #[arg(id = "proxy", long = "proxy", value_name = "ADDR")]
+    upstream: Option<String>,
+    /// Each attempt of a proxied call, unless the caller's deadline comes sooner.
+    #[arg(long = "proxy-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    proxy_timeout: Duration,
+    /// Timeout for opening a connection to the upstream.
+    #[arg(long = "proxy-dial-timeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    proxy_dial_timeout: Duration,
+    /// Extra attempts of a proxied call, on what `rmicro call --retries` retries.
+    #[arg(long = "proxy-retries", value_name = "N", default_value_t = 0)]
+    proxy_retries: u32,
+    /// Trust the upstream certificates this PEM CA signed (gRPC over TLS).
+    #[arg(
+        long = "proxy-cacert",
+        value_name = "FILE",
+        conflicts_with = "proxy_insecure"
+    )]
+    proxy_cacert: Option<PathBuf>,
+    /// A PEM client certificate for the upstream (with --proxy-key).
+    #[arg(long = "proxy-cert", value_name = "FILE", requires = "proxy_key")]
+    proxy_cert: Option<PathBuf>,
+    /// The PEM private key of --proxy-cert.
+    #[arg(long = "proxy-key", value_name = "FILE", requires = "proxy_cert")]
+    proxy_key: Option<PathBuf>,
+    /// Do not check the upstream's certificate.
+    #[arg(long = "proxy-insecure")]
+    proxy_insecure: bool,
+    /// The :authority sent upstream and the name its certificate must carry.
+    #[arg(long = "proxy-authority", value_name = "HOST[:PORT]")]
+    proxy_authority: Option<String>,
+    /// Record every proxied exchange into FILE as a handlers file (added to what FILE
+    /// holds; written on SIGHUP and at shutdown). `serve --handlers FILE` replays it.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// A reply header or trailer kept out of the recording (repeatable); authorization
+    /// is always kept out.
+    #[arg(long = "record-redact", value_name = "HEADER")]
+    record_redact: Vec<String>,
+}
+
+impl ProxyArgs {
+    /// The target flags `rmicro call` would have for `address`.
+    fn target(
+        &self,
+        address: &str,
+        registry: &RegistryArgs,
+        max_message_size: usize,
+    ) -> TargetArgs {
+        let (address, service) = match address.strip_prefix("service:") {
+            Some(name) => (None, Some(name.to_owned())),
+            None => (Some(address.to_owned()), None),
+        };
+        TargetArgs {
+            address,
+            protocol: None,
+            timeout: self.proxy_timeout,
+            dial_timeout: self.proxy_dial_timeout,
+            service,
+            selector: SelectorArg::Random,
+            registry: registry.clone(),
+            tls: TlsArgs {
+                cacert: self.proxy_cacert.clone(),
+                cert: self.proxy_cert.clone(),
+                key: self.proxy_key.clone(),
+                insecure: self.proxy_insecure,
+                authority: self.proxy_authority.clone(),
+            },
+            headers: Vec::new(),
+            reflect_headers: Vec::new(),
+            max_message_size,
+        }
+    }
+
+    /// A client of `address`, with retries and TLS as `rmicro call` has them.
+    fn client(
+        &self,
+        address: &str,
+        registry: &RegistryArgs,
+        max_message_size: usize,
+    ) -> anyhow::Result<Client> {
+        let target = self.target(address, registry, max_message_size);
+        let route = target
+            .route()?
+            .context("a proxy address names the server")?;
+        target.client_for(
+            route,
+            target.call_options(self.proxy_retries, Backoff::Exponential),
+        )
+    }
 }
 
 /// Bounds each registry operation of the server (go-micro's etcd timeout).
@@ -157,14 +263,24 @@ fn parse_metadata(text: &str) -> Result<(String, String), String> {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
-    let schema = args
-        .schema
-        .load()?
-        .unwrap_or_else(|| Schema::from_pool(Default::default()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let proxy = &args.proxy;
+    let schema = match (args.schema.load()?, &proxy.upstream) {
+        (Some(schema), _) => schema,
+        (None, Some(address)) => upstream_schema(
+            &runtime,
+            proxy.client(address, &args.registry, args.max_message_size)?,
+            address,
+        )?,
+        (None, None) => Schema::from_pool(Default::default()),
+    };
     if schema.is_empty() && !args.allow_empty {
-        let problem = match args.schema.sources().is_empty() {
-            true => "no schema given".to_owned(),
-            false => "the schema defines no service".to_owned(),
+        let problem = match (args.schema.sources().is_empty(), &proxy.upstream) {
+            (true, None) => "no schema given".to_owned(),
+            (true, Some(address)) => format!("{address} offers no service"),
+            (false, _) => "the schema defines no service".to_owned(),
         };
         return Err(UsageError(format!(
             "nothing to serve: {problem}; pass --proto FILE or --descriptor-set FILE (--allow-empty serves only the Debug service)"
@@ -175,8 +291,35 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .exec_concurrency
         .map_or_else(ExecLimits::default_concurrency, |n| n as usize);
     let limits = ExecLimits::new(args.max_message_size, concurrency).with_open_files(open_files);
+    let mut redact = vec!["authorization".to_owned()];
+    redact.extend(proxy.record_redact.iter().cloned());
+    let recorder = proxy
+        .record
+        .as_deref()
+        .map(|path| Recorder::open(path, &redact).map(Arc::new))
+        .transpose()?;
+    // Kept for reloads of the handlers file, whose proxy rules reuse the upstreams.
+    let upstreams = Arc::new({
+        let (proxy, registry) = (proxy.clone(), args.registry.clone());
+        let recorder = recorder.clone();
+        let size = args.max_message_size;
+        let client = move |address: &str| proxy.client(address, &registry, size);
+        let make = move |address: &str| -> anyhow::Result<Arc<Upstream>> {
+            Ok(Arc::new(Upstream::new(
+                client(address)?,
+                address.to_owned(),
+                recorder.clone(),
+            )))
+        };
+        Upstreams::new(make)
+    });
+    let fallback = proxy
+        .upstream
+        .as_deref()
+        .map(|address| upstreams.get(address))
+        .transpose()?;
     let rules = match &args.handlers {
-        Some(path) => HandlerRules::load(path, &schema, &limits)?,
+        Some(path) => HandlerRules::load(path, &schema, &limits, &upstreams)?,
         None => HandlerRules::default(),
     };
     let name = args
@@ -194,6 +337,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             strict: args.strict,
             journal: Arc::new(journal),
             decode_budget: args.decode_budget,
+            proxy: fallback,
         },
     )?);
     let endpoints = router.endpoints().count();
@@ -233,9 +377,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let registry = match args.no_register {
         true => None,
         false => Some(args.registry.registry(REGISTRY_TIMEOUT)?),
@@ -247,6 +388,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Installed before anything is announced, so an early SIGTERM still drains and
         // deregisters instead of killing the process.
         let signals = ShutdownSignals::install()?;
+        let saving = match &recorder {
+            Some(recorder) => Some(tokio::spawn(save_on_hangup(recorder.clone(), signal(SignalKind::hangup())?))),
+            None => None,
+        };
         let listener = server::Listener::bind(&args.address).await?;
         let bound = listener.local_addr();
         let registration = match registry {
@@ -264,7 +409,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             )?),
         };
         if let Some(path) = &args.handlers {
-            tokio::spawn(watch_handlers(path.clone(), schema, limits, router.clone()));
+            let reload = Reload {
+                schema,
+                limits,
+                upstreams,
+            };
+            tokio::spawn(watch_handlers(path.clone(), reload, router.clone()));
         }
         let registered = match &registration {
             Some(registration) => {
@@ -279,6 +429,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             None => false,
         };
         eprintln!("rmicro serve: listening on {bound} (service {name}, {endpoints} endpoints, protocols: mucp, jsonrpc, grpc, connect, grpc-web{security})");
+        if let Some(upstream) = &proxy.upstream {
+            eprintln!("rmicro serve: endpoints without a rule go to {upstream}");
+        }
         let shutdown = async {
             match &registration {
                 Some(registration) => {
@@ -292,6 +445,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         server::serve(listener, router, options, shutdown).await;
+        if let (Some(recorder), Some(saving)) = (&recorder, saving) {
+            saving.abort();
+            save(recorder);
+        }
         eprintln!("rmicro serve: stopped");
         Ok(())
     })
@@ -303,7 +460,14 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// Reloads the handlers file when it changes (its modification time, size or contents)
 /// and on SIGHUP. A file that does not load is refused with the error start-up would
 /// give, and the rules serving go on.
-async fn watch_handlers(path: PathBuf, schema: Schema, limits: ExecLimits, router: Arc<Router>) {
+/// What reloading the handlers file needs.
+struct Reload {
+    schema: Schema,
+    limits: ExecLimits,
+    upstreams: Arc<Upstreams<'static>>,
+}
+
+async fn watch_handlers(path: PathBuf, reload: Reload, router: Arc<Router>) {
     let mut hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
         Err(error) => {
@@ -337,8 +501,12 @@ async fn watch_handlers(path: PathBuf, schema: Schema, limits: ExecLimits, route
         stamp = now.0;
         contents = now.1;
         let loading = {
-            let (path, schema, limits) = (path.clone(), schema.clone(), limits.clone());
-            tokio::task::spawn_blocking(move || HandlerRules::load(&path, &schema, &limits))
+            let (path, schema, limits) =
+                (path.clone(), reload.schema.clone(), reload.limits.clone());
+            let upstreams = reload.upstreams.clone();
+            tokio::task::spawn_blocking(move || {
+                HandlerRules::load(&path, &schema, &limits, &upstreams)
+            })
         };
         match loading.await {
             Ok(Ok(rules)) => {
@@ -350,6 +518,45 @@ async fn watch_handlers(path: PathBuf, schema: Schema, limits: ExecLimits, route
             ),
             Err(error) => tracing::warn!("the handlers reload failed: {error}"),
         }
+    }
+}
+
+/// Writes the recording at every SIGHUP.
+async fn save_on_hangup(recorder: Arc<Recorder>, mut hangup: Signal) {
+    while hangup.recv().await.is_some() {
+        save(&recorder);
+    }
+}
+
+fn save(recorder: &Recorder) {
+    match recorder.save() {
+        Ok(count) => eprintln!(
+            "rmicro serve: recorded {count} rule{} in {}",
+            if count == 1 { "" } else { "s" },
+            recorder.path().display()
+        ),
+        Err(error) => eprintln!("rmicro serve: {error:#}"),
+    }
+}
+
+/// The upstream's schema, as `rmicro call` reads it: gRPC reflection, or Debug.Endpoints.
+fn upstream_schema(
+    runtime: &tokio::runtime::Runtime,
+    mut client: Client,
+    address: &str,
+) -> anyhow::Result<Schema> {
+    match runtime.block_on(client.fetch_endpoints(&Metadata::new(), None)) {
+        Ok(Some((_, schema))) => {
+            tracing::info!("the schema of {address}: {} services", schema.services().len());
+            Ok(schema)
+        }
+        Ok(None) => Err(UsageError(format!(
+            "{address} has no Debug service to read its schema from: pass --proto or --descriptor-set"
+        ))
+        .into()),
+        Err(error) => Err(anyhow::anyhow!(
+            "cannot read the schema of the upstream {address}: {error}"
+        )),
     }
 }
 

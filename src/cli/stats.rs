@@ -1,5 +1,6 @@
 //! `rmicro stats`: a server's `Debug.Stats` (process figures, go-micro's shape) and, from
-//! an rmicro server, `Debug.EndpointStats` (requests, errors and latency per endpoint),
+//! an rmicro server, `Debug.EndpointStats` (requests, errors and latency per endpoint,
+//! and a proxied endpoint's upstream latency),
 //! as a table or `--output json` (numbers as numbers).
 
 use super::args::TargetArgs;
@@ -82,12 +83,24 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
                 millis(&endpoint["p50Ms"]),
                 millis(&endpoint["p99Ms"]),
                 millis(&endpoint["maxMs"]),
+                // A proxied endpoint's upstream share of its time.
+                match endpoint.get("upstream") {
+                    Some(upstream) => millis(&upstream["p50Ms"]),
+                    None => "-".into(),
+                },
             ]
         })
         .collect();
     output::print_table(
         &[
-            "ENDPOINT", "REQUESTS", "ERRORS", "MEAN MS", "P50 MS", "P99 MS", "MAX MS",
+            "ENDPOINT",
+            "REQUESTS",
+            "ERRORS",
+            "MEAN MS",
+            "P50 MS",
+            "P99 MS",
+            "MAX MS",
+            "UPSTREAM P50 MS",
         ],
         rows,
     )?;

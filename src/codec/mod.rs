@@ -206,6 +206,12 @@ pub fn encode_reply(codec: Codec, reply: &Reply) -> Result<Bytes, String> {
         (Reply::Encoded(encoded), Codec::Json) => Ok(encoded.json.clone()),
         (Reply::Encoded(encoded), Codec::Protobuf) => Ok(encoded.protobuf.clone()),
         (Reply::Message(message), codec) => encode(codec, message).map(Bytes::from),
+        (Reply::Protobuf { bytes, .. }, Codec::Protobuf) => Ok(bytes.clone()),
+        (Reply::Protobuf { bytes, descriptor }, Codec::Json) => {
+            decode(Codec::Protobuf, descriptor, bytes)
+                .and_then(|message| encode(Codec::Json, &message))
+                .map(Bytes::from)
+        }
     }
 }
 
@@ -244,6 +250,17 @@ pub fn to_json_value_with_numbers(message: &DynamicMessage) -> Result<serde_json
         .serialize_with_options(
             serde_json::value::Serializer,
             &display_json().stringify_64_bit_integers(false),
+        )
+        .map_err(|error| no_json_form(message, error))
+}
+
+/// The message as a JSON value in the display form with every field, zero values too (a
+/// recorded request matches only requests with the same zeros).
+pub fn to_json_value_with_defaults(message: &DynamicMessage) -> Result<serde_json::Value, String> {
+    message
+        .serialize_with_options(
+            serde_json::value::Serializer,
+            &display_json().skip_default_fields(false),
         )
         .map_err(|error| no_json_form(message, error))
 }
@@ -303,6 +320,23 @@ mod tests {
             Some("John")
         );
         assert_eq!(encode(Codec::Protobuf, &message).unwrap(), b"\x0a\x04John");
+    }
+
+    #[test]
+    fn undecoded_protobuf_replies_pass_as_they_came_or_as_json() {
+        let descriptor = pool().get_message_by_name("t.Request").unwrap();
+        let reply = Reply::Protobuf {
+            bytes: Bytes::from_static(b"\x0a\x04John"),
+            descriptor,
+        };
+        assert_eq!(
+            &encode_reply(Codec::Protobuf, &reply).unwrap()[..],
+            b"\x0a\x04John"
+        );
+        assert_eq!(
+            &encode_reply(Codec::Json, &reply).unwrap()[..],
+            b"{\"name\":\"John\"}\n"
+        );
     }
 
     #[test]

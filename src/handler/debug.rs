@@ -61,8 +61,20 @@ impl DebugState {
         let health =
             codec::from_json_value(&debug_message("HealthResponse"), &json!({"status": "ok"}))
                 .expect("valid");
-        let mut files: Vec<_> = schema.pool().file_descriptor_protos().cloned().collect();
-        files.extend(debug_schema().pool().file_descriptor_protos().cloned());
+        // A schema read from another rmicro (a proxy's upstream) has its debug.proto,
+        // perhaps of another version: this binary's takes its place.
+        let own: Vec<_> = debug_schema()
+            .pool()
+            .file_descriptor_protos()
+            .cloned()
+            .collect();
+        let mut files: Vec<_> = schema
+            .pool()
+            .file_descriptor_protos()
+            .filter(|file| !own.iter().any(|own| own.name == file.name))
+            .cloned()
+            .collect();
+        files.extend(own);
         let set = prost_types::FileDescriptorSet { file: files }.encode_to_vec();
         let service = codec::from_json_value(&debug_message("Service"), &record)
             .expect("the record matches debug.proto");
@@ -169,8 +181,8 @@ impl DebugState {
     fn totals(&self) -> (u64, u64) {
         let figures = self.stats.snapshot();
         (
-            figures.iter().map(|figure| figure.requests).sum(),
-            figures.iter().map(|figure| figure.errors).sum(),
+            figures.iter().map(|figure| figure.total.count).sum(),
+            figures.iter().map(|figure| figure.total.errors).sum(),
         )
     }
 
@@ -181,8 +193,14 @@ impl DebugState {
         let endpoints: Vec<Value> = figures
             .iter()
             .map(|figure| {
-                json!({"endpoint": figure.name, "requests": figure.requests, "errors": figure.errors,
-                       "mean_ms": figure.mean_ms, "p50_ms": figure.p50_ms, "p99_ms": figure.p99_ms, "max_ms": figure.max_ms})
+                let total = &figure.total;
+                let mut endpoint = json!({"endpoint": figure.name, "requests": total.count, "errors": total.errors,
+                       "mean_ms": total.mean_ms, "p50_ms": total.p50_ms, "p99_ms": total.p99_ms, "max_ms": total.max_ms});
+                if let Some(upstream) = &figure.upstream {
+                    endpoint["upstream"] = json!({"requests": upstream.count, "errors": upstream.errors,
+                       "mean_ms": upstream.mean_ms, "p50_ms": upstream.p50_ms, "p99_ms": upstream.p99_ms, "max_ms": upstream.max_ms});
+                }
+                endpoint
             })
             .collect();
         let value = json!({"requests": requests, "errors": errors, "endpoints": endpoints});

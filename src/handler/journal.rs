@@ -57,6 +57,8 @@ pub struct Entry {
     pub duration: Duration,
     /// The request's encoded size, as the ring's byte bound counts it.
     size: usize,
+    /// For a proxied call: the time spent upstream.
+    pub upstream: Option<Duration>,
 }
 
 /// A call as it arrives, waiting for its end to be recorded.
@@ -127,7 +129,13 @@ impl Journal {
     }
 
     /// Records a call that has ended.
-    pub fn record(&self, arrival: Arrival, result: Result<(), &Status>, duration: Duration) {
+    pub fn record(
+        &self,
+        arrival: Arrival,
+        result: Result<(), &Status>,
+        duration: Duration,
+        upstream: Option<Duration>,
+    ) {
         let (code, message) = match result {
             Ok(()) => (Code::Ok, String::new()),
             Err(status) => (status.code, status.message.clone()),
@@ -149,6 +157,7 @@ impl Journal {
             message,
             duration,
             size,
+            upstream,
         });
         if self.capacity > 0 {
             ring.bytes += size;
@@ -242,6 +251,9 @@ impl Entry {
         });
         if !self.message.is_empty() {
             entry["message"] = self.message.clone().into();
+        }
+        if let Some(upstream) = self.upstream {
+            entry["upstream_ms"] = ((upstream.as_secs_f64() * 1e6).round() / 1000.0).into();
         }
         entry
     }

@@ -14,6 +14,7 @@ mod debug;
 mod exec;
 mod journal;
 mod matching;
+mod proxy;
 mod rules;
 mod stats;
 mod stub;
@@ -22,11 +23,12 @@ mod worker;
 pub use debug::{debug_schema, PROTOCOLS};
 pub use exec::ExecLimits;
 pub use journal::{Journal, DEFAULT_SIZE as DEFAULT_JOURNAL_SIZE};
+pub use proxy::{Recorder, Upstream, Upstreams};
 pub use rules::HandlerRules;
 
 use crate::codec;
 use crate::codec::budget::Budget;
-use crate::message::{Endpoint, Reply, Request, StreamCall};
+use crate::message::{Endpoint, Reply, ReplyExtras, Request, StreamCall};
 use crate::protocol::{Dispatch, Lookup};
 use crate::schema::{endpoint_name, Schema};
 use crate::status::{Code, Status};
@@ -135,6 +137,8 @@ pub struct RouterOptions {
     pub journal: Arc<Journal>,
     /// The memory decoded requests may hold at once (see `codec::budget`).
     pub decode_budget: usize,
+    /// Unconfigured endpoints are passed on to this server (`serve --proxy`).
+    pub proxy: Option<Arc<Upstream>>,
 }
 
 struct Route {
@@ -162,6 +166,7 @@ pub struct Router {
     /// Swapped whole by a reload; a call holds the set it started with.
     handlers: RwLock<Arc<Handlers>>,
     strict: bool,
+    proxy: Option<Arc<Upstream>>,
     stats: Arc<Stats>,
     journal: Arc<Journal>,
     budget: Budget,
@@ -174,23 +179,32 @@ impl Router {
         mut rules: HandlerRules,
         options: RouterOptions,
     ) -> anyhow::Result<Router> {
+        let builtins = crate::protocol::grpc::builtin::methods();
+        let debug_methods = debug_schema().methods();
+        // Services rmicro serves itself are not taken from the schema (one read from an
+        // upstream lists its reflection, health and Debug services too).
+        let own_services: Vec<&str> = builtins
+            .iter()
+            .map(|(_, method)| method)
+            .chain(&debug_methods)
+            .map(|method| method.parent_service().full_name())
+            .collect();
         let mut handlers: Vec<(MethodDescriptor, Box<dyn Handler>)> = schema
             .methods()
             .into_iter()
+            .filter(|method| !own_services.contains(&method.parent_service().full_name()))
             .map(|method| {
-                let handler = rules
-                    .take(&method)
-                    .unwrap_or_else(|| Box::new(empty_handler(&method, options.strict)));
+                let handler = rules.take(&method).unwrap_or_else(|| {
+                    unconfigured(&method, options.strict, options.proxy.as_ref())
+                });
                 (method, handler)
             })
             .collect();
-        let debug_methods = debug_schema().methods();
         let listed: Vec<(&MethodDescriptor, &'static str)> = handlers
             .iter()
             .map(|(method, handler)| (method, handler.kind()))
             .chain(debug_methods.iter().map(|method| (method, "debug")))
             .collect();
-        let builtins = crate::protocol::grpc::builtin::methods();
         let stats = Arc::new(Stats::new(
             listed
                 .iter()
@@ -228,6 +242,7 @@ impl Router {
             paths: HashMap::new(),
             handlers: RwLock::new(Arc::new(Vec::new())),
             strict: options.strict,
+            proxy: options.proxy.clone(),
             stats,
             journal: options.journal,
             budget: Budget::new(options.decode_budget),
@@ -267,7 +282,7 @@ impl Router {
                 let method = &route.endpoint.method;
                 *handler = match rules.take(method) {
                     Some(taken) => Arc::from(taken),
-                    None => Arc::new(empty_handler(method, self.strict)),
+                    None => Arc::from(unconfigured(method, self.strict, self.proxy.as_ref())),
                 };
             }
         }
@@ -327,6 +342,19 @@ fn builtin_name(method: &MethodDescriptor) -> String {
     format!("{}/{}", method.parent_service().full_name(), method.name())
 }
 
+/// The handler of an endpoint without a rule: passed on with `--proxy`, else the empty
+/// reply (Unimplemented when strict).
+fn unconfigured(
+    method: &MethodDescriptor,
+    strict: bool,
+    proxy: Option<&Arc<Upstream>>,
+) -> Box<dyn Handler> {
+    match proxy {
+        Some(upstream) => Box::new(upstream.handler(method)),
+        None => Box::new(empty_handler(method, strict)),
+    }
+}
+
 fn empty_handler(method: &MethodDescriptor, strict: bool) -> EmptyHandler {
     let reply = if strict {
         Err(Status::new(
@@ -364,7 +392,13 @@ impl Dispatch for Router {
             // outside the budget, and kept long after the call.
             || (!request.body.is_leased()).then(|| DynamicMessage::clone(&request.body)),
         );
-        let recording = Recording::start(&self.stats, &self.journal, index, arrival);
+        let recording = Recording::start(
+            &self.stats,
+            &self.journal,
+            index,
+            arrival,
+            request.context.reply.clone(),
+        );
         let deadline = request.deadline;
         let handlers = self.current();
         let handling = handlers[index].handle(request);
@@ -386,7 +420,13 @@ impl Dispatch for Router {
                 first: Some(journal::tap_first(&mut call.requests)),
                 ..arrival
             });
-        let recording = Recording::start(&self.stats, &self.journal, index, arrival);
+        let recording = Recording::start(
+            &self.stats,
+            &self.journal,
+            index,
+            arrival,
+            call.context.reply.clone(),
+        );
         let deadline = call.deadline;
         let handlers = self.current();
         let handling = handlers[index].stream(call);
@@ -447,6 +487,8 @@ struct Recording<'a> {
     index: usize,
     started: std::time::Instant,
     arrival: Option<journal::Arrival>,
+    /// Where a handler notes the time it spent on another server.
+    told: ReplyExtras,
     done: bool,
 }
 
@@ -456,6 +498,7 @@ impl<'a> Recording<'a> {
         journal: &'a Journal,
         index: usize,
         arrival: Option<journal::Arrival>,
+        told: ReplyExtras,
     ) -> Recording<'a> {
         Recording {
             stats,
@@ -463,6 +506,7 @@ impl<'a> Recording<'a> {
             index,
             started: std::time::Instant::now(),
             arrival,
+            told,
             done: false,
         }
     }
@@ -470,9 +514,12 @@ impl<'a> Recording<'a> {
     fn finish(mut self, result: Result<(), &Status>) {
         self.done = true;
         let elapsed = self.started.elapsed();
-        self.stats.record(self.index, elapsed, result.is_ok());
+        let upstream = self.told.get().upstream;
+        self.stats
+            .record(self.index, elapsed, result.is_ok(), upstream);
         if let Some(arrival) = self.arrival.take() {
-            self.journal.record(arrival, result, elapsed);
+            let upstream = upstream.map(|(time, _)| time);
+            self.journal.record(arrival, result, elapsed, upstream);
         }
     }
 }
@@ -481,10 +528,12 @@ impl Drop for Recording<'_> {
     fn drop(&mut self) {
         if !self.done {
             let elapsed = self.started.elapsed();
-            self.stats.record(self.index, elapsed, false);
+            let upstream = self.told.get().upstream;
+            self.stats.record(self.index, elapsed, false, upstream);
             if let Some(arrival) = self.arrival.take() {
                 let gone = Status::new(Code::Cancelled, "the caller went away");
-                self.journal.record(arrival, Err(&gone), elapsed);
+                let upstream = upstream.map(|(time, _)| time);
+                self.journal.record(arrival, Err(&gone), elapsed, upstream);
             }
         }
     }

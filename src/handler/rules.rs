@@ -5,6 +5,7 @@
 
 use super::exec::{ExecHandler, ExecLimits};
 use super::matching::{matcher, metadata_matcher};
+use super::proxy::Upstreams;
 use super::stub::{Action, Body, Condition, ReplyOptions, Rule, StubHandler};
 use super::worker::WorkerPool;
 use super::Handler;
@@ -97,12 +98,17 @@ pub struct HandlerRules {
 
 impl HandlerRules {
     /// Reads and validates a handlers file against `schema`; its exec handlers run within
-    /// `limits`.
-    pub fn load(path: &Path, schema: &Schema, limits: &ExecLimits) -> anyhow::Result<HandlerRules> {
+    /// `limits`, its proxy rules call through `upstreams`.
+    pub fn load(
+        path: &Path,
+        schema: &Schema,
+        limits: &ExecLimits,
+        upstreams: &Upstreams<'_>,
+    ) -> anyhow::Result<HandlerRules> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read handlers file {}", path.display()))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::parse(&text, &base_dir, schema, limits)
+        Self::parse(&text, &base_dir, schema, limits, upstreams)
             .with_context(|| format!("handlers file {}", path.display()))
     }
 
@@ -111,6 +117,7 @@ impl HandlerRules {
         base_dir: &Path,
         schema: &Schema,
         limits: &ExecLimits,
+        upstreams: &Upstreams<'_>,
     ) -> anyhow::Result<HandlerRules> {
         let file: Map<String, Value> =
             serde_json::from_str(text).map_err(|error| anyhow!("not a JSON object: {error}"))?;
@@ -121,6 +128,7 @@ impl HandlerRules {
                 method: &method,
                 base_dir,
                 limits,
+                upstreams,
             };
             let rules = match value {
                 Value::Array(items) => items
@@ -139,9 +147,9 @@ impl HandlerRules {
                 && rules.len() > 1
                 && rules
                     .iter()
-                    .any(|rule: &Rule| matches!(rule.action, Action::Exec(_)))
+                    .any(|rule: &Rule| matches!(rule.action, Action::Exec(_) | Action::Proxy(_)))
             {
-                bail!("endpoint {name}: exec on a streaming method runs once per call, so it must be the endpoint's only rule");
+                bail!("endpoint {name}: exec and proxy on a streaming method take the whole call, so either must be the endpoint's only rule");
             }
             if handlers
                 .insert(
@@ -167,6 +175,7 @@ struct Compile<'a> {
     method: &'a MethodDescriptor,
     base_dir: &'a Path,
     limits: &'a ExecLimits,
+    upstreams: &'a Upstreams<'a>,
 }
 
 impl Compile<'_> {
@@ -241,11 +250,16 @@ impl Compile<'_> {
         if spec.interval.is_some() && !matches!(spec.reply, Some(Value::Array(_))) {
             bail!("interval applies to a list of replies only");
         }
-        if spec.exec.is_some()
+        if (spec.exec.is_some() || spec.proxy.is_some())
             && is_streaming(self.method)
             && (has_condition || !conditions_allowed)
         {
-            bail!("exec on a streaming method runs once per call, so it must be the endpoint's only rule");
+            bail!("exec and proxy on a streaming method take the whole call, so either must be the endpoint's only rule");
+        }
+        if spec.proxy.is_some() && (spec.headers.is_some() || spec.trailers.is_some()) {
+            bail!(
+                "a proxy rule passes on the upstream's headers and trailers; it cannot set its own"
+            );
         }
         let action = if let Some(Value::Array(replies)) = &spec.reply {
             if !self.method.is_server_streaming() {
@@ -311,8 +325,9 @@ impl Compile<'_> {
                     spec.concurrency,
                 ))
             }
-        } else if spec.proxy.is_some() {
-            bail!("proxy rules are not available in this version of rmicro");
+        } else if let Some(address) = &spec.proxy {
+            let upstream = self.upstreams.get(address).context("proxy")?;
+            Action::Proxy(upstream.handler(self.method))
         } else if delay.is_some()
             || has_condition
             || spec.times.is_some()

@@ -7,24 +7,86 @@ use std::time::{Duration, SystemTime};
 
 const BUCKETS: usize = 4 * 40;
 
-pub struct EndpointStats {
-    pub name: String,
-    requests: AtomicU64,
+/// A latency histogram with its count, sum and maximum.
+pub struct Latency {
+    count: AtomicU64,
     errors: AtomicU64,
     total_micros: AtomicU64,
     max_micros: AtomicU64,
     histogram: Box<[AtomicU64]>,
 }
 
-/// A snapshot of one endpoint's figures.
-pub struct EndpointFigures {
-    pub name: String,
-    pub requests: u64,
+/// A snapshot of a [`Latency`].
+pub struct LatencyFigures {
+    pub count: u64,
     pub errors: u64,
     pub mean_ms: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+impl Default for Latency {
+    fn default() -> Latency {
+        Latency {
+            count: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            total_micros: AtomicU64::new(0),
+            max_micros: AtomicU64::new(0),
+            histogram: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl Latency {
+    pub fn record(&self, elapsed: Duration, ok: bool) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.total_micros.fetch_add(micros, Ordering::Relaxed);
+        self.max_micros.fetch_max(micros, Ordering::Relaxed);
+        self.histogram[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The figures so far; `None` before the first observation.
+    pub fn snapshot(&self) -> Option<LatencyFigures> {
+        let count = self.count.load(Ordering::Relaxed);
+        (count > 0).then(|| {
+            let counts: Vec<u64> = self
+                .histogram
+                .iter()
+                .map(|count| count.load(Ordering::Relaxed))
+                .collect();
+            let max_ms = self.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
+            // A percentile is its bucket's midpoint, which can pass the largest call
+            // seen: never more than the maximum.
+            LatencyFigures {
+                count,
+                errors: self.errors.load(Ordering::Relaxed),
+                mean_ms: self.total_micros.load(Ordering::Relaxed) as f64 / count as f64 / 1000.0,
+                p50_ms: percentile(&counts, 0.50).min(max_ms),
+                p99_ms: percentile(&counts, 0.99).min(max_ms),
+                max_ms,
+            }
+        })
+    }
+}
+
+struct EndpointStats {
+    name: String,
+    /// Whole calls, as the router times them.
+    total: Latency,
+    /// The upstream's part of the calls whose handler called another server (a proxy).
+    upstream: Latency,
+}
+
+/// A snapshot of one endpoint's figures.
+pub struct EndpointFigures {
+    pub name: String,
+    pub total: LatencyFigures,
+    pub upstream: Option<LatencyFigures>,
 }
 
 pub struct Stats {
@@ -38,11 +100,8 @@ impl Stats {
             .into_iter()
             .map(|name| EndpointStats {
                 name,
-                requests: AtomicU64::new(0),
-                errors: AtomicU64::new(0),
-                total_micros: AtomicU64::new(0),
-                max_micros: AtomicU64::new(0),
-                histogram: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+                total: Latency::default(),
+                upstream: Latency::default(),
             })
             .collect();
         Stats {
@@ -51,16 +110,20 @@ impl Stats {
         }
     }
 
-    pub fn record(&self, index: usize, elapsed: Duration, ok: bool) {
+    /// One call: its time, whether it succeeded, and the time its handler spent on
+    /// another server (and whether that call succeeded), if it called one.
+    pub fn record(
+        &self,
+        index: usize,
+        elapsed: Duration,
+        ok: bool,
+        upstream: Option<(Duration, bool)>,
+    ) {
         let endpoint = &self.endpoints[index];
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        endpoint.requests.fetch_add(1, Ordering::Relaxed);
-        if !ok {
-            endpoint.errors.fetch_add(1, Ordering::Relaxed);
+        endpoint.total.record(elapsed, ok);
+        if let Some((elapsed, ok)) = upstream {
+            endpoint.upstream.record(elapsed, ok);
         }
-        endpoint.total_micros.fetch_add(micros, Ordering::Relaxed);
-        endpoint.max_micros.fetch_max(micros, Ordering::Relaxed);
-        endpoint.histogram[bucket_of(micros)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Figures for every endpoint that has been called.
@@ -68,27 +131,10 @@ impl Stats {
         self.endpoints
             .iter()
             .filter_map(|endpoint| {
-                let requests = endpoint.requests.load(Ordering::Relaxed);
-                (requests > 0).then(|| {
-                    let counts: Vec<u64> = endpoint
-                        .histogram
-                        .iter()
-                        .map(|count| count.load(Ordering::Relaxed))
-                        .collect();
-                    let max_ms = endpoint.max_micros.load(Ordering::Relaxed) as f64 / 1000.0;
-                    // A percentile is its bucket's midpoint, which can pass the largest
-                    // call seen: never more than the maximum.
-                    EndpointFigures {
-                        name: endpoint.name.clone(),
-                        requests,
-                        errors: endpoint.errors.load(Ordering::Relaxed),
-                        mean_ms: endpoint.total_micros.load(Ordering::Relaxed) as f64
-                            / requests as f64
-                            / 1000.0,
-                        p50_ms: percentile(&counts, 0.50).min(max_ms),
-                        p99_ms: percentile(&counts, 0.99).min(max_ms),
-                        max_ms,
-                    }
+                Some(EndpointFigures {
+                    name: endpoint.name.clone(),
+                    total: endpoint.total.snapshot()?,
+                    upstream: endpoint.upstream.snapshot(),
                 })
             })
             .collect()
@@ -133,6 +179,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_percentile_exceeds_the_maximum() {
+        let stats = Stats::new(vec!["A.B".into()]);
+        for _ in 0..10 {
+            stats.record(0, Duration::from_micros(42_700), true, None);
+        }
+        let figures = &stats.snapshot()[0].total;
+        assert_eq!(figures.max_ms, 42.7);
+        assert!(figures.p50_ms <= figures.max_ms, "{}", figures.p50_ms);
+        assert!(figures.p99_ms <= figures.max_ms, "{}", figures.p99_ms);
+    }
+
+    #[test]
     fn buckets_are_contiguous_and_ordered() {
         for micros in 0..100_000u64 {
             let index = bucket_of(micros);
@@ -147,10 +205,12 @@ mod tests {
     fn percentiles_fall_in_range() {
         let stats = Stats::new(vec!["A.B".into()]);
         for ms in 1..=100 {
-            stats.record(0, Duration::from_millis(ms), ms != 100);
+            stats.record(0, Duration::from_millis(ms), ms != 100, None);
         }
         let figures = &stats.snapshot()[0];
-        assert_eq!((figures.requests, figures.errors), (100, 1));
+        assert!(figures.upstream.is_none());
+        let figures = &figures.total;
+        assert_eq!((figures.count, figures.errors), (100, 1));
         assert!(
             (44.0..=56.0).contains(&figures.p50_ms),
             "{}",
@@ -162,17 +222,5 @@ mod tests {
             figures.p99_ms
         );
         assert_eq!(figures.max_ms, 100.0);
-    }
-
-    #[test]
-    fn no_percentile_exceeds_the_maximum() {
-        let stats = Stats::new(vec!["A.B".into()]);
-        for _ in 0..10 {
-            stats.record(0, Duration::from_micros(42_700), true);
-        }
-        let figures = &stats.snapshot()[0];
-        assert_eq!(figures.max_ms, 42.7);
-        assert!(figures.p50_ms <= figures.max_ms, "{}", figures.p50_ms);
-        assert!(figures.p99_ms <= figures.max_ms, "{}", figures.p99_ms);
     }
 }

@@ -8,6 +8,7 @@
 
 use super::exec::ExecHandler;
 use super::matching::{Matcher, MetadataMatcher};
+use super::proxy::ProxyHandler;
 use super::worker::WorkerPool;
 use super::{in_turns, send_reply, Handler, HandlerFuture, StreamFuture};
 use crate::codec;
@@ -108,6 +109,7 @@ pub enum Action {
     },
     Exec(ExecHandler),
     Worker(Arc<WorkerPool>),
+    Proxy(ProxyHandler),
 }
 
 impl Action {
@@ -193,6 +195,10 @@ impl Rule {
                 drop(context);
                 pool.call(request).await
             }
+            Action::Proxy(proxy) => {
+                drop(context);
+                proxy.handle(request).await
+            }
         }
     }
 
@@ -276,12 +282,16 @@ impl Handler for StubHandler {
     }
 
     fn stream(&self, call: StreamCall) -> StreamFuture<'_> {
-        if let [Rule {
-            action: Action::Exec(exec),
-            ..
-        }] = self.rules.as_slice()
-        {
-            return Box::pin(exec.stream(call));
+        match self.rules.as_slice() {
+            [Rule {
+                action: Action::Exec(exec),
+                ..
+            }] => return Box::pin(exec.stream(call)),
+            [Rule {
+                action: Action::Proxy(proxy),
+                ..
+            }] => return proxy.stream(call),
+            _ => {}
         }
         Box::pin(in_turns(call, move |request, replies| async move {
             let (rule, seq) = self.rule_for(&request)?;
@@ -299,6 +309,10 @@ impl Handler for StubHandler {
                 action: Action::Worker(_),
                 ..
             }] => "worker",
+            [Rule {
+                action: Action::Proxy(_),
+                ..
+            }] => "proxy",
             _ => "stub",
         }
     }

@@ -140,6 +140,12 @@ impl Caller {
         }
     }
 
+    /// Whether concurrent calls share this caller's connection (HTTP/2, JSON-RPC), rather
+    /// than each needing a [`Caller::worker`] of its own (mucp, Connect over HTTP/1.1).
+    pub fn multiplexes(&self) -> bool {
+        matches!(self, Caller::JsonRpc(_) | Caller::Grpc(_))
+    }
+
     /// Opens a call. A connection failure here means nothing was sent.
     pub async fn open(&mut self, head: &CallHead<'_>) -> Result<Stream, CallError> {
         Ok(match self {

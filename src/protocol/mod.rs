@@ -385,6 +385,18 @@ pub enum CallError {
     Status(Status),
 }
 
+impl CallError {
+    /// The status a server passes on to its own caller when a call it made failed (a
+    /// proxy): the peer's status as it came (its go-micro code kept), and Unavailable,
+    /// naming `address`, when no status came back.
+    pub fn into_status(self, address: &str) -> Status {
+        match self {
+            CallError::Status(status) => status,
+            other => Status::new(Code::Unavailable, format!("upstream {address}: {other}")),
+        }
+    }
+}
+
 /// Polls a call once outside any task (a ready handler then costs no task); a call still
 /// pending is spawned and polled again with its task's waker, which every future must
 /// accept. `None` when the call panicked.

@@ -26,6 +26,7 @@ mod mdns;
 mod messages;
 mod nodes;
 mod progress;
+mod proxy;
 mod readme;
 mod registry;
 mod rules;

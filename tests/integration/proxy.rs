@@ -1,0 +1,475 @@
+//! `rmicro serve --proxy` and proxy rules, with another `rmicro serve` as the upstream:
+//! every protocol in front of every protocol behind, statuses mapped across them, headers
+//! and trailers passed back, the schema read from the upstream, one endpoint stubbed while
+//! the others pass, record then replay with the upstream gone, and Debug.EndpointStats' upstream
+//! figures. (interop/test_proxy.py does the same with grpcio and Go's net/rpc as peers.)
+
+use crate::support::{
+    assert_exit, assert_stderr_has, exchange, fixture, json, rmicro, stderr, stdout, write_temp,
+    Server,
+};
+use serde_json::json;
+
+/// The greeter upstream: its rules set a header and a trailer on every reply.
+fn upstream(dir: &std::path::Path) -> Server {
+    let handlers = write_temp(
+        dir,
+        "upstream.handlers.json",
+        br#"{
+          "Greeter.Hello": [
+            {"match": {"name": "John"}, "reply": {"msg": "Hello John"},
+             "headers": {"x-upstream": "greeter"}, "trailers": {"x-served-by": "upstream"}},
+            {"match": {"name": "teapot"}, "error": {"code": 418, "detail": "short and stout"}},
+            {"match": {"name": "missing"}, "error": {"status": "NOT_FOUND", "detail": "no such greeting"},
+             "trailers": {"x-served-by": "upstream"}}
+          ],
+          "Helloworld.Call": {"error": {"id": "helloworld", "code": 404, "detail": "user not found"}}
+        }"#,
+    );
+    Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &handlers,
+        "--no-register",
+    ])
+}
+
+fn proxy(upstream: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--proxy", upstream, "--no-register"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn call(
+    scheme: &str,
+    server: &Server,
+    endpoint: &str,
+    data: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    rmicro()
+        .args(["call", endpoint, data, "--address"])
+        .arg(format!("{scheme}://{}", server.address))
+        .args(extra)
+        .output()
+        .expect("rmicro runs")
+}
+
+#[test]
+fn every_protocol_reaches_a_grpc_upstream_whose_schema_comes_from_reflection() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let front = proxy(&format!("grpc://{}", upstream.address), &[]);
+    for scheme in ["grpc", "mucp", "jsonrpc"] {
+        let output = call(scheme, &front, "Greeter.Hello", r#"{"name":"John"}"#, &[]);
+        assert_exit(&output, 0);
+        assert_eq!(json(&output), json!({"msg": "Hello John"}), "{scheme}");
+        // go-micro's 404 became NOT_FOUND upstream and is NOT_FOUND again here (64 + 5);
+        // JSON-RPC errors are text only (Unknown).
+        let output = call(scheme, &front, "Helloworld.Call", r#"{"name":"x"}"#, &[]);
+        assert_exit(&output, if scheme == "jsonrpc" { 64 + 2 } else { 64 + 5 });
+        assert_stderr_has(&output, "user not found");
+    }
+    // An endpoint the upstream does not have is not served.
+    let output = call("grpc", &front, "Greeter.Goodbye", "{}", &[]);
+    assert!(!output.status.success(), "{}", stdout(&output));
+}
+
+#[test]
+fn headers_trailers_and_exact_go_micro_codes_come_back_through_each_front_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let front = proxy(&format!("grpc://{}", upstream.address), &[]);
+    let output = call(
+        "grpc",
+        &front,
+        "Greeter.Hello",
+        r#"{"name":"John"}"#,
+        &["-v"],
+    );
+    assert_exit(&output, 0);
+    let log = stderr(&output);
+    let trailers = log.split("response trailers").nth(1).unwrap_or_default();
+    assert!(log.contains("x-upstream: greeter"), "{log}");
+    assert!(trailers.contains("x-served-by: upstream"), "{log}");
+    let output = call(
+        "grpc",
+        &front,
+        "Greeter.Hello",
+        r#"{"name":"missing"}"#,
+        &["-v"],
+    );
+    assert_exit(&output, 64 + 5);
+    assert!(
+        stderr(&output).contains("x-served-by: upstream"),
+        "{}",
+        stderr(&output)
+    );
+
+    // mucp has no trailers: they come as headers.
+    let mut connection = front.connect();
+    let raw = |body: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let reply = String::from_utf8(exchange(
+        &mut connection,
+        raw(r#"{"name":"John"}"#).as_bytes(),
+    ))
+    .unwrap();
+    assert!(reply.contains("x-upstream: greeter\r\n"), "{reply}");
+    assert!(reply.contains("x-served-by: upstream\r\n"), "{reply}");
+    assert!(
+        reply.ends_with(r#"{"msg":"Hello John"}"#) || reply.contains(r#"{"msg":"Hello John"}"#),
+        "{reply}"
+    );
+    let reply = String::from_utf8(exchange(
+        &mut connection,
+        raw(r#"{"name":"teapot"}"#).as_bytes(),
+    ))
+    .unwrap();
+    // gRPC has no 418: across a gRPC hop it is FAILED_PRECONDITION, go-micro's 412.
+    assert!(reply.contains(r#""code":412"#), "{reply}");
+}
+
+#[test]
+fn a_mucp_upstream_gives_its_schema_through_debug_endpoints_and_its_404_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let front = proxy(&format!("mucp://{}", upstream.address), &[]);
+    let output = call(
+        "grpc",
+        &front,
+        "Greeter.Hello",
+        r#"{"name":"John"}"#,
+        &["-v"],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(json(&output), json!({"msg": "Hello John"}));
+    // mucp's headers carried the upstream's trailer; a gRPC caller gets it as a header.
+    assert!(
+        stderr(&output).contains("x-served-by: upstream"),
+        "{}",
+        stderr(&output)
+    );
+    let output = call("grpc", &front, "Helloworld.Call", "{}", &[]);
+    assert_exit(&output, 64 + 5);
+    assert_stderr_has(&output, "user not found");
+    // mucp to mucp keeps go-micro's exact code.
+    let body = r#"{"name":"teapot"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nMicro-Endpoint: Greeter.Hello\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = String::from_utf8(exchange(&mut front.connect(), request.as_bytes())).unwrap();
+    assert!(reply.contains(r#""code":418"#), "{reply}");
+}
+
+#[test]
+fn a_service_name_finds_the_upstream_in_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "named.handlers.json",
+        br#"{"Greeter.Hello": {"reply": {"msg": "from the registry"}}}"#,
+    );
+    // Registered in this test run's embedded registry, under its package's name.
+    let _upstream = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &handlers,
+    ]);
+    let front = proxy("service:greeter", &[]);
+    let output = call("mucp", &front, "Greeter.Hello", "{}", &[]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output), json!({"msg": "from the registry"}));
+}
+
+#[test]
+fn the_callers_deadline_goes_upstream_minus_what_was_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "slow.handlers.json",
+        br#"{"Greeter.Hello": {"delay": "2s", "reply": {"msg": "late"}}}"#,
+    );
+    let upstream = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &handlers,
+        "--no-register",
+    ]);
+    let front = proxy(&format!("grpc://{}", upstream.address), &[]);
+    let started = std::time::Instant::now();
+    let output = call(
+        "grpc",
+        &front,
+        "Greeter.Hello",
+        "{}",
+        &["--timeout", "300ms"],
+    );
+    assert_exit(&output, 64 + 4);
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    // The upstream saw the deadline: its own Debug.EndpointStats counts a failed call.
+    let stats = rmicro()
+        .args(["stats", "-o", "json", "--address", &upstream.address])
+        .output()
+        .unwrap();
+    let stats = json(&stats);
+    let hello = stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|endpoint| endpoint["endpoint"] == "Greeter.Hello")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hello["errors"], json!(1), "{stats}");
+}
+
+#[test]
+fn one_endpoint_stubbed_the_others_proxied_and_stats_show_the_upstream_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let handlers = write_temp(
+        dir.path(),
+        "front.handlers.json",
+        format!(
+            r#"{{"Greeter.Hello": [{{"match": {{"name": "stub"}}, "reply": {{"msg": "stubbed"}}}},
+                                  {{"proxy": "grpc://{}"}}]}}"#,
+            upstream.address
+        )
+        .as_bytes(),
+    );
+    let front = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &handlers,
+        "--no-register",
+    ]);
+    let output = call("grpc", &front, "Greeter.Hello", r#"{"name":"stub"}"#, &[]);
+    assert_eq!(json(&output), json!({"msg": "stubbed"}));
+    let output = call("grpc", &front, "Greeter.Hello", r#"{"name":"John"}"#, &[]);
+    assert_eq!(json(&output), json!({"msg": "Hello John"}));
+    // Helloworld.Call has no rule and no --proxy: the empty reply.
+    let output = call("grpc", &front, "Helloworld.Call", "{}", &[]);
+    assert_eq!(json(&output), json!({}));
+
+    let output = rmicro()
+        .args(["stats", "-o", "json", "--address", &front.address])
+        .output()
+        .unwrap();
+    let stats = json(&output);
+    let hello = stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|endpoint| endpoint["endpoint"] == "Greeter.Hello")
+        .cloned()
+        .unwrap();
+    assert_eq!(hello["requests"], json!(2), "{stats}");
+    // Only the proxied call reached upstream.
+    assert_eq!(hello["upstream"]["requests"], json!(1), "{stats}");
+    assert!(
+        hello["upstream"]["p50Ms"].as_f64().unwrap() > 0.0,
+        "{stats}"
+    );
+}
+
+#[test]
+fn recorded_exchanges_replay_with_the_upstream_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let recording = dir.path().join("recorded.json");
+    let recording = recording.to_string_lossy();
+    let front = proxy(
+        &format!("grpc://{}", upstream.address),
+        &["--record", &recording, "--record-redact", "x-upstream"],
+    );
+    let first = [
+        call(
+            "grpc",
+            &front,
+            "Greeter.Hello",
+            r#"{"name":"John"}"#,
+            &["-v", "-H", "authorization: secret"],
+        ),
+        call("mucp", &front, "Greeter.Hello", r#"{"name":"teapot"}"#, &[]),
+        call("grpc", &front, "Helloworld.Call", r#"{"name":"x"}"#, &[]),
+    ];
+    let (status, log) = front.terminate();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("recorded 3 rules"), "{log}");
+    drop(upstream);
+    let text = std::fs::read_to_string(&*recording).unwrap();
+    assert!(
+        !text.contains("x-upstream") && !text.contains("secret"),
+        "{text}"
+    );
+    assert!(text.contains("x-served-by"), "{text}");
+
+    let replay = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &recording,
+        "--no-register",
+    ]);
+    let again = [
+        call(
+            "grpc",
+            &replay,
+            "Greeter.Hello",
+            r#"{"name":"John"}"#,
+            &["-v"],
+        ),
+        call(
+            "mucp",
+            &replay,
+            "Greeter.Hello",
+            r#"{"name":"teapot"}"#,
+            &[],
+        ),
+        call("grpc", &replay, "Helloworld.Call", r#"{"name":"x"}"#, &[]),
+    ];
+    for (first, again) in first.iter().zip(&again) {
+        assert_eq!(
+            first.status.code(),
+            again.status.code(),
+            "{}",
+            stderr(again)
+        );
+        assert_eq!(stdout(first), stdout(again));
+    }
+    assert!(
+        stderr(&again[0]).contains("x-served-by: upstream"),
+        "{}",
+        stderr(&again[0])
+    );
+    assert_stderr_has(&again[1], "short and stout");
+}
+
+#[test]
+fn streams_pass_to_mucp_and_a_protocol_without_streams_is_unimplemented() {
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "count.handlers.json",
+        br#"{"Echo.Count": {"reply": [{"text": "a"}, {"text": "b", "index": 1}]}}"#,
+    );
+    let server = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    let front = |scheme: &str| {
+        Server::start(&[
+            "--proto",
+            &echo,
+            "--proxy",
+            &format!("{scheme}://{}", server.address),
+            "--no-register",
+        ])
+    };
+    // go-micro's streams over mucp.
+    let mucp = front("mucp");
+    let output = call("grpc", &mucp, "Echo.Count", r#"{"count":2}"#, &[]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output).lines().count(), 2, "{}", stdout(&output));
+    let jsonrpc = front("jsonrpc");
+    let output = call("grpc", &jsonrpc, "Echo.Count", r#"{"count":2}"#, &[]);
+    assert_exit(&output, 64 + 12);
+    assert_stderr_has(&output, "speaks jsonrpc, which has no streams");
+    // Its unary methods pass.
+    let output = call("grpc", &jsonrpc, "Echo.Say", r#"{"text":"x"}"#, &[]);
+    assert_exit(&output, 0);
+}
+
+#[test]
+fn a_proxy_rule_that_cannot_be_served_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "bad.handlers.json",
+        br#"{"Greeter.Hello": {"proxy": "ftp://x:1"}}"#,
+    );
+    let output = rmicro()
+        .args([
+            "serve",
+            "--proto",
+            &fixture("greeter.proto"),
+            "--handlers",
+            &handlers,
+            "--no-register",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+    assert_stderr_has(&output, "endpoint Greeter.Hello: proxy");
+    assert_stderr_has(&output, "unknown address scheme ftp://");
+}
+
+#[test]
+fn retries_and_tls_to_the_upstream_are_those_of_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "flaky.handlers.json",
+        br#"{"Greeter.Hello": {"sequence": [{"error": {"status": "UNAVAILABLE", "detail": "warming up"}}, {"reply": {"msg": "warm"}}]}}"#,
+    );
+    let flaky = || {
+        Server::start(&[
+            "--proto",
+            &fixture("greeter.proto"),
+            "--handlers",
+            &handlers,
+            "--no-register",
+        ])
+    };
+    let (once, twice) = (flaky(), flaky());
+    let front = proxy(&format!("grpc://{}", once.address), &[]);
+    let output = call("mucp", &front, "Greeter.Hello", "{}", &[]);
+    assert_exit(&output, 64 + 14);
+    assert_stderr_has(&output, "warming up");
+    let front = proxy(
+        &format!("grpc://{}", twice.address),
+        &["--proxy-retries", "1"],
+    );
+    let output = call("mucp", &front, "Greeter.Hello", "{}", &[]);
+    assert_exit(&output, 0);
+    assert_eq!(json(&output), json!({"msg": "warm"}));
+
+    // gRPC over TLS, the upstream's certificate checked against --proxy-cacert.
+    let certificates = crate::tls::Certificates::new();
+    let secure = certificates.server(&[]);
+    let front = proxy(
+        &format!("grpcs://{}", secure.address),
+        &["--proxy-cacert", &certificates.path("ca.pem")],
+    );
+    let output = call(
+        "jsonrpc",
+        &front,
+        "Greeter.Hello",
+        r#"{"name":"John"}"#,
+        &[],
+    );
+    assert_exit(&output, 0);
+    assert_eq!(json(&output), json!({"msg": "Hello John"}));
+    // Without the CA, the upstream is not trusted.
+    let output = rmicro()
+        .args([
+            "serve",
+            "--no-register",
+            "--address",
+            "127.0.0.1:0",
+            "--proxy",
+        ])
+        .arg(format!("grpcs://{}", secure.address))
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    assert_stderr_has(&output, "certificate");
+}
