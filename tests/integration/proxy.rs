@@ -176,14 +176,18 @@ fn a_service_name_finds_the_upstream_in_the_registry() {
         "named.handlers.json",
         br#"{"Greeter.Hello": {"reply": {"msg": "from the registry"}}}"#,
     );
-    // Registered in this test run's embedded registry, under its package's name.
+    // Registered in this test run's embedded registry, under a name of its own (other
+    // tests' servers leave records of "greeter" behind when they are killed).
+    let name = format!("proxied-greeter-{}", std::process::id());
     let _upstream = Server::start(&[
         "--proto",
         &fixture("greeter.proto"),
         "--handlers",
         &handlers,
+        "--name",
+        &name,
     ]);
-    let front = proxy("service:greeter", &[]);
+    let front = proxy(&format!("service:{name}"), &[]);
     let output = call("mucp", &front, "Greeter.Hello", "{}", &[]);
     assert_exit(&output, 0);
     assert_eq!(json(&output), json!({"msg": "from the registry"}));
