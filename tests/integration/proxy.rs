@@ -149,9 +149,10 @@ fn a_mucp_upstream_gives_its_schema_through_debug_endpoints_and_its_404_is_not_f
     );
     assert_exit(&output, 0);
     assert_eq!(json(&output), json!({"msg": "Hello John"}));
-    // mucp's headers carried the upstream's trailer; a gRPC caller gets it as a header.
+    // The mucp upstream's reply headers reach the gRPC caller (a mucp server sends no
+    // trailers).
     assert!(
-        stderr(&output).contains("x-served-by: upstream"),
+        stderr(&output).contains("x-upstream: greeter"),
         "{}",
         stderr(&output)
     );
@@ -283,6 +284,31 @@ fn one_endpoint_stubbed_the_others_proxied_and_stats_show_the_upstream_time() {
         hello["upstream"]["p50Ms"].as_f64().unwrap() > 0.0,
         "{stats}"
     );
+
+    // The journal has the upstream's time beside the proxied call's own, and none for
+    // the stubbed call.
+    let output = rmicro()
+        .args([
+            "journal",
+            "-o",
+            "json",
+            "Greeter.Hello",
+            "--address",
+            &front.address,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let entries: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let upstream = entries
+        .iter()
+        .filter(|entry| entry["upstream_ms"].as_f64().is_some_and(|ms| ms > 0.0))
+        .count();
+    assert_eq!(upstream, 1, "{entries:?}");
 }
 
 #[test]
