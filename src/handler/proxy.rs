@@ -428,16 +428,12 @@ fn trace(event: AttemptEvent<'_>) {
     }
 }
 
-/// Gives the caller the upstream's headers and trailers; a mucp caller, whose protocol
-/// has no trailers, gets them as headers.
+/// Gives the caller the upstream's headers and trailers (a mucp front end sends the
+/// trailers as headers).
 fn pass_back(context: &CallContext, headers: Metadata, trailers: Metadata) {
-    let mucp = context.protocol == "mucp";
     context.reply.update(|extras| {
         extras.headers.extend(headers);
-        match mucp {
-            true => extras.headers.extend(trailers),
-            false => extras.trailers.extend(trailers),
-        }
+        extras.trailers.extend(trailers);
     });
 }
 

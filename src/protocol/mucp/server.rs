@@ -224,9 +224,15 @@ pub async fn serve_connection<S, D>(
         // keep-alive client opens a new connection for its next call instead of sending
         // it into one about to close.
         let last = (*shutdown.borrow()).then_some(("Connection", "close"));
-        // The handler's headers (mucp has no trailers), as Go's Header().Set would.
+        // The handler's headers, as Go's Header().Set would; mucp has no trailers, so its
+        // trailers follow as headers (a proxied gRPC reply's trailers reach a mucp caller,
+        // and a recording of it replays the same).
         let extras = context.reply.get();
-        let handler_headers: Vec<(&str, &str)> = extras.headers.iter().collect();
+        let handler_headers: Vec<(&str, &str)> = extras
+            .headers
+            .iter()
+            .chain(extras.trailers.iter())
+            .collect();
         out.clear();
         let mut close_after = close_after;
         match &outcome {
