@@ -514,7 +514,7 @@ impl<'a> Recording<'a> {
     fn finish(mut self, result: Result<(), &Status>) {
         self.done = true;
         let elapsed = self.started.elapsed();
-        let upstream = self.told.get().upstream;
+        let upstream = self.upstream();
         self.stats
             .record(self.index, elapsed, result.is_ok(), upstream);
         if let Some(arrival) = self.arrival.take() {
@@ -524,11 +524,21 @@ impl<'a> Recording<'a> {
     }
 }
 
+impl Recording<'_> {
+    /// The time the handler noted it spent upstream (read in place: the extras' headers
+    /// and trailers are not copied).
+    fn upstream(&self) -> Option<(std::time::Duration, bool)> {
+        let mut upstream = None;
+        self.told.update(|extras| upstream = extras.upstream);
+        upstream
+    }
+}
+
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
         if !self.done {
             let elapsed = self.started.elapsed();
-            let upstream = self.told.get().upstream;
+            let upstream = self.upstream();
             self.stats.record(self.index, elapsed, false, upstream);
             if let Some(arrival) = self.arrival.take() {
                 let gone = Status::new(Code::Cancelled, "the caller went away");
