@@ -304,7 +304,7 @@ mod tests {
         let endpoint = endpoint();
         let journal = Journal::new(3, None).unwrap();
         for _ in 0..5 {
-            journal.record(arrival(&endpoint, 10), Ok(()), Duration::ZERO);
+            journal.record(arrival(&endpoint, 10), Ok(()), Duration::ZERO, None);
         }
         let (kept, _, dropped) = journal.query(None, None, false);
         assert_eq!((kept.len(), dropped), (3, 2));
@@ -313,7 +313,7 @@ mod tests {
         // 4 MiB requests: a count of 10,000 alone would hold 40 GB of them.
         let journal = Journal::new(10_000, None).unwrap();
         for _ in 0..40 {
-            journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO);
+            journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO, None);
         }
         let (kept, _, dropped) = journal.query(None, None, true);
         let held: usize = kept.iter().map(|entry| entry.size).sum();
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(kept.len() as u64 + dropped, 40);
         assert!(kept.len() >= 10, "only {} kept", kept.len());
         // Clearing empties the byte count too: a new call is kept.
-        journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO);
+        journal.record(arrival(&endpoint, 4 << 20), Ok(()), Duration::ZERO, None);
         assert_eq!(journal.query(None, None, false).0.len(), 1);
     }
 }
