@@ -27,6 +27,7 @@ use std::time::Duration;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Service.Method, pkg.Service.Method or pkg.Service/Method.
+    #[arg(add = clap_complete::ArgValueCandidates::new(super::complete::endpoints))]
     endpoint: String,
     /// Request JSON (default {}); same as -d.
     #[arg(value_name = "DATA")]
