@@ -458,7 +458,7 @@ impl Compile<'_> {
                 if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
                     bail!("{name:?} is not a valid header name");
                 }
-                if RESERVED_HEADERS.contains(&lower.as_str())
+                if crate::protocol::is_transport_header(&lower)
                     || RESERVED_PREFIXES
                         .iter()
                         .any(|prefix| lower.starts_with(prefix))
@@ -505,19 +505,7 @@ impl Compile<'_> {
     }
 }
 
-/// Headers a rule cannot set: HTTP's framing and each protocol's own.
-const RESERVED_HEADERS: [&str; 10] = [
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "upgrade",
-    "host",
-];
+/// Headers a rule cannot set besides HTTP's transport headers: each protocol's own.
 const RESERVED_PREFIXES: [&str; 5] = ["grpc-", "connect-", "micro-", "x-micro-", ":"];
 
 fn duration(text: &str) -> anyhow::Result<Duration> {

@@ -274,7 +274,7 @@ fn megabytes(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// HTTP's own headers, never handler metadata whatever the protocol.
+/// HTTP's own headers, never handler metadata whatever the protocol, nor set by a rule.
 const TRANSPORT_HEADERS: [&str; 13] = [
     "host",
     "content-type",
@@ -291,6 +291,13 @@ const TRANSPORT_HEADERS: [&str; 13] = [
     "expect",
 ];
 
+/// Whether `name` (any case) is one of HTTP's transport headers.
+pub fn is_transport_header(name: &str) -> bool {
+    TRANSPORT_HEADERS
+        .iter()
+        .any(|header| header.eq_ignore_ascii_case(name))
+}
+
 /// Request headers as handlers see them, the same whatever the protocol: the caller's
 /// own headers, names lowercased, without HTTP's transport headers and without the
 /// protocol's own (`reserved`, lowercase: mucp's `micro-*` routing headers and `timeout`,
@@ -302,10 +309,10 @@ pub fn caller_metadata<'a>(
     headers
         .into_iter()
         .filter(|(name, _)| {
-            !TRANSPORT_HEADERS
-                .iter()
-                .chain(reserved)
-                .any(|left_out| left_out.eq_ignore_ascii_case(name))
+            !is_transport_header(name)
+                && !reserved
+                    .iter()
+                    .any(|left_out| left_out.eq_ignore_ascii_case(name))
         })
         .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
         .collect()
