@@ -483,13 +483,7 @@ impl Prepared {
     ) -> impl Fn(&[u8]) -> Result<(), String> + Send + Sync + 'static {
         let output = self.output.clone();
         move |body: &[u8]| match &output {
-            Some(output) if codec == Codec::Json && !body.is_empty() => {
-                serde_json::from_slice(body)
-                    .map_err(|error| error.to_string())
-                    .and_then(|value| codec::from_go_json_value(output, value))
-                    .map(drop)
-            }
-            Some(output) => codec::decode(codec, output, body).map(drop),
+            Some(output) => codec::decode_reply(codec, output, body).map(drop),
             None if body.is_empty() => Ok(()),
             None => serde_json::from_slice::<serde::de::IgnoredAny>(body)
                 .map(drop)
@@ -505,12 +499,7 @@ impl Prepared {
         body: &[u8],
     ) -> anyhow::Result<serde_json::Value> {
         let decoded = match &self.output {
-            Some(output) if codec == Codec::Json && !body.is_empty() => {
-                serde_json::from_slice(body)
-                    .map_err(|error| error.to_string())
-                    .and_then(|value| codec::from_go_json_value(output, value))
-            }
-            Some(output) => codec::decode(codec, output, body),
+            Some(output) => codec::decode_reply(codec, output, body),
             None if body.is_empty() => return Ok(serde_json::json!({})),
             None => {
                 return serde_json::from_slice(body).map_err(|error| {

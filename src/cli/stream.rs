@@ -110,7 +110,7 @@ pub async fn run(
                     if !shower.headers_shown() {
                         shower.headers(&stream.headers());
                     }
-                    let value = decode_reply(codec, &output, &message)
+                    let value = codec::decode_reply(codec, &output, &message)
                         .and_then(|decoded| codec::to_display_value(&decoded, shower.emit_defaults))
                         .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
                     shower.message(value, &message)?;
@@ -201,18 +201,4 @@ fn fit(
                 input.full_name()
             )
         })
-}
-
-/// A reply message; JSON read leniently, as go-micro's writers write it.
-fn decode_reply(
-    codec: Codec,
-    output: &prost_reflect::MessageDescriptor,
-    message: &[u8],
-) -> Result<prost_reflect::DynamicMessage, String> {
-    match codec {
-        Codec::Json if !message.is_empty() => serde_json::from_slice(message)
-            .map_err(|error| error.to_string())
-            .and_then(|value| codec::from_go_json_value(output, value)),
-        codec => codec::decode(codec, output, message),
-    }
 }

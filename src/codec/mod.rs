@@ -89,6 +89,21 @@ pub fn decode(
     }
 }
 
+/// Decodes a reply from a peer: as [`decode`], but JSON read leniently, as Go and
+/// go-micro's writers write it (field names in any case, go-micro's oneof and time forms).
+pub fn decode_reply(
+    codec: Codec,
+    desc: &MessageDescriptor,
+    body: &[u8],
+) -> Result<DynamicMessage, String> {
+    match codec {
+        Codec::Json if !body.is_empty() => serde_json::from_slice(body)
+            .map_err(|error| error.to_string())
+            .and_then(|value| from_go_json_value(desc, value)),
+        codec => decode(codec, desc, body),
+    }
+}
+
 /// Parses JSON text into a message of `desc`, rejecting trailing data. Errors name the
 /// field at fault (`field tags[1]: invalid type …`).
 pub fn from_json_text(desc: &MessageDescriptor, text: &[u8]) -> Result<DynamicMessage, String> {

@@ -210,13 +210,7 @@ impl ProxyHandler {
 
     /// A reply from upstream; JSON as Go writes it (field names in any case) is accepted.
     fn decode(&self, output: &MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, Status> {
-        let decoded = match self.codec {
-            Codec::Json if !body.is_empty() => serde_json::from_slice(body)
-                .map_err(|error| error.to_string())
-                .and_then(|value| codec::from_go_json_value(output, value)),
-            codec => codec::decode(codec, output, body),
-        };
-        decoded.map_err(|error| {
+        codec::decode_reply(self.codec, output, body).map_err(|error| {
             Status::internal(format!(
                 "upstream {} answered {} with a reply that does not fit {}: {error}",
                 self.upstream.address,
