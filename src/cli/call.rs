@@ -374,7 +374,9 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         }
         let pool = schema.schema.as_ref().map(|schema| schema.pool());
         let mut shower = Shower::new(shown, verbose, pool);
-        shower.headers(&exchange.headers);
+        let headers = std::mem::take(&mut exchange.headers).into_pairs();
+        let trailers = std::mem::take(&mut exchange.trailers).into_pairs();
+        shower.headers(&headers);
         let result = match &exchange.outcome {
             Ok(body) => {
                 let value = match shown {
@@ -386,7 +388,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             }
             Err(error) => Err(error.clone()),
         };
-        shower.finish(&exchange.headers, &exchange.trailers, &result)?;
+        shower.finish(&headers, &trailers, &result)?;
         result.map_err(|error| peer_error(error, client.address()))
     })
 }

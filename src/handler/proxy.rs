@@ -256,8 +256,8 @@ impl ProxyHandler {
             .reply
             .update(|extras| extras.upstream = Some(took));
         self.upstream.put_back(client, reached(&exchange.outcome));
-        let headers = passed_back(exchange.headers);
-        let trailers = passed_back(exchange.trailers);
+        let headers = passed_back(exchange.headers.into_pairs());
+        let trailers = passed_back(exchange.trailers.into_pairs());
         let result = match exchange.outcome {
             Ok(body) => self.reply(&self.method.output(), body),
             Err(error) => Err(self.failed(error)),

@@ -12,7 +12,7 @@ use super::http1_client::{Http1Caller, Http1Stream};
 use super::jsonrpc::client::{JsonRpcCaller, JsonRpcStream};
 use super::mucp::client::{MucpCaller, MucpStream};
 use super::wire::Wire;
-use super::{CallError, CallHead, Pairs, Protocol, RawReply, SecureDial, Target};
+use super::{CallError, CallHead, Fields, Pairs, Protocol, RawReply, SecureDial, Target};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -175,9 +175,10 @@ impl Caller {
             Err(error) => return Exchange::failed(error),
         };
         let outcome = exchange_one(&mut stream, body).await;
+        let (headers, trailers) = stream.take_fields();
         Exchange {
-            headers: stream.headers(),
-            trailers: stream.trailers(),
+            headers,
+            trailers,
             outcome,
         }
     }
@@ -202,16 +203,16 @@ async fn exchange_one(stream: &mut Stream, body: &[u8]) -> Result<Bytes, CallErr
 /// How a unary call ended: the headers and trailers that came, and the reply or error.
 #[derive(Debug)]
 pub struct Exchange {
-    pub headers: Pairs,
-    pub trailers: Pairs,
+    pub headers: Fields,
+    pub trailers: Fields,
     pub outcome: Result<Bytes, CallError>,
 }
 
 impl Exchange {
     pub fn failed(error: CallError) -> Exchange {
         Exchange {
-            headers: Pairs::new(),
-            trailers: Pairs::new(),
+            headers: Fields::default(),
+            trailers: Fields::default(),
             outcome: Err(error),
         }
     }
@@ -219,8 +220,8 @@ impl Exchange {
     pub fn into_reply(self) -> Result<RawReply, CallError> {
         let body = self.outcome?;
         Ok(RawReply {
-            headers: self.headers,
-            trailers: self.trailers,
+            headers: self.headers.into_pairs(),
+            trailers: self.trailers.into_pairs(),
             body,
         })
     }
@@ -330,6 +331,15 @@ impl Stream {
             Stream::JsonRpc(_) => Pairs::new(),
             Stream::Grpc(stream) => stream.header_pairs(),
             Stream::ConnectHttp1(stream) => stream.headers().clone(),
+        }
+    }
+
+    /// The reply headers and trailers of a call that has ended, moved out where they can
+    /// be.
+    fn take_fields(&mut self) -> (Fields, Fields) {
+        match self {
+            Stream::Grpc(stream) => stream.take_fields(),
+            _ => (self.headers().into(), self.trailers().into()),
         }
     }
 

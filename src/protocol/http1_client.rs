@@ -6,9 +6,10 @@
 //! over HTTP/1.1; a bidirectional stream becomes half-duplex. One call at a time on a
 //! kept-alive connection, which is closed after any failure.
 
-use super::grpc::client::{connect_error, end_of_reply, gunzip, gzip, http_failure, owned_pairs};
+use super::grpc::client::{connect_error, end_of_reply, gunzip, gzip, http_failure};
 use super::grpc::{frame, Deframer, Envelope};
 use super::http1::{HttpConnection, HttpMessage, ReadError};
+use super::pairs_of;
 use super::wire::Wire;
 use super::{caller::Exchange, dial_secure, foreign_reply, CallError, CallHead, Dialing, Pairs};
 use super::{SecureDial, Socket};
@@ -130,7 +131,7 @@ impl Http1Caller {
             .iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
             .partition(|(name, _)| !name.starts_with("trailer-"));
-        let trailers = trailers
+        let trailers: Pairs = trailers
             .into_iter()
             .map(|(name, value)| (name["trailer-".len()..].to_owned(), value))
             .collect();
@@ -140,8 +141,8 @@ impl Http1Caller {
             Err(connect_error(status_code(code), &header_map(&reply), &body))
         };
         Exchange {
-            headers,
-            trailers,
+            headers: headers.into(),
+            trailers: trailers.into(),
             outcome,
         }
     }
@@ -302,7 +303,7 @@ impl Http1Stream {
                 .map_err(|error| CallError::Transport(format!("the call failed: {error}")))?;
             self.sending = None;
             let reply = reply.inspect_err(|_| self.done = true)?;
-            self.headers = owned_pairs(&header_map(&reply));
+            self.headers = pairs_of(&header_map(&reply));
             let (code, _) = reply.status().unwrap_or_default();
             let content_type = reply.header("Content-Type").unwrap_or("");
             if code != 200 {
@@ -333,7 +334,7 @@ impl Http1Stream {
             Some(Envelope::End(ending)) => {
                 self.done = true;
                 let (trailers, result) = end_of_reply(Wire::Connect, &ending);
-                self.trailers = owned_pairs(&trailers);
+                self.trailers = pairs_of(&trailers);
                 result.map(|()| None)
             }
             None => {

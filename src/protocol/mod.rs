@@ -362,6 +362,48 @@ pub struct CallHead<'a> {
 /// Header or trailer pairs as text, in the order they came.
 pub type Pairs = Vec<(String, String)>;
 
+/// Reply headers or trailers as they came, made [`Pairs`] only when read (a load run
+/// reads none): HTTP/2's header map, or the pairs of a protocol read without one.
+#[derive(Debug)]
+pub enum Fields {
+    Pairs(Pairs),
+    Map(http::HeaderMap),
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::Pairs(Pairs::new())
+    }
+}
+
+impl From<Pairs> for Fields {
+    fn from(pairs: Pairs) -> Fields {
+        Fields::Pairs(pairs)
+    }
+}
+
+impl Fields {
+    pub fn into_pairs(self) -> Pairs {
+        match self {
+            Fields::Pairs(pairs) => pairs,
+            Fields::Map(map) => pairs_of(&map),
+        }
+    }
+}
+
+/// Header or trailer names with their values as text (not UTF-8 read lossily).
+pub fn pairs_of(headers: &http::HeaderMap) -> Pairs {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// A successful unary reply: its headers and trailers (none for JSON-RPC; mucp has only
 /// headers) and its undecoded body.
 #[derive(Debug, Default)]

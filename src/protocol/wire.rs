@@ -117,15 +117,21 @@ impl Wire {
         }
     }
 
+    /// The header carrying the caller's deadline.
+    pub fn timeout_header_name(self) -> &'static str {
+        match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-timeout",
+            Wire::Connect => "connect-timeout-ms",
+        }
+    }
+
     /// The header carrying the caller's deadline, and its value for `timeout`.
     pub fn timeout_header(self, timeout: Duration) -> (&'static str, String) {
-        match self {
-            Wire::Grpc | Wire::GrpcWeb { .. } => ("grpc-timeout", grpc::format_timeout(timeout)),
-            Wire::Connect => (
-                "connect-timeout-ms",
-                timeout.as_millis().clamp(1, 9_999_999_999).to_string(),
-            ),
-        }
+        let value = match self {
+            Wire::Grpc | Wire::GrpcWeb { .. } => grpc::format_timeout(timeout),
+            Wire::Connect => timeout.as_millis().clamp(1, 9_999_999_999).to_string(),
+        };
+        (self.timeout_header_name(), value)
     }
 
     /// The deadline a request's headers set (`header` looks one up by lower-case name).

@@ -13,12 +13,15 @@ use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::caller::Exchange;
 use crate::protocol::wire::{self, Wire};
-use crate::protocol::{connect, dial, foreign_reply, tls, CallError, CallHead, Dialing, Pairs};
+use crate::protocol::{
+    connect, dial, foreign_reply, pairs_of, tls, CallError, CallHead, Dialing, Fields, Pairs,
+};
 use crate::schema::Schema;
 use crate::status::{Code, Status};
 use bytes::Bytes;
 use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
@@ -39,6 +42,10 @@ pub struct GrpcCaller {
     dialing: Dialing,
     wire: Wire,
     connection: Option<SendRequest<Bytes>>,
+    /// The URI of the last path called.
+    uri: Option<(String, http::Uri)>,
+    /// The deadline header's value for the last timeout sent.
+    timeout: Option<(Duration, HeaderValue)>,
 }
 
 impl GrpcCaller {
@@ -48,6 +55,8 @@ impl GrpcCaller {
             dialing,
             wire,
             connection: None,
+            uri: None,
+            timeout: None,
         }
     }
 
@@ -66,6 +75,8 @@ impl GrpcCaller {
             dialing: self.dialing.clone(),
             wire: self.wire,
             connection: self.connection.clone(),
+            uri: self.uri.clone(),
+            timeout: self.timeout.clone(),
         }
     }
 
@@ -152,23 +163,36 @@ impl GrpcCaller {
         gzip: bool,
     ) -> Result<GrpcStream, CallError> {
         let wire = self.wire;
-        let mut builder = self
-            .request(head)
-            .header("content-type", wire.content_type(head.codec))
-            .header(wire.accept_encoding_header(), "gzip");
-        builder = match wire {
-            Wire::Grpc => builder.header("te", "trailers"),
-            Wire::Connect => builder.header("connect-protocol-version", "1"),
-            Wire::GrpcWeb { .. } => builder.header("x-grpc-web", "1"),
+        let mut request = self.request(head)?;
+        let headers = request.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(wire.content_type(head.codec)),
+        );
+        headers.insert(
+            HeaderName::from_static(wire.accept_encoding_header()),
+            HeaderValue::from_static("gzip"),
+        );
+        let (name, value) = match wire {
+            Wire::Grpc => ("te", "trailers"),
+            Wire::Connect => ("connect-protocol-version", "1"),
+            Wire::GrpcWeb { .. } => ("x-grpc-web", "1"),
         };
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
         if let Some(timeout) = head.timeout {
-            let (name, value) = wire.timeout_header(timeout);
-            builder = builder.header(name, value);
+            let (name, value) = self.timeout_value(timeout);
+            request.headers_mut().insert(name, value);
         }
         if gzip {
-            builder = builder.header(wire.encoding_header(), "gzip");
+            request.headers_mut().insert(
+                HeaderName::from_static(wire.encoding_header()),
+                HeaderValue::from_static("gzip"),
+            );
         }
-        let (response, send) = self.send_request(builder, false).await?;
+        let (response, send) = self.send_request(request, false).await?;
         Ok(GrpcStream {
             send,
             wire,
@@ -191,32 +215,79 @@ impl GrpcCaller {
         })
     }
 
-    /// A request to `head.path` with the call's metadata.
-    fn request(&self, head: &CallHead<'_>) -> http::request::Builder {
-        let scheme = if self.dialing.tls.is_some() {
-            "https"
-        } else {
-            "http"
+    /// A request to `head.path` with the call's metadata. Its URI is built once per path
+    /// (a caller usually calls one), and so is the deadline's header value per timeout.
+    fn request(&mut self, head: &CallHead<'_>) -> Result<Request<()>, CallError> {
+        let uri = match &self.uri {
+            Some((path, uri)) if path == head.path => uri.clone(),
+            _ => {
+                let scheme = if self.dialing.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                let uri =
+                    http::Uri::try_from(format!("{scheme}://{}{}", self.authority(), head.path))
+                        .map_err(|error| {
+                            CallError::Transport(format!("cannot build the request: {error}"))
+                        })?;
+                self.uri = Some((head.path.to_owned(), uri.clone()));
+                uri
+            }
         };
-        let mut builder = Request::builder()
-            .method("POST")
-            .uri(format!("{scheme}://{}{}", self.authority(), head.path))
-            .header("user-agent", USER_AGENT);
+        let mut request = Request::new(());
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(8);
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
         for (name, value) in head.metadata.iter() {
-            builder = builder.header(name.to_ascii_lowercase(), value);
+            let name = HeaderName::from_bytes(name.as_bytes());
+            let value = HeaderValue::from_str(value);
+            match (name, value) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                (Err(error), _) => {
+                    return Err(CallError::Transport(format!(
+                        "cannot build the request: {error}"
+                    )))
+                }
+                (_, Err(error)) => {
+                    return Err(CallError::Transport(format!(
+                        "cannot build the request: {error}"
+                    )))
+                }
+            }
         }
-        builder
+        Ok(request)
+    }
+
+    /// The deadline's header for `timeout`, its value kept for the next call with the
+    /// same timeout (the usual case: every call of a run has `--timeout`).
+    fn timeout_value(&mut self, timeout: Duration) -> (HeaderName, HeaderValue) {
+        let name = HeaderName::from_static(self.wire.timeout_header_name());
+        match &self.timeout {
+            Some((last, value)) if *last == timeout => (name, value.clone()),
+            _ => {
+                let (_, text) = self.wire.timeout_header(timeout);
+                let value =
+                    HeaderValue::try_from(text).expect("a timeout is ASCII digits and a unit");
+                self.timeout = Some((timeout, value.clone()));
+                (name, value)
+            }
+        }
     }
 
     /// Sends a request's headers on the connection (dialled if need be).
     async fn send_request(
         &mut self,
-        builder: http::request::Builder,
+        request: Request<()>,
         end: bool,
     ) -> Result<(ResponseFuture, SendStream<Bytes>), CallError> {
-        let request = builder
-            .body(())
-            .map_err(|error| CallError::Transport(format!("cannot build the request: {error}")))?;
         let mut sender = self
             .connection()
             .await?
@@ -247,22 +318,31 @@ impl GrpcCaller {
             Codec::Protobuf => "application/proto",
             Codec::Json => "application/json",
         };
-        let mut builder = self
-            .request(head)
-            .header("content-type", content_type)
-            .header("connect-protocol-version", "1")
-            .header("accept-encoding", "gzip");
+        let mut request = self.request(head)?;
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(
+            HeaderName::from_static("connect-protocol-version"),
+            HeaderValue::from_static("1"),
+        );
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
         if let Some(timeout) = head.timeout {
-            let (name, value) = Wire::Connect.timeout_header(timeout);
-            builder = builder.header(name, value);
+            let (name, value) = self.timeout_value(timeout);
+            request.headers_mut().insert(name, value);
         }
         let body = if self.dialing.gzip {
-            builder = builder.header("content-encoding", "gzip");
+            request.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static("gzip"),
+            );
             gzip(body)
         } else {
             Bytes::copy_from_slice(body)
         };
-        let (response, mut send) = self.send_request(builder, false).await?;
+        let (response, mut send) = self.send_request(request, false).await?;
         super::send_data(&mut send, body, true)
             .await
             .map_err(|error| match error {
@@ -292,10 +372,10 @@ impl GrpcCaller {
         if gzipped {
             bytes = gunzip(&bytes, limit)?;
         }
-        let (headers, trailers): (Pairs, Pairs) = owned_pairs(&parts.headers)
+        let (headers, trailers): (Pairs, Pairs) = pairs_of(&parts.headers)
             .into_iter()
             .partition(|(name, _)| !name.starts_with("trailer-"));
-        let trailers = trailers
+        let trailers: Pairs = trailers
             .into_iter()
             .map(|(name, value)| (name["trailer-".len()..].to_owned(), value))
             .collect();
@@ -305,8 +385,8 @@ impl GrpcCaller {
             Err(connect_error(parts.status, &parts.headers, &bytes))
         };
         Ok(Exchange {
-            headers,
-            trailers,
+            headers: headers.into(),
+            trailers: trailers.into(),
             outcome,
         })
     }
@@ -588,11 +668,19 @@ impl GrpcStream {
 
     /// The reply headers, once they have come (at once for the first message).
     pub fn header_pairs(&self) -> Pairs {
-        owned_pairs(&self.headers)
+        pairs_of(&self.headers)
     }
 
     pub fn trailer_pairs(&self) -> Pairs {
-        owned_pairs(&self.trailers)
+        pairs_of(&self.trailers)
+    }
+
+    /// The reply's headers and trailers, moved out (the call has ended).
+    pub fn take_fields(&mut self) -> (Fields, Fields) {
+        (
+            Fields::Map(std::mem::take(&mut self.headers)),
+            Fields::Map(std::mem::take(&mut self.trailers)),
+        )
     }
 
     /// The next reply message; `None` at the end of a successful call; the status of a
@@ -762,22 +850,6 @@ impl GrpcStream {
 
 fn send_failure(error: h2::Error) -> CallError {
     CallError::Transport(format!("cannot send a request message: {error}"))
-}
-
-pub(crate) fn owned_pairs(headers: &HeaderMap) -> Pairs {
-    text_pairs(headers)
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect()
-}
-
-/// Header or trailer names with their values as text.
-fn text_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, String)> {
-    headers.iter().map(|(name, value)| {
-        (
-            name.as_str(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        )
-    })
 }
 
 /// The status in `grpc-status`/`grpc-message`; a missing status is an error too.
