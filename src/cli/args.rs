@@ -292,6 +292,18 @@ impl TargetArgs {
         }
     }
 
+    /// Like [`TargetArgs::route_or_registered`], with a service named by `--service` read
+    /// from the registry already, so that its records serve the caller too (what a
+    /// schema-less call learns of its endpoint, `registered`).
+    pub fn registered_route(&self, endpoint: Option<&str>) -> anyhow::Result<Route> {
+        Ok(match self.route_or_registered(endpoint)? {
+            Route::Service(name) => Route::Registered(super::inspect::block_on(
+                self.registry()?.find_service(&name),
+            )?),
+            route => route,
+        })
+    }
+
     /// A client for inspection commands (list, describe, health, stats), found as `call`
     /// finds its server: no retries.
     pub fn client(&self, endpoint: Option<&str>) -> anyhow::Result<Client> {

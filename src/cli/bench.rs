@@ -314,6 +314,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         mut client,
         codec,
         wrapped,
+        records,
     } = call::plan(
         &args.endpoint,
         &args.schema,
@@ -367,6 +368,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             local,
             &reflect_metadata,
             false,
+            records,
         )
         .await?;
         let method = match (schema.schema(), protocol) {
@@ -377,10 +379,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (None, _) => None,
         };
         let streaming = method.as_ref().filter(|method| crate::schema::is_streaming(method));
-        if streaming.is_some() && !protocol.is_grpc_family() {
+        if (streaming.is_some() || schema.record_streams()) && !protocol.is_grpc_family() {
             return Err(usage(format!(
-                "{} is a streaming method; rmicro bench streams over gRPC, Connect and gRPC-Web only",
-                args.endpoint
+                "{} is a streaming method{}; rmicro bench streams over gRPC, Connect and gRPC-Web only",
+                args.endpoint,
+                if streaming.is_none() { " (its registry record says so)" } else { "" }
             )));
         }
         if streamed && streaming.is_none() {

@@ -9,8 +9,9 @@
 use super::args::{parse_duration, parse_headers, SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::batch;
 use super::inspect::{block_on, peer_error};
+use super::registered::{self, Records};
 use super::reply::{show_request, show_schema_source, Shower, Shown};
-use super::stream::{self, Requests};
+use super::stream::{self, Requests, Shape};
 use crate::client::{AttemptEvent, Backoff, Client};
 use crate::codec::{self, Codec};
 use crate::exit_code::UsageError;
@@ -18,6 +19,7 @@ use crate::message::Metadata;
 use crate::output;
 use crate::protocol::mucp::body::{BodyCodec, OpenError};
 use crate::protocol::{CallError, CallHead, Protocol};
+use crate::registry::record::EndpointRecord;
 use crate::schema::{endpoint_name, Schema};
 use crate::status::Code;
 use anyhow::{anyhow, Context};
@@ -163,6 +165,8 @@ pub(super) struct Plan {
     pub(super) codec: Codec,
     /// One of go-micro's codecs that wraps the body (mucp only).
     pub(super) wrapped: Option<BodyCodec>,
+    /// The registry records to read when no schema tells what the endpoint is.
+    pub(super) records: Records,
 }
 
 /// The [`Plan`] of a call of `endpoint`: the endpoint is resolved against the local schema
@@ -187,7 +191,8 @@ pub(super) fn plan(
         Some(schema) => endpoint_name(&schema.resolve(endpoint)?),
         None => go_micro_name(endpoint),
     };
-    let route = target.route_or_registered(Some(&wire_name))?;
+    let route = target.registered_route(Some(&wire_name))?;
+    let records = Records::of(&route, target);
     let client = target.client_for(route, options)?;
     // go-micro's codecs other than plain JSON and protobuf: the body wrapped here, the
     // Content-Type (and Accept, as go-micro's client sends them) given as metadata.
@@ -229,6 +234,7 @@ pub(super) fn plan(
         client,
         codec,
         wrapped,
+        records,
     })
 }
 
@@ -246,6 +252,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         mut client,
         codec,
         wrapped,
+        records,
     } = plan(
         &args.endpoint,
         &args.schema,
@@ -293,6 +300,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             local,
             &reflect_metadata,
             verbose,
+            records,
         )
         .await?;
         schema.emit_defaults = args.emit_defaults;
@@ -305,10 +313,17 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
         }
         let protocol = client.protocol();
-        let streaming = match &schema.schema {
-            Some(pool) if protocol.is_grpc_family() || protocol == Protocol::Mucp => {
-                Some(pool.resolve(&args.endpoint)?).filter(crate::schema::is_streaming)
+        let streaming = match (&schema.schema, &schema.record) {
+            (Some(pool), _) if protocol.is_grpc_family() || protocol == Protocol::Mucp => {
+                Some(pool.resolve(&args.endpoint)?)
+                    .filter(crate::schema::is_streaming)
+                    .map(Shape::Method)
             }
+            // No schema, but the registry record says the endpoint streams.
+            (None, Some(record)) if registered::streams(record) => Some(Shape::Untyped {
+                endpoint: record.name.clone(),
+                path: grpc_path(&args.endpoint),
+            }),
             _ => None,
         };
         if let (Some(_), Some(body)) = (&streaming, wrapped) {
@@ -318,23 +333,31 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             ))
             .into());
         }
-        if let Some(method) = streaming {
+        if let Some(shape) = streaming {
             // A stream endpoint is always called as a stream: gRPC's, or go-micro's over
             // mucp (spec §5), never as a plain request its handler would wait on for ever.
             let requests = match data {
                 Some("@-") => Requests::Stdin,
                 data => Requests::Given(read_data(data)?),
             };
-            let mut shower = Shower::new(shown, verbose, Some(method.parent_pool()));
+            let (pool, service) = match &shape {
+                Shape::Method(method) => {
+                    (Some(method.parent_pool()), micro_service(method, &schema))
+                }
+                Shape::Untyped { endpoint, .. } => (None, untyped_service(endpoint, &schema)),
+            };
+            let mut shower = Shower::new(shown, verbose, pool);
             shower.emit_defaults = args.emit_defaults;
-            let service = micro_service(&method, &schema);
             let codec = match protocol.is_grpc_family() {
                 true => Codec::Protobuf,
                 false => codec,
             };
+            if matches!(shape, Shape::Untyped { .. }) && codec == Codec::Protobuf {
+                return Err(UsageError("--content-type protobuf needs a schema (--proto or --descriptor-set), and the server offers none".into()).into());
+            }
             return stream::run(
                 &mut client,
-                &method,
+                &shape,
                 stream::Plan {
                     requests,
                     codec,
@@ -348,7 +371,7 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             .await;
         }
         let data = read_data(data)?;
-        let mut prepared = prepare(&args.endpoint, &schema, codec, &data, client.protocol())?;
+        let mut prepared = prepare(&args.endpoint, &schema, codec, &data, protocol)?;
         if let Some(body) = wrapped {
             prepared.body = body.wrap_request(&prepared.endpoint, 0, &prepared.body);
         }
@@ -386,11 +409,30 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
                 shower.message(value, body)?;
                 Ok(())
             }
+            Err(error) if schema.schema.is_none() && protocol == Protocol::Mucp => {
+                Err(hint_stream(error.clone(), &prepared.endpoint))
+            }
             Err(error) => Err(error.clone()),
         };
         shower.finish(&headers, &trailers, &result)?;
         result.map_err(|error| peer_error(error, client.address()))
     })
+}
+
+/// A schema-less mucp call that ran out of time: a go-micro stream endpoint called as a
+/// plain request waits for ever (spec §5), so the error says how rmicro would know.
+fn hint_stream(error: CallError, endpoint: &str) -> CallError {
+    match error {
+        CallError::Status(mut status) if status.code == Code::DeadlineExceeded => {
+            status.message.push_str(&format!(
+                "; if {endpoint} streams, a go-micro server waits for ever on a plain request: \
+                 rmicro calls it as a stream when a schema (--proto, --descriptor-set) or the \
+                 service's registry record (--service NAME) says it streams"
+            ));
+            CallError::Status(status)
+        }
+        other => other,
+    }
 }
 
 /// The schema a call is checked against, with the service name the server gave.
@@ -399,29 +441,39 @@ pub(super) struct CallSchema {
     service_name: Option<String>,
     /// Replies print zero-valued fields too.
     emit_defaults: bool,
+    /// With no schema, the endpoint as the service's registry record has it.
+    record: Option<EndpointRecord>,
 }
 
 impl CallSchema {
     pub(super) fn schema(&self) -> Option<&Schema> {
         self.schema.as_ref()
     }
+
+    /// The registry record's word that the endpoint streams, when no schema has it.
+    pub(super) fn record_streams(&self) -> bool {
+        self.schema.is_none() && self.record.as_ref().is_some_and(registered::streams)
+    }
 }
 
 /// The local schema if given; else the server's (gRPC reflection, with the reflection
 /// metadata, or mucp's `Debug.Endpoints`); else none (JSON-RPC servers are Go programs
-/// without a schema).
+/// without a schema), and for mucp what the registry record says of the endpoint (a
+/// go-micro server lists nothing itself, spec §4.5).
 pub(super) async fn schema_for_call(
     client: &mut Client,
     endpoint: &str,
     local: Option<Schema>,
     reflect_metadata: &Metadata,
     verbose: bool,
+    records: Records,
 ) -> anyhow::Result<CallSchema> {
     if local.is_some() || client.protocol() == Protocol::JsonRpc {
         return Ok(CallSchema {
             schema: local,
             service_name: None,
             emit_defaults: false,
+            record: None,
         });
     }
     let address = client.address().to_owned();
@@ -436,17 +488,33 @@ pub(super) async fn schema_for_call(
         .fetch_endpoints(reflect_metadata, Some(service_part(endpoint)))
         .await
         .map_err(|error| peer_error(error, &address))?;
-    Ok(match fetched {
-        Some((record, schema)) => CallSchema {
+    if let Some((record, schema)) = fetched {
+        return Ok(CallSchema {
             schema: Some(schema),
             service_name: record["name"].as_str().map(str::to_owned),
             emit_defaults: false,
-        },
-        None => CallSchema {
-            schema: None,
-            service_name: None,
-            emit_defaults: false,
-        },
+            record: None,
+        });
+    }
+    let registered = match client.protocol() {
+        Protocol::Mucp => records.read().await,
+        _ => None,
+    };
+    let record = registered.as_ref().and_then(|registered| {
+        let record = registered.endpoint(&go_micro_name(endpoint)).cloned();
+        if record.is_some() {
+            show_schema_source(
+                verbose,
+                &format!("{} (names only, no schema)", registered.source),
+            );
+        }
+        record
+    });
+    Ok(CallSchema {
+        schema: None,
+        service_name: registered.map(|registered| registered.name().to_owned()),
+        emit_defaults: false,
+        record,
     })
 }
 
@@ -542,15 +610,10 @@ pub(super) fn prepare(
         }
         let path = grpc_path(endpoint);
         let endpoint = go_micro_name(endpoint);
-        let service = endpoint
-            .split('.')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
         return Ok(Prepared {
             path,
+            service: untyped_service(&endpoint, call_schema),
             endpoint,
-            service: call_schema.service_name.clone().unwrap_or(service),
             body: data.trim_ascii().to_vec(),
             output: None,
             emit_defaults: false,
@@ -592,6 +655,18 @@ fn micro_service(method: &prost_reflect::MethodDescriptor, call_schema: &CallSch
     }
 }
 
+/// The `Micro-Service` of a schema-less call: the registered name, else the endpoint's
+/// handler in lower case.
+fn untyped_service(endpoint: &str, call_schema: &CallSchema) -> String {
+    call_schema.service_name.clone().unwrap_or_else(|| {
+        endpoint
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase()
+    })
+}
+
 /// The service an endpoint names (`pkg.Service` of `pkg.Service/Method` or
 /// `pkg.Service.Method`, `Service` of `Service.Method`).
 fn service_part(endpoint: &str) -> &str {
@@ -615,7 +690,7 @@ fn grpc_path(endpoint: &str) -> String {
 }
 
 /// `pkg.Service/Method` → `Service.Method`; other spellings are sent as given.
-fn go_micro_name(endpoint: &str) -> String {
+pub(super) fn go_micro_name(endpoint: &str) -> String {
     match endpoint.trim_start_matches('/').rsplit_once('/') {
         Some((service, method)) => {
             format!("{}.{method}", service.rsplit('.').next().unwrap_or(service))

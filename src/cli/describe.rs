@@ -3,8 +3,11 @@
 //! or a service's methods in proto syntax with the messages they use.
 
 use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
-use super::inspect::fetch_schema;
+use super::call::go_micro_name;
+use super::inspect::{fetch_schema, Found};
+use super::registered::{self, Registered};
 use crate::output;
+use crate::registry::record::EndpointRecord;
 use crate::schema::{endpoint_name, method_kind};
 use clap::Args;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
@@ -43,7 +46,16 @@ enum DescribeFormat {
 }
 
 pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
-    let (schema, _) = fetch_schema(&args.schema, &args.target, Some(&args.symbol))?;
+    let schema = match fetch_schema(&args.schema, &args.target, Some(&args.symbol))? {
+        Found::Schema(schema, _) => schema,
+        Found::Record {
+            registered,
+            address,
+        } => {
+            args.schema_out.write(None)?;
+            return describe_registered(&args, &address, &registered);
+        }
+    };
     args.schema_out.write(Some(&schema))?;
     if args.output == DescribeFormat::Proto {
         let file = defining_file(&schema, &args.symbol)?;
@@ -132,6 +144,85 @@ pub fn run(args: DescribeArgs) -> anyhow::Result<()> {
         "request template ({}):\n{}\n",
         request.full_name(),
         serde_json::to_string_pretty(&template)?
+    );
+    output::print_raw(text.as_bytes())?;
+    Ok(())
+}
+
+/// `symbol` from a registry record: an endpoint (`Job.Watch`), or every endpoint of a
+/// handler (`Job`) or of the service (its registered name), each with its request and
+/// response fields as go-micro's reflection recorded them.
+fn describe_registered(
+    args: &DescribeArgs,
+    address: &str,
+    registered: &Registered,
+) -> anyhow::Result<()> {
+    if args.output == DescribeFormat::Proto {
+        anyhow::bail!(
+            "no .proto to show: {} has names and Go types only; pass --proto or --descriptor-set",
+            registered.source
+        );
+    }
+    let symbol = args.symbol.trim_start_matches('.');
+    let endpoint = go_micro_name(symbol);
+    let chosen: Vec<&EndpointRecord> = match registered.endpoint(&endpoint) {
+        Some(one) => vec![one],
+        None => registered
+            .endpoints()
+            .filter(|record| {
+                symbol == registered.name()
+                    || record
+                        .name
+                        .split_once('.')
+                        .is_some_and(|(handler, _)| handler == symbol)
+            })
+            .collect(),
+    };
+    if chosen.is_empty() {
+        let names = registered.endpoints().map(|record| record.name.as_str());
+        let suggestions = crate::suggest::closest(symbol, names);
+        anyhow::bail!(
+            "{} has no endpoint {symbol}{}",
+            registered.source,
+            match suggestions.is_empty() {
+                true => String::new(),
+                false => crate::suggest::did_you_mean(&suggestions),
+            }
+        );
+    }
+    if args.output == DescribeFormat::Json {
+        let endpoints: Vec<Value> = chosen
+            .iter()
+            .map(|record| {
+                json!({
+                    "endpoint": record.name,
+                    "kind": registered::kind(record),
+                    "request": registered::value_json(&record.request),
+                    "response": registered::value_json(&record.response),
+                })
+            })
+            .collect();
+        return Ok(output::print_json(
+            &json!({"symbol": args.symbol, "source": registered.source, "endpoints": endpoints}),
+            false,
+        )?);
+    }
+    let mut text = String::new();
+    for record in chosen {
+        let _ = writeln!(text, "{} ({})", record.name, registered::kind(record));
+        for (side, value) in [
+            ("request: ", &record.request),
+            ("response:", &record.response),
+        ] {
+            let _ = writeln!(text, "  {side} {}", registered::type_name(value));
+            registered::render_fields(value, 0, &mut text);
+        }
+        text.push('\n');
+    }
+    let _ = writeln!(
+        text,
+        "{address} has no Debug.Endpoints; this is from {}: field names and Go types as go-micro's reflection recorded them, no field numbers (so no .proto, no protobuf)",
+        registered.source
     );
     output::print_raw(text.as_bytes())?;
     Ok(())

@@ -4,7 +4,8 @@
 //! from its registry record.
 
 use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
-use super::inspect::{block_on, fetch_schema, ListFormat};
+use super::inspect::{block_on, fetch_schema, note_record_source, Found, ListFormat};
+use super::registered;
 use crate::output;
 use crate::registry::record::Service;
 use crate::registry::Registry;
@@ -54,7 +55,21 @@ pub fn run(args: ListArgs) -> anyhow::Result<()> {
             false => Ok(()),
         };
     }
-    let (schema, record) = fetch_schema(&args.schema, &args.target, None)?;
+    let (schema, record) = match fetch_schema(&args.schema, &args.target, None)? {
+        Found::Schema(schema, record) => (schema, record),
+        Found::Record {
+            registered,
+            address,
+        } => {
+            args.schema_out.write(None)?;
+            note_record_source(&address, &registered);
+            return print(
+                args.output,
+                &registered_rows(&registered.services),
+                &["endpoint", "version", "request", "response", "kind"],
+            );
+        }
+    };
     args.schema_out.write(Some(&schema))?;
     let handler_of = |name: &str| -> String {
         record
@@ -209,25 +224,27 @@ async fn watch_services(
 fn list_registered_endpoints(args: &ListArgs, name: &str) -> anyhow::Result<()> {
     let registry = args.target.registry()?;
     let services = block_on(registry.find_service(name))?;
-    let type_of = |value: &serde_json::Value| value["type"].as_str().unwrap_or("-").to_owned();
-    let rows: Vec<serde_json::Value> = services
+    print(
+        args.output,
+        &registered_rows(&services),
+        &["endpoint", "version", "request", "response", "kind"],
+    )
+}
+
+/// A row per endpoint of each version's record: its Go types and whether it streams.
+fn registered_rows(services: &[Service]) -> Vec<serde_json::Value> {
+    services
         .iter()
         .flat_map(|service| {
             service.rpc_endpoints().map(|endpoint| {
-                let streaming = endpoint.metadata.get("stream").map(String::as_str) == Some("true");
                 json!({
                     "endpoint": endpoint.name,
                     "version": service.version,
-                    "request": type_of(&endpoint.request),
-                    "response": type_of(&endpoint.response),
-                    "kind": if streaming { "stream" } else { "unary" },
+                    "request": registered::type_name(&endpoint.request),
+                    "response": registered::type_name(&endpoint.response),
+                    "kind": registered::kind(endpoint),
                 })
             })
         })
-        .collect();
-    print(
-        args.output,
-        &rows,
-        &["endpoint", "version", "request", "response", "kind"],
-    )
+        .collect()
 }

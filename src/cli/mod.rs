@@ -13,6 +13,7 @@ mod help;
 mod inspect;
 mod journal;
 mod list;
+mod registered;
 mod reply;
 mod serve;
 mod stats;

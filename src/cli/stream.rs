@@ -17,7 +17,7 @@ use crate::message::Metadata;
 use crate::protocol::{CallError, CallHead};
 use crate::schema::endpoint_name;
 use anyhow::anyhow;
-use prost_reflect::MethodDescriptor;
+use prost_reflect::{MessageDescriptor, MethodDescriptor};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,6 +33,35 @@ pub enum Requests {
 /// An encoded request, or why the input could not give one.
 type Parsed = Result<Vec<u8>, String>;
 
+/// What a stream's messages are: the method's types; or, with no schema, where the
+/// endpoint is known to stream from its registry record alone, JSON sent as typed and
+/// printed as received, the stream taken as bidirectional (the record does not say which
+/// side streams, and go-micro frames all three alike).
+pub enum Shape {
+    Method(MethodDescriptor),
+    Untyped {
+        /// `Job.Watch`.
+        endpoint: String,
+        path: String,
+    },
+}
+
+impl Shape {
+    fn client_streaming(&self) -> bool {
+        match self {
+            Shape::Method(method) => method.is_client_streaming(),
+            Shape::Untyped { .. } => true,
+        }
+    }
+
+    fn input(&self) -> Option<MessageDescriptor> {
+        match self {
+            Shape::Method(method) => Some(method.input()),
+            Shape::Untyped { .. } => None,
+        }
+    }
+}
+
 /// What a stream sends, and how.
 pub struct Plan<'a> {
     pub requests: Requests,
@@ -44,7 +73,7 @@ pub struct Plan<'a> {
 
 pub async fn run(
     client: &mut Client,
-    method: &MethodDescriptor,
+    shape: &Shape,
     plan: Plan<'_>,
     metadata: &Metadata,
     mut shower: Shower<'_>,
@@ -52,9 +81,11 @@ pub async fn run(
     observe: &mut (dyn FnMut(AttemptEvent<'_>) + Send),
 ) -> anyhow::Result<()> {
     let codec = plan.codec;
-    let mut feed = feed(method, plan.requests, codec)?;
-    let path = crate::schema::grpc_path(method);
-    let endpoint = endpoint_name(method);
+    let mut feed = feed(shape, plan.requests, codec)?;
+    let (path, endpoint) = match shape {
+        Shape::Method(method) => (crate::schema::grpc_path(method), endpoint_name(method)),
+        Shape::Untyped { endpoint, path } => (path.clone(), endpoint.clone()),
+    };
     let head = CallHead {
         service: plan.service,
         endpoint: &endpoint,
@@ -72,7 +103,10 @@ pub async fn run(
         .open(&head, observe)
         .await
         .map_err(|error| peer_error(error, client.address()))?;
-    let output = method.output();
+    let output = match shape {
+        Shape::Method(method) => Some(method.output()),
+        Shape::Untyped { .. } => None,
+    };
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut feeding = true;
@@ -110,9 +144,12 @@ pub async fn run(
                     if !shower.headers_shown() {
                         shower.headers(&stream.headers());
                     }
-                    let value = codec::decode_reply(codec, &output, &message)
-                        .and_then(|decoded| codec::to_display_value(&decoded, shower.emit_defaults))
-                        .map_err(|error| anyhow!("cannot decode a reply: {error}"))?;
+                    let value = match &output {
+                        Some(output) => codec::decode_reply(codec, output, &message)
+                            .and_then(|decoded| codec::to_display_value(&decoded, shower.emit_defaults))
+                            .map_err(|error| anyhow!("cannot decode a reply: {error}"))?,
+                        None => untyped_reply(&message)?,
+                    };
                     shower.message(value, &message)?;
                 }
                 Ok(None) => break Ok(()),
@@ -127,15 +164,11 @@ pub async fn run(
 /// The request messages as a channel. Given requests are parsed and counted before the
 /// call opens (a method without a client stream takes exactly one); stdin is read on its
 /// own thread, each JSON value handed over as soon as it is complete.
-fn feed(
-    method: &MethodDescriptor,
-    requests: Requests,
-    codec: Codec,
-) -> anyhow::Result<mpsc::Receiver<Parsed>> {
+fn feed(shape: &Shape, requests: Requests, codec: Codec) -> anyhow::Result<mpsc::Receiver<Parsed>> {
     let data = match requests {
-        Requests::Stdin if method.is_client_streaming() => {
+        Requests::Stdin if shape.client_streaming() => {
             let (sender, receiver) = mpsc::channel(16);
-            let input = method.input();
+            let input = shape.input();
             std::thread::spawn(move || {
                 let stdin = std::io::stdin().lock();
                 for (index, value) in serde_json::Deserializer::from_reader(stdin)
@@ -144,7 +177,7 @@ fn feed(
                 {
                     let parsed = value
                         .map_err(|error| format!("request {}: not JSON: {error}", index + 1))
-                        .and_then(|value| fit(&input, &value, index + 1, codec));
+                        .and_then(|value| fit(input.as_ref(), &value, index + 1, codec));
                     let failed = parsed.is_err();
                     if sender.blocking_send(parsed).is_err() || failed {
                         return;
@@ -167,16 +200,20 @@ fn feed(
         .enumerate()
     {
         let value = value.map_err(|error| anyhow!("request {}: not JSON: {error}", index + 1))?;
-        messages
-            .push(fit(&method.input(), &value, index + 1, codec).map_err(|error| anyhow!(error))?);
+        messages.push(
+            fit(shape.input().as_ref(), &value, index + 1, codec)
+                .map_err(|error| anyhow!(error))?,
+        );
     }
-    if !method.is_client_streaming() && messages.len() != 1 {
-        return Err(UsageError(format!(
-            "{} takes one request message; DATA holds {}",
-            method.name(),
-            messages.len()
-        ))
-        .into());
+    if let (Shape::Method(method), false) = (shape, shape.client_streaming()) {
+        if messages.len() != 1 {
+            return Err(UsageError(format!(
+                "{} takes one request message; DATA holds {}",
+                method.name(),
+                messages.len()
+            ))
+            .into());
+        }
     }
     let (sender, receiver) = mpsc::channel(messages.len().max(1));
     for message in messages {
@@ -188,11 +225,15 @@ fn feed(
 /// Request `number`'s JSON checked against the request type and encoded (JSON as
 /// go-micro's readers take it: proto field names, numbers for enums and 64-bit integers).
 fn fit(
-    input: &prost_reflect::MessageDescriptor,
+    input: Option<&MessageDescriptor>,
     value: &Value,
     number: usize,
     codec: Codec,
 ) -> Result<Vec<u8>, String> {
+    let Some(input) = input else {
+        // Schema-less: the JSON as typed (spec §2.5); the caller allows JSON only.
+        return serde_json::to_vec(value).map_err(|error| format!("request {number}: {error}"));
+    };
     codec::from_json_value(input, value)
         .and_then(|message| codec::encode(codec, &message))
         .map_err(|error| {
@@ -201,4 +242,14 @@ fn fit(
                 input.full_name()
             )
         })
+}
+
+/// A schema-less reply: its JSON as it came (an empty body is `{}`, as go-micro's JSON
+/// codec reads it).
+fn untyped_reply(message: &[u8]) -> anyhow::Result<Value> {
+    if message.trim_ascii().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(message)
+        .map_err(|error| anyhow!("a reply is not JSON ({error}); use --output raw to see it"))
 }

@@ -352,7 +352,7 @@ fn a_stream_matches_go_micro_clients_and_is_fed_as_stdin_arrives() {
 
 /// The raw HTTP/1.1 messages of a byte run; a chunked body (Go's empty one) taken as
 /// `Content-Length: 0`, which is how rmicro frames an empty body.
-fn split_raw(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+pub fn split_raw(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut messages = Vec::new();
     while !bytes.is_empty() {
         let end = bytes

@@ -118,19 +118,8 @@ fn grpc_framing_and_raw_bytes_in_a_mucp_body() {
 #[test]
 fn a_go_micro_stream_is_served_as_go_micro_serves_it() {
     let server = job_server();
-    // baseline-gm-gm.txt conn 3: a go-micro v1 client's Job.Watch (bidirectional) with a
-    // go-micro v1 server; the client's messages in the chunks it sent them.
-    let file = std::fs::read_to_string(captures().join("baseline-gm-gm.txt")).unwrap();
-    let mut sent = Vec::new();
-    let mut lines = file.lines();
-    while let Some(line) = lines.next() {
-        if line.starts_with("=== conn 3 C>S") && !line.contains("EOF") {
-            let literal = lines.next().unwrap();
-            let bytes = crate::captures::python_bytes(literal);
-            sent.push(bytes);
-        }
-    }
-    assert_eq!(sent.len(), 3, "the header message and m0, m1, then EOS");
+    // A go-micro v1 client's Job.Watch (bidirectional) with a go-micro v1 server.
+    let sent = go_micro_watch_chunks();
     let answers = messages(&captured("baseline-gm-gm.txt", 3, "S>C"));
     assert_eq!(answers.len(), 2);
     let mut stream: TcpStream = server.connect();
@@ -158,6 +147,90 @@ fn a_go_micro_stream_is_served_as_go_micro_serves_it() {
         text(&reply)
     );
     assert!(text(&reply).contains("\r\nX-Micro-Endpoint: Job.Watch\r\n"));
+}
+
+/// baseline-gm-gm.txt conn 3: a go-micro v1 client's Job.Watch stream, in the chunks it
+/// sent: the header message with m0, then m1, then its EOS.
+fn go_micro_watch_chunks() -> Vec<Vec<u8>> {
+    let file = std::fs::read_to_string(captures().join("baseline-gm-gm.txt")).unwrap();
+    let mut sent = Vec::new();
+    let mut lines = file.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("=== conn 3 C>S") && !line.contains("EOF") {
+            sent.push(crate::captures::python_bytes(lines.next().unwrap()));
+        }
+    }
+    assert_eq!(sent.len(), 3, "the header message and m0, m1, then EOS");
+    sent
+}
+
+/// A handler's reply headers go out on every message of a go-micro stream as they stand
+/// when it goes out (set again at each turn), and its trailers, mucp having none, on the
+/// stream's end: from stub rules (`headers`, `trailers`) and exec lines (`@headers`).
+#[test]
+fn handler_headers_go_out_on_mucp_stream_replies() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = crate::support::write_temp(
+        dir.path(),
+        "stub.handlers.json",
+        br#"{"Job.Watch": {"headers": {"x-turn": "{{request.name}}"}, "trailers": {"x-last": "{{request.name}}"}, "reply": {"msg": "watch {{request.name}}"}}}"#,
+    );
+    let exec = crate::support::write_temp(
+        dir.path(),
+        "exec.handlers.json",
+        br#"{"Job.Watch": {"exec": ["python3", "-c", "import json, sys\nfor line in sys.stdin:\n    name = json.loads(line)['name']\n    print(json.dumps({'msg': 'watch ' + name, '@headers': {'x-turn': name}, '@trailers': {'x-last': name}}), flush=True)"]}}"#,
+    );
+    let proto = captures().join("schema/job-stream.proto");
+    let proto = proto.to_string_lossy();
+    for handlers in [stub, exec] {
+        let server = Server::start(&["--proto", &proto, "--handlers", &handlers, "--no-register"]);
+        let sent = go_micro_watch_chunks();
+        let mut stream: TcpStream = server.connect();
+        let mut replies = Vec::new();
+        for (chunk, turn) in sent[..2].iter().zip(["m0", "m1"]) {
+            stream.write_all(chunk).unwrap();
+            let reply = text(&read_response(&mut stream)).to_lowercase();
+            assert!(
+                reply.contains(&format!("\r\nx-turn: {turn}\r\n")),
+                "{handlers}: {reply}"
+            );
+            // Trailers wait for the end.
+            assert!(!reply.contains("x-last"), "{handlers}: {reply}");
+            replies.push(reply);
+        }
+        assert!(
+            replies[1].ends_with("{\"msg\":\"watch m1\"}\n"),
+            "{}",
+            replies[1]
+        );
+        stream.write_all(&sent[2]).unwrap();
+        let end = text(&read_response(&mut stream)).to_lowercase();
+        assert!(
+            end.contains("\r\nmicro-error: eos\r\n"),
+            "{handlers}: {end}"
+        );
+        assert!(end.contains("\r\nx-turn: m1\r\n"), "{handlers}: {end}");
+        assert!(end.contains("\r\nx-last: m1\r\n"), "{handlers}: {end}");
+    }
+}
+
+/// `rmicro call` with a schema that says an endpoint is unary, to an rmicro server whose
+/// schema says it streams: the server's refusal reaches the user with what to do.
+#[test]
+fn a_plain_request_refused_because_the_endpoint_streams_says_to_pass_the_schema() {
+    let server = job_server();
+    let dir = tempfile::tempdir().unwrap();
+    let stream_proto = std::fs::read_to_string(captures().join("schema/job-stream.proto")).unwrap();
+    let unary = stream_proto.replace(
+        "rpc Watch(stream Task) returns (stream Response);",
+        "rpc Watch(Task) returns (Response);",
+    );
+    assert_ne!(unary, stream_proto);
+    let proto = crate::support::write_temp(dir.path(), "job.proto", unary.as_bytes());
+    let output = server.run(&["call", "Job.Watch", r#"{"name":"m0"}"#, "--proto", &proto]);
+    assert_exit(&output, 67);
+    crate::support::assert_stderr_has(&output, "Job.Watch streams: call it as a go-micro stream");
+    crate::support::assert_stderr_has(&output, "no schema it had said the endpoint streams: pass the server's (--proto or --descriptor-set)");
 }
 
 #[test]

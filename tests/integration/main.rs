@@ -10,6 +10,7 @@ mod decode_budget;
 mod engine;
 mod etcd;
 mod exec_limits;
+mod gomicro_record;
 mod gomicro_serve;
 mod grpc;
 mod grpc_retry;

@@ -213,7 +213,9 @@ async fn exchange_on(
         .header("Micro-Error")
         .filter(|value| !value.is_empty())
     {
-        return Err(CallError::Status(Status::from_micro_error(error)));
+        return Err(CallError::Status(refused_as_plain(
+            Status::from_micro_error(error),
+        )));
     }
     if reply.header("Content-Type") == Some("text/plain") && content_type != "text/plain" {
         // A go-micro server refusing the codec answers in plain text (spec §2.3).
@@ -423,6 +425,20 @@ impl StreamCall {
             None => Ok(Some(reply.body)),
         }
     }
+}
+
+/// `rmicro serve` refused a plain request because the endpoint streams: this client sent
+/// one because no schema it had said so, and the error says what would.
+fn refused_as_plain(mut status: Status) -> Status {
+    if status.code == Code::InvalidArgument
+        && status.message.contains(super::PLAIN_REQUEST_TO_STREAM)
+    {
+        status.message.push_str(
+            "; rmicro sent a plain request, as no schema it had said the endpoint streams: \
+             pass the server's (--proto or --descriptor-set)",
+        );
+    }
+    status
 }
 
 /// A reply over `--max-message-size` came whole, from a server that answered: it is not

@@ -15,3 +15,9 @@ pub fn parse_timeout(value: &str) -> Option<std::time::Duration> {
         .filter(|ns| *ns > 0)
         .map(std::time::Duration::from_nanos)
 }
+
+/// What `rmicro serve` answers (400) to a plain request to a stream endpoint, after the
+/// endpoint's name: go-micro's own server would wait for the stream's first request for
+/// ever (spec §5). rmicro's client knows its own server's refusal by it.
+pub const PLAIN_REQUEST_TO_STREAM: &str =
+    "streams: call it as a go-micro stream (Micro-Stream header), or over gRPC or Connect";

@@ -9,7 +9,7 @@
 use super::body::{self, BodyCodec, Opened};
 use super::parse_timeout;
 use crate::codec;
-use crate::message::{CallContext, Decoded, Endpoint, Metadata, Request, StreamCall};
+use crate::message::{CallContext, Decoded, Endpoint, Extras, Metadata, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::{HttpConnection, HttpMessage, Phase, ReadError};
@@ -224,15 +224,8 @@ pub async fn serve_connection<S, D>(
         // keep-alive client opens a new connection for its next call instead of sending
         // it into one about to close.
         let last = (*shutdown.borrow()).then_some(("Connection", "close"));
-        // The handler's headers, as Go's Header().Set would; mucp has no trailers, so its
-        // trailers follow as headers (a proxied gRPC reply's trailers reach a mucp caller,
-        // and a recording of it replays the same).
         let extras = context.reply.get();
-        let handler_headers: Vec<(&str, &str)> = extras
-            .headers
-            .iter()
-            .chain(extras.trailers.iter())
-            .collect();
+        let handler_headers = handler_headers(&extras, true);
         out.clear();
         let mut close_after = close_after;
         match &outcome {
@@ -295,6 +288,15 @@ pub async fn serve_connection<S, D>(
             return;
         }
     }
+}
+
+/// The handler's headers for a reply message, as Go's Header().Set would set them. mucp
+/// has no trailers, so on the call's last message (a unary reply, a stream's end) its
+/// trailers follow as headers: a proxied gRPC reply's trailers reach a mucp caller, and a
+/// recording of it replays the same.
+fn handler_headers(extras: &Extras, last: bool) -> Vec<(&str, &str)> {
+    let trailers = extras.trailers.iter().filter(|_| last);
+    extras.headers.iter().chain(trailers).collect()
 }
 
 /// Errors carry the current request's headers and the error twice (spec §3.2).
@@ -413,8 +415,8 @@ fn route<D: Dispatch>(
         // go-micro would take this body as the stream's header message and wait for the
         // first request for ever (spec §5).
         return Err(error(Status::invalid_argument(format!(
-            "{endpoint_name} streams: call it as a go-micro stream (Micro-Stream header), \
-             or over gRPC or Connect"
+            "{endpoint_name} {}",
+            super::PLAIN_REQUEST_TO_STREAM
         ))));
     }
     Ok(Routed {
@@ -532,6 +534,9 @@ where
     let input = endpoint.method.input();
     let (request_sender, requests) = tokio::sync::mpsc::channel(16);
     let (replies, mut reply_receiver) = tokio::sync::mpsc::channel(16);
+    let context = CallContext::new("mucp", "identity");
+    // The handler's headers go on every reply message, as they stand when it goes out.
+    let extras = context.reply.clone();
     let calling = dispatch.call_stream(StreamCall {
         endpoint,
         metadata: request_metadata(first),
@@ -539,7 +544,7 @@ where
         requests,
         replies,
         stopping,
-        context: CallContext::new("mucp", "identity"),
+        context,
     });
     tokio::pin!(calling);
     // A stream waits on its client as long as it likes, as go-micro's server does.
@@ -572,6 +577,8 @@ where
             overlay.push(("Micro-Id", &id));
             overlay.push(("X-Micro-Id", &id));
         }
+        let extras = extras.get();
+        overlay.extend(handler_headers(&extras, false));
         out.clear();
         write_response(out, echo, &overlay, body);
     };
@@ -679,6 +686,8 @@ where
     out.clear();
     let mut overlay = error_overlay(first, &value);
     overlay.push(("Micro-Stream", &stream_id));
+    let extras = extras.get();
+    overlay.extend(handler_headers(&extras, true));
     write_response(&mut out, echo, &overlay, b"");
     connection.write_all(&out).await.map_err(|_| ())
 }
