@@ -4,7 +4,9 @@
 //! client with its retry and time bounds — and the plan runs through the one client: a
 //! unary call (any protocol) with retries, or a gRPC stream ([`stream`]). Against a
 //! server without a schema (a JSON-RPC server is a Go program with none), JSON goes
-//! through as it is, as `micro call` does. `--batch` hands many requests to [`batch`].
+//! through as it is, as `micro call` does; a stream endpoint that only the registry record
+//! names as one is still called as a go-micro stream. `--batch` hands many requests to
+//! [`batch`].
 
 use super::args::{parse_duration, parse_headers, SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::batch;
@@ -305,13 +307,6 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
         .await?;
         schema.emit_defaults = args.emit_defaults;
         args.schema_out.write(schema.schema.as_ref())?;
-        if args.batch {
-            let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
-            return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
-        }
-        if client.protocol().is_grpc_family() && schema.schema.is_none() {
-            return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
-        }
         let protocol = client.protocol();
         let streaming = match (&schema.schema, &schema.record) {
             (Some(pool), _) if protocol.is_grpc_family() || protocol == Protocol::Mucp => {
@@ -326,6 +321,20 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
             }),
             _ => None,
         };
+        if args.batch {
+            if streaming.is_some() {
+                return Err(UsageError(format!(
+                    "--batch makes unary calls, and {} streams: drop --batch (a stream takes its requests from stdin as they come)",
+                    args.endpoint
+                ))
+                .into());
+            }
+            let (endpoint, concurrency) = (&args.endpoint, args.concurrency);
+            return batch::run(&client, endpoint, schema, codec, &metadata, concurrency).await;
+        }
+        if protocol.is_grpc_family() && schema.schema.is_none() {
+            return Err(anyhow!("{} offers no reflection, so the call needs a schema: pass --proto or --descriptor-set", client.address()));
+        }
         if let (Some(_), Some(body)) = (&streaming, wrapped) {
             return Err(UsageError(format!(
                 "rmicro streams over mucp in JSON or protobuf; drop --content-type {}",

@@ -1,6 +1,7 @@
 //! `rmicro describe SYMBOL`: an endpoint's request and response layouts in proto syntax
 //! (with the messages they use) and a JSON template of the request; or one message's;
-//! or a service's methods in proto syntax with the messages they use.
+//! or a service's methods in proto syntax with the messages they use. Of a go-micro
+//! server with no schema given, an endpoint's fields as its registry record has them.
 
 use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::call::go_micro_name;

@@ -1,7 +1,8 @@
 //! `rmicro list`: a server's endpoints from `Debug.Endpoints`, or a local schema's, as a
-//! table (endpoint, request, response, kind, handler) or `--output json`. With no server
-//! and no schema, the registry's services; `rmicro list SERVICE`, one service's endpoints
-//! from its registry record.
+//! table (endpoint, request, response, kind, handler) or `--output json`; of a go-micro
+//! server with no schema given, its registry record's. With no server and no schema, the
+//! registry's services; `rmicro list SERVICE`, one service's endpoints from its registry
+//! record.
 
 use super::args::{SchemaArgs, SchemaOutArgs, TargetArgs};
 use super::inspect::{block_on, fetch_schema, note_record_source, Found, ListFormat};

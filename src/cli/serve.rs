@@ -550,8 +550,10 @@ fn upstream_schema(
             tracing::info!("the schema of {address}: {} services", schema.services().len());
             Ok(schema)
         }
+        // A go-micro service: its registry record names its endpoints and Go types, but
+        // without field numbers no message could be passed on.
         Ok(None) => Err(UsageError(format!(
-            "{address} has no Debug service to read its schema from: pass --proto or --descriptor-set"
+            "{address} has no Debug.Endpoints to read its schema from (a go-micro service? its registry record has names and Go types only): pass --proto or --descriptor-set"
         ))
         .into()),
         Err(error) => Err(anyhow::anyhow!(

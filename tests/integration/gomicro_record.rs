@@ -136,6 +136,20 @@ impl GoMicroPeer {
                             // The stream's header message: go-micro drops its body.
                             opened = true;
                             continue;
+                        } else if text.contains("Content-Type: application/protobuf") {
+                            // The same replies in protobuf: job.Response{msg}, {code, msg}.
+                            answered += 1;
+                            let body: &[u8] = match answered % 2 {
+                                1 => b"\x12\x08watch m0",
+                                _ => b"\x08\x01\x12\x08watch m1",
+                            };
+                            let mut reply = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/protobuf\r\nMicro-Stream: 0\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            reply.extend_from_slice(body);
+                            reply
                         } else {
                             answered += 1;
                             replies[(answered - 1) % 2].clone()
@@ -238,9 +252,9 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
 }
 
 /// `bench` shares call's plan: it refuses a stream endpoint over mucp the record names,
-/// instead of timing out plain requests.
+/// instead of timing out plain requests; so does `call --batch`, which makes unary calls.
 #[test]
-fn bench_refuses_a_stream_endpoint_its_registry_record_names() {
+fn bench_and_batch_refuse_a_stream_endpoint_its_registry_record_names() {
     let peer = GoMicroPeer::start();
     let dir = tempfile::tempdir().unwrap();
     let registry = registry_with_record(dir.path(), &peer.address);
@@ -259,6 +273,19 @@ fn bench_refuses_a_stream_endpoint_its_registry_record_names() {
         &output,
         "Job.Watch is a streaming method (its registry record says so)",
     );
+    let mut command = rmicro();
+    command.args([
+        "call",
+        "Job.Watch",
+        "--batch",
+        "--service",
+        "wjob",
+        "--registry",
+        &registry,
+    ]);
+    let output = output_with_stdin(command, b"{\"name\":\"m0\"}\n");
+    assert_exit(&output, 2);
+    assert_stderr_has(&output, "--batch makes unary calls, and Job.Watch streams");
     assert!(
         job_watch_messages(&peer.seen()).is_empty(),
         "{:#?}",
@@ -396,4 +423,61 @@ fn list_and_describe_fall_back_on_the_registry_record() {
     ]);
     assert_exit(&output, 1);
     assert_stderr_has(&output, "no .proto to show");
+}
+
+/// `serve --proxy service:NAME` shares call's client: with a schema it passes a go-micro
+/// stream on as a stream to the node the record names; without one it says that a
+/// go-micro service's record cannot stand in for a schema.
+#[test]
+fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
+    let peer = GoMicroPeer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry_with_record(dir.path(), &peer.address);
+    let output =
+        crate::support::run(&["serve", "--proxy", "service:wjob", "--registry", &registry]);
+    assert_exit(&output, 2);
+    assert_stderr_has(
+        &output,
+        "has no Debug.Endpoints to read its schema from (a go-micro service?",
+    );
+    let proto = captures().join("schema/job-stream.proto");
+    let proto = proto.to_string_lossy();
+    let proxy = crate::support::Server::start(&[
+        "--proxy",
+        "service:wjob",
+        "--registry",
+        &registry,
+        "--proto",
+        &proto,
+        "--name",
+        "wjob-proxy",
+    ]);
+    let mut command = rmicro();
+    command.args([
+        "call",
+        "Job.Watch",
+        "-d",
+        "@-",
+        "-o",
+        "json",
+        "--proto",
+        &proto,
+        "-a",
+        &proxy.address,
+    ]);
+    let output = output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n");
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        "{\"msg\":\"watch m0\"}\n{\"code\":1,\"msg\":\"watch m1\"}\n"
+    );
+    let seen = peer.seen();
+    let watch = job_watch_messages(&seen);
+    assert_eq!(watch.len(), 4, "header message, m0, m1, EOS: {watch:#?}");
+    assert!(
+        watch
+            .iter()
+            .all(|message| message.contains("Micro-Stream: ")),
+        "{watch:#?}"
+    );
 }
