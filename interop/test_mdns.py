@@ -346,9 +346,10 @@ class DnspythonHearsAnnouncements(MdnsTest):
         port = int(server.address.rsplit(":", 1)[1])
         instance = f"{node_id}.{service}.micro."
 
-        # go-micro's responder announces three times, one then two seconds apart.
+        # go-micro's responder announces three times, one then two seconds apart (after
+        # up to 750 ms of probes).
         announcements = self.await_entry(
-            listener, service, instance, time.monotonic() + 4.5, goodbye=False
+            listener, service, instance, time.monotonic() + 5.5, goodbye=False
         )
         self.assertGreaterEqual(len(announcements), 3, "three announcements")
         self.assertGreaterEqual(announcements[2][0] - announcements[0][0], 2.5)
@@ -383,6 +384,45 @@ class DnspythonHearsAnnouncements(MdnsTest):
             sorted((rrset.name, rrset.rdtype) for rrset in hello.answer),
             "the goodbye withdraws the records the announcement gave",
         )
+
+
+    def test_three_probes_before_the_announcement(self):
+        """go-micro's probe(): three queries for the instance's name (PTR, no flags), the
+        SRV and TXT it is about to announce in the authority section, up to 250 ms apart,
+        all before the first announcement."""
+        listener = group_socket(self.interface_address)
+        self.sockets.append(listener)
+        service = f"greeter-probe-{os.getpid()}"
+        server, node_id = self.serve(service)
+        port = int(server.address.rsplit(":", 1)[1])
+        instance = dns.name.from_text(f"{node_id}.{service}.micro.")
+        probes, announced, heard = [], None, []
+        deadline = time.monotonic() + 3
+        while announced is None and (received := receive(listener, deadline)) is not None:
+            message = dns.message.from_wire(received[0])
+            heard.append(message.to_text())
+            if message.flags & dns.flags.QR:
+                if message.answer and message.answer[-1].name == instance:
+                    announced = time.monotonic()
+                continue
+            if message.question and message.question[0].name == instance:
+                probes.append((time.monotonic(), message, received[0]))
+        self.assertIsNotNone(announced, "an announcement; heard:\n" + "\n".join(heard))
+        self.assertEqual(len(probes), 3, "three probes first; heard:\n" + "\n".join(heard))
+        for (at, _, _), (before, _, _) in zip(probes[1:], probes):
+            self.assertLess(at - before, 0.4, "probes up to 250 ms apart")
+        for _, probe, _ in probes:
+            self.assertEqual(probe.flags, 0, probe.to_text())
+            (question,) = probe.question
+            self.assertEqual((question.rdtype, question.rdclass), (dns.rdatatype.PTR, IN))
+            self.assertFalse(probe.answer)
+            (srv_rrset,) = rrsets(probe, instance.to_text(), dns.rdatatype.SRV, section="authority")
+            self.assertEqual(list(srv_rrset)[0].port, port)
+            (txt_rrset,) = rrsets(probe, instance.to_text(), dns.rdatatype.TXT, section="authority")
+            claimed = decode_txt([s.decode() for s in list(txt_rrset)[0].strings])
+            self.assertEqual(claimed["Service"], service)
+        # The three are one probe sent three times, as go-micro sends its `q`.
+        self.assertEqual(len({wire for _, _, wire in probes}), 1)
 
 
 class GoMicroZone:

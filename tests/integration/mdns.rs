@@ -147,7 +147,9 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
     let socket: std::net::UdpSocket = socket.into();
     let name = unique("watched");
     let suffix = format!(".{name}.micro");
-    // The entries of this node's packets, in arrival order, with their arrival time.
+    // The entries of this node's packets, in arrival order, with their arrival time; and
+    // the probes for it (queries claiming records in their authority section).
+    let probes: std::cell::RefCell<Vec<(Duration, String, Vec<u16>)>> = Default::default();
     let collect = |until: std::time::Instant, seen: &mut Vec<(Duration, WatchedEntry)>| {
         let started = std::time::Instant::now();
         let mut buffer = vec![0u8; 65536];
@@ -158,6 +160,25 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
             let Ok(packet) = simple_dns::Packet::parse(&buffer[..length]) else {
                 continue;
             };
+            if !packet.has_flags(simple_dns::PacketFlag::RESPONSE)
+                && !packet.name_servers.is_empty()
+            {
+                let question = packet
+                    .questions
+                    .first()
+                    .map(|question| question.qname.to_string());
+                if let Some(question) = question.filter(|name| name.ends_with(&suffix)) {
+                    let claimed = packet
+                        .name_servers
+                        .iter()
+                        .map(|record| u16::from(record.rdata.type_code()))
+                        .collect();
+                    probes
+                        .borrow_mut()
+                        .push((started.elapsed(), question, claimed));
+                }
+                continue;
+            }
             if !packet.has_flags(simple_dns::PacketFlag::RESPONSE) || !packet.questions.is_empty() {
                 continue;
             }
@@ -171,7 +192,8 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
     let started = std::time::Instant::now();
     let node = job_node("mdns", &name);
     let mut seen = Vec::new();
-    collect(started + Duration::from_millis(4500), &mut seen);
+    // Up to 750 ms of probes, then the announcements over three seconds.
+    collect(started + Duration::from_millis(5500), &mut seen);
     let announced: Vec<&WatchedEntry> = seen
         .iter()
         .map(|(_, entry)| entry)
@@ -196,6 +218,17 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
         times[2] - times[0] >= Duration::from_millis(2500),
         "announced one and then two seconds apart: {times:?}"
     );
+    // go-micro's three probes come first: its instance's name, claiming SRV (33) and TXT (16).
+    let probes = probes.borrow().clone();
+    assert_eq!(probes.len(), 3, "{probes:?}");
+    for (at, question, claimed) in &probes {
+        assert_eq!(question, &announced[0].name, "{probes:?}");
+        assert_eq!(claimed, &[33, 16], "{probes:?}");
+        assert!(
+            *at <= times[0],
+            "probed before the announcement: {probes:?} {times:?}"
+        );
+    }
     let (status, log) = node.terminate();
     assert!(status.success(), "{log}");
     let mut after = Vec::new();

@@ -6,8 +6,10 @@
 //! (TTL 0) when withdrawn, in the packets go-micro's own responder sends: one per record
 //! set — a node's, and its service's `_services` entry — each holding SRV, A/AAAA and
 //! TXT, TXT last, for go-micro's watcher builds one entry per packet from its last record
-//! (spec §6.2; `captures/go-micro/mdns`). An announcement goes out three times, one then
-//! two seconds apart, as go-micro's does (RFC 6762 §8.3).
+//! (spec §6.2; `captures/go-micro/mdns`). As go-micro's responder does, a node is first
+//! probed for — three queries for its instance name claiming its SRV and TXT, up to 250 ms
+//! apart (RFC 6762 §8.1) — then announced three times, one then two seconds apart
+//! (§8.3). go-micro acts on no conflict a probe could find, and neither does rmicro.
 
 use super::interfaces::Interface;
 use super::txt::Payload;
@@ -94,28 +96,42 @@ impl Responder {
                 }
             };
             if changed {
-                for packet in &announcements {
-                    self.multicast(packet).await?;
-                }
-                self.repeat(node.id.clone(), announcements);
+                // The first probe goes out here, so that a network that takes no
+                // multicast fails the registration; the rest follow on their own.
+                let probe = probe(&announcements[0])?;
+                send(&self.socket, &self.interfaces, &probe).await?;
+                self.announce(node.id.clone(), probe, announcements);
             }
         }
         Ok(())
     }
 
-    /// Sends the announcement twice more, one and then two seconds later, while the node
-    /// is still published with the same records.
-    fn repeat(&self, node_id: String, announcements: [Vec<Record>; 2]) {
+    /// Probes twice more, then announces three times, one and then two seconds apart, as
+    /// go-micro's `probe()` does, while the node is still published with the same records.
+    fn announce(&self, node_id: String, probe: Vec<u8>, announcements: [Vec<Record>; 2]) {
         let (socket, zone) = (self.socket.clone(), self.zone.clone());
         let interfaces = self.interfaces.clone();
         tokio::spawn(async move {
-            for pause in [1, 2] {
-                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
-                let current = zone.lock().expect("zone lock").iter().any(|entry| {
+            let current = || {
+                zone.lock().expect("zone lock").iter().any(|entry| {
                     entry.node_id == node_id
                         && as_go_micro_sends(&entry.node_records) == announcements[0]
-                });
-                if !current {
+                })
+            };
+            let probe_pause = || std::time::Duration::from_millis(crate::registry::random() % 250);
+            for _ in 0..2 {
+                tokio::time::sleep(probe_pause()).await;
+                if !current() {
+                    return;
+                }
+                if let Err(error) = send(&socket, &interfaces, &probe).await {
+                    tracing::debug!("mDNS probe: {error:#}");
+                }
+            }
+            tokio::time::sleep(probe_pause()).await;
+            for pause in [0, 1, 2] {
+                tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+                if !current() {
                     return;
                 }
                 for packet in &announcements {
@@ -169,6 +185,18 @@ fn as_go_micro_sends(records: &[Record]) -> Vec<Record> {
         .collect()
 }
 
+/// The probe for a node: a query for its instance name, claiming the SRV and TXT it is
+/// about to announce (as go-micro's), with a random id (as go-micro's `dns.Id()`).
+fn probe(announced: &[Record]) -> anyhow::Result<Vec<u8>> {
+    let claimed: Vec<Record> = announced
+        .iter()
+        .filter(|record| matches!(record.data, Data::Srv { .. } | Data::Txt(_)))
+        .cloned()
+        .collect();
+    let instance = &claimed.first().context("a node has an SRV record")?.name;
+    wire::probe(crate::registry::random() as u16, instance, &claimed)
+}
+
 /// Sends one packet of records unsolicited to the group on every interface.
 async fn multicast(
     socket: &UdpSocket,
@@ -178,11 +206,15 @@ async fn multicast(
     if records.is_empty() {
         return Ok(());
     }
-    let bytes = wire::response(0, &[], records)?;
+    send(socket, interfaces, &wire::response(0, &[], records)?).await
+}
+
+/// Sends one packet to the group on every interface.
+async fn send(socket: &UdpSocket, interfaces: &[Interface], bytes: &[u8]) -> anyhow::Result<()> {
     for interface in interfaces {
         SockRef::from(socket).set_multicast_if_v4(&interface.address)?;
         socket
-            .send_to(&bytes, GROUP)
+            .send_to(bytes, GROUP)
             .await
             .with_context(|| format!("cannot multicast on {}", interface.name))?;
     }
@@ -217,6 +249,11 @@ async fn answer_queries(socket: Arc<UdpSocket>, zone: Arc<Mutex<Vec<Published>>>
                 .iter()
                 .flat_map(|entry| entry.node_records.iter().chain(&entry.service_records))
                 .collect();
+            let claimed = wire::claimed(&packet);
+            if !claimed.is_empty() && claimed.iter().all(|record| held.contains(&record)) {
+                // Our own probe, looped back: nothing to defend.
+                continue;
+            }
             answers(&held, &packet.questions)
         };
         if records.is_empty() {

@@ -130,6 +130,32 @@ pub fn query_of(names: &[String], qtype: QTYPE) -> anyhow::Result<Vec<u8>> {
     Ok(packet.build_bytes_vec()?)
 }
 
+/// A probe, as go-micro's responder sends three before it announces (RFC 6762 §8.1): a
+/// query for the instance `name` (PTR, as go-micro asks), the records it is about to
+/// claim in the authority section.
+pub fn probe(id: u16, name: &str, records: &[Record]) -> anyhow::Result<Vec<u8>> {
+    let mut packet = Packet::new_query(id);
+    packet.questions.push(Question::new(
+        dns_name(name)?,
+        QTYPE::TYPE(TYPE::PTR),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    for record in records {
+        packet.name_servers.push(record.to_wire()?);
+    }
+    Ok(packet.build_bytes_vec_compressed()?)
+}
+
+/// The authority records of a query: what a probe claims.
+pub fn claimed(packet: &Packet<'_>) -> Vec<Record> {
+    packet
+        .name_servers
+        .iter()
+        .filter_map(Record::from_wire)
+        .collect()
+}
+
 /// A response carrying `records`, echoing `questions` (go-micro's clients drop replies
 /// whose first question is not their own).
 pub fn response(
