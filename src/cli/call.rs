@@ -418,7 +418,12 @@ pub fn run(args: CallArgs) -> anyhow::Result<()> {
                 shower.message(value, body)?;
                 Ok(())
             }
-            Err(error) if schema.schema.is_none() && protocol == Protocol::Mucp => {
+            // Nothing said whether the endpoint streams (a record would have).
+            Err(error)
+                if schema.schema.is_none()
+                    && schema.record.is_none()
+                    && protocol == Protocol::Mucp =>
+            {
                 Err(hint_stream(error.clone(), &prepared.endpoint))
             }
             Err(error) => Err(error.clone()),

@@ -249,6 +249,41 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
         "if Job.Watch streams, a go-micro server waits for ever on a plain request",
     );
     assert_stderr_has(&output, "--service NAME");
+    // With the record saying the endpoint is unary, a timeout is only a timeout.
+    let registry = registry_with_record(dir.path(), &peer.address);
+    let output = crate::support::run(&[
+        "call",
+        "Job.DeleteJob",
+        "--service",
+        "wjob",
+        "--registry",
+        &registry,
+        "--timeout",
+        "300ms",
+        "--retries",
+        "0",
+    ]);
+    assert_exit(&output, 68);
+    assert!(
+        !crate::support::stderr(&output).contains("streams"),
+        "{}",
+        crate::support::stderr(&output)
+    );
+    let seen = peer.seen();
+    let plain = job_delete_messages(&seen);
+    assert_eq!(plain.len(), 1, "{seen:#?}");
+    assert!(
+        plain
+            .iter()
+            .all(|message| !message.contains("Micro-Stream")),
+        "{plain:#?}"
+    );
+}
+
+fn job_delete_messages(seen: &[String]) -> Vec<&String> {
+    seen.iter()
+        .filter(|message| message.contains("Micro-Endpoint: Job.DeleteJob"))
+        .collect()
 }
 
 /// `bench` shares call's plan: it refuses a stream endpoint over mucp the record names,
