@@ -268,6 +268,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     let proxy = &args.proxy;
     let schema = match (args.schema.load()?, &proxy.upstream) {
+        (Some(schema), Some(address)) if address.starts_with("service:") => {
+            let target = proxy.target(address, &args.registry, args.max_message_size);
+            check_streams(&runtime, &schema, &target);
+            schema
+        }
         (Some(schema), _) => schema,
         (None, Some(address)) => upstream_schema(
             &runtime,
@@ -536,6 +541,33 @@ fn save(recorder: &Recorder) {
             recorder.path().display()
         ),
         Err(error) => eprintln!("rmicro serve: {error:#}"),
+    }
+}
+
+/// Warns of each endpoint that the upstream service's registry record registers as a go-micro
+/// stream but the schema given has unary: the proxy would pass its calls on as plain
+/// requests, which a go-micro stream handler never answers (spec §5). A registry that
+/// cannot be read here warns of nothing.
+fn check_streams(runtime: &tokio::runtime::Runtime, schema: &Schema, target: &TargetArgs) {
+    let (Some(name), Ok(registry)) = (&target.service, target.registry()) else {
+        return;
+    };
+    let Ok(services) = runtime.block_on(registry.get_service(name)) else {
+        return;
+    };
+    let streams = services
+        .iter()
+        .flat_map(|service| service.rpc_endpoints())
+        .filter(|endpoint| super::registered::streams(endpoint));
+    for endpoint in streams {
+        if let Ok(method) = schema.resolve(&endpoint.name) {
+            if !crate::schema::is_streaming(&method) {
+                eprintln!(
+                    "rmicro serve: {} streams, says the registry record of {name}, but the schema given has it unary: its calls will go on as plain requests, which a go-micro stream handler never answers",
+                    endpoint.name
+                );
+            }
+        }
     }
 }
 

@@ -515,4 +515,31 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
             .all(|message| message.contains("Micro-Stream: ")),
         "{watch:#?}"
     );
+    assert!(
+        !proxy.log().contains("says the registry record"),
+        "{}",
+        proxy.log()
+    );
+    // A schema that has the record's stream endpoint unary is warned of at start.
+    let stream_proto = std::fs::read_to_string(captures().join("schema/job-stream.proto")).unwrap();
+    let unary = stream_proto.replace(
+        "rpc Watch(stream Task) returns (stream Response);",
+        "rpc Watch(Task) returns (Response);",
+    );
+    let unary = crate::support::write_temp(dir.path(), "unary.proto", unary.as_bytes());
+    let proxy = crate::support::Server::start(&[
+        "--proxy",
+        "service:wjob",
+        "--registry",
+        &registry,
+        "--proto",
+        &unary,
+        "--name",
+        "wjob-proxy",
+    ]);
+    assert!(
+        proxy.log().contains("Job.Watch streams, says the registry record of wjob, but the schema given has it unary"),
+        "{}",
+        proxy.log()
+    );
 }
