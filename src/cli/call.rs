@@ -482,6 +482,11 @@ pub(super) async fn schema_for_call(
     verbose: bool,
     records: Records,
 ) -> anyhow::Result<CallSchema> {
+    if let (Some(schema), Protocol::Mucp, Records::Known(services)) =
+        (&local, client.protocol(), &records)
+    {
+        warn_unary_stream(schema, endpoint, services);
+    }
     if local.is_some() || client.protocol() == Protocol::JsonRpc {
         return Ok(CallSchema {
             schema: local,
@@ -530,6 +535,29 @@ pub(super) async fn schema_for_call(
         emit_defaults: false,
         record,
     })
+}
+
+/// Warns when the schema given has unary an endpoint the service's registry record
+/// registers as a go-micro stream: the call goes as the schema says.
+fn warn_unary_stream(
+    schema: &Schema,
+    endpoint: &str,
+    services: &[crate::registry::record::Service],
+) {
+    let Ok(method) = schema.resolve(endpoint) else {
+        return;
+    };
+    let name = endpoint_name(&method);
+    let recorded = services
+        .iter()
+        .flat_map(|service| service.rpc_endpoints())
+        .find(|record| record.name == name);
+    if recorded.is_some_and(|record| registered::schema_has_unary(schema, record)) {
+        eprintln!(
+            "rmicro: {name} streams, says the registry record of {}, but the schema given has it unary: it is called as a plain request, which a go-micro stream handler never answers",
+            services[0].name
+        );
+    }
 }
 
 /// The request as it goes on the wire, and how to read its reply.

@@ -12,6 +12,7 @@
 use super::args::{Route, TargetArgs};
 use crate::registry::record::{EndpointRecord, Service};
 use crate::registry::Registry;
+use crate::schema::Schema;
 use serde_json::Value;
 
 /// Where the records of a call's service come from.
@@ -107,6 +108,16 @@ impl Registered {
 /// stream framing is the same for all three kinds.
 pub fn streams(endpoint: &EndpointRecord) -> bool {
     endpoint.metadata.get("stream").map(String::as_str) == Some("true")
+}
+
+/// Whether `schema` has unary the endpoint that `record` registers as a go-micro stream:
+/// calls that follow the schema go as plain requests, which a go-micro stream handler
+/// never answers (spec §5).
+pub fn schema_has_unary(schema: &Schema, record: &EndpointRecord) -> bool {
+    streams(record)
+        && schema
+            .resolve(&record.name)
+            .is_ok_and(|method| !crate::schema::is_streaming(&method))
 }
 
 /// `stream` or `unary`, as the record says.

@@ -555,19 +555,15 @@ fn check_streams(runtime: &tokio::runtime::Runtime, schema: &Schema, target: &Ta
     let Ok(services) = runtime.block_on(registry.get_service(name)) else {
         return;
     };
-    let streams = services
+    let contradicted = services
         .iter()
         .flat_map(|service| service.rpc_endpoints())
-        .filter(|endpoint| super::registered::streams(endpoint));
-    for endpoint in streams {
-        if let Ok(method) = schema.resolve(&endpoint.name) {
-            if !crate::schema::is_streaming(&method) {
-                eprintln!(
-                    "rmicro serve: {} streams, says the registry record of {name}, but the schema given has it unary: its calls will go on as plain requests, which a go-micro stream handler never answers",
-                    endpoint.name
-                );
-            }
-        }
+        .filter(|endpoint| super::registered::schema_has_unary(schema, endpoint));
+    for endpoint in contradicted {
+        eprintln!(
+            "rmicro serve: {} streams, says the registry record of {name}, but the schema given has it unary: its calls will go on as plain requests, which a go-micro stream handler never answers",
+            endpoint.name
+        );
     }
 }
 

@@ -542,4 +542,25 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
         "{}",
         proxy.log()
     );
+    // And so does call, going by name.
+    let output = crate::support::run(&[
+        "call",
+        "Job.Watch",
+        r#"{"name":"m0"}"#,
+        "--proto",
+        &unary,
+        "--service",
+        "wjob",
+        "--registry",
+        &registry,
+        "--timeout",
+        "300ms",
+        "--retries",
+        "0",
+    ]);
+    assert_exit(&output, 68);
+    assert_stderr_has(
+        &output,
+        "Job.Watch streams, says the registry record of wjob, but the schema given has it unary",
+    );
 }
