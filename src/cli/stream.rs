@@ -1,5 +1,7 @@
 //! A streaming call as `rmicro call` runs it (gRPC's client, server and bidirectional
-//! streams, and go-micro's mucp streams). The stream opens at once; requests come from DATA, or from stdin as they
+//! streams, and go-micro's mucp streams, typed by the schema or, with none, untyped JSON
+//! where the registry record says the endpoint streams ([`Shape`])). The stream opens at
+//! once; requests come from DATA, or from stdin as they
 //! arrive — concatenated JSON or NDJSON, each message sent the moment its JSON is complete
 //! — and the request stream is half-closed at their end; each reply is printed as it
 //! arrives. So a script can play lock-step ping-pong, and a person can type at a
@@ -231,7 +233,8 @@ fn fit(
     codec: Codec,
 ) -> Result<Vec<u8>, String> {
     let Some(input) = input else {
-        // Schema-less: the JSON as typed (spec §2.5); the caller allows JSON only.
+        // Schema-less: the JSON as typed, written compactly (spec §2.5); the caller
+        // allows JSON only.
         return serde_json::to_vec(value).map_err(|error| format!("request {number}: {error}"));
     };
     codec::from_json_value(input, value)
