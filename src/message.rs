@@ -154,6 +154,9 @@ impl ReplyExtras {
 #[derive(Debug)]
 pub struct Decoded {
     message: DynamicMessage,
+    /// The bytes it was decoded from, when they were protobuf: a proxy passes them on as
+    /// they came (unknown fields included) instead of encoding the message again.
+    protobuf: Option<bytes::Bytes>,
     _lease: Option<OwnedSemaphorePermit>,
 }
 
@@ -161,8 +164,19 @@ impl Decoded {
     pub fn new(message: DynamicMessage, lease: Option<OwnedSemaphorePermit>) -> Decoded {
         Decoded {
             message,
+            protobuf: None,
             _lease: lease,
         }
+    }
+
+    pub fn with_protobuf(mut self, bytes: bytes::Bytes) -> Decoded {
+        self.protobuf = Some(bytes);
+        self
+    }
+
+    /// The protobuf bytes the message came as, if it came as protobuf.
+    pub fn protobuf(&self) -> Option<&bytes::Bytes> {
+        self.protobuf.as_ref()
     }
 }
 

@@ -16,7 +16,7 @@ use super::{send_reply, Handler, HandlerFuture, StreamFuture};
 use crate::client::{AttemptEvent, Client};
 use crate::codec::{self, details, Codec};
 use crate::message::{CallContext, Metadata, Reply, Request, StreamCall};
-use crate::protocol::{caller_metadata, CallHead, Pairs, Protocol};
+use crate::protocol::{caller_metadata, CallHead, Fields, Protocol};
 use crate::schema::{endpoint_name, grpc_path};
 use crate::status::{Code, Status};
 use anyhow::Context;
@@ -242,7 +242,11 @@ impl ProxyHandler {
     }
 
     async fn unary(&self, request: Request) -> Result<Reply, Status> {
-        let body = self.encode(&request.body)?;
+        // Protobuf goes on as it came, unknown fields included.
+        let body = match (self.codec, request.body.protobuf()) {
+            (Codec::Protobuf, Some(bytes)) => bytes.clone(),
+            _ => self.encode(&request.body)?,
+        };
         let metadata = passed_on(&request.metadata);
         let mut client = self.upstream.client();
         client.within(request.deadline);
@@ -256,8 +260,8 @@ impl ProxyHandler {
             .reply
             .update(|extras| extras.upstream = Some(took));
         self.upstream.put_back(client, reached(&exchange.outcome));
-        let headers = passed_back(exchange.headers.into_pairs());
-        let trailers = passed_back(exchange.trailers.into_pairs());
+        let headers = passed_back(exchange.headers);
+        let trailers = passed_back(exchange.trailers);
         let result = match exchange.outcome {
             Ok(body) => self.reply(&self.method.output(), body),
             Err(error) => Err(self.failed(error)),
@@ -348,7 +352,7 @@ impl ProxyHandler {
                     Ok(Some(body)) => {
                         if !headers_passed {
                             headers_passed = true;
-                            pass_back(&context, passed_back(stream.headers()), Metadata::new());
+                            pass_back(&context, passed_back(stream.headers().into()), Metadata::new());
                         }
                         let reply = match self.reply(&output, body) {
                             Ok(reply) => reply,
@@ -371,15 +375,15 @@ impl ProxyHandler {
         context.reply.update(|extras| extras.upstream = Some(took));
         let headers = match headers_passed {
             true => Metadata::new(),
-            false => passed_back(stream.headers()),
+            false => passed_back(stream.headers().into()),
         };
-        let trailers = passed_back(stream.trailers());
+        let trailers = passed_back(stream.trailers().into());
         if let Some(recorder) = &self.upstream.recorder {
             let outcome = match &result {
                 Err(status) if received.is_empty() => Err(status),
                 _ => Ok(received.as_slice()),
             };
-            let all_headers: Metadata = passed_back(stream.headers());
+            let all_headers: Metadata = passed_back(stream.headers().into());
             recorder.record(&self.method, &sent, outcome, &all_headers, &trailers);
         }
         pass_back(&context, headers, trailers);
@@ -443,13 +447,23 @@ fn passed_on(metadata: &Metadata) -> Metadata {
 
 /// The upstream's reply headers or trailers as the caller gets them: without HTTP's
 /// transport headers and the upstream protocol's own.
-fn passed_back(pairs: Pairs) -> Metadata {
-    caller_metadata(
-        pairs
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str())),
-        &UPSTREAM_RESERVED,
-    )
+fn passed_back(fields: Fields) -> Metadata {
+    match fields {
+        Fields::Pairs(pairs) => caller_metadata(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+            &UPSTREAM_RESERVED,
+        ),
+        // Straight from HTTP/2's map: most of it is left out. A value that is not UTF-8
+        // is no gRPC metadata (binary values are base64 in `-bin` headers).
+        Fields::Map(map) => caller_metadata(
+            map.iter().filter_map(|(name, value)| {
+                Some((name.as_str(), std::str::from_utf8(value.as_bytes()).ok()?))
+            }),
+            &UPSTREAM_RESERVED,
+        ),
+    }
 }
 
 /// How a recorded exchange ended: its replies, or its status.

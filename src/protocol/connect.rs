@@ -359,6 +359,7 @@ async fn serve_get<D: Dispatch>(
         }
         let deadline = request.deadline()?;
         let input = endpoint.method.input();
+        let message = bytes::Bytes::from(message);
         let body = decode_request(dispatch, codec, &input, &message, deadline).await?;
         let reply = dispatch
             .call(Request {
@@ -461,6 +462,7 @@ async fn call<D: Dispatch>(
             ))
         }
     };
+    let body = bytes::Bytes::from(body);
     let message =
         decode_request(dispatch, codec, &endpoint.method.input(), &body, deadline).await?;
     drop(body);

@@ -239,7 +239,7 @@ pub async fn decode_request(
     dispatch: &impl Dispatch,
     codec: Codec,
     input: &prost_reflect::MessageDescriptor,
-    body: &[u8],
+    body: &bytes::Bytes,
     deadline: Option<std::time::Instant>,
 ) -> Result<Decoded, Status> {
     let lease = dispatch
@@ -248,7 +248,11 @@ pub async fn decode_request(
         .await
         .map_err(|refusal| refused(refusal, input))?;
     let message = crate::codec::decode(codec, input, body).map_err(Status::invalid_argument)?;
-    Ok(Decoded::new(message, lease))
+    let decoded = Decoded::new(message, lease);
+    Ok(match codec {
+        Codec::Protobuf => decoded.with_protobuf(body.clone()),
+        Codec::Json => decoded,
+    })
 }
 
 /// The status for a request the decode budget refused.
