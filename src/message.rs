@@ -149,14 +149,22 @@ impl ReplyExtras {
     }
 }
 
+/// The bytes a request message was decoded from, in their codec.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Protobuf(Bytes),
+    Json(Bytes),
+}
+
 /// A request message, with its hold on the server's decode budget when it took any (see
 /// `codec::budget`): the hold lasts as long as the message.
 #[derive(Debug)]
 pub struct Decoded {
     message: DynamicMessage,
-    /// The bytes it was decoded from, when they were protobuf: a proxy passes them on as
-    /// they came (unknown fields included) instead of encoding the message again.
-    protobuf: Option<bytes::Bytes>,
+    /// The bytes it was decoded from, and their codec: a proxy passes protobuf on as it
+    /// came (unknown fields included) instead of encoding the message again, and the
+    /// journal keeps them rather than a copy of the message.
+    source: Option<Source>,
     _lease: Option<OwnedSemaphorePermit>,
 }
 
@@ -164,19 +172,27 @@ impl Decoded {
     pub fn new(message: DynamicMessage, lease: Option<OwnedSemaphorePermit>) -> Decoded {
         Decoded {
             message,
-            protobuf: None,
+            source: None,
             _lease: lease,
         }
     }
 
-    pub fn with_protobuf(mut self, bytes: bytes::Bytes) -> Decoded {
-        self.protobuf = Some(bytes);
+    pub fn with_source(mut self, source: Source) -> Decoded {
+        self.source = Some(source);
         self
     }
 
+    /// The bytes the message was decoded from.
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
+    }
+
     /// The protobuf bytes the message came as, if it came as protobuf.
-    pub fn protobuf(&self) -> Option<&bytes::Bytes> {
-        self.protobuf.as_ref()
+    pub fn protobuf(&self) -> Option<&Bytes> {
+        match &self.source {
+            Some(Source::Protobuf(bytes)) => Some(bytes),
+            _ => None,
+        }
     }
 }
 

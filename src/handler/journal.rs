@@ -6,7 +6,7 @@
 
 use super::matching::Matcher;
 use crate::codec;
-use crate::message::{Decoded, Endpoint, Metadata};
+use crate::message::{Decoded, Endpoint, Metadata, Source};
 use crate::status::{Code, Status};
 use prost_reflect::DynamicMessage;
 use serde_json::{json, Value};
@@ -43,6 +43,24 @@ struct Ring {
     dropped: u64,
 }
 
+/// A request as the journal keeps it: the bytes it came as, in their codec (a reference
+/// to them, no copy; decoded only when the journal is read), or the decoded message.
+#[derive(Clone, Debug)]
+pub enum Kept {
+    Encoded(Source),
+    Message(DynamicMessage),
+}
+
+impl Kept {
+    /// Its size, as the ring's byte bound counts it.
+    fn size(&self) -> usize {
+        match self {
+            Kept::Encoded(Source::Protobuf(bytes) | Source::Json(bytes)) => bytes.len(),
+            Kept::Message(message) => prost::Message::encoded_len(message),
+        }
+    }
+}
+
 /// One call as the journal keeps it.
 pub struct Entry {
     pub seq: u64,
@@ -51,7 +69,7 @@ pub struct Entry {
     pub endpoint: Arc<Endpoint>,
     pub metadata: Metadata,
     /// The request (a stream's first message); `None` for a stream that sent none.
-    pub request: Option<DynamicMessage>,
+    request: Option<Kept>,
     pub code: Code,
     pub message: String,
     pub duration: Duration,
@@ -67,7 +85,7 @@ pub struct Arrival {
     pub protocol: &'static str,
     pub endpoint: Arc<Endpoint>,
     pub metadata: Metadata,
-    pub request: Option<DynamicMessage>,
+    pub request: Option<Kept>,
     /// A stream's first request message, once it has come.
     pub first: Option<Arc<OnceLock<DynamicMessage>>>,
 }
@@ -140,10 +158,12 @@ impl Journal {
             Ok(()) => (Code::Ok, String::new()),
             Err(status) => (status.code, status.message.clone()),
         };
-        let request = arrival
-            .request
-            .or_else(|| arrival.first.and_then(|first| first.get().cloned()));
-        let size = request.as_ref().map_or(0, prost::Message::encoded_len);
+        let request = arrival.request.or_else(|| {
+            arrival
+                .first
+                .and_then(|first| first.get().cloned().map(Kept::Message))
+        });
+        let size = request.as_ref().map_or(0, Kept::size);
         let mut ring = self.ring();
         ring.recorded += 1;
         let entry = Arc::new(Entry {
@@ -200,9 +220,9 @@ impl Journal {
             .filter(|entry| endpoint.is_none_or(|name| entry.endpoint.name == name));
         let (mut matching, mut nearest) = (Vec::new(), Vec::new());
         for entry in of_endpoint {
-            let matches = match (matcher, &entry.request) {
+            let matches = match (matcher, entry.request()) {
                 (None, _) => true,
-                (Some(matcher), Some(request)) => matcher.matches(request),
+                (Some(matcher), Some(request)) => matcher.matches(&request),
                 (Some(_), None) => false,
             };
             if matches {
@@ -227,6 +247,24 @@ impl Journal {
 }
 
 impl Entry {
+    /// The request (a stream's first message), decoded if it was kept as bytes; `None`
+    /// for a stream that sent none.
+    pub fn request(&self) -> Option<std::borrow::Cow<'_, DynamicMessage>> {
+        match self.request.as_ref()? {
+            Kept::Message(message) => Some(std::borrow::Cow::Borrowed(message)),
+            // It was decoded with this descriptor when it came.
+            Kept::Encoded(source) => {
+                let (codec, bytes) = match source {
+                    Source::Protobuf(bytes) => (codec::Codec::Protobuf, bytes),
+                    Source::Json(bytes) => (codec::Codec::Json, bytes),
+                };
+                codec::decode(codec, &self.endpoint.method.input(), bytes)
+                    .ok()
+                    .map(std::borrow::Cow::Owned)
+            }
+        }
+    }
+
     /// The entry as `Debug.Requests` and the journal file show it.
     pub fn to_json(&self) -> Value {
         let metadata: serde_json::Map<String, Value> = self
@@ -235,9 +273,8 @@ impl Entry {
             .map(|(name, value)| (name.to_owned(), value.into()))
             .collect();
         let request = self
-            .request
-            .as_ref()
-            .and_then(|request| codec::to_json_value(request).ok())
+            .request()
+            .and_then(|request| codec::to_json_value(&request).ok())
             .unwrap_or(Value::Null);
         let mut entry = json!({
             "seq": self.seq,
@@ -294,7 +331,7 @@ mod tests {
             protocol: "grpc",
             endpoint: endpoint.clone(),
             metadata: Metadata::default(),
-            request: Some(request),
+            request: Some(Kept::Message(request)),
             first: None,
         }
     }

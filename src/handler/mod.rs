@@ -390,7 +390,12 @@ impl Dispatch for Router {
             request.context.protocol,
             // A request that holds decode budget is not copied: that copy would be
             // outside the budget, and kept long after the call.
-            || (!request.body.is_leased()).then(|| DynamicMessage::clone(&request.body)),
+            || {
+                (!request.body.is_leased()).then(|| match request.body.source() {
+                    Some(source) => journal::Kept::Encoded(source.clone()),
+                    None => journal::Kept::Message(DynamicMessage::clone(&request.body)),
+                })
+            },
         );
         let recording = Recording::start(
             &self.stats,
@@ -451,7 +456,7 @@ impl Router {
         endpoint: &Arc<Endpoint>,
         metadata: &crate::message::Metadata,
         protocol: &'static str,
-        request: impl FnOnce() -> Option<DynamicMessage>,
+        request: impl FnOnce() -> Option<journal::Kept>,
     ) -> Option<journal::Arrival> {
         (self.routes[endpoint.index].served && self.journal.is_on()).then(|| journal::Arrival {
             time: std::time::SystemTime::now(),

@@ -61,7 +61,7 @@ pub use caller::{Caller, Dialing, Stream};
 
 use crate::codec::budget::{Budget, Refusal};
 use crate::codec::Codec;
-use crate::message::{Decoded, Endpoint, Metadata, Reply, Request, StreamCall};
+use crate::message::{Decoded, Endpoint, Metadata, Reply, Request, Source, StreamCall};
 use crate::status::{Code, Status};
 use std::future::Future;
 use std::pin::Pin;
@@ -248,11 +248,11 @@ pub async fn decode_request(
         .await
         .map_err(|refusal| refused(refusal, input))?;
     let message = crate::codec::decode(codec, input, body).map_err(Status::invalid_argument)?;
-    let decoded = Decoded::new(message, lease);
-    Ok(match codec {
-        Codec::Protobuf => decoded.with_protobuf(body.clone()),
-        Codec::Json => decoded,
-    })
+    let source = match codec {
+        Codec::Protobuf => Source::Protobuf(body.clone()),
+        Codec::Json => Source::Json(body.clone()),
+    };
+    Ok(Decoded::new(message, lease).with_source(source))
 }
 
 /// The status for a request the decode budget refused.
