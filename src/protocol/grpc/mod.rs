@@ -58,6 +58,9 @@ fn frame_gzip(message: &[u8]) -> Bytes {
     framed.into()
 }
 
+/// The largest last message [`send_data`] sends without waiting for window.
+const SMALL_LAST_MESSAGE: usize = 16 * 1024;
+
 /// Sends `data` on an HTTP/2 stream as the peer's flow-control window lets it through,
 /// in pieces of what h2 grants, ending the stream with the last piece when `end`. h2
 /// buffers whatever `send_data` is given, window or not, so a peer that never opens its
@@ -70,6 +73,11 @@ pub async fn send_data(
     mut data: Bytes,
     end: bool,
 ) -> Result<(), Option<h2::Error>> {
+    // A small last message goes straight out (h2 holds it until the peer's window lets
+    // it through): one message, so nothing grows, and no turn waiting for capacity.
+    if end && data.len() <= SMALL_LAST_MESSAGE {
+        return stream.send_data(data, true).map_err(Some);
+    }
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
         let granted = std::future::poll_fn(|context| stream.poll_capacity(context)).await;
