@@ -12,11 +12,11 @@
 //! A [`Recorder`], when given, keeps every proxied exchange as a rule of a handlers file
 //! (`serve --record FILE`), written when the server is told to save (SIGHUP, shutdown).
 
-use super::{send_reply, Handler, HandlerFuture, StreamFuture};
+use super::{Handler, HandlerFuture, StreamFuture};
 use crate::client::{AttemptEvent, Client};
 use crate::codec::{self, details, Codec};
 use crate::message::{CallContext, Metadata, Reply, Request, StreamCall};
-use crate::protocol::{caller_metadata, CallHead, Fields, Protocol};
+use crate::protocol::{caller_metadata, CallHead, Fields, Progress, Protocol};
 use crate::schema::{endpoint_name, grpc_path};
 use crate::status::{Code, Status};
 use anyhow::Context;
@@ -324,11 +324,21 @@ impl ProxyHandler {
         let recording = self.upstream.recorder.is_some();
         let (mut sent, mut received) = (Vec::new(), Vec::new());
         let output = self.method.output();
+        // A method without a request stream sends its one message with the half-close.
+        let last_is_first = !self.method.is_client_streaming();
         let mut headers_passed = false;
+        // Requests and replies move at once, each bounded: the next request is taken only
+        // once the upstream has window for the last (one waits at most), the next reply
+        // only once the caller has taken the last. Waiting on either alone could stall a
+        // stream whose upstream reads its next request only after its reply was taken.
         let mut requests_open = true;
+        let mut queued = false;
+        // False once the upstream takes no more requests: its reply says why.
+        let mut sending = true;
+        let mut waiting: Option<Reply> = None;
         let result: Result<(), Status> = loop {
             tokio::select! {
-                request = requests.recv(), if requests_open => match request {
+                request = requests.recv(), if requests_open && !queued => match request {
                     Some(message) => {
                         let body = match self.encode(&message) {
                             Ok(body) => body,
@@ -337,19 +347,32 @@ impl ProxyHandler {
                         if recording {
                             sent.push((*message).clone());
                         }
-                        if let Err(error) = stream.send(body).await {
-                            break Err(self.failed(error));
+                        requests_open = !last_is_first;
+                        if sending {
+                            match stream.queue(body, last_is_first) {
+                                Ok(()) => queued = !last_is_first,
+                                Err(error) => {
+                                    tracing::debug!("{}: upstream took no more requests: {error}", self.endpoint);
+                                    sending = false;
+                                }
+                            }
                         }
                     }
                     None => {
                         requests_open = false;
-                        if let Err(error) = stream.close_send() {
-                            break Err(self.failed(error));
+                        if sending {
+                            sending = false;
+                            // A failure means the upstream has ended the call: its reply says how.
+                            if let Err(error) = stream.close_send() {
+                                tracing::debug!("{}: upstream half-close: {error}", self.endpoint);
+                            }
                         }
                     }
                 },
-                reply = stream.receive() => match reply {
-                    Ok(Some(body)) => {
+                progress = stream.progress(queued), if waiting.is_none() => match progress {
+                    Ok(Progress::Sent) => queued = false,
+                    Ok(Progress::SendClosed) => (queued, sending) = (false, false),
+                    Ok(Progress::Received(Some(body))) => {
                         if !headers_passed {
                             headers_passed = true;
                             pass_back(&context, passed_back(stream.headers().into()), Metadata::new());
@@ -361,13 +384,17 @@ impl ProxyHandler {
                         if let (true, Reply::Message(message)) = (recording, &reply) {
                             received.push(message.clone());
                         }
-                        if let Err(status) = send_reply(&replies, reply).await {
-                            stream.cancel();
-                            break Err(status);
-                        }
+                        waiting = Some(reply);
                     }
-                    Ok(None) => break Ok(()),
+                    Ok(Progress::Received(None)) => break Ok(()),
                     Err(error) => break Err(self.failed(error)),
+                },
+                permit = replies.reserve(), if waiting.is_some() => match (permit, waiting.take()) {
+                    (Ok(permit), Some(reply)) => permit.send(reply),
+                    _ => {
+                        stream.cancel();
+                        break Err(Status::new(Code::Cancelled, "the caller went away"));
+                    }
                 },
             }
         };

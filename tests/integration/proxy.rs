@@ -503,3 +503,56 @@ fn retries_and_tls_to_the_upstream_are_those_of_call() {
     assert_exit(&output, 1);
     assert_stderr_has(&output, "certificate");
 }
+
+/// An upstream that answers each request of a bidirectional stream with twelve 64 KiB
+/// replies before it reads the next: a caller that sends its 60 requests as fast as it
+/// can gets every reply through the proxy (and directly). A proxy that waited for the
+/// upstream's window to send a request without receiving meanwhile stalled here: the
+/// upstream stops reading while its replies are not taken.
+#[test]
+fn a_bidi_stream_whose_caller_sends_faster_than_the_upstream_reads_does_not_stall() {
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let replies: Vec<_> = (0..12)
+        .map(|index| json!({"text": "{{request.text}}", "index": index}))
+        .collect();
+    let handlers = write_temp(
+        dir.path(),
+        "chat.handlers.json",
+        json!({"Echo.Chat": {"reply": replies}})
+            .to_string()
+            .as_bytes(),
+    );
+    let requests: String = (0..60)
+        .map(|index| {
+            format!(
+                "{}\n",
+                json!({"text": format!("{index:02}").repeat(32 * 1024)})
+            )
+        })
+        .collect();
+    let requests = write_temp(dir.path(), "requests.jsonl", requests.as_bytes());
+    let upstream = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    let front = proxy(&format!("grpc://{}", upstream.address), &[]);
+    for server in [&upstream, &front] {
+        let data = format!("@{requests}");
+        let output = call(
+            "grpc",
+            server,
+            "echo.v1.Echo/Chat",
+            &data,
+            &["--timeout", "20s", "--proto", &echo],
+        );
+        assert_exit(&output, 0);
+        let replies: Vec<serde_json::Value> = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(replies.len(), 60 * 12);
+        // In order: request 37's twelve replies are the 445th to the 456th.
+        let text = replies[37 * 12 + 11]["text"].as_str().unwrap();
+        assert!(text.starts_with("3737") && text.len() == 64 * 1024);
+        assert_eq!(replies[37 * 12 + 11]["index"], 11);
+    }
+}

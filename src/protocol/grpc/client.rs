@@ -11,7 +11,7 @@ use super::builtin::{
 use super::{frame, percent_decode, Deframer, Envelope};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
-use crate::protocol::caller::Exchange;
+use crate::protocol::caller::{Exchange, Progress};
 use crate::protocol::wire::{self, Wire};
 use crate::protocol::{
     connect, dial, foreign_reply, pairs_of, tls, CallError, CallHead, Dialing, Fields, Pairs,
@@ -25,6 +25,8 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -652,6 +654,44 @@ impl GrpcStream {
             Err(reason) => reason,
             Ok(_) => error,
         }
+    }
+
+    /// Hands one request message to h2 without waiting for window: h2 keeps what the
+    /// window does not let through yet ([`Stream::queue`](crate::protocol::Stream::queue)).
+    pub fn queue(&mut self, message: Bytes, last: bool) -> Result<(), CallError> {
+        self.send
+            .send_data(frame(&message, self.gzip), last)
+            .map_err(send_failure)?;
+        if !last {
+            // One byte beyond what waits: h2 grants it once all of that has window.
+            self.send.reserve_capacity(1);
+        }
+        Ok(())
+    }
+
+    /// The queued message has its window (`sending`), or the next reply message came.
+    /// Cancel-safe.
+    pub async fn progress(&mut self, sending: bool) -> Result<Progress, CallError> {
+        std::future::poll_fn(|context| {
+            if sending {
+                match self.send.poll_capacity(context) {
+                    Poll::Ready(Some(Ok(_))) => return Poll::Ready(Ok(Progress::Sent)),
+                    Poll::Ready(Some(Err(error))) => {
+                        tracing::debug!("the request stream ended: {error}");
+                        return Poll::Ready(Ok(Progress::SendClosed));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Ok(Progress::SendClosed)),
+                    Poll::Pending => {}
+                }
+            }
+            // `next_message` awaits only h2's futures, which keep the waker they were
+            // polled with when dropped, and is cancel-safe: it may be made anew each poll.
+            let receiving = std::pin::pin!(self.next_message());
+            receiving
+                .poll(context)
+                .map(|received| received.map(Progress::Received))
+        })
+        .await
     }
 
     /// Ends the request stream (half-close).
