@@ -24,9 +24,12 @@ use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Idle clients kept for reuse where a client holds one connection and makes one call at
 /// a time (mucp, Connect over HTTP/1.1), so that concurrent calls each take one.
@@ -59,6 +62,17 @@ const UPSTREAM_RESERVED: [&str; 21] = [
     "timeout",
 ];
 
+/// How a `service:NAME` upstream follows its registry: its nodes are read again once
+/// `every` has passed since the last reading (at the next call, which does not wait for
+/// it), so that nodes that come are used and nodes that go are dropped. `lookup` makes a
+/// client over the nodes registered now (the selector `rmicro call` uses).
+pub struct Refresh {
+    pub every: Duration,
+    pub lookup: Box<dyn Fn() -> LookupFuture + Send + Sync>,
+}
+
+pub type LookupFuture = Pin<Box<dyn Future<Output = anyhow::Result<Client>> + Send>>;
+
 /// One upstream server: its address as given and a client for it, shared by every
 /// endpoint proxied there.
 pub struct Upstream {
@@ -66,14 +80,25 @@ pub struct Upstream {
     protocol: Protocol,
     /// Calls share one connection (gRPC, JSON-RPC), else each takes a client of its own.
     multiplexes: bool,
-    /// Workers are made from it; it makes no calls itself.
-    prototype: Client,
+    /// Workers are made from it; it makes no calls itself. Replaced when a refresh reads
+    /// the registry's nodes again.
+    prototype: Mutex<Client>,
     /// gRPC and JSON-RPC: a client whose connection works; every call shares it (HTTP/2
     /// multiplexes, JSON-RPC pipelines).
     shared: Mutex<Option<Client>>,
     /// mucp and Connect over HTTP/1.1: clients between calls, each with its connection.
     idle: Mutex<Vec<Client>>,
     recorder: Option<Arc<Recorder>>,
+    refresh: Option<Refreshing>,
+    /// How many times the nodes were read again: a client made before the last reading
+    /// is not kept after its call.
+    generation: AtomicU64,
+}
+
+struct Refreshing {
+    refresh: Refresh,
+    /// When the nodes were last read; `None` while a reading is under way.
+    read_at: Mutex<Option<Instant>>,
 }
 
 impl Upstream {
@@ -83,11 +108,22 @@ impl Upstream {
             address,
             protocol: client.protocol(),
             multiplexes: client.multiplexes(),
-            prototype: client,
+            prototype: Mutex::new(client),
             shared: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             recorder,
+            refresh: None,
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Follows the registry as `refresh` says (a `service:NAME` upstream).
+    pub fn following(mut self, refresh: Refresh) -> Upstream {
+        self.refresh = Some(Refreshing {
+            refresh,
+            read_at: Mutex::new(Some(Instant::now())),
+        });
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -116,20 +152,65 @@ impl Upstream {
         }
     }
 
-    /// A client for one call: on the shared connection when there is one.
-    fn client(&self) -> Client {
+    /// A client for one call, on the shared connection when there is one, and the
+    /// generation of nodes it calls (for [`Upstream::put_back`]).
+    fn client(self: &Arc<Self>) -> (Client, u64) {
+        if let Some(refreshing) = &self.refresh {
+            self.refresh_when_due(refreshing);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
         if self.multiplexes {
             if let Some(shared) = lock(&self.shared).as_ref() {
-                return shared.worker();
+                return (shared.worker(), generation);
             }
         }
         let idle = lock(&self.idle).pop();
-        idle.unwrap_or_else(|| self.prototype.worker())
+        let client = idle.unwrap_or_else(|| lock(&self.prototype).worker());
+        (client, generation)
+    }
+
+    /// Reads the registry again, on a task of its own, when `every` has passed: the
+    /// calls go on meanwhile to the nodes read before. A reading that fails keeps them.
+    fn refresh_when_due(self: &Arc<Self>, refreshing: &Refreshing) {
+        {
+            let mut read_at = lock(&refreshing.read_at);
+            match *read_at {
+                Some(at) if at.elapsed() >= refreshing.refresh.every => *read_at = None,
+                _ => return,
+            }
+        }
+        let lookup = (refreshing.refresh.lookup)();
+        let upstream = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let read = lookup.await;
+            let Some(upstream) = upstream.upgrade() else {
+                return;
+            };
+            match read {
+                Ok(client) => {
+                    *lock(&upstream.prototype) = client;
+                    upstream.generation.fetch_add(1, Ordering::AcqRel);
+                    // Connections to the nodes read before go with their clients.
+                    *lock(&upstream.shared) = None;
+                    lock(&upstream.idle).clear();
+                }
+                Err(error) => tracing::warn!(
+                    "{}: the registry could not be read again, the nodes known go on serving: {error:#}",
+                    upstream.address
+                ),
+            }
+            if let Some(refreshing) = &upstream.refresh {
+                *lock(&refreshing.read_at) = Some(Instant::now());
+            }
+        });
     }
 
     /// Takes a client back after its call: `reached` when the upstream answered (with a
     /// reply or a status), so that its connection works and is worth keeping.
-    fn put_back(&self, client: Client, reached: bool) {
+    fn put_back(&self, (client, generation): (Client, u64), reached: bool) {
+        if generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
         if self.multiplexes {
             let mut shared = lock(&self.shared);
             match reached {
@@ -248,7 +329,7 @@ impl ProxyHandler {
             _ => self.encode(&request.body)?,
         };
         let metadata = passed_on(&request.metadata);
-        let mut client = self.upstream.client();
+        let (mut client, generation) = self.upstream.client();
         client.within(request.deadline);
         let started = Instant::now();
         let exchange = client
@@ -259,7 +340,8 @@ impl ProxyHandler {
             .context
             .reply
             .update(|extras| extras.upstream = Some(took));
-        self.upstream.put_back(client, reached(&exchange.outcome));
+        self.upstream
+            .put_back((client, generation), reached(&exchange.outcome));
         let headers = passed_back(exchange.headers);
         let trailers = passed_back(exchange.trailers);
         let result = match exchange.outcome {
@@ -308,11 +390,12 @@ impl ProxyHandler {
             ..
         } = call;
         let metadata = passed_on(&metadata);
-        let mut client = self.upstream.client();
+        let (mut client, generation) = self.upstream.client();
         client.within(deadline);
         let started = Instant::now();
         let opened = client.open(&self.head(&metadata), &mut trace).await;
-        self.upstream.put_back(client, reached(&opened));
+        self.upstream
+            .put_back((client, generation), reached(&opened));
         let mut stream = match opened {
             Ok(open) => open.stream,
             Err(error) => {

@@ -556,3 +556,99 @@ fn a_bidi_stream_whose_caller_sends_faster_than_the_upstream_reads_does_not_stal
         assert_eq!(replies[37 * 12 + 11]["index"], 11);
     }
 }
+
+/// A greeter answering `{"msg": TEXT}`, registered under `name` (or not at all).
+fn greeter_saying(dir: &std::path::Path, text: &str, name: Option<&str>, extra: &[&str]) -> Server {
+    let handlers = write_temp(
+        dir,
+        &format!("{text}.handlers.json"),
+        format!(r#"{{"Greeter.Hello": {{"reply": {{"msg": "{text}"}}}}}}"#).as_bytes(),
+    );
+    let mut args = vec![
+        "--proto".to_owned(),
+        fixture("greeter.proto"),
+        "--handlers".into(),
+        handlers,
+    ];
+    match name {
+        Some(name) => args.extend(["--name".to_owned(), name.to_owned()]),
+        None => args.push("--no-register".into()),
+    }
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn hello(front: &Server) -> String {
+    let output = call("grpc", front, "Greeter.Hello", "{}", &[]);
+    assert_exit(&output, 0);
+    json(&output)["msg"].as_str().unwrap().to_owned()
+}
+
+/// `service:NAME` follows the registry: the schema comes from a node that answers though
+/// a stale record (a node killed without deregistering) is there too; a node registered
+/// later is called; a node that deregisters is dropped — a server that takes its port
+/// afterwards, unregistered, is never called.
+#[test]
+fn a_service_upstream_follows_the_registry_and_reads_its_schema_from_a_node_that_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("following-greeter-{}", std::process::id());
+    // Killed: its record stays behind, its port refuses.
+    drop(greeter_saying(dir.path(), "stale", Some(&name), &[]));
+    let first = greeter_saying(dir.path(), "first", Some(&name), &[]);
+    let front = proxy(
+        &format!("service:{name}"),
+        &["--proxy-refresh", "200ms", "--proxy-retries", "3"],
+    );
+    assert_eq!(hello(&front), "first");
+    let _second = greeter_saying(dir.path(), "second", Some(&name), &[]);
+    crate::support::wait_until("the node registered later is called", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        hello(&front) == "second"
+    });
+    let address = first.address.clone();
+    let (status, _) = first.terminate();
+    assert!(status.success());
+    let _squatter = greeter_saying(dir.path(), "squatter", None, &["--address", &address]);
+    // Calls go on meanwhile; each one after the refresh interval has the registry read again.
+    for _ in 0..10 {
+        hello(&front);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+    let answers: Vec<String> = (0..20).map(|_| hello(&front)).collect();
+    assert!(answers.iter().all(|text| text == "second"), "{answers:?}");
+}
+
+/// A handlers file reloaded while serving may name a `service:` upstream no rule named
+/// before: it is looked up then, and its calls pass.
+#[test]
+fn a_reloaded_handlers_file_can_name_a_new_service_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("reloaded-greeter-{}", std::process::id());
+    let _upstream = greeter_saying(dir.path(), "from the registry", Some(&name), &[]);
+    let file = write_temp(
+        dir.path(),
+        "front.handlers.json",
+        br#"{"Greeter.Hello": {"reply": {"msg": "local"}}}"#,
+    );
+    let front = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &file,
+        "--no-register",
+    ]);
+    assert_eq!(hello(&front), "local");
+    std::fs::write(
+        &file,
+        format!(r#"{{"Greeter.Hello": {{"proxy": "service:{name}"}}}}"#),
+    )
+    .unwrap();
+    crate::support::wait_until("the reloaded proxy rule passes the call on", || {
+        hello(&front) == "from the registry"
+    });
+    assert!(
+        front.log().contains("handlers reloaded from"),
+        "{}",
+        front.log()
+    );
+}
