@@ -652,3 +652,46 @@ fn a_reloaded_handlers_file_can_name_a_new_service_upstream() {
         front.log()
     );
 }
+
+/// Connect and gRPC-Web both ways: `--proxy connect://`, `grpc-web://` and `http://`
+/// (Connect over HTTP/1.1) in front of an rmicro upstream — the schema from its reflection
+/// over that protocol — called in every protocol rmicro's client speaks: the reply, the
+/// upstream's header and trailer, an error's code, and a server stream.
+#[test]
+fn connect_and_grpc_web_pass_through_the_proxy_as_callers_and_as_upstreams() {
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "echo.handlers.json",
+        br#"{"Echo.Say": [
+              {"match": {"text": "missing"}, "error": {"status": "NOT_FOUND", "detail": "no such thing"}},
+              {"reply": {"text": "{{request.text}} back"}, "headers": {"x-upstream": "echo"},
+               "trailers": {"x-served-by": "upstream"}}],
+             "Echo.Count": {"reply": [{"text": "a"}, {"text": "b", "index": 1}]}}"#,
+    );
+    let upstream = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    for upstream_scheme in ["connect", "grpc-web", "http"] {
+        let front = proxy(&format!("{upstream_scheme}://{}", upstream.address), &[]);
+        for scheme in ["grpc", "connect", "grpc-web", "http"] {
+            let case = format!("{scheme} caller, {upstream_scheme} upstream");
+            let output = call(scheme, &front, "echo.v1.Echo/Say", r#"{"text":"hi"}"#, &["-v"]);
+            assert_exit(&output, 0);
+            assert_eq!(json(&output), json!({"text": "hi back"}), "{case}");
+            for line in ["< x-upstream: echo", "< x-served-by: upstream"] {
+                assert!(stderr(&output).contains(line), "{case}: {}", stderr(&output));
+            }
+            let output = call(scheme, &front, "echo.v1.Echo/Say", r#"{"text":"missing"}"#, &[]);
+            assert_exit(&output, 64 + 5);
+            assert_stderr_has(&output, "NOT_FOUND: no such thing");
+            let output = call(scheme, &front, "echo.v1.Echo/Count", "{}", &[]);
+            assert_exit(&output, 0);
+            assert_eq!(
+                stdout(&output),
+                "{\"text\":\"a\"}\n{\"text\":\"b\",\"index\":1}\n",
+                "{case}"
+            );
+        }
+    }
+}
