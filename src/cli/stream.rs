@@ -115,9 +115,10 @@ pub async fn run(
     // Requests go out while replies come in: the next request is taken once the server
     // has window for the last, so a server that reads its next request only after its
     // reply was read does not stall the call. A method without a request stream sends
-    // its one message with the half-close.
+    // its one message with the half-close (a stream known only from a registry record
+    // may stream requests).
     let mut queued = false;
-    let last_is_first = !method.is_client_streaming();
+    let last_is_first = matches!(shape, Shape::Method(method) if !method.is_client_streaming());
     let result: Result<(), CallError> = loop {
         tokio::select! {
             _ = &mut interrupted => {
