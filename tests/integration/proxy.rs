@@ -676,13 +676,29 @@ fn connect_and_grpc_web_pass_through_the_proxy_as_callers_and_as_upstreams() {
         let front = proxy(&format!("{upstream_scheme}://{}", upstream.address), &[]);
         for scheme in ["grpc", "connect", "grpc-web", "http"] {
             let case = format!("{scheme} caller, {upstream_scheme} upstream");
-            let output = call(scheme, &front, "echo.v1.Echo/Say", r#"{"text":"hi"}"#, &["-v"]);
+            let output = call(
+                scheme,
+                &front,
+                "echo.v1.Echo/Say",
+                r#"{"text":"hi"}"#,
+                &["-v"],
+            );
             assert_exit(&output, 0);
             assert_eq!(json(&output), json!({"text": "hi back"}), "{case}");
             for line in ["< x-upstream: echo", "< x-served-by: upstream"] {
-                assert!(stderr(&output).contains(line), "{case}: {}", stderr(&output));
+                assert!(
+                    stderr(&output).contains(line),
+                    "{case}: {}",
+                    stderr(&output)
+                );
             }
-            let output = call(scheme, &front, "echo.v1.Echo/Say", r#"{"text":"missing"}"#, &[]);
+            let output = call(
+                scheme,
+                &front,
+                "echo.v1.Echo/Say",
+                r#"{"text":"missing"}"#,
+                &[],
+            );
             assert_exit(&output, 64 + 5);
             assert_stderr_has(&output, "NOT_FOUND: no such thing");
             let output = call(scheme, &front, "echo.v1.Echo/Count", "{}", &[]);
