@@ -214,6 +214,7 @@ impl GrpcCaller {
             },
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
+            failure: None,
         })
     }
 
@@ -612,6 +613,8 @@ pub struct GrpcStream {
     hang_up_hint: &'static str,
     headers: HeaderMap,
     trailers: HeaderMap,
+    /// A Connect reply that is not 200: its status, and the error body read so far.
+    failure: Option<(http::StatusCode, Vec<u8>)>,
 }
 
 impl GrpcStream {
@@ -726,6 +729,9 @@ impl GrpcStream {
     /// The next reply message; `None` at the end of a successful call; the status of a
     /// failed one as an error. Cancel-safe.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
+        if self.failure.is_some() {
+            return self.read_failure().await;
+        }
         // Cancel-safe: the response future stays in place until it has completed, so a
         // caller may drop this future (in a select) and ask again.
         if let Some(pending) = self.response.as_mut() {
@@ -752,16 +758,9 @@ impl GrpcStream {
                 return status_of(&self.trailers).map(|()| None);
             }
             if self.wire == Wire::Connect && parts.status != http::StatusCode::OK {
-                let mut body = body;
-                let mut bytes = Vec::new();
-                while let Some(Ok(data)) = body.data().await {
-                    let _ = body.flow_control().release_capacity(data.len());
-                    bytes.extend_from_slice(&data);
-                    if bytes.len() > 1 << 16 {
-                        break;
-                    }
-                }
-                return Err(connect_error(parts.status, &self.headers, &bytes));
+                self.failure = Some((parts.status, Vec::new()));
+                self.body = Some(body);
+                return self.read_failure().await;
             }
             if parts.status != http::StatusCode::OK || !is_ours {
                 return Err(http_failure(parts.status, &self.headers, self.wire));
@@ -822,6 +821,28 @@ impl GrpcStream {
             .unwrap_or_default();
         self.body = None;
         status_of(&self.trailers).map(|()| None)
+    }
+
+    /// Reads a Connect reply's error body (up to 64 KiB) into `failure`, so that a
+    /// receive dropped half-way (in a select) goes on where it was; then its status.
+    async fn read_failure(&mut self) -> Result<Option<Bytes>, CallError> {
+        while let (Some(body), Some((_, bytes))) = (self.body.as_mut(), self.failure.as_mut()) {
+            if bytes.len() > 1 << 16 {
+                break;
+            }
+            match body.data().await {
+                Some(Ok(data)) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    bytes.extend_from_slice(&data);
+                }
+                _ => break,
+            }
+        }
+        self.body = None;
+        let Some((status, bytes)) = self.failure.take() else {
+            return Ok(None);
+        };
+        Err(connect_error(status, &self.headers, &bytes))
     }
 
     fn ended(&mut self, ending: &[u8]) -> Result<(), CallError> {
