@@ -244,8 +244,13 @@ impl ProxyArgs {
         let lookup = move || -> LookupFuture {
             let (target, options, name) = (target.clone(), options.clone(), name.clone());
             Box::pin(async move {
-                let services = target.registry()?.find_service(&name).await?;
-                target.client_for(Route::Registered(services), options)
+                let services = target.registry()?.get_service(&name).await?;
+                if services.is_empty() {
+                    return Ok(None);
+                }
+                target
+                    .client_for(Route::Registered(services), options)
+                    .map(Some)
             })
         };
         Ok(upstream.following(Refresh {

@@ -65,13 +65,14 @@ const UPSTREAM_RESERVED: [&str; 21] = [
 /// How a `service:NAME` upstream follows its registry: its nodes are read again once
 /// `every` has passed since the last reading (at the next call, which does not wait for
 /// it), so that nodes that come are used and nodes that go are dropped. `lookup` makes a
-/// client over the nodes registered now (the selector `rmicro call` uses).
+/// client over the nodes registered now (the selector `rmicro call` uses), `None` when
+/// the service has none.
 pub struct Refresh {
     pub every: Duration,
     pub lookup: Box<dyn Fn() -> LookupFuture + Send + Sync>,
 }
 
-pub type LookupFuture = Pin<Box<dyn Future<Output = anyhow::Result<Client>> + Send>>;
+pub type LookupFuture = Pin<Box<dyn Future<Output = anyhow::Result<Option<Client>>> + Send>>;
 
 /// One upstream server: its address as given and a client for it, shared by every
 /// endpoint proxied there.
@@ -99,6 +100,8 @@ struct Refreshing {
     refresh: Refresh,
     /// When the nodes were last read; `None` while a reading is under way.
     read_at: Mutex<Option<Instant>>,
+    /// Set while the registry has no node of the service: the calls' status.
+    vacant: Mutex<Option<String>>,
 }
 
 impl Upstream {
@@ -122,6 +125,7 @@ impl Upstream {
         self.refresh = Some(Refreshing {
             refresh,
             read_at: Mutex::new(Some(Instant::now())),
+            vacant: Mutex::new(None),
         });
         self
     }
@@ -154,19 +158,22 @@ impl Upstream {
 
     /// A client for one call, on the shared connection when there is one, and the
     /// generation of nodes it calls (for [`Upstream::put_back`]).
-    fn client(self: &Arc<Self>) -> (Client, u64) {
+    fn client(self: &Arc<Self>) -> Result<(Client, u64), Status> {
         if let Some(refreshing) = &self.refresh {
             self.refresh_when_due(refreshing);
+            if let Some(vacant) = lock(&refreshing.vacant).as_ref() {
+                return Err(Status::new(Code::Unavailable, vacant.clone()));
+            }
         }
         let generation = self.generation.load(Ordering::Acquire);
         if self.multiplexes {
             if let Some(shared) = lock(&self.shared).as_ref() {
-                return (shared.worker(), generation);
+                return Ok((shared.worker(), generation));
             }
         }
         let idle = lock(&self.idle).pop();
         let client = idle.unwrap_or_else(|| lock(&self.prototype).worker());
-        (client, generation)
+        Ok((client, generation))
     }
 
     /// Reads the registry again, on a task of its own, when `every` has passed: the
@@ -186,9 +193,21 @@ impl Upstream {
             let Some(upstream) = upstream.upgrade() else {
                 return;
             };
+            let Some(refreshing) = &upstream.refresh else {
+                return;
+            };
             match read {
-                Ok(client) => {
-                    *lock(&upstream.prototype) = client;
+                Ok(nodes) => {
+                    *lock(&refreshing.vacant) = match nodes {
+                        Some(client) => {
+                            *lock(&upstream.prototype) = client;
+                            None
+                        }
+                        None => Some(format!(
+                            "upstream {}: the registry has no node of the service now",
+                            upstream.address
+                        )),
+                    };
                     upstream.generation.fetch_add(1, Ordering::AcqRel);
                     // Connections to the nodes read before go with their clients.
                     *lock(&upstream.shared) = None;
@@ -199,9 +218,7 @@ impl Upstream {
                     upstream.address
                 ),
             }
-            if let Some(refreshing) = &upstream.refresh {
-                *lock(&refreshing.read_at) = Some(Instant::now());
-            }
+            *lock(&refreshing.read_at) = Some(Instant::now());
         });
     }
 
@@ -329,7 +346,7 @@ impl ProxyHandler {
             _ => self.encode(&request.body)?,
         };
         let metadata = passed_on(&request.metadata);
-        let (mut client, generation) = self.upstream.client();
+        let (mut client, generation) = self.upstream.client()?;
         client.within(request.deadline);
         let started = Instant::now();
         let exchange = client
@@ -390,7 +407,7 @@ impl ProxyHandler {
             ..
         } = call;
         let metadata = passed_on(&metadata);
-        let (mut client, generation) = self.upstream.client();
+        let (mut client, generation) = self.upstream.client()?;
         client.within(deadline);
         let started = Instant::now();
         let opened = client.open(&self.head(&metadata), &mut trace).await;

@@ -711,3 +711,28 @@ fn connect_and_grpc_web_pass_through_the_proxy_as_callers_and_as_upstreams() {
         }
     }
 }
+
+/// When the last node of a `service:` upstream deregisters, its calls are UNAVAILABLE
+/// saying so; a node registered later serves them again.
+#[test]
+fn a_service_upstream_without_nodes_is_unavailable_until_one_registers() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vacated-greeter-{}", std::process::id());
+    let only = greeter_saying(dir.path(), "only", Some(&name), &[]);
+    let front = proxy(&format!("service:{name}"), &["--proxy-refresh", "200ms"]);
+    assert_eq!(hello(&front), "only");
+    let (status, _) = only.terminate();
+    assert!(status.success());
+    crate::support::wait_until("the calls say the service has no node", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let output = call("grpc", &front, "Greeter.Hello", "{}", &[]);
+        output.status.code() == Some(64 + 14)
+            && stderr(&output).contains("the registry has no node of the service now")
+    });
+    let _later = greeter_saying(dir.path(), "later", Some(&name), &[]);
+    crate::support::wait_until("the node registered later serves", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let output = call("grpc", &front, "Greeter.Hello", "{}", &[]);
+        output.status.success() && json(&output)["msg"] == "later"
+    });
+}
