@@ -72,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--proxy-timeout', '--proxy-timeout', [CompletionResultType]::ParameterName, 'Each attempt of a proxied call, unless the caller''s deadline comes sooner')
             [CompletionResult]::new('--proxy-dial-timeout', '--proxy-dial-timeout', [CompletionResultType]::ParameterName, 'Timeout for opening a connection to the upstream')
             [CompletionResult]::new('--proxy-retries', '--proxy-retries', [CompletionResultType]::ParameterName, 'Extra attempts of a proxied call, on what `rmicro call --retries` retries')
+            [CompletionResult]::new('--proxy-refresh', '--proxy-refresh', [CompletionResultType]::ParameterName, 'How often a service:NAME upstream''s nodes are read again from the registry (at the next call, which goes on to the nodes read before), so that nodes that come are used and nodes that go are dropped')
             [CompletionResult]::new('--proxy-cacert', '--proxy-cacert', [CompletionResultType]::ParameterName, 'Trust the upstream certificates this PEM CA signed (gRPC over TLS)')
             [CompletionResult]::new('--proxy-cert', '--proxy-cert', [CompletionResultType]::ParameterName, 'A PEM client certificate for the upstream (with --proxy-key)')
             [CompletionResult]::new('--proxy-key', '--proxy-key', [CompletionResultType]::ParameterName, 'The PEM private key of --proxy-cert')

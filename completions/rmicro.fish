@@ -68,6 +68,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy -d 'Pass e
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-timeout -d 'Each attempt of a proxied call, unless the caller\'s deadline comes sooner' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-dial-timeout -d 'Timeout for opening a connection to the upstream' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-retries -d 'Extra attempts of a proxied call, on what `rmicro call --retries` retries' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-refresh -d 'How often a service:NAME upstream\'s nodes are read again from the registry (at the next call, which goes on to the nodes read before), so that nodes that come are used and nodes that go are dropped' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-cacert -d 'Trust the upstream certificates this PEM CA signed (gRPC over TLS)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-cert -d 'A PEM client certificate for the upstream (with --proxy-key)' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l proxy-key -d 'The PEM private key of --proxy-cert' -r -F

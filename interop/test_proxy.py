@@ -8,6 +8,15 @@
   reaching it as a grpc-timeout no larger; one endpoint stubbed while the others pass.
 - Go's net/rpc server (interop/go/arith_server) behind a gRPC front, called by grpcio.
 - Record against the grpcio server, stop it, replay the recorded file: the same replies.
+- Connect and gRPC-Web callers: connect-python (PyPI) and buf curl (npm, interop/buf) calling
+  `rmicro serve --proxy grpc://…` in front of grpcio: replies, grpcio's header and trailer,
+  its error codes, server streams.
+- Connect and gRPC-Web upstreams: `--proxy connect://…` and `--proxy grpc-web://…` in front
+  of @connectrpc/connect-node's server (interop/web/server.mjs), called by grpcio: replies,
+  its header and trailer, its errors (in a stream too), every stream kind.
+- A bidirectional stream whose grpcio caller sends faster than the upstream reads (an
+  rmicro upstream answering each request with many replies before reading the next) does
+  not stall in the proxy.
 """
 import http.client
 import json
@@ -21,7 +30,7 @@ import unittest
 import grpc
 from grpc_tools import protoc
 
-from peers import GO_BIN, RMICRO, ROOT, PeerTest, Process, require, rmicro
+from peers import BUF, GO_BIN, RMICRO, ROOT, PeerTest, Process, require, rmicro
 
 GRPC_DIR = os.path.join(ROOT, "interop", "grpc")
 PROXY_DIR = os.path.join(ROOT, "interop", "proxy")
@@ -307,3 +316,186 @@ class RecordThenReplay(PeerTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def json_documents(text):
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while index < len(text):
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return documents
+
+
+class ConnectAndGrpcWebCallersThroughProxyToGrpcio(PeerTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = echo_server()
+        cls.front = proxy("--proxy", f"grpc://{cls.upstream.address}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.front.stop()
+        cls.upstream.stop()
+
+    def test_connect_python_unary_error_and_server_stream(self):
+        import pyqwest
+        from connectrpc.client import ConnectClientSync
+        from connectrpc.code import Code
+        from connectrpc.errors import ConnectError
+        from connectrpc.method import IdempotencyLevel, MethodInfo
+
+        def method(name, request=echo_pb2.SayRequest):
+            return MethodInfo(name=name, service_name="echo.v1.Echo", input=request, output=echo_pb2.SayReply,
+                              idempotency_level=IdempotencyLevel.UNKNOWN)
+
+        say, count = method("Say"), method("Count", echo_pb2.CountRequest)
+        for version in (pyqwest.HTTPVersion.HTTP1, pyqwest.HTTPVersion.HTTP2):
+            transport = pyqwest.SyncHTTPTransport(http_version=version, timeout=CALL_TIMEOUT)
+            self.addCleanup(transport.close)
+            client = ConnectClientSync(f"http://{self.front.address}", http_client=pyqwest.SyncClient(transport))
+            with self.subTest(http=str(version)):
+                reply = client.execute_unary(request=echo_pb2.SayRequest(text="hi"), method=say)
+                self.assertEqual(reply.text, "echo: hi")
+                for code in (Code.NOT_FOUND, Code.PERMISSION_DENIED):
+                    with self.assertRaises(ConnectError) as raised:
+                        client.execute_unary(request=echo_pb2.SayRequest(text=f"fail:{code.name}"), method=say)
+                    self.assertEqual(raised.exception.code, code)
+                    self.assertEqual(raised.exception.message, "failing as asked")
+                replies = list(client.execute_server_stream(
+                    request=echo_pb2.CountRequest(count=3, text="n"), method=count, timeout_ms=10000))
+                self.assertEqual([(r.text, r.index) for r in replies], [("n 0", 0), ("n 1", 1), ("n 2", 2)])
+
+    def buf_curl(self, *args):
+        import subprocess
+        return subprocess.run(
+            [require(BUF), "curl", "--schema", ECHO_PROTO, *args],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )
+
+    def test_buf_curl_connect_and_grpc_web_headers_trailers_errors_and_streams(self):
+        url = f"http://{self.front.address}/echo.v1.Echo"
+        for flags in (["--protocol", "connect"], ["--protocol", "grpcweb"],
+                      ["--protocol", "grpcweb", "--http2-prior-knowledge"]):
+            with self.subTest(flags=flags):
+                result = self.buf_curl(*flags, "-v", "-H", "x-tenant: acme", "-d", '{"text":"hi"}', f"{url}/Say")
+                self.assertExit(result, 0)
+                self.assertEqual(json_documents(result.stdout), [{"text": "echo: hi"}])
+                verbose = result.stderr.lower()
+                # grpcio's header and the request's metadata it echoes; Connect's unary form
+                # carries the trailers as trailer- headers (gRPC-Web's are in the body, which
+                # buf does not print: test_grpc_web_trailers_reach_an_http1_client).
+                expected = ["< (#1) x-server: grpcio", "< (#1) x-tenant: acme"]
+                if flags == ["--protocol", "connect"]:
+                    expected.append("< (#1) trailer-x-served-by: grpcio")
+                for line in expected:
+                    self.assertIn(line, verbose)
+                result = self.buf_curl(*flags, "-d", '{"count":2,"text":"c"}', f"{url}/Count")
+                self.assertExit(result, 0)
+                self.assertEqual(json_documents(result.stdout), [{"text": "c 0"}, {"text": "c 1", "index": 1}])
+                result = self.buf_curl(*flags, "-d", '{"text":"fail:NOT_FOUND"}', f"{url}/Say")
+                self.assertNotEqual(result.returncode, 0)
+                self.assertEqual(json_documents(result.stderr), [{"code": "not_found", "message": "failing as asked"}])
+
+
+    def test_grpc_web_trailers_reach_an_http1_client(self):
+        """gRPC-Web over HTTP/1.1 from Python's http.client: the reply message, then the
+        trailers frame (flag 0x80) with grpcio's status and x-served-by."""
+        import struct
+        message = echo_pb2.SayRequest(text="hi").SerializeToString()
+        host, port = self.front.address.rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=CALL_TIMEOUT)
+        self.addCleanup(connection.close)
+        connection.request("POST", "/echo.v1.Echo/Say", body=b"\x00" + struct.pack(">I", len(message)) + message,
+                           headers={"Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1"})
+        response = connection.getresponse()
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.getheader("x-server"), "grpcio")
+        body, frames = response.read(), []
+        while body:
+            flag, length = body[0], struct.unpack(">I", body[1:5])[0]
+            frames.append((flag, body[5:5 + length]))
+            body = body[5 + length:]
+        self.assertEqual([flag for flag, _ in frames], [0x00, 0x80])
+        self.assertEqual(echo_pb2.SayReply.FromString(frames[0][1]).text, "echo: hi")
+        trailers = dict(line.split(":", 1) for line in frames[1][1].decode().strip().split("\r\n"))
+        trailers = {name.strip().lower(): value.strip() for name, value in trailers.items()}
+        self.assertEqual(trailers.get("grpc-status"), "0")
+        self.assertEqual(trailers.get("x-served-by"), "grpcio")
+
+
+class GrpcioThroughProxyToConnectAndGrpcWebUpstreams(PeerTest):
+    """grpcio calling web.v1.Web (echo.v1's message shapes) through rmicro in front of
+    connect-node's server, which rmicro reaches in Connect or in gRPC-Web."""
+
+    @classmethod
+    def setUpClass(cls):
+        import shutil
+        import subprocess
+        web = os.path.join(ROOT, "interop", "web")
+        descriptor = os.path.join(tempfile.mkdtemp(prefix="rmicro-proxy-web-"), "web.pb")
+        subprocess.run([require(shutil.which("protoc") or "protoc"), "--include_imports", "-o", descriptor,
+                        "-I", web, os.path.join(web, "web.proto")], check=True, cwd=ROOT)
+        cls.node = Process(["node", os.path.join(web, "server.mjs"), descriptor])
+        cls.fronts = {scheme: proxy("--proto", "interop/web/web.proto", "--proxy", f"{scheme}://{cls.node.address}")
+                      for scheme in ("connect", "grpc-web")}
+
+    @classmethod
+    def tearDownClass(cls):
+        for front in cls.fronts.values():
+            front.stop()
+        cls.node.stop()
+
+    def methods(self, channel):
+        serialize = lambda message: message.SerializeToString()  # noqa: E731
+        kinds = {"Say": channel.unary_unary, "Count": channel.unary_stream, "Collect": channel.stream_unary,
+                 "Chat": channel.stream_stream}
+        return {name: kind(f"/web.v1.Web/{name}", request_serializer=serialize,
+                           response_deserializer=echo_pb2.SayReply.FromString)
+                for name, kind in kinds.items()}
+
+    def test_reply_header_trailer_errors_and_every_stream_kind(self):
+        for scheme, front in self.fronts.items():
+            with self.subTest(upstream=scheme), grpc.insecure_channel(front.address) as channel:
+                web = self.methods(channel)
+                reply, call = web["Say"].with_call(echo_pb2.SayRequest(text="hi"), timeout=CALL_TIMEOUT)
+                self.assertEqual(reply.text, "node: hi")
+                self.assertEqual(dict(call.initial_metadata()).get("x-node"), "say")
+                self.assertEqual(trailers_of(call).get("x-served-by"), "connect-node")
+                with self.assertRaises(grpc.RpcError) as raised:
+                    web["Say"](echo_pb2.SayRequest(text="missing"), timeout=CALL_TIMEOUT)
+                self.assertEqual(raised.exception.code(), grpc.StatusCode.NOT_FOUND)
+                self.assertEqual(raised.exception.details(), "no such thing")
+                count = web["Count"](echo_pb2.CountRequest(count=3, text="c"), timeout=CALL_TIMEOUT)
+                self.assertEqual([(r.text, r.index) for r in count], [("c0", 0), ("c1", 1), ("c2", 2)])
+                self.assertEqual(trailers_of(count).get("x-served-by"), "connect-node")
+                reply = web["Collect"](iter([echo_pb2.SayRequest(text=t) for t in "ab"]), timeout=CALL_TIMEOUT)
+                self.assertEqual((reply.text, reply.index), ("a,b", 2))
+                chat = web["Chat"](iter([echo_pb2.SayRequest(text=t) for t in ("x", "y")]), timeout=CALL_TIMEOUT)
+                self.assertEqual([(r.text, r.index) for r in chat], [("node echo: x", 0), ("node echo: y", 1)])
+                chat = web["Chat"](iter([echo_pb2.SayRequest(text="a"), echo_pb2.SayRequest(text="fail")]),
+                                   timeout=CALL_TIMEOUT)
+                with self.assertRaises(grpc.RpcError) as raised:
+                    list(chat)
+                self.assertEqual(raised.exception.code(), grpc.StatusCode.ABORTED)
+                self.assertEqual(raised.exception.details(), "failing as asked")
+
+
+class FastCallerSlowUpstreamBidi(PeerTest):
+    def test_a_bidi_stream_sent_faster_than_the_upstream_reads_does_not_stall(self):
+        # Each request is answered with twelve 64 KiB replies before the next is read.
+        handlers = os.path.join(tempfile.mkdtemp(prefix="rmicro-proxy-bidi-"), "chat.handlers.json")
+        with open(handlers, "w") as file:
+            json.dump({"Echo.Chat": {"reply": [{"text": "{{request.text}}", "index": i} for i in range(12)]}}, file)
+        upstream = proxy("--proto", ECHO_PROTO, "--handlers", handlers)
+        self.addCleanup(upstream.stop)
+        front = proxy("--proxy", f"grpc://{upstream.address}")
+        self.addCleanup(front.stop)
+        with grpc.insecure_channel(front.address, options=[("grpc.max_receive_message_length", 1 << 22)]) as channel:
+            chat = echo_pb2_grpc.EchoStub(channel).Chat
+            requests = (echo_pb2.SayRequest(text=f"{i:02d}" * 32768) for i in range(60))
+            replies = [(r.text[:4], r.index) for r in chat(requests, timeout=30)]
+        self.assertEqual(len(replies), 60 * 12)
+        self.assertEqual(replies[37 * 12 + 11], ("3737", 11))

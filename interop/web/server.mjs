@@ -14,14 +14,18 @@ const service = webService(readFileSync(process.argv[2]));
 const handler = connectNodeAdapter({
   routes(router) {
     router.service(service, {
-      say(request) {
+      say(request, context) {
+        // A header and a trailer on every answer, as the proxy tests check them.
+        context.responseHeader.set("x-node", "say");
+        context.responseTrailer.set("x-served-by", "connect-node");
         if (request.text === "missing") throw new ConnectError("no such thing", Code.NotFound);
         return { text: `node: ${request.text}` };
       },
       look(request) {
         return { text: `node looked: ${request.text}` };
       },
-      async *count(request) {
+      async *count(request, context) {
+        context.responseTrailer.set("x-served-by", "connect-node");
         for (let index = 0; index < request.count; index++) {
           yield { text: `${request.text}${index}`, index };
         }

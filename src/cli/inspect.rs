@@ -101,6 +101,12 @@ pub fn call_debug_with(
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    // On a blocking thread of a runtime (serve's reload of its handlers file looking up
+    // a proxy rule's service), on that runtime: registries whose clients keep tasks
+    // (mDNS, etcd) need one that outlives the call.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        return runtime.block_on(future);
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

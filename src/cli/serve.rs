@@ -4,13 +4,13 @@
 //! broken one is refused with its error logged and the old rules keep serving.
 
 use super::args::{
-    parse_duration, parse_size, RegistryArgs, SchemaArgs, SelectorArg, TargetArgs, TlsArgs,
+    parse_duration, parse_size, RegistryArgs, Route, SchemaArgs, SelectorArg, TargetArgs, TlsArgs,
 };
 use crate::client::{Backoff, Client};
 use crate::exit_code::UsageError;
 use crate::handler::{
-    ExecLimits, HandlerRules, Journal, Recorder, Router, RouterOptions, Upstream, Upstreams,
-    DEFAULT_JOURNAL_SIZE,
+    ExecLimits, HandlerRules, Journal, LookupFuture, Recorder, Refresh, Router, RouterOptions,
+    Upstream, Upstreams, DEFAULT_JOURNAL_SIZE,
 };
 use crate::message::Metadata;
 use crate::protocol::cors::Cors;
@@ -157,6 +157,11 @@ struct ProxyArgs {
     /// Extra attempts of a proxied call, on what `rmicro call --retries` retries.
     #[arg(long = "proxy-retries", value_name = "N", default_value_t = 0)]
     proxy_retries: u32,
+    /// How often a service:NAME upstream's nodes are read again from the registry (at
+    /// the next call, which goes on to the nodes read before), so that nodes that come
+    /// are used and nodes that go are dropped.
+    #[arg(long = "proxy-refresh", value_name = "DURATION", default_value = "5s", value_parser = parse_positive_duration)]
+    proxy_refresh: Duration,
     /// Trust the upstream certificates this PEM CA signed (gRPC over TLS).
     #[arg(
         long = "proxy-cacert",
@@ -219,6 +224,66 @@ impl ProxyArgs {
         }
     }
 
+    /// The upstream `address`, with retries and TLS as `rmicro call` has them; a
+    /// `service:NAME` one follows the registry (`--proxy-refresh`).
+    fn upstream(
+        &self,
+        address: &str,
+        registry: &RegistryArgs,
+        max_message_size: usize,
+        recorder: Option<Arc<Recorder>>,
+    ) -> anyhow::Result<Upstream> {
+        let client = self.client(address, registry, max_message_size)?;
+        let upstream = Upstream::new(client, address.to_owned(), recorder);
+        let Some(name) = address.strip_prefix("service:") else {
+            return Ok(upstream);
+        };
+        let target = self.target(address, registry, max_message_size);
+        let options = target.call_options(self.proxy_retries, Backoff::Exponential);
+        let name = name.to_owned();
+        let lookup = move || -> LookupFuture {
+            let (target, options, name) = (target.clone(), options.clone(), name.clone());
+            Box::pin(async move {
+                let services = target.registry()?.get_service(&name).await?;
+                if services.is_empty() {
+                    return Ok(None);
+                }
+                target
+                    .client_for(Route::Registered(services), options)
+                    .map(Some)
+            })
+        };
+        Ok(upstream.following(Refresh {
+            every: self.proxy_refresh,
+            lookup: Box::new(lookup),
+        }))
+    }
+
+    /// The clients the upstream's schema may be read through: one per node of a
+    /// `service:NAME`, tried in turn.
+    fn schema_clients(
+        &self,
+        address: &str,
+        registry: &RegistryArgs,
+        max_message_size: usize,
+    ) -> anyhow::Result<Vec<(String, Client)>> {
+        let target = self.target(address, registry, max_message_size);
+        if address.starts_with("service:") {
+            return Ok(target
+                .node_clients()?
+                .into_iter()
+                .map(|(node, client)| {
+                    let name = format!("node {} ({})", node.unwrap_or_default(), client.address());
+                    (name, client)
+                })
+                .collect());
+        }
+        Ok(vec![(
+            address.to_owned(),
+            self.client(address, registry, max_message_size)?,
+        )])
+    }
+
     /// A client of `address`, with retries and TLS as `rmicro call` has them.
     fn client(
         &self,
@@ -276,7 +341,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         (Some(schema), _) => schema,
         (None, Some(address)) => upstream_schema(
             &runtime,
-            proxy.client(address, &args.registry, args.max_message_size)?,
+            proxy.schema_clients(address, &args.registry, args.max_message_size)?,
             address,
         )?,
         (None, None) => Schema::from_pool(Default::default()),
@@ -308,13 +373,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let (proxy, registry) = (proxy.clone(), args.registry.clone());
         let recorder = recorder.clone();
         let size = args.max_message_size;
-        let client = move |address: &str| proxy.client(address, &registry, size);
         let make = move |address: &str| -> anyhow::Result<Arc<Upstream>> {
-            Ok(Arc::new(Upstream::new(
-                client(address)?,
-                address.to_owned(),
-                recorder.clone(),
-            )))
+            proxy
+                .upstream(address, &registry, size, recorder.clone())
+                .map(Arc::new)
         };
         Upstreams::new(make)
     });
@@ -567,27 +629,43 @@ fn check_streams(runtime: &tokio::runtime::Runtime, schema: &Schema, target: &Ta
     }
 }
 
-/// The upstream's schema, as `rmicro call` reads it: gRPC reflection, or Debug.Endpoints.
+/// The upstream's schema, as `rmicro call` reads it: gRPC reflection, or Debug.Endpoints;
+/// from the first of `clients` (a service's nodes) that gives it.
 fn upstream_schema(
     runtime: &tokio::runtime::Runtime,
-    mut client: Client,
+    clients: Vec<(String, Client)>,
     address: &str,
 ) -> anyhow::Result<Schema> {
-    match runtime.block_on(client.fetch_endpoints(&Metadata::new(), None)) {
-        Ok(Some((_, schema))) => {
-            tracing::info!("the schema of {address}: {} services", schema.services().len());
-            Ok(schema)
+    let mut failures = Vec::new();
+    let mut without_debug = false;
+    for (node, mut client) in clients {
+        match runtime.block_on(client.fetch_endpoints(&Metadata::new(), None)) {
+            Ok(Some((_, schema))) => {
+                tracing::info!(
+                    "the schema of {address}, from {node}: {} services",
+                    schema.services().len()
+                );
+                return Ok(schema);
+            }
+            Ok(None) => without_debug = true,
+            Err(error) => {
+                tracing::warn!("cannot read the schema of {address} from {node}: {error}");
+                failures.push(format!("{node}: {error}"));
+            }
         }
+    }
+    if without_debug {
         // A go-micro service: its registry record names its endpoints and Go types, but
         // without field numbers no message could be passed on.
-        Ok(None) => Err(UsageError(format!(
+        return Err(UsageError(format!(
             "{address} has no Debug.Endpoints to read its schema from (a go-micro service? its registry record has names and Go types only): pass --proto or --descriptor-set"
         ))
-        .into()),
-        Err(error) => Err(anyhow::anyhow!(
-            "cannot read the schema of the upstream {address}: {error}"
-        )),
+        .into());
     }
+    Err(anyhow::anyhow!(
+        "cannot read the schema of the upstream {address}: {}",
+        failures.join("; ")
+    ))
 }
 
 /// Every connection holds a descriptor, and a soft limit of 1,024 is soon reached: it is

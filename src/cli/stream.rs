@@ -16,7 +16,7 @@ use crate::client::{AttemptEvent, Client, OpenStream};
 use crate::codec::{self, Codec};
 use crate::exit_code::{Interrupted, UsageError};
 use crate::message::Metadata;
-use crate::protocol::{CallError, CallHead};
+use crate::protocol::{CallError, CallHead, Progress};
 use crate::schema::endpoint_name;
 use anyhow::anyhow;
 use prost_reflect::{MessageDescriptor, MethodDescriptor};
@@ -112,6 +112,13 @@ pub async fn run(
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     let mut feeding = true;
+    // Requests go out while replies come in: the next request is taken once the server
+    // has window for the last, so a server that reads its next request only after its
+    // reply was read does not stall the call. A method without a request stream sends
+    // its one message with the half-close (a stream known only from a registry record
+    // may stream requests).
+    let mut queued = false;
+    let last_is_first = matches!(shape, Shape::Method(method) if !method.is_client_streaming());
     let result: Result<(), CallError> = loop {
         tokio::select! {
             _ = &mut interrupted => {
@@ -124,25 +131,35 @@ pub async fn run(
                 stream.cancel();
                 break Err(bound.exceeded());
             }
-            request = feed.recv(), if feeding => match request {
+            request = feed.recv(), if feeding && !queued => match request {
                 Some(parsed) => {
                     let message = parsed.map_err(|error| {
                         stream.cancel();
                         anyhow!(error)
                     })?;
-                    if let Err(error) = stream.send(message.into()).await {
-                        break Err(error);
+                    feeding = !last_is_first;
+                    match stream.queue(message.into(), last_is_first) {
+                        Ok(()) => queued = !last_is_first,
+                        // The server has ended the call: its reply says how.
+                        Err(error) => {
+                            tracing::debug!("request not sent: {error}");
+                            feeding = false;
+                        }
                     }
                 }
                 None => {
                     feeding = false;
+                    // A failure means the server has ended the call: its reply says how.
                     if let Err(error) = stream.close_send() {
-                        break Err(error);
+                        tracing::debug!("half-close: {error}");
                     }
                 }
             },
-            reply = stream.receive() => match reply {
-                Ok(Some(message)) => {
+            progress = stream.progress(queued) => match progress {
+                Ok(Progress::Sent) => queued = false,
+                // The server has ended the call (or is about to): its reply says how.
+                Ok(Progress::SendClosed) => (queued, feeding) = (false, false),
+                Ok(Progress::Received(Some(message))) => {
                     if !shower.headers_shown() {
                         shower.headers(&stream.headers());
                     }
@@ -154,7 +171,7 @@ pub async fn run(
                     };
                     shower.message(value, &message)?;
                 }
-                Ok(None) => break Ok(()),
+                Ok(Progress::Received(None)) => break Ok(()),
                 Err(error) => break Err(error),
             },
         }

@@ -23,7 +23,7 @@ mod worker;
 pub use debug::{debug_schema, PROTOCOLS};
 pub use exec::ExecLimits;
 pub use journal::{Journal, DEFAULT_SIZE as DEFAULT_JOURNAL_SIZE};
-pub use proxy::{Recorder, Upstream, Upstreams};
+pub use proxy::{LookupFuture, Recorder, Refresh, Upstream, Upstreams};
 pub use rules::HandlerRules;
 
 use crate::codec;

@@ -12,11 +12,11 @@
 //! A [`Recorder`], when given, keeps every proxied exchange as a rule of a handlers file
 //! (`serve --record FILE`), written when the server is told to save (SIGHUP, shutdown).
 
-use super::{send_reply, Handler, HandlerFuture, StreamFuture};
+use super::{Handler, HandlerFuture, StreamFuture};
 use crate::client::{AttemptEvent, Client};
 use crate::codec::{self, details, Codec};
 use crate::message::{CallContext, Metadata, Reply, Request, StreamCall};
-use crate::protocol::{caller_metadata, CallHead, Fields, Protocol};
+use crate::protocol::{caller_metadata, CallHead, Fields, Progress, Protocol};
 use crate::schema::{endpoint_name, grpc_path};
 use crate::status::{Code, Status};
 use anyhow::Context;
@@ -24,9 +24,12 @@ use bytes::Bytes;
 use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Idle clients kept for reuse where a client holds one connection and makes one call at
 /// a time (mucp, Connect over HTTP/1.1), so that concurrent calls each take one.
@@ -59,6 +62,18 @@ const UPSTREAM_RESERVED: [&str; 21] = [
     "timeout",
 ];
 
+/// How a `service:NAME` upstream follows its registry: its nodes are read again once
+/// `every` has passed since the last reading (at the next call, which does not wait for
+/// it), so that nodes that come are used and nodes that go are dropped. `lookup` makes a
+/// client over the nodes registered now (the selector `rmicro call` uses), `None` when
+/// the service has none.
+pub struct Refresh {
+    pub every: Duration,
+    pub lookup: Box<dyn Fn() -> LookupFuture + Send + Sync>,
+}
+
+pub type LookupFuture = Pin<Box<dyn Future<Output = anyhow::Result<Option<Client>>> + Send>>;
+
 /// One upstream server: its address as given and a client for it, shared by every
 /// endpoint proxied there.
 pub struct Upstream {
@@ -66,14 +81,27 @@ pub struct Upstream {
     protocol: Protocol,
     /// Calls share one connection (gRPC, JSON-RPC), else each takes a client of its own.
     multiplexes: bool,
-    /// Workers are made from it; it makes no calls itself.
-    prototype: Client,
+    /// Workers are made from it; it makes no calls itself. Replaced when a refresh reads
+    /// the registry's nodes again.
+    prototype: Mutex<Client>,
     /// gRPC and JSON-RPC: a client whose connection works; every call shares it (HTTP/2
     /// multiplexes, JSON-RPC pipelines).
     shared: Mutex<Option<Client>>,
     /// mucp and Connect over HTTP/1.1: clients between calls, each with its connection.
     idle: Mutex<Vec<Client>>,
     recorder: Option<Arc<Recorder>>,
+    refresh: Option<Refreshing>,
+    /// How many times the nodes were read again: a client made before the last reading
+    /// is not kept after its call.
+    generation: AtomicU64,
+}
+
+struct Refreshing {
+    refresh: Refresh,
+    /// When the nodes were last read; `None` while a reading is under way.
+    read_at: Mutex<Option<Instant>>,
+    /// Set while the registry has no node of the service: the calls' status.
+    vacant: Mutex<Option<String>>,
 }
 
 impl Upstream {
@@ -83,11 +111,23 @@ impl Upstream {
             address,
             protocol: client.protocol(),
             multiplexes: client.multiplexes(),
-            prototype: client,
+            prototype: Mutex::new(client),
             shared: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             recorder,
+            refresh: None,
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Follows the registry as `refresh` says (a `service:NAME` upstream).
+    pub fn following(mut self, refresh: Refresh) -> Upstream {
+        self.refresh = Some(Refreshing {
+            refresh,
+            read_at: Mutex::new(Some(Instant::now())),
+            vacant: Mutex::new(None),
+        });
+        self
     }
 
     pub fn address(&self) -> &str {
@@ -116,20 +156,78 @@ impl Upstream {
         }
     }
 
-    /// A client for one call: on the shared connection when there is one.
-    fn client(&self) -> Client {
+    /// A client for one call, on the shared connection when there is one, and the
+    /// generation of nodes it calls (for [`Upstream::put_back`]).
+    fn client(self: &Arc<Self>) -> Result<(Client, u64), Status> {
+        if let Some(refreshing) = &self.refresh {
+            self.refresh_when_due(refreshing);
+            if let Some(vacant) = lock(&refreshing.vacant).as_ref() {
+                return Err(Status::new(Code::Unavailable, vacant.clone()));
+            }
+        }
+        let generation = self.generation.load(Ordering::Acquire);
         if self.multiplexes {
             if let Some(shared) = lock(&self.shared).as_ref() {
-                return shared.worker();
+                return Ok((shared.worker(), generation));
             }
         }
         let idle = lock(&self.idle).pop();
-        idle.unwrap_or_else(|| self.prototype.worker())
+        let client = idle.unwrap_or_else(|| lock(&self.prototype).worker());
+        Ok((client, generation))
+    }
+
+    /// Reads the registry again, on a task of its own, when `every` has passed: the
+    /// calls go on meanwhile to the nodes read before. A reading that fails keeps them.
+    fn refresh_when_due(self: &Arc<Self>, refreshing: &Refreshing) {
+        {
+            let mut read_at = lock(&refreshing.read_at);
+            match *read_at {
+                Some(at) if at.elapsed() >= refreshing.refresh.every => *read_at = None,
+                _ => return,
+            }
+        }
+        let lookup = (refreshing.refresh.lookup)();
+        let upstream = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let read = lookup.await;
+            let Some(upstream) = upstream.upgrade() else {
+                return;
+            };
+            let Some(refreshing) = &upstream.refresh else {
+                return;
+            };
+            match read {
+                Ok(nodes) => {
+                    *lock(&refreshing.vacant) = match nodes {
+                        Some(client) => {
+                            *lock(&upstream.prototype) = client;
+                            None
+                        }
+                        None => Some(format!(
+                            "upstream {}: the registry has no node of the service now",
+                            upstream.address
+                        )),
+                    };
+                    upstream.generation.fetch_add(1, Ordering::AcqRel);
+                    // Connections to the nodes read before go with their clients.
+                    *lock(&upstream.shared) = None;
+                    lock(&upstream.idle).clear();
+                }
+                Err(error) => tracing::warn!(
+                    "{}: the registry could not be read again, the nodes known go on serving: {error:#}",
+                    upstream.address
+                ),
+            }
+            *lock(&refreshing.read_at) = Some(Instant::now());
+        });
     }
 
     /// Takes a client back after its call: `reached` when the upstream answered (with a
     /// reply or a status), so that its connection works and is worth keeping.
-    fn put_back(&self, client: Client, reached: bool) {
+    fn put_back(&self, (client, generation): (Client, u64), reached: bool) {
+        if generation != self.generation.load(Ordering::Acquire) {
+            return;
+        }
         if self.multiplexes {
             let mut shared = lock(&self.shared);
             match reached {
@@ -248,7 +346,7 @@ impl ProxyHandler {
             _ => self.encode(&request.body)?,
         };
         let metadata = passed_on(&request.metadata);
-        let mut client = self.upstream.client();
+        let (mut client, generation) = self.upstream.client()?;
         client.within(request.deadline);
         let started = Instant::now();
         let exchange = client
@@ -259,7 +357,8 @@ impl ProxyHandler {
             .context
             .reply
             .update(|extras| extras.upstream = Some(took));
-        self.upstream.put_back(client, reached(&exchange.outcome));
+        self.upstream
+            .put_back((client, generation), reached(&exchange.outcome));
         let headers = passed_back(exchange.headers);
         let trailers = passed_back(exchange.trailers);
         let result = match exchange.outcome {
@@ -308,11 +407,12 @@ impl ProxyHandler {
             ..
         } = call;
         let metadata = passed_on(&metadata);
-        let mut client = self.upstream.client();
+        let (mut client, generation) = self.upstream.client()?;
         client.within(deadline);
         let started = Instant::now();
         let opened = client.open(&self.head(&metadata), &mut trace).await;
-        self.upstream.put_back(client, reached(&opened));
+        self.upstream
+            .put_back((client, generation), reached(&opened));
         let mut stream = match opened {
             Ok(open) => open.stream,
             Err(error) => {
@@ -324,11 +424,21 @@ impl ProxyHandler {
         let recording = self.upstream.recorder.is_some();
         let (mut sent, mut received) = (Vec::new(), Vec::new());
         let output = self.method.output();
+        // A method without a request stream sends its one message with the half-close.
+        let last_is_first = !self.method.is_client_streaming();
         let mut headers_passed = false;
+        // Requests and replies move at once, each bounded: the next request is taken only
+        // once the upstream has window for the last (one waits at most), the next reply
+        // only once the caller has taken the last. Waiting on either alone could stall a
+        // stream whose upstream reads its next request only after its reply was taken.
         let mut requests_open = true;
+        let mut queued = false;
+        // False once the upstream takes no more requests: its reply says why.
+        let mut sending = true;
+        let mut waiting: Option<Reply> = None;
         let result: Result<(), Status> = loop {
             tokio::select! {
-                request = requests.recv(), if requests_open => match request {
+                request = requests.recv(), if requests_open && !queued => match request {
                     Some(message) => {
                         let body = match self.encode(&message) {
                             Ok(body) => body,
@@ -337,19 +447,32 @@ impl ProxyHandler {
                         if recording {
                             sent.push((*message).clone());
                         }
-                        if let Err(error) = stream.send(body).await {
-                            break Err(self.failed(error));
+                        requests_open = !last_is_first;
+                        if sending {
+                            match stream.queue(body, last_is_first) {
+                                Ok(()) => queued = !last_is_first,
+                                Err(error) => {
+                                    tracing::debug!("{}: upstream took no more requests: {error}", self.endpoint);
+                                    sending = false;
+                                }
+                            }
                         }
                     }
                     None => {
                         requests_open = false;
-                        if let Err(error) = stream.close_send() {
-                            break Err(self.failed(error));
+                        if sending {
+                            sending = false;
+                            // A failure means the upstream has ended the call: its reply says how.
+                            if let Err(error) = stream.close_send() {
+                                tracing::debug!("{}: upstream half-close: {error}", self.endpoint);
+                            }
                         }
                     }
                 },
-                reply = stream.receive() => match reply {
-                    Ok(Some(body)) => {
+                progress = stream.progress(queued), if waiting.is_none() => match progress {
+                    Ok(Progress::Sent) => queued = false,
+                    Ok(Progress::SendClosed) => (queued, sending) = (false, false),
+                    Ok(Progress::Received(Some(body))) => {
                         if !headers_passed {
                             headers_passed = true;
                             pass_back(&context, passed_back(stream.headers().into()), Metadata::new());
@@ -361,13 +484,17 @@ impl ProxyHandler {
                         if let (true, Reply::Message(message)) = (recording, &reply) {
                             received.push(message.clone());
                         }
-                        if let Err(status) = send_reply(&replies, reply).await {
-                            stream.cancel();
-                            break Err(status);
-                        }
+                        waiting = Some(reply);
                     }
-                    Ok(None) => break Ok(()),
+                    Ok(Progress::Received(None)) => break Ok(()),
                     Err(error) => break Err(self.failed(error)),
+                },
+                permit = replies.reserve(), if waiting.is_some() => match (permit, waiting.take()) {
+                    (Ok(permit), Some(reply)) => permit.send(reply),
+                    _ => {
+                        stream.cancel();
+                        break Err(Status::new(Code::Cancelled, "the caller went away"));
+                    }
                 },
             }
         };

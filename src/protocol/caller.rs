@@ -266,6 +266,18 @@ impl OneMessage {
     }
 }
 
+/// What [`Stream::progress`] saw first.
+#[derive(Debug)]
+pub enum Progress {
+    /// The queued request message is on its way: another may be queued.
+    Sent,
+    /// The peer takes no more request messages (it has answered, or reset the call): the
+    /// reply, still to be received, says how the call ended.
+    SendClosed,
+    /// A reply message, or `None` at the end of a successful call.
+    Received(Option<Bytes>),
+}
+
 /// A call in flight.
 pub enum Stream {
     Mucp(MucpStream),
@@ -294,6 +306,39 @@ impl Stream {
                 self.send(message).await?;
                 self.close_send()
             }
+        }
+    }
+
+    /// Hands one request message to the stream without waiting for the peer to take it
+    /// (`last` half-closes with it), for a caller that must receive while it sends — a
+    /// proxy whose upstream reads its next request only once its reply was taken. The
+    /// message goes out as the peer's flow-control window allows; [`Stream::progress`]
+    /// says when it has, and only then should the next one be queued, so at most one
+    /// message waits beyond the window.
+    pub fn queue(&mut self, message: Bytes, last: bool) -> Result<(), CallError> {
+        match self {
+            Stream::Grpc(stream) => stream.queue(message, last),
+            Stream::Mucp(stream) => stream.queue(message, last),
+            Stream::JsonRpc(stream) => stream.send(message),
+            Stream::ConnectHttp1(stream) => {
+                stream.send(message)?;
+                if last {
+                    stream.close_send();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whichever comes first: the message [`Stream::queue`] gave is on its way
+    /// (`sending`: one was queued and not yet reported), or the next reply message (or
+    /// the end). Cancel-safe.
+    pub async fn progress(&mut self, sending: bool) -> Result<Progress, CallError> {
+        match self {
+            Stream::Grpc(stream) => stream.progress(sending).await,
+            Stream::Mucp(stream) => stream.progress(sending).await,
+            Stream::JsonRpc(_) | Stream::ConnectHttp1(_) if sending => Ok(Progress::Sent),
+            _ => self.receive().await.map(Progress::Received),
         }
     }
 

@@ -57,7 +57,7 @@ pub mod mucp;
 pub mod tls;
 pub mod wire;
 
-pub use caller::{Caller, Dialing, Stream};
+pub use caller::{Caller, Dialing, Progress, Stream};
 
 use crate::codec::budget::{Budget, Refusal};
 use crate::codec::Codec;

@@ -503,3 +503,236 @@ fn retries_and_tls_to_the_upstream_are_those_of_call() {
     assert_exit(&output, 1);
     assert_stderr_has(&output, "certificate");
 }
+
+/// An upstream that answers each request of a bidirectional stream with twelve 64 KiB
+/// replies before it reads the next: a caller that sends its 60 requests as fast as it
+/// can gets every reply through the proxy (and directly). A proxy that waited for the
+/// upstream's window to send a request without receiving meanwhile stalled here: the
+/// upstream stops reading while its replies are not taken.
+#[test]
+fn a_bidi_stream_whose_caller_sends_faster_than_the_upstream_reads_does_not_stall() {
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let replies: Vec<_> = (0..12)
+        .map(|index| json!({"text": "{{request.text}}", "index": index}))
+        .collect();
+    let handlers = write_temp(
+        dir.path(),
+        "chat.handlers.json",
+        json!({"Echo.Chat": {"reply": replies}})
+            .to_string()
+            .as_bytes(),
+    );
+    let requests: String = (0..60)
+        .map(|index| {
+            format!(
+                "{}\n",
+                json!({"text": format!("{index:02}").repeat(32 * 1024)})
+            )
+        })
+        .collect();
+    let requests = write_temp(dir.path(), "requests.jsonl", requests.as_bytes());
+    let upstream = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    let front = proxy(&format!("grpc://{}", upstream.address), &[]);
+    for server in [&upstream, &front] {
+        let data = format!("@{requests}");
+        let output = call(
+            "grpc",
+            server,
+            "echo.v1.Echo/Chat",
+            &data,
+            &["--timeout", "20s", "--proto", &echo],
+        );
+        assert_exit(&output, 0);
+        let replies: Vec<serde_json::Value> = stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(replies.len(), 60 * 12);
+        // In order: request 37's twelve replies are the 445th to the 456th.
+        let text = replies[37 * 12 + 11]["text"].as_str().unwrap();
+        assert!(text.starts_with("3737") && text.len() == 64 * 1024);
+        assert_eq!(replies[37 * 12 + 11]["index"], 11);
+    }
+}
+
+/// A greeter answering `{"msg": TEXT}`, registered under `name` (or not at all).
+fn greeter_saying(dir: &std::path::Path, text: &str, name: Option<&str>, extra: &[&str]) -> Server {
+    let handlers = write_temp(
+        dir,
+        &format!("{text}.handlers.json"),
+        format!(r#"{{"Greeter.Hello": {{"reply": {{"msg": "{text}"}}}}}}"#).as_bytes(),
+    );
+    let mut args = vec![
+        "--proto".to_owned(),
+        fixture("greeter.proto"),
+        "--handlers".into(),
+        handlers,
+    ];
+    match name {
+        Some(name) => args.extend(["--name".to_owned(), name.to_owned()]),
+        None => args.push("--no-register".into()),
+    }
+    args.extend(extra.iter().map(|arg| arg.to_string()));
+    Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn hello(front: &Server) -> String {
+    let output = call("grpc", front, "Greeter.Hello", "{}", &[]);
+    assert_exit(&output, 0);
+    json(&output)["msg"].as_str().unwrap().to_owned()
+}
+
+/// `service:NAME` follows the registry: the schema comes from a node that answers though
+/// a stale record (a node killed without deregistering) is there too; a node registered
+/// later is called; a node that deregisters is dropped — a server that takes its port
+/// afterwards, unregistered, is never called.
+#[test]
+fn a_service_upstream_follows_the_registry_and_reads_its_schema_from_a_node_that_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("following-greeter-{}", std::process::id());
+    // Killed: its record stays behind, its port refuses.
+    drop(greeter_saying(dir.path(), "stale", Some(&name), &[]));
+    let first = greeter_saying(dir.path(), "first", Some(&name), &[]);
+    let front = proxy(
+        &format!("service:{name}"),
+        &["--proxy-refresh", "200ms", "--proxy-retries", "3"],
+    );
+    assert_eq!(hello(&front), "first");
+    let _second = greeter_saying(dir.path(), "second", Some(&name), &[]);
+    crate::support::wait_until("the node registered later is called", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        hello(&front) == "second"
+    });
+    let address = first.address.clone();
+    let (status, _) = first.terminate();
+    assert!(status.success());
+    let _squatter = greeter_saying(dir.path(), "squatter", None, &["--address", &address]);
+    // Calls go on meanwhile; each one after the refresh interval has the registry read again.
+    for _ in 0..10 {
+        hello(&front);
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+    let answers: Vec<String> = (0..20).map(|_| hello(&front)).collect();
+    assert!(answers.iter().all(|text| text == "second"), "{answers:?}");
+}
+
+/// A handlers file reloaded while serving may name a `service:` upstream no rule named
+/// before: it is looked up then, and its calls pass.
+#[test]
+fn a_reloaded_handlers_file_can_name_a_new_service_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("reloaded-greeter-{}", std::process::id());
+    let _upstream = greeter_saying(dir.path(), "from the registry", Some(&name), &[]);
+    let file = write_temp(
+        dir.path(),
+        "front.handlers.json",
+        br#"{"Greeter.Hello": {"reply": {"msg": "local"}}}"#,
+    );
+    let front = Server::start(&[
+        "--proto",
+        &fixture("greeter.proto"),
+        "--handlers",
+        &file,
+        "--no-register",
+    ]);
+    assert_eq!(hello(&front), "local");
+    std::fs::write(
+        &file,
+        format!(r#"{{"Greeter.Hello": {{"proxy": "service:{name}"}}}}"#),
+    )
+    .unwrap();
+    crate::support::wait_until("the reloaded proxy rule passes the call on", || {
+        hello(&front) == "from the registry"
+    });
+    assert!(
+        front.log().contains("handlers reloaded from"),
+        "{}",
+        front.log()
+    );
+}
+
+/// Connect and gRPC-Web both ways: `--proxy connect://`, `grpc-web://` and `http://`
+/// (Connect over HTTP/1.1) in front of an rmicro upstream — the schema from its reflection
+/// over that protocol — called in every protocol rmicro's client speaks: the reply, the
+/// upstream's header and trailer, an error's code, and a server stream.
+#[test]
+fn connect_and_grpc_web_pass_through_the_proxy_as_callers_and_as_upstreams() {
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let handlers = write_temp(
+        dir.path(),
+        "echo.handlers.json",
+        br#"{"Echo.Say": [
+              {"match": {"text": "missing"}, "error": {"status": "NOT_FOUND", "detail": "no such thing"}},
+              {"reply": {"text": "{{request.text}} back"}, "headers": {"x-upstream": "echo"},
+               "trailers": {"x-served-by": "upstream"}}],
+             "Echo.Count": {"reply": [{"text": "a"}, {"text": "b", "index": 1}]}}"#,
+    );
+    let upstream = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    for upstream_scheme in ["connect", "grpc-web", "http"] {
+        let front = proxy(&format!("{upstream_scheme}://{}", upstream.address), &[]);
+        for scheme in ["grpc", "connect", "grpc-web", "http"] {
+            let case = format!("{scheme} caller, {upstream_scheme} upstream");
+            let output = call(
+                scheme,
+                &front,
+                "echo.v1.Echo/Say",
+                r#"{"text":"hi"}"#,
+                &["-v"],
+            );
+            assert_exit(&output, 0);
+            assert_eq!(json(&output), json!({"text": "hi back"}), "{case}");
+            for line in ["< x-upstream: echo", "< x-served-by: upstream"] {
+                assert!(
+                    stderr(&output).contains(line),
+                    "{case}: {}",
+                    stderr(&output)
+                );
+            }
+            let output = call(
+                scheme,
+                &front,
+                "echo.v1.Echo/Say",
+                r#"{"text":"missing"}"#,
+                &[],
+            );
+            assert_exit(&output, 64 + 5);
+            assert_stderr_has(&output, "NOT_FOUND: no such thing");
+            let output = call(scheme, &front, "echo.v1.Echo/Count", "{}", &[]);
+            assert_exit(&output, 0);
+            assert_eq!(
+                stdout(&output),
+                "{\"text\":\"a\"}\n{\"text\":\"b\",\"index\":1}\n",
+                "{case}"
+            );
+        }
+    }
+}
+
+/// When the last node of a `service:` upstream deregisters, its calls are UNAVAILABLE
+/// saying so; a node registered later serves them again.
+#[test]
+fn a_service_upstream_without_nodes_is_unavailable_until_one_registers() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("vacated-greeter-{}", std::process::id());
+    let only = greeter_saying(dir.path(), "only", Some(&name), &[]);
+    let front = proxy(&format!("service:{name}"), &["--proxy-refresh", "200ms"]);
+    assert_eq!(hello(&front), "only");
+    let (status, _) = only.terminate();
+    assert!(status.success());
+    crate::support::wait_until("the calls say the service has no node", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let output = call("grpc", &front, "Greeter.Hello", "{}", &[]);
+        output.status.code() == Some(64 + 14)
+            && stderr(&output).contains("the registry has no node of the service now")
+    });
+    let _later = greeter_saying(dir.path(), "later", Some(&name), &[]);
+    crate::support::wait_until("the node registered later serves", || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let output = call("grpc", &front, "Greeter.Hello", "{}", &[]);
+        output.status.success() && json(&output)["msg"] == "later"
+    });
+}

@@ -158,10 +158,12 @@ impl Server {
 
     /// [`Server::start`] from a prepared `rmicro` command (limits, environment).
     pub fn start_from(mut command: Command, args: &[&str]) -> Server {
+        command.arg("serve").args(args);
+        // On a free port, unless the test names one.
+        if !args.contains(&"--address") {
+            command.args(["--address", "127.0.0.1:0"]);
+        }
         let mut child = command
-            .arg("serve")
-            .args(args)
-            .args(["--address", "127.0.0.1:0"])
             .stderr(Stdio::piped())
             .spawn()
             .expect("rmicro serve starts");

@@ -11,7 +11,7 @@ use super::builtin::{
 use super::{frame, percent_decode, Deframer, Envelope};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
-use crate::protocol::caller::Exchange;
+use crate::protocol::caller::{Exchange, Progress};
 use crate::protocol::wire::{self, Wire};
 use crate::protocol::{
     connect, dial, foreign_reply, pairs_of, tls, CallError, CallHead, Dialing, Fields, Pairs,
@@ -25,6 +25,8 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -212,6 +214,7 @@ impl GrpcCaller {
             },
             headers: HeaderMap::new(),
             trailers: HeaderMap::new(),
+            failure: None,
         })
     }
 
@@ -610,6 +613,8 @@ pub struct GrpcStream {
     hang_up_hint: &'static str,
     headers: HeaderMap,
     trailers: HeaderMap,
+    /// A Connect reply that is not 200: its status, and the error body read so far.
+    failure: Option<(http::StatusCode, Vec<u8>)>,
 }
 
 impl GrpcStream {
@@ -654,6 +659,44 @@ impl GrpcStream {
         }
     }
 
+    /// Hands one request message to h2 without waiting for window: h2 keeps what the
+    /// window does not let through yet ([`Stream::queue`](crate::protocol::Stream::queue)).
+    pub fn queue(&mut self, message: Bytes, last: bool) -> Result<(), CallError> {
+        self.send
+            .send_data(frame(&message, self.gzip), last)
+            .map_err(send_failure)?;
+        if !last {
+            // One byte beyond what waits: h2 grants it once all of that has window.
+            self.send.reserve_capacity(1);
+        }
+        Ok(())
+    }
+
+    /// The queued message has its window (`sending`), or the next reply message came.
+    /// Cancel-safe.
+    pub async fn progress(&mut self, sending: bool) -> Result<Progress, CallError> {
+        std::future::poll_fn(|context| {
+            if sending {
+                match self.send.poll_capacity(context) {
+                    Poll::Ready(Some(Ok(_))) => return Poll::Ready(Ok(Progress::Sent)),
+                    Poll::Ready(Some(Err(error))) => {
+                        tracing::debug!("the request stream ended: {error}");
+                        return Poll::Ready(Ok(Progress::SendClosed));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Ok(Progress::SendClosed)),
+                    Poll::Pending => {}
+                }
+            }
+            // `next_message` awaits only h2's futures, which keep the waker they were
+            // polled with when dropped, and is cancel-safe: it may be made anew each poll.
+            let receiving = std::pin::pin!(self.next_message());
+            receiving
+                .poll(context)
+                .map(|received| received.map(Progress::Received))
+        })
+        .await
+    }
+
     /// Ends the request stream (half-close).
     pub fn finish(&mut self) -> Result<(), CallError> {
         self.send
@@ -686,6 +729,9 @@ impl GrpcStream {
     /// The next reply message; `None` at the end of a successful call; the status of a
     /// failed one as an error. Cancel-safe.
     pub async fn next_message(&mut self) -> Result<Option<Bytes>, CallError> {
+        if self.failure.is_some() {
+            return self.read_failure().await;
+        }
         // Cancel-safe: the response future stays in place until it has completed, so a
         // caller may drop this future (in a select) and ask again.
         if let Some(pending) = self.response.as_mut() {
@@ -712,16 +758,9 @@ impl GrpcStream {
                 return status_of(&self.trailers).map(|()| None);
             }
             if self.wire == Wire::Connect && parts.status != http::StatusCode::OK {
-                let mut body = body;
-                let mut bytes = Vec::new();
-                while let Some(Ok(data)) = body.data().await {
-                    let _ = body.flow_control().release_capacity(data.len());
-                    bytes.extend_from_slice(&data);
-                    if bytes.len() > 1 << 16 {
-                        break;
-                    }
-                }
-                return Err(connect_error(parts.status, &self.headers, &bytes));
+                self.failure = Some((parts.status, Vec::new()));
+                self.body = Some(body);
+                return self.read_failure().await;
             }
             if parts.status != http::StatusCode::OK || !is_ours {
                 return Err(http_failure(parts.status, &self.headers, self.wire));
@@ -782,6 +821,28 @@ impl GrpcStream {
             .unwrap_or_default();
         self.body = None;
         status_of(&self.trailers).map(|()| None)
+    }
+
+    /// Reads a Connect reply's error body (up to 64 KiB) into `failure`, so that a
+    /// receive dropped half-way (in a select) goes on where it was; then its status.
+    async fn read_failure(&mut self) -> Result<Option<Bytes>, CallError> {
+        while let (Some(body), Some((_, bytes))) = (self.body.as_mut(), self.failure.as_mut()) {
+            if bytes.len() > 1 << 16 {
+                break;
+            }
+            match body.data().await {
+                Some(Ok(data)) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    bytes.extend_from_slice(&data);
+                }
+                _ => break,
+            }
+        }
+        self.body = None;
+        let Some((status, bytes)) = self.failure.take() else {
+            return Ok(None);
+        };
+        Err(connect_error(status, &self.headers, &bytes))
     }
 
     fn ended(&mut self, ending: &[u8]) -> Result<(), CallError> {

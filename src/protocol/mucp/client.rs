@@ -10,7 +10,7 @@
 //! marked with `Micro-Error: EOS`.
 
 use crate::codec::Codec;
-use crate::protocol::caller::OneMessage;
+use crate::protocol::caller::{OneMessage, Progress};
 use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
 use crate::protocol::Socket;
 use crate::protocol::{
@@ -251,6 +251,35 @@ impl MucpStream {
                 stream.queue(&message, false);
                 stream.flush().await
             }
+        }
+    }
+
+    /// One request message, written by the next `progress` or `receive`
+    /// ([`Stream::queue`](crate::protocol::Stream::queue)).
+    pub fn queue(&mut self, message: Bytes, last: bool) -> Result<(), CallError> {
+        match self {
+            MucpStream::Unary(call) => call.request.send(message)?,
+            MucpStream::Stream(stream) => {
+                if stream.sent_end {
+                    return Err(CallError::Transport(
+                        "the stream's requests were already ended".into(),
+                    ));
+                }
+                stream.queue(&message, false);
+            }
+        }
+        if last {
+            self.close_send();
+        }
+        Ok(())
+    }
+
+    /// Writes what was queued (`sending`), else receives. Cancel-safe.
+    pub async fn progress(&mut self, sending: bool) -> Result<Progress, CallError> {
+        match self {
+            MucpStream::Stream(stream) if sending => stream.flush().await.map(|()| Progress::Sent),
+            MucpStream::Unary(_) if sending => Ok(Progress::Sent),
+            _ => self.receive().await.map(Progress::Received),
         }
     }
 
