@@ -1,5 +1,6 @@
 """Helpers for the interop suite: the rmicro binary, and peer processes that print
 `listening on HOST:PORT` once bound and are killed when the test ends."""
+import json
 import os
 import re
 import subprocess
@@ -87,3 +88,15 @@ class PeerTest(unittest.TestCase):
             code,
             f"exit {result.returncode}, wanted {code}\nstdout: {result.stdout}\nstderr: {result.stderr}",
         )
+
+
+def json_documents(text):
+    """JSON documents printed one after another (buf curl prints each message as indented JSON)."""
+    decoder, documents, index = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while index < len(text):
+        document, index = decoder.raw_decode(text, index)
+        documents.append(document)
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return documents

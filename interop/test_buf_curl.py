@@ -6,20 +6,8 @@ error."""
 import json
 import subprocess
 
-from peers import BUF, ROOT, PeerTest, require, serve_echo
+from peers import BUF, ROOT, PeerTest, json_documents, require, serve_echo
 
-
-
-def json_documents(text):
-    """buf curl prints each message as indented JSON, one after another."""
-    decoder, documents, index = json.JSONDecoder(), [], 0
-    text = text.strip()
-    while index < len(text):
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return documents
 
 
 class BufCurlAgainstRmicro(PeerTest):

@@ -30,7 +30,7 @@ import unittest
 import grpc
 from grpc_tools import protoc
 
-from peers import BUF, GO_BIN, RMICRO, ROOT, PeerTest, Process, require, rmicro
+from peers import BUF, GO_BIN, RMICRO, ROOT, PeerTest, Process, json_documents, require, rmicro
 
 GRPC_DIR = os.path.join(ROOT, "interop", "grpc")
 PROXY_DIR = os.path.join(ROOT, "interop", "proxy")
@@ -314,19 +314,6 @@ class RecordThenReplay(PeerTest):
         self.assertEqual(recorded[0], ("echo: hi", "grpcio"))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
-def json_documents(text):
-    decoder, documents, index = json.JSONDecoder(), [], 0
-    text = text.strip()
-    while index < len(text):
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return documents
 
 
 class ConnectAndGrpcWebCallersThroughProxyToGrpcio(PeerTest):
@@ -499,3 +486,7 @@ class FastCallerSlowUpstreamBidi(PeerTest):
             replies = [(r.text[:4], r.index) for r in chat(requests, timeout=30)]
         self.assertEqual(len(replies), 60 * 12)
         self.assertEqual(replies[37 * 12 + 11], ("3737", 11))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -169,9 +169,11 @@ impl GoMicroPeer {
     }
 }
 
-fn job_watch_messages(seen: &[String]) -> Vec<&String> {
+/// The messages the peer saw for `endpoint`.
+fn messages_to<'a>(seen: &'a [String], endpoint: &str) -> Vec<&'a String> {
+    let header = format!("Micro-Endpoint: {endpoint}");
     seen.iter()
-        .filter(|message| message.contains("Micro-Endpoint: Job.Watch"))
+        .filter(|message| message.contains(&header))
         .collect()
 }
 
@@ -210,7 +212,7 @@ fn a_stream_endpoint_known_from_its_registry_record_is_called_as_a_stream() {
         );
         assert_stderr_has(&output, "schema from the registry record of wjob");
         let seen = peer.seen();
-        let watch = job_watch_messages(&seen);
+        let watch = messages_to(&seen, "Job.Watch");
         assert_eq!(watch.len(), 4, "header message, m0, m1, EOS: {watch:#?}");
         for message in &watch {
             assert!(message.contains("Micro-Stream: "), "{message}");
@@ -270,7 +272,7 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
         crate::support::stderr(&output)
     );
     let seen = peer.seen();
-    let plain = job_delete_messages(&seen);
+    let plain = messages_to(&seen, "Job.DeleteJob");
     assert_eq!(plain.len(), 1, "{seen:#?}");
     assert!(
         plain
@@ -278,12 +280,6 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
             .all(|message| !message.contains("Micro-Stream")),
         "{plain:#?}"
     );
-}
-
-fn job_delete_messages(seen: &[String]) -> Vec<&String> {
-    seen.iter()
-        .filter(|message| message.contains("Micro-Endpoint: Job.DeleteJob"))
-        .collect()
 }
 
 /// `bench` shares call's plan: it refuses a stream endpoint over mucp the record names,
@@ -322,7 +318,7 @@ fn bench_and_batch_refuse_a_stream_endpoint_its_registry_record_names() {
     assert_exit(&output, 2);
     assert_stderr_has(&output, "--batch makes unary calls, and Job.Watch streams");
     assert!(
-        job_watch_messages(&peer.seen()).is_empty(),
+        messages_to(&peer.seen(), "Job.Watch").is_empty(),
         "{:#?}",
         peer.seen()
     );
@@ -507,7 +503,7 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
         "{\"msg\":\"watch m0\"}\n{\"code\":1,\"msg\":\"watch m1\"}\n"
     );
     let seen = peer.seen();
-    let watch = job_watch_messages(&seen);
+    let watch = messages_to(&seen, "Job.Watch");
     assert_eq!(watch.len(), 4, "header message, m0, m1, EOS: {watch:#?}");
     assert!(
         watch
