@@ -11,15 +11,29 @@
 # wrk, GNU time and the Go peers (interop/go/build.sh, bench/go/build_grpc.sh: Debian's
 # golang-go and golang-google-grpc-dev) when missing. Ports 18470-18472.
 # Another load on the machine disturbs these figures: rerun when a pair looks odd.
+# Usage: bash bench/load.sh [grpc] [mucp] [jsonrpc] — the pairs named (default: all three).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-bash interop/need.sh h2load nghttp2-client
-bash interop/need.sh wrk wrk
+pairs=${*:-grpc mucp jsonrpc}
+for pair in $pairs; do
+  case $pair in
+  grpc | mucp | jsonrpc) ;;
+  *) die "usage: bash bench/load.sh [grpc] [mucp] [jsonrpc] (not $pair)" ;;
+  esac
+done
+wants() { [[ " $pairs " == *" $1 "* ]]; }
+
 bash interop/need.sh /usr/bin/time time
-bash interop/go/build.sh target/go 2>/dev/null || die "the Go peers did not build (interop/go/build.sh)"
-bash bench/go/build_grpc.sh target/go 2>/dev/null || die "grpc-go did not build (bench/go/build_grpc.sh)"
+if wants grpc; then
+  bash interop/need.sh h2load nghttp2-client
+  bash bench/go/build_grpc.sh target/go 2>/dev/null || die "grpc-go did not build (bench/go/build_grpc.sh)"
+fi
+if wants mucp; then bash interop/need.sh wrk wrk; fi
+if wants jsonrpc; then
+  bash interop/go/build.sh target/go 2>/dev/null || die "the Go peers did not build (interop/go/build.sh)"
+fi
 cargo build --release --quiet
 bin="$PWD/target/release/rmicro"
 rounds=${ROUNDS:-2}
@@ -34,21 +48,23 @@ hz=$(getconf CLK_TCK)
 # measure NAME CALLS_FROM COMMAND...: runs COMMAND under GNU time while the server ($server)
 # serves; CALLS_FROM is a function that reads the number of calls from $work/out (and
 # fails the run when the tool saw an error). Prints calls/s and the CPU per call of the
-# tool and of the server; appends "NAME rps" to $work/figures.
+# tool and of the server, and the load average (1 min) before the run; appends "NAME rps"
+# to $work/figures.
 measure() {
-  local name=$1 calls_from=$2 ticks start
+  local name=$1 calls_from=$2 ticks start load
   shift 2
+  load=$(cut -d' ' -f1 /proc/loadavg)
   ticks=$(cpu_ticks "$server") start=$(date +%s%N)
   /usr/bin/time -f '%U %S' -o "$work/time" "$@" >"$work/out" 2>&1 || die "$name: exited non-zero: $(tail -c 600 "$work/out")"
   local ns=$(($(date +%s%N) - start)) server_ticks=$(($(cpu_ticks "$server") - ticks)) calls
   calls=$("$calls_from" "$name") || exit 1
   read -r user system <"$work/time"
-  python3 - "$name" "$calls" "$user" "$system" "$server_ticks" "$hz" "$seconds" <<'PY' | tee -a "$work/figures"
+  python3 - "$name" "$calls" "$user" "$system" "$server_ticks" "$hz" "$seconds" "$load" <<'PY' | tee -a "$work/figures"
 import sys
-name, calls, user, system, ticks, hz, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
+name, calls, user, system, ticks, hz, seconds, load = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 client = (user + system) / calls * 1e6
 served = ticks / hz / calls * 1e6
-print(f"{name}: {calls / seconds:.0f} calls/s; CPU per call: load tool {client:.1f} us, server {served:.1f} us")
+print(f"{name}: {calls / seconds:.0f} calls/s; CPU per call: load tool {client:.1f} us, server {served:.1f} us (load average {load} before)")
 PY
 }
 
@@ -109,6 +125,7 @@ print(f"rmicro bench / {a.split(' ')[0]}: {best[b] / best[a]:.2f} (best of each)
 PY
 }
 
+if wants grpc; then
 echo "--- gRPC: grpc-go helloworld Greeter (Debian golang-google-grpc-dev $(dpkg-query -W -f '${Version}' golang-google-grpc-dev)), ${seconds} s per run"
 python3 -c 'import struct, sys; m = b"\x0a\x05world"; sys.stdout.buffer.write(b"\x00" + struct.pack(">I", len(m)) + m)' >"$work/body.bin"
 start grpc-go target/go/grpc_greeter -addr 127.0.0.1:18470
@@ -120,7 +137,9 @@ for _ in $(seq "$rounds"); do
 done
 ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128"
 stop
+fi
 
+if wants mucp; then
 echo "--- mucp: rmicro serve (Job.CreateJob stub), ${seconds} s per run"
 start "rmicro serve" "$bin" serve --proto proto-samples/job.proto --handlers proto-samples/job.handlers.json \
   --address 127.0.0.1:18471 --no-register
@@ -131,7 +150,9 @@ for _ in $(seq "$rounds"); do
 done
 ratio mucp "wrk -t2 -c 16 (mucp.lua)" "rmicro bench -c 16"
 stop
+fi
 
+if wants jsonrpc; then
 echo "--- JSON-RPC: Go net/rpc jsonrpc Arith server, ${seconds} s per run"
 start "Go net/rpc jsonrpc" target/go/arith_server -addr 127.0.0.1:18472
 for _ in $(seq "$rounds"); do
@@ -142,3 +163,4 @@ for _ in $(seq "$rounds"); do
 done
 ratio JSON-RPC "jsonrpc_load -c 16 -p 8" "rmicro bench --connections 16 -c 128 (JSON-RPC)"
 stop
+fi
