@@ -803,24 +803,58 @@ impl ChunkedBody {
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `micro-id` → `Micro-Id`. Names with bytes
 /// outside the token set are returned unchanged, as Go does.
 pub fn canonical_header_name(name: &str) -> String {
-    let valid = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
+    // Every header of every call and reply comes here; most are canonical already (Go
+    // sends them so), and are copied as they are.
+    let mut upper = true;
+    let mut canonical = true;
+    for &byte in name.as_bytes() {
+        if !is_token(byte) {
+            return name.to_owned();
+        }
+        canonical &= if upper {
+            !byte.is_ascii_lowercase()
+        } else {
+            !byte.is_ascii_uppercase()
+        };
+        upper = byte == b'-';
+    }
+    if canonical {
         return name.to_owned();
     }
     let mut upper = true;
-    name.chars()
-        .map(|c| {
+    name.bytes()
+        .map(|byte| {
             let mapped = if upper {
-                c.to_ascii_uppercase()
+                byte.to_ascii_uppercase()
             } else {
-                c.to_ascii_lowercase()
+                byte.to_ascii_lowercase()
             };
-            upper = c == '-';
-            mapped
+            upper = byte == b'-';
+            char::from(mapped)
         })
         .collect()
+}
+
+/// A byte of an HTTP token (RFC 9110 §5.6.2), as a header name is made of.
+fn is_token(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric()
+        || matches!(
+            byte,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 #[cfg(test)]
@@ -1015,5 +1049,9 @@ mod tests {
         assert_eq!(canonical_header_name("MICRO-ENDPOINT"), "Micro-Endpoint");
         assert_eq!(canonical_header_name("x-micro-error"), "X-Micro-Error");
         assert_eq!(canonical_header_name("bad name"), "bad name");
+        assert_eq!(canonical_header_name("Content-Type"), "Content-Type");
+        assert_eq!(canonical_header_name("content-TYPE"), "Content-Type");
+        assert_eq!(canonical_header_name("x--y"), "X--Y");
+        assert_eq!(canonical_header_name("-a"), "-A");
     }
 }

@@ -18,7 +18,7 @@ use crate::protocol::{
 };
 use crate::status::{Code, Status};
 use bytes::{Bytes, BytesMut};
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +29,8 @@ type Connection = HttpConnection<Socket>;
 #[derive(Clone)]
 pub struct MucpCaller {
     address: Arc<str>,
+    /// Every request's first lines, up to `Content-Length: ` (its value comes per call).
+    prefix: Arc<[u8]>,
     dial_timeout: Duration,
     max_message_size: usize,
     idle: Arc<Mutex<Option<Connection>>>,
@@ -41,6 +43,12 @@ impl MucpCaller {
     pub fn new(address: &str, dial_timeout: Duration, max_message_size: usize) -> MucpCaller {
         MucpCaller {
             address: address.into(),
+            prefix: format!(
+                "POST / HTTP/1.1\r\nHost: {address}\r\nUser-Agent: rmicro/{}\r\nContent-Length: ",
+                env!("CARGO_PKG_VERSION"),
+            )
+            .into_bytes()
+            .into(),
             dial_timeout,
             max_message_size,
             idle: Arc::default(),
@@ -101,7 +109,7 @@ impl MucpCaller {
             self.max_message_size,
         );
         let mut stream = StreamCall {
-            host: self.address.clone(),
+            prefix: self.prefix.clone(),
             header_lines: header_lines(head, id, Some(id), false),
             end_lines: header_lines(head, id, Some(id), true),
             connection,
@@ -123,40 +131,85 @@ impl MucpCaller {
 /// The header lines after `Content-Length`, shaped like go-micro's minimal request (spec
 /// §10.1): sorted by name, metadata in canonical form replacing a fixed header of the
 /// same name; a stream's messages carry `Micro-Stream` too, its last `Micro-Error: EOS`
-/// (spec §10.4).
-fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>, end: bool) -> String {
-    {
-        let content_type = head.codec.content_type();
-        let mut headers: Vec<(String, String)> = vec![
-            ("Accept".into(), content_type.into()),
-            ("Content-Type".into(), content_type.into()),
-            ("Micro-Endpoint".into(), head.endpoint.into()),
-            ("Micro-Id".into(), id.to_string()),
-            ("Micro-Method".into(), head.endpoint.into()),
-            ("Micro-Service".into(), head.service.into()),
-        ];
-        if let Some(stream) = stream {
-            headers.push(("Micro-Stream".into(), stream.to_string()));
-        }
-        if end {
-            headers.push(("Micro-Error".into(), "EOS".into()));
-        }
-        if let Some(timeout) = head.timeout {
-            headers.push(("Timeout".into(), timeout.as_nanos().to_string()));
-        }
-        for (name, value) in head.metadata.iter() {
-            let name = canonical_header_name(name);
-            headers.retain(|(existing, _)| *existing != name);
-            headers.push((name, value.replace(['\r', '\n'], " ")));
-        }
-        headers.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut lines = String::with_capacity(512);
-        for (name, value) in headers {
-            let _ = write!(lines, "{name}: {value}\r\n");
-        }
-        lines.push_str("\r\n");
-        lines
+/// (spec §10.4). Built once per call, borrowing what it can.
+fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>, end: bool) -> Vec<u8> {
+    let content_type = head.codec.content_type();
+    let text = |text: &'static str| Value::Text(Cow::Borrowed(text));
+    let mut headers: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(12);
+    headers.extend([
+        ("Accept".into(), text(content_type)),
+        ("Content-Type".into(), text(content_type)),
+        ("Micro-Endpoint".into(), Value::Text(head.endpoint.into())),
+        ("Micro-Id".into(), Value::Number(id)),
+        ("Micro-Method".into(), Value::Text(head.endpoint.into())),
+        ("Micro-Service".into(), Value::Text(head.service.into())),
+    ]);
+    if let Some(stream) = stream {
+        headers.push(("Micro-Stream".into(), Value::Number(stream)));
     }
+    if end {
+        headers.push(("Micro-Error".into(), text("EOS")));
+    }
+    if let Some(timeout) = head.timeout {
+        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        headers.push(("Timeout".into(), Value::Number(nanos)));
+    }
+    for (name, value) in head.metadata.iter() {
+        let name = canonical_header_name(name);
+        headers.retain(|(existing, _)| *existing != name);
+        let value = if value.contains(['\r', '\n']) {
+            Cow::Owned(value.replace(['\r', '\n'], " "))
+        } else {
+            Cow::Borrowed(value)
+        };
+        headers.push((name.into(), Value::Text(value)));
+    }
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut lines = Vec::with_capacity(256);
+    for (name, value) in &headers {
+        lines.extend_from_slice(name.as_bytes());
+        lines.extend_from_slice(b": ");
+        match value {
+            Value::Text(text) => lines.extend_from_slice(text.as_bytes()),
+            Value::Number(number) => push_decimal(&mut lines, *number),
+        }
+        lines.extend_from_slice(b"\r\n");
+    }
+    lines.extend_from_slice(b"\r\n");
+    lines
+}
+
+/// A header's value: text, or a number written as it goes out.
+enum Value<'a> {
+    Text(Cow<'a, str>),
+    Number(u64),
+}
+
+/// `number` in decimal, without the formatting machinery (twice per call).
+fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A whole request message: `prefix` (up to `Content-Length: `), the body's length, the
+/// header lines and the body, in one buffer (one write).
+fn request(prefix: &[u8], lines: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut request = Vec::with_capacity(prefix.len() + 24 + lines.len() + body.len());
+    request.extend_from_slice(prefix);
+    push_decimal(&mut request, body.len() as u64);
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(lines);
+    request.extend_from_slice(body);
+    request
 }
 
 impl MucpCaller {
@@ -313,7 +366,7 @@ impl MucpStream {
 /// One unary mucp call: one request message, one reply.
 pub struct UnaryCall {
     caller: MucpCaller,
-    header_lines: String,
+    header_lines: Vec<u8>,
     content_type: &'static str,
     request: OneMessage,
     headers: Pairs,
@@ -325,9 +378,7 @@ impl UnaryCall {
         let Some(body) = self.request.pending() else {
             return Ok(None);
         };
-        let mut request = request_head(&self.caller.address, body.len());
-        request.extend_from_slice(self.header_lines.as_bytes());
-        request.extend_from_slice(&body);
+        let request = request(&self.caller.prefix, &self.header_lines, &body);
         let reply = self.caller.exchange(&request, self.content_type).await?;
         self.request.answered();
         self.headers = reply.headers;
@@ -335,23 +386,14 @@ impl UnaryCall {
     }
 }
 
-/// A request's first lines, up to its framing header.
-fn request_head(host: &str, length: usize) -> Vec<u8> {
-    format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: rmicro/{}\r\nContent-Length: {length}\r\n",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .into_bytes()
-}
-
 /// A go-micro stream on its own connection. Messages to send wait in `outgoing`, written
 /// with `write_buf`, which keeps what it has not written: so a receive dropped half-way
 /// (in a select) loses nothing and repeats nothing.
 pub struct StreamCall {
-    host: Arc<str>,
-    header_lines: String,
+    prefix: Arc<[u8]>,
+    header_lines: Vec<u8>,
     /// The headers of the last message, with `Micro-Error: EOS`.
-    end_lines: String,
+    end_lines: Vec<u8>,
     connection: Connection,
     outgoing: BytesMut,
     headers: Pairs,
@@ -363,15 +405,13 @@ pub struct StreamCall {
 
 impl StreamCall {
     fn queue(&mut self, body: &[u8], end: bool) {
-        self.outgoing
-            .extend_from_slice(&request_head(&self.host, body.len()));
         let lines = if end {
             &self.end_lines
         } else {
             &self.header_lines
         };
-        self.outgoing.extend_from_slice(lines.as_bytes());
-        self.outgoing.extend_from_slice(body);
+        self.outgoing
+            .extend_from_slice(&request(&self.prefix, lines, body));
     }
 
     async fn flush(&mut self) -> Result<(), CallError> {
@@ -492,4 +532,48 @@ fn not_go_micro(code: u16, reason: &str, content_type: Option<&str>, body: &[u8]
     format!(
         "{code} {reason}{shown}: an HTTP server, but not a go-micro service (those answer 200 with Micro-* headers); check the address, or use grpc:// or jsonrpc://"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Metadata;
+
+    #[test]
+    fn a_request_is_go_micros_minimal_shape_with_metadata_in_place() {
+        let mut metadata = Metadata::new();
+        metadata.push("micro-id", "mine");
+        metadata.push("x-trace", "a\r\nb");
+        let head = CallHead {
+            service: "job",
+            endpoint: "Job.CreateJob",
+            path: "/job.Job/CreateJob",
+            codec: Codec::Json,
+            metadata: &metadata,
+            timeout: Some(Duration::from_millis(1500)),
+        };
+        let caller = MucpCaller::new("127.0.0.1:8080", Duration::from_secs(1), 1 << 20);
+        let lines = header_lines(&head, 7, Some(7), true);
+        let request = request(&caller.prefix, &lines, b"{}");
+        assert_eq!(
+            String::from_utf8(request).unwrap(),
+            format!(
+                "POST / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: rmicro/{}\r\nContent-Length: 2\r\n\
+                 Accept: application/json\r\nContent-Type: application/json\r\n\
+                 Micro-Endpoint: Job.CreateJob\r\nMicro-Error: EOS\r\nMicro-Id: mine\r\n\
+                 Micro-Method: Job.CreateJob\r\nMicro-Service: job\r\nMicro-Stream: 7\r\n\
+                 Timeout: 1500000000\r\nX-Trace: a  b\r\n\r\n{{}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+    }
+
+    #[test]
+    fn decimals() {
+        for number in [0, 7, 10, 99, 1_000_000_007, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, number);
+            assert_eq!(out, number.to_string().into_bytes());
+        }
+    }
 }
