@@ -88,8 +88,8 @@ pub type ReplyCheck = Box<dyn Fn(&[u8]) -> Result<(), String> + Send + Sync>;
 pub enum Kind {
     /// One message each way.
     Unary,
-    /// A gRPC stream: `messages` request messages, `interval` apart, then half-closed;
-    /// every reply read until the stream ends.
+    /// A stream (gRPC's, or go-micro's over mucp): `messages` request messages, `interval`
+    /// apart, then half-closed; every reply read until the stream ends.
     Stream { messages: u64, interval: Duration },
 }
 

@@ -379,11 +379,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             (None, _) => None,
         };
         let streaming = method.as_ref().filter(|method| crate::schema::is_streaming(method));
-        if (streaming.is_some() || schema.record_streams()) && !protocol.is_grpc_family() {
+        if streaming.is_none() && schema.record_streams() {
             return Err(usage(format!(
-                "{} is a streaming method{}; rmicro bench streams over gRPC, Connect and gRPC-Web only",
+                "{} is a streaming method (its registry record says so); rmicro bench needs its schema to tell a client stream from a server stream: pass --proto or --descriptor-set",
+                args.endpoint
+            )));
+        }
+        if streaming.is_some() && !(protocol.is_grpc_family() || protocol == Protocol::Mucp) {
+            return Err(usage(format!(
+                "{} is a streaming method; rmicro bench streams over mucp (go-micro streams), gRPC, Connect and gRPC-Web, not {}",
                 args.endpoint,
-                if streaming.is_none() { " (its registry record says so)" } else { "" }
+                protocol.scheme()
             )));
         }
         if streamed && streaming.is_none() {

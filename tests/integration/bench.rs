@@ -486,31 +486,30 @@ fn a_run_that_cannot_start_exits_1() {
     assert_exit(&output, 1);
 }
 
-#[test]
-fn streams_report_messages_as_well_as_calls() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = echo_server(dir.path());
-    let grpc = format!("grpc://{}", server.address);
+/// Server, client and bidirectional streams of the echo stub at `address`: the messages
+/// sent and received per call, `--stream-messages` and `--stream-interval` honoured.
+fn check_streams(dir: &std::path::Path, address: &str) {
     // A server stream: one request, three replies per call.
     let count = report(&[
         "echo.v1.Echo/Count",
         "{}",
         "-a",
-        &grpc,
+        address,
         "-n",
         "20",
         "-c",
         "4",
     ]);
-    assert_eq!(count["calls"], 20);
-    assert_eq!(count["messages"]["sent"], 20);
-    assert_eq!(count["messages"]["received"], 60);
+    assert_eq!(count["calls"], 20, "{address}: {count}");
+    assert_eq!(count["errors"], 0, "{address}: {count}");
+    assert_eq!(count["messages"]["sent"], 20, "{address}");
+    assert_eq!(count["messages"]["received"], 60, "{address}");
     // A client stream of 5 messages 10 ms apart: 40 ms at least per call.
     let collect = report(&[
         "echo.v1.Echo/Collect",
         "{\"text\":\"x\"}",
         "-a",
-        &grpc,
+        address,
         "-n",
         "8",
         "-c",
@@ -520,21 +519,21 @@ fn streams_report_messages_as_well_as_calls() {
         "--stream-interval",
         "10ms",
     ]);
-    assert_eq!(collect["messages"]["sent"], 40, "{collect}");
-    assert_eq!(collect["messages"]["received"], 8);
+    assert_eq!(collect["messages"]["sent"], 40, "{address}: {collect}");
+    assert_eq!(collect["messages"]["received"], 8, "{address}");
     assert!(
         collect["latency_ms"]["min"].as_f64().unwrap() >= 40.0,
-        "{collect}"
+        "{address}: {collect}"
     );
     let per_second = collect["messages"]["per_second"].as_f64().unwrap();
     let expected = 48.0 / collect["duration_s"].as_f64().unwrap();
     assert!(
         (per_second - expected).abs() < 1.0,
-        "{per_second} vs {expected}"
+        "{address}: {per_second} vs {expected}"
     );
     // Bidirectional, its messages from NDJSON lines in turn.
     let data = write_temp(
-        dir.path(),
+        dir,
         "chat.ndjson",
         b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n",
     );
@@ -543,7 +542,7 @@ fn streams_report_messages_as_well_as_calls() {
         "-d",
         &format!("@{data}"),
         "-a",
-        &grpc,
+        address,
         "-n",
         "10",
         "-c",
@@ -551,11 +550,21 @@ fn streams_report_messages_as_well_as_calls() {
     ]);
     assert_eq!(
         chat["messages"]["sent"], 30,
-        "three messages per call: {chat}"
+        "{address}: three messages per call: {chat}"
     );
     // The stub answers each request message with its two replies.
-    assert_eq!(chat["messages"]["received"], 60);
-    assert_eq!(chat["errors"], 0);
+    assert_eq!(chat["messages"]["received"], 60, "{address}: {chat}");
+    assert_eq!(chat["errors"], 0, "{address}");
+}
+
+#[test]
+fn streams_report_messages_as_well_as_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = echo_server(dir.path());
+    // gRPC's streams, and go-micro's over mucp.
+    for scheme in ["grpc", "mucp"] {
+        check_streams(dir.path(), &format!("{scheme}://{}", server.address));
+    }
     // A server stream over Connect (HTTP/2 and HTTP/1.1) and gRPC-Web.
     for scheme in ["connect", "http", "grpc-web"] {
         let address = format!("{scheme}://{}", server.address);
@@ -572,10 +581,23 @@ fn streams_report_messages_as_well_as_calls() {
         assert_eq!(count["messages"]["received"], 30, "{scheme}: {count}");
         assert_eq!(count["errors"], 0, "{scheme}");
     }
-    // Streams need gRPC, Connect or gRPC-Web.
-    let output = bench(&["Echo.Count", "{}", "-a", &server.address]);
+    // The server saw every stream, whatever the protocol.
+    assert_eq!(served(&server, "Echo.Count"), 20 + 20 + 10 * 3);
+    // JSON-RPC has no streams.
+    let proto = root().join("interop/grpc/echo.proto");
+    let output = bench(&[
+        "Echo.Count",
+        "{}",
+        "--proto",
+        &proto.to_string_lossy(),
+        "-a",
+        &format!("jsonrpc://{}", server.address),
+    ]);
     assert_exit(&output, 2);
-    assert_stderr_has(&output, "streams over gRPC, Connect and gRPC-Web only");
+    assert_stderr_has(
+        &output,
+        "is a streaming method; rmicro bench streams over mucp",
+    );
 }
 
 #[test]
