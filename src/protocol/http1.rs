@@ -805,12 +805,9 @@ impl ChunkedBody {
 pub fn canonical_header_name(name: &str) -> String {
     // Every header of every call and reply comes here; most are canonical already (Go
     // sends them so), and are copied as they are.
-    let mut upper = true;
-    let mut canonical = true;
+    let (mut upper, mut token, mut canonical) = (true, true, true);
     for &byte in name.as_bytes() {
-        if !is_token(byte) {
-            return name.to_owned();
-        }
+        token &= is_token(byte);
         canonical &= if upper {
             !byte.is_ascii_lowercase()
         } else {
@@ -818,7 +815,7 @@ pub fn canonical_header_name(name: &str) -> String {
         };
         upper = byte == b'-';
     }
-    if canonical {
+    if !token || canonical {
         return name.to_owned();
     }
     let mut upper = true;
@@ -837,25 +834,36 @@ pub fn canonical_header_name(name: &str) -> String {
 
 /// A byte of an HTTP token (RFC 9110 §5.6.2), as a header name is made of.
 fn is_token(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(
-            byte,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TOKEN[usize::from(byte)]
 }
+
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
