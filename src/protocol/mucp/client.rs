@@ -361,6 +361,14 @@ impl MucpStream {
             MucpStream::Stream(stream) => &stream.headers,
         }
     }
+
+    /// The reply headers, moved out (a call that has ended).
+    pub fn take_headers(&mut self) -> Pairs {
+        match self {
+            MucpStream::Unary(call) => std::mem::take(&mut call.headers),
+            MucpStream::Stream(stream) => std::mem::take(&mut stream.headers),
+        }
+    }
 }
 
 /// One unary mucp call: one request message, one reply.
