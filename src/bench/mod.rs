@@ -353,6 +353,9 @@ async fn drive(
         Stop::Time(duration) => Some(started + duration),
         Stop::Calls(_) => None,
     };
+    // The clock is read once per call: a call begins when the last one ended, unless a
+    // rate makes it wait (nothing else runs in between on this task).
+    let mut now = Instant::now();
     loop {
         if live.stopped() {
             break;
@@ -369,13 +372,15 @@ async fn drive(
                 break;
             }
             tokio::time::sleep_until(due.into()).await;
-        } else if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            now = Instant::now();
+        } else if deadline.is_some_and(|deadline| now >= deadline) {
             break;
         }
         client.next_node();
-        let begun = Instant::now();
+        let begun = now;
         let outcome = call(&mut client, work, seq, seq_base + seq + 1).await;
         let ended = Instant::now();
+        now = ended;
         local.record(
             live,
             work,

@@ -590,6 +590,8 @@ fn passed_back(fields: Fields) -> Metadata {
             }),
             &UPSTREAM_RESERVED,
         ),
+        // A mucp upstream's reply head, as it came.
+        Fields::Head(head) => caller_metadata(head.iter(), &UPSTREAM_RESERVED),
     }
 }
 

@@ -384,7 +384,7 @@ impl Stream {
     fn take_fields(&mut self) -> (Fields, Fields) {
         match self {
             Stream::Grpc(stream) => stream.take_fields(),
-            Stream::Mucp(stream) => (stream.take_headers().into(), Fields::default()),
+            Stream::Mucp(stream) => (stream.take_headers(), Fields::default()),
             _ => (self.headers().into(), self.trailers().into()),
         }
     }

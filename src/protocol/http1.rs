@@ -38,11 +38,55 @@ pub enum Phase {
 }
 
 /// One HTTP message: headers with Go-canonical names, in arrival order, and the body.
+/// On a connection that keeps response heads raw ([`HttpConnection::raw_response_heads`])
+/// a response's headers are in `raw` instead, made pairs only when asked for.
 #[derive(Debug)]
 pub struct HttpMessage {
     pub start: StartLine,
     pub headers: Vec<(String, String)>,
+    pub raw: RawHead,
     pub body: Bytes,
+}
+
+/// A message head as it came: its bytes, and where each header's name and value lie in
+/// them. A client reads one or two headers of a reply; the rest are made text (with
+/// Go-canonical names) only if asked for.
+#[derive(Clone, Debug, Default)]
+pub struct RawHead {
+    bytes: Bytes,
+    fields: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+}
+
+impl RawHead {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| self.bytes[key.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| self.text(value.clone()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The headers as they came (names as sent), in arrival order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields
+            .iter()
+            .map(|(name, value)| (self.text(name.clone()), self.text(value.clone())))
+    }
+
+    /// The headers with Go-canonical names, in arrival order.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(name, value)| (canonical_header_name(name), value.to_owned()))
+            .collect()
+    }
+
+    /// Names are tokens and values were checked to be UTF-8 when the head was read.
+    fn text(&self, range: std::ops::Range<usize>) -> &str {
+        std::str::from_utf8(&self.bytes[range]).unwrap_or_default()
+    }
 }
 
 /// A response's status code and reason, or a request's method and path.
@@ -74,6 +118,7 @@ impl HttpMessage {
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
+            .or_else(|| self.raw.get(name))
     }
 }
 
@@ -124,6 +169,7 @@ impl ReadError {
 struct Pending {
     start: StartLine,
     headers: Vec<(String, String)>,
+    raw: RawHead,
     body: Body,
     /// Bytes of `100 Continue` still to write: the client holds its body back until then.
     continue_left: usize,
@@ -150,6 +196,8 @@ pub struct HttpConnection<S> {
     deadline: Option<(Phase, Instant)>,
     /// The declared length of a request body refused for its size, still to come.
     refused_body: Option<usize>,
+    /// Responses' heads are kept raw (`HttpMessage::raw`).
+    raw_response_heads: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
@@ -169,6 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             timeouts: Timeouts::default(),
             deadline: None,
             refused_body: None,
+            raw_response_heads: false,
         }
     }
 
@@ -186,6 +235,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     }
 
     /// The largest body accepted.
+    /// Keeps the heads of the responses read raw (`HttpMessage::raw`), for a client that
+    /// reads few of their headers.
+    pub fn raw_response_heads(mut self) -> HttpConnection<S> {
+        self.raw_response_heads = true;
+        self
+    }
+
     pub fn max_body(&self) -> usize {
         self.max_body
     }
@@ -375,7 +431,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             },
             Some(_) => ReadError::Malformed("the connection closed inside a chunked body".into()),
             None if self.buffer.is_empty() => ReadError::Closed,
-            None => match parse_head(&self.buffer, response) {
+            None => match parse_head(&self.buffer, response, false) {
                 Err(error) => error,
                 Ok(_) => {
                     ReadError::Malformed("the connection closed inside the message head".into())
@@ -417,12 +473,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 self.buffer.split().freeze()
             }
         };
-        let Some(Pending { start, headers, .. }) = self.pending.take() else {
+        let Some(Pending {
+            start,
+            headers,
+            raw,
+            ..
+        }) = self.pending.take()
+        else {
             unreachable!("a body was read for a pending head");
         };
         Ok(Some(HttpMessage {
             start,
             headers,
+            raw,
             body,
         }))
     }
@@ -452,15 +515,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         if unfinished {
             return self.head_within_limit();
         }
-        let Some((head_len, start, headers, framing, expects_continue)) =
-            parse_head(&self.buffer, response)?
+        let raw = response && self.raw_response_heads;
+        let Some((head_len, start, headers, fields, framing, expects_continue)) =
+            parse_head(&self.buffer, response, raw)?
         else {
             return self.head_within_limit();
         };
         if head_len > MAX_HEAD {
             return Err(head_too_large());
         }
-        self.buffer.advance(head_len);
+        let raw = if raw {
+            RawHead {
+                bytes: self.buffer.split_to(head_len).freeze(),
+                fields,
+            }
+        } else {
+            self.buffer.advance(head_len);
+            RawHead::default()
+        };
         self.head_scanned = 0;
         let body = match framing {
             Body::Length(length) if length > self.max_body => {
@@ -476,6 +548,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         self.pending = Some(Pending {
             start,
             headers,
+            raw,
             body,
             continue_left: if expects_continue && needs_body {
                 CONTINUE.len()
@@ -503,11 +576,18 @@ fn find_head_end(bytes: &[u8]) -> bool {
     bytes.windows(2).any(|two| two == b"\n\n") || bytes.windows(3).any(|three| three == b"\n\r\n")
 }
 
-/// Length, status line or request line, headers, framing, whether the client waits for
-/// `100 Continue`.
-type Head = (usize, StartLine, Vec<(String, String)>, Body, bool);
+/// Length, status line or request line, headers (or, kept raw, where they lie in the
+/// head), framing, whether the client waits for `100 Continue`.
+type Head = (
+    usize,
+    StartLine,
+    Vec<(String, String)>,
+    Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    Body,
+    bool,
+);
 
-fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> {
+fn parse_head(buffer: &[u8], response: bool, raw: bool) -> Result<Option<Head>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let malformed = |error: httparse::Error| match error {
         httparse::Error::TooManyHeaders => {
@@ -541,7 +621,16 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         }
     };
     let http_1_0 = version == Some(0);
-    let mut headers = Vec::with_capacity(raw_headers.len());
+    let (mut headers, mut fields) = (Vec::new(), Vec::new());
+    if raw {
+        fields.reserve(raw_headers.len());
+    } else {
+        headers.reserve(raw_headers.len());
+    }
+    let within = |part: &[u8]| {
+        let from = part.as_ptr() as usize - buffer.as_ptr() as usize;
+        from..from + part.len()
+    };
     let mut expects_continue = false;
     for header in raw_headers.iter() {
         let value = std::str::from_utf8(header.value)
@@ -549,24 +638,42 @@ fn parse_head(buffer: &[u8], response: bool) -> Result<Option<Head>, ReadError> 
         if !response && !http_1_0 && header.name.eq_ignore_ascii_case("expect") {
             expects_continue |= value.trim().eq_ignore_ascii_case("100-continue");
         }
-        headers.push((canonical_header_name(header.name), value.to_owned()));
+        if raw {
+            fields.push((within(header.name.as_bytes()), within(header.value)));
+        } else {
+            headers.push((canonical_header_name(header.name), value.to_owned()));
+        }
     }
-    let framing = framing(&headers, response, http_1_0)?;
-    Ok(Some((head_len, status, headers, framing, expects_continue)))
+    let framing = framing(
+        raw_headers.iter().map(|header| (header.name, header.value)),
+        response,
+        http_1_0,
+    )?;
+    Ok(Some((
+        head_len,
+        status,
+        headers,
+        fields,
+        framing,
+        expects_continue,
+    )))
 }
 
 /// How the body of a message is delimited (RFC 9112 §6.3). A request whose framing two
 /// readers could disagree on is refused rather than guessed at.
-fn framing(
-    headers: &[(String, String)],
+fn framing<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
     response: bool,
     http_1_0: bool,
 ) -> Result<Body, ReadError> {
     let mut length: Option<u64> = None;
     let mut codings: Vec<String> = Vec::new();
     let mut transfer_encoding = false;
+    // Values were checked to be UTF-8 as the head was read.
+    let text = |value| std::str::from_utf8(value).unwrap_or_default();
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("content-length") {
+            let value = text(value);
             // A list of equal values may be taken as one (RFC 9110 §8.6); nothing else.
             for item in value.split(',') {
                 let item = item.trim_matches([' ', '\t']);
@@ -584,7 +691,7 @@ fn framing(
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             transfer_encoding = true;
             codings.extend(
-                value
+                text(value)
                     .split(',')
                     .map(|coding| coding.trim_matches([' ', '\t']).to_ascii_lowercase())
                     .filter(|coding| !coding.is_empty()),
@@ -1049,6 +1156,38 @@ mod tests {
         );
         let error = read(&extension, 100).await.unwrap_err();
         assert!(matches!(error, ReadError::Malformed(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_response_head_kept_raw_reads_as_the_pairs_would() {
+        let (mut server, client) = tokio::io::duplex(1 << 16);
+        server
+            .write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nMicro-Id: 7\r\nx-micro-ERROR: \r\n\r\nok\
+                  HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nmicro-error: EOS\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut connection = HttpConnection::new(client, 1 << 20).raw_response_heads();
+        let first = connection.read_response().await.unwrap();
+        assert!(first.headers.is_empty());
+        assert_eq!(first.status(), Some((200, "OK")));
+        assert_eq!(first.header("Micro-Id"), Some("7"));
+        assert_eq!(first.header("X-Micro-Error"), Some(""));
+        assert_eq!(first.header("Content-Type"), None);
+        assert_eq!(
+            first.raw.pairs(),
+            [
+                ("Content-Length", "2"),
+                ("Micro-Id", "7"),
+                ("X-Micro-Error", "")
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        );
+        assert_eq!(&first.body[..], b"ok");
+        let second = connection.read_response().await.unwrap();
+        assert_eq!(second.header("Micro-Error"), Some("EOS"));
+        assert_eq!(&second.body[..], b"x");
     }
 
     #[test]

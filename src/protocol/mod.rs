@@ -367,11 +367,14 @@ pub struct CallHead<'a> {
 pub type Pairs = Vec<(String, String)>;
 
 /// Reply headers or trailers as they came, made [`Pairs`] only when read (a load run
-/// reads none): HTTP/2's header map, or the pairs of a protocol read without one.
+/// reads none): HTTP/2's header map, an HTTP/1.1 head as it came, or the pairs of a
+/// protocol read without either.
 #[derive(Debug)]
 pub enum Fields {
     Pairs(Pairs),
     Map(http::HeaderMap),
+    /// An HTTP/1.1 head as it came (a mucp reply's).
+    Head(http1::RawHead),
 }
 
 impl Default for Fields {
@@ -391,6 +394,7 @@ impl Fields {
         match self {
             Fields::Pairs(pairs) => pairs,
             Fields::Map(map) => pairs_of(&map),
+            Fields::Head(head) => head.pairs(),
         }
     }
 }

@@ -11,16 +11,14 @@
 
 use crate::codec::Codec;
 use crate::protocol::caller::{OneMessage, Progress};
-use crate::protocol::http1::{canonical_header_name, HttpConnection, ReadError};
+use crate::protocol::http1::{canonical_header_name, HttpConnection, RawHead, ReadError};
 use crate::protocol::Socket;
-use crate::protocol::{
-    dial_secure, foreign_reply, CallError, CallHead, Pairs, RawReply, SecureDial,
-};
+use crate::protocol::{dial_secure, foreign_reply, CallError, CallHead, Fields, Pairs, SecureDial};
 use crate::status::{Code, Status};
 use bytes::{Bytes, BytesMut};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 type Connection = HttpConnection<Socket>;
@@ -79,12 +77,16 @@ impl MucpCaller {
         if self.idle.lock().expect("idle lock").is_some() {
             return Ok(());
         }
-        let connection = HttpConnection::new(
-            dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
-            self.max_message_size,
-        );
+        let connection = self.dial().await?;
         *self.idle.lock().expect("idle lock") = Some(connection);
         Ok(())
+    }
+
+    /// A new connection to the server; the replies' heads are kept raw, their headers made
+    /// text only when asked for.
+    async fn dial(&self) -> Result<Connection, CallError> {
+        let socket = dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?;
+        Ok(HttpConnection::new(socket, self.max_message_size).raw_response_heads())
     }
 
     /// Opens a unary call; the request goes out when its reply is asked for.
@@ -95,7 +97,8 @@ impl MucpCaller {
             header_lines: header_lines(head, id, None, false),
             content_type: head.codec.content_type(),
             request: OneMessage::new("mucp"),
-            headers: Pairs::new(),
+            head: RawHead::default(),
+            headers: OnceLock::new(),
         })
     }
 
@@ -104,10 +107,7 @@ impl MucpCaller {
     /// it is the empty message, as go-micro's generated clients send (spec §5).
     pub async fn open_stream(&self, head: &CallHead<'_>) -> Result<MucpStream, CallError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let connection = HttpConnection::new(
-            dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
-            self.max_message_size,
-        );
+        let connection = self.dial().await?;
         let mut stream = StreamCall {
             prefix: self.prefix.clone(),
             header_lines: header_lines(head, id, Some(id), false),
@@ -213,14 +213,15 @@ fn request(prefix: &[u8], lines: &[u8], body: &[u8]) -> Vec<u8> {
 }
 
 impl MucpCaller {
-    async fn exchange(&self, request: &[u8], content_type: &str) -> Result<RawReply, CallError> {
+    async fn exchange(
+        &self,
+        request: &[u8],
+        content_type: &str,
+    ) -> Result<(RawHead, Bytes), CallError> {
         let taken = self.idle.lock().expect("idle lock").take();
         let mut connection = match taken {
             Some(connection) => connection,
-            None => HttpConnection::new(
-                dial_secure(&self.address, self.dial_timeout, self.secure.as_ref()).await?,
-                self.max_message_size,
-            ),
+            None => self.dial().await?,
         };
         let reply = exchange_on(&mut connection, request, content_type).await?;
         *self.idle.lock().expect("idle lock") = Some(connection);
@@ -232,7 +233,7 @@ async fn exchange_on(
     connection: &mut Connection,
     request: &[u8],
     content_type: &str,
-) -> Result<RawReply, CallError> {
+) -> Result<(RawHead, Bytes), CallError> {
     connection
         .write_all(request)
         .await
@@ -276,11 +277,7 @@ async fn exchange_on(
             String::from_utf8_lossy(&reply.body).trim_end(),
         )));
     }
-    Ok(RawReply {
-        headers: reply.headers,
-        trailers: Pairs::new(),
-        body: reply.body,
-    })
+    Ok((reply.raw, reply.body))
 }
 
 /// A mucp call in flight: unary, or a go-micro stream.
@@ -357,16 +354,20 @@ impl MucpStream {
 
     pub fn headers(&self) -> &Pairs {
         match self {
-            MucpStream::Unary(call) => &call.headers,
+            MucpStream::Unary(call) => call.headers.get_or_init(|| call.head.pairs()),
             MucpStream::Stream(stream) => &stream.headers,
         }
     }
 
-    /// The reply headers, moved out (a call that has ended).
-    pub fn take_headers(&mut self) -> Pairs {
+    /// The reply headers, moved out (a call that has ended); a unary reply's still as
+    /// they came, made text only if read.
+    pub fn take_headers(&mut self) -> Fields {
         match self {
-            MucpStream::Unary(call) => std::mem::take(&mut call.headers),
-            MucpStream::Stream(stream) => std::mem::take(&mut stream.headers),
+            MucpStream::Unary(call) => match call.headers.take() {
+                Some(pairs) => Fields::Pairs(pairs),
+                None => Fields::Head(std::mem::take(&mut call.head)),
+            },
+            MucpStream::Stream(stream) => Fields::Pairs(std::mem::take(&mut stream.headers)),
         }
     }
 }
@@ -377,7 +378,9 @@ pub struct UnaryCall {
     header_lines: Vec<u8>,
     content_type: &'static str,
     request: OneMessage,
-    headers: Pairs,
+    /// The reply's head as it came, and its headers once asked for.
+    head: RawHead,
+    headers: OnceLock<Pairs>,
 }
 
 impl UnaryCall {
@@ -387,10 +390,10 @@ impl UnaryCall {
             return Ok(None);
         };
         let request = request(&self.caller.prefix, &self.header_lines, &body);
-        let reply = self.caller.exchange(&request, self.content_type).await?;
+        let (head, body) = self.caller.exchange(&request, self.content_type).await?;
         self.request.answered();
-        self.headers = reply.headers;
-        Ok(Some(reply.body))
+        (self.head, self.headers) = (head, OnceLock::new());
+        Ok(Some(body))
     }
 }
 
@@ -479,7 +482,7 @@ impl StreamCall {
             )));
         }
         if self.headers.is_empty() {
-            self.headers = reply.headers.clone();
+            self.headers = reply.raw.pairs();
         }
         match reply
             .header("Micro-Error")
