@@ -632,17 +632,22 @@ fn parse_head(buffer: &[u8], response: bool, raw: bool) -> Result<Option<Head>, 
         from..from + part.len()
     };
     let mut expects_continue = false;
+    let not_utf8 = |name: &str| ReadError::Malformed(format!("header {name} is not UTF-8"));
     for header in raw_headers.iter() {
-        let value = std::str::from_utf8(header.value)
-            .map_err(|_| ReadError::Malformed(format!("header {} is not UTF-8", header.name)))?;
+        if raw {
+            // Only responses are kept raw: no `Expect` to look for. Most values are ASCII,
+            // told apart faster than UTF-8 is checked.
+            if !header.value.is_ascii() {
+                std::str::from_utf8(header.value).map_err(|_| not_utf8(header.name))?;
+            }
+            fields.push((within(header.name.as_bytes()), within(header.value)));
+            continue;
+        }
+        let value = std::str::from_utf8(header.value).map_err(|_| not_utf8(header.name))?;
         if !response && !http_1_0 && header.name.eq_ignore_ascii_case("expect") {
             expects_continue |= value.trim().eq_ignore_ascii_case("100-continue");
         }
-        if raw {
-            fields.push((within(header.name.as_bytes()), within(header.value)));
-        } else {
-            headers.push((canonical_header_name(header.name), value.to_owned()));
-        }
+        headers.push((canonical_header_name(header.name), value.to_owned()));
     }
     let framing = framing(
         raw_headers.iter().map(|header| (header.name, header.value)),
