@@ -1193,6 +1193,16 @@ mod tests {
         let second = connection.read_response().await.unwrap();
         assert_eq!(second.header("Micro-Error"), Some("EOS"));
         assert_eq!(&second.body[..], b"x");
+        // A value that is not UTF-8 is refused as it is when the head is made text.
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\nX-Bad: caf\xe9\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let error = connection.read_response().await.unwrap_err();
+        assert!(
+            error.to_string().contains("header X-Bad is not UTF-8"),
+            "{error}"
+        );
     }
 
     #[test]
