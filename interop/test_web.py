@@ -40,7 +40,7 @@ from connectrpc.errors import ConnectError
 from connectrpc.method import IdempotencyLevel, MethodInfo
 import pyqwest
 
-from peers import BUF, RMICRO, ROOT, PeerTest, Process, require, rmicro, serve
+from peers import BUF, RMICRO, ROOT, PeerTest, Process, json_documents, require, rmicro, serve
 
 sys.path.insert(0, os.path.join(ROOT, "interop", "grpc"))
 import echo_stubs  # noqa: E402  (web.v1's messages have echo.v1's shapes)
@@ -75,17 +75,6 @@ def descriptor_set():
         check=True, cwd=ROOT,
     )
     return out
-
-
-def json_documents(text):
-    decoder, documents, index = json.JSONDecoder(), [], 0
-    text = text.strip()
-    while index < len(text):
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return documents
 
 
 def serve_web(*extra):
