@@ -277,7 +277,9 @@ fn at_shutdown_a_client_that_reads_nothing_does_not_hold_the_server_through_its_
             stalled_calls.push(open(&stalled, "/echo.v1.Echo/Count", b"").await);
         }
         stalled_calls.push(open(&stalled, "/echo.v1.Echo/Say", b"\x0a\x02hi").await);
-        // Its window is exhausted at SIGTERM, and it starts reading 1.5 s later.
+        // Its window is exhausted at SIGTERM, and it starts reading 1 s later: 1.3 s after
+        // its last reply went out, within the 2 s after which the server gives up on a
+        // connection that takes nothing (1.5 s left too thin a margin on a loaded machine).
         let patient = client(&server.address, 32 * 1024).await;
         let patient_calls: Vec<_> =
             futures_join((0..4).map(|_| open(&patient, "/echo.v1.Echo/Count", b""))).await;
@@ -293,7 +295,7 @@ fn at_shutdown_a_client_that_reads_nothing_does_not_hold_the_server_through_its_
             .map(|(response, send)| {
                 tokio::spawn(async move {
                     let _send = send;
-                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    tokio::time::sleep(Duration::from_millis(1000)).await;
                     let response = response.await.map_err(|error| error.to_string())?;
                     let (parts, body) = response.into_parts();
                     read_reply(body, parts.headers, Duration::ZERO).await
