@@ -55,15 +55,7 @@ impl Http1Caller {
         if self.idle.lock().expect("idle lock").is_some() {
             return Ok(());
         }
-        let connection = HttpConnection::new(
-            dial_secure(
-                &self.address,
-                self.dialing.dial_timeout,
-                self.secure.as_ref(),
-            )
-            .await?,
-            self.dialing.max_message_size.saturating_mul(2).max(1 << 16),
-        );
+        let connection = self.dial().await?;
         *self.idle.lock().expect("idle lock") = Some(connection);
         Ok(())
     }
@@ -172,19 +164,25 @@ impl Http1Caller {
         }
     }
 
+    /// A new connection to the server.
+    async fn dial(&self) -> Result<Connection, CallError> {
+        let stream = dial_secure(
+            &self.address,
+            self.dialing.dial_timeout,
+            self.secure.as_ref(),
+        )
+        .await?;
+        Ok(HttpConnection::new(
+            stream,
+            self.dialing.max_message_size.saturating_mul(2).max(1 << 16),
+        ))
+    }
+
     async fn exchange(&self, request: Vec<u8>) -> Result<HttpMessage, CallError> {
         let taken = self.idle.lock().expect("idle lock").take();
         let mut connection = match taken {
             Some(connection) => connection,
-            None => HttpConnection::new(
-                dial_secure(
-                    &self.address,
-                    self.dialing.dial_timeout,
-                    self.secure.as_ref(),
-                )
-                .await?,
-                self.dialing.max_message_size.saturating_mul(2).max(1 << 16),
-            ),
+            None => self.dial().await?,
         };
         connection
             .write_all(&request)

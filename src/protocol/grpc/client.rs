@@ -231,9 +231,7 @@ impl GrpcCaller {
                 };
                 let uri =
                     http::Uri::try_from(format!("{scheme}://{}{}", self.authority(), head.path))
-                        .map_err(|error| {
-                            CallError::Transport(format!("cannot build the request: {error}"))
-                        })?;
+                        .map_err(unbuildable)?;
                 self.uri = Some((head.path.to_owned(), uri.clone()));
                 uri
             }
@@ -248,23 +246,9 @@ impl GrpcCaller {
             HeaderValue::from_static(USER_AGENT),
         );
         for (name, value) in head.metadata.iter() {
-            let name = HeaderName::from_bytes(name.as_bytes());
-            let value = HeaderValue::from_str(value);
-            match (name, value) {
-                (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
-                }
-                (Err(error), _) => {
-                    return Err(CallError::Transport(format!(
-                        "cannot build the request: {error}"
-                    )))
-                }
-                (_, Err(error)) => {
-                    return Err(CallError::Transport(format!(
-                        "cannot build the request: {error}"
-                    )))
-                }
-            }
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(unbuildable)?;
+            let value = HeaderValue::from_str(value).map_err(unbuildable)?;
+            headers.append(name, value);
         }
         Ok(request)
     }
@@ -907,6 +891,12 @@ impl GrpcStream {
             .answer
             .ok_or_else(|| CallError::Transport("empty reflection answer".into()))
     }
+}
+
+/// A request `http` refuses to build: a metadata name or value, or a path, that is no
+/// valid HTTP.
+fn unbuildable(error: impl std::fmt::Display) -> CallError {
+    CallError::Transport(format!("cannot build the request: {error}"))
 }
 
 fn send_failure(error: h2::Error) -> CallError {
