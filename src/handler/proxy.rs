@@ -575,24 +575,7 @@ fn passed_on(metadata: &Metadata) -> Metadata {
 /// The upstream's reply headers or trailers as the caller gets them: without HTTP's
 /// transport headers and the upstream protocol's own.
 fn passed_back(fields: Fields) -> Metadata {
-    match fields {
-        Fields::Pairs(pairs) => caller_metadata(
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-            &UPSTREAM_RESERVED,
-        ),
-        // Straight from HTTP/2's map: most of it is left out. A value that is not UTF-8
-        // is no gRPC metadata (binary values are base64 in `-bin` headers).
-        Fields::Map(map) => caller_metadata(
-            map.iter().filter_map(|(name, value)| {
-                Some((name.as_str(), std::str::from_utf8(value.as_bytes()).ok()?))
-            }),
-            &UPSTREAM_RESERVED,
-        ),
-        // A mucp upstream's reply head, as it came.
-        Fields::Head(head) => caller_metadata(head.iter(), &UPSTREAM_RESERVED),
-    }
+    caller_metadata(fields.texts(), &UPSTREAM_RESERVED)
 }
 
 /// How a recorded exchange ended: its replies, or its status.

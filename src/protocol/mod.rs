@@ -390,6 +390,29 @@ impl From<Pairs> for Fields {
 }
 
 impl Fields {
+    /// Each name with its value, as they came, without making them text first. A value
+    /// of HTTP/2's map that is not UTF-8 is left out (no gRPC metadata is: binary values
+    /// are base64 in `-bin` headers).
+    pub fn texts(&self) -> impl Iterator<Item = (&str, &str)> {
+        let (pairs, map, head) = match self {
+            Fields::Pairs(pairs) => (Some(pairs), None, None),
+            Fields::Map(map) => (None, Some(map), None),
+            Fields::Head(head) => (None, None, Some(head)),
+        };
+        let pairs = pairs
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        let map = map.into_iter().flat_map(|map| {
+            map.iter().filter_map(|(name, value)| {
+                Some((name.as_str(), std::str::from_utf8(value.as_bytes()).ok()?))
+            })
+        });
+        pairs
+            .chain(map)
+            .chain(head.into_iter().flat_map(http1::RawHead::iter))
+    }
+
     pub fn into_pairs(self) -> Pairs {
         match self {
             Fields::Pairs(pairs) => pairs,
