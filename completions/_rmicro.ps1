@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--handlers', '--handlers', [CompletionResultType]::ParameterName, 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec). Watched while serving (and re-read on SIGHUP): a valid new file takes over')
             [CompletionResult]::new('--journal-size', '--journal-size', [CompletionResultType]::ParameterName, 'Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest dropped first (also past 64 MiB of requests held); 0 keeps none')
             [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'Also append every journal entry to FILE as NDJSON')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads serving connections, each connection served on one of them for its life (default: one per core)')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)')
             [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Service name (default: the schema''s package)')

@@ -1025,7 +1025,7 @@ _rmicro() {
             return 0
             ;;
         rmicro__subcmd__serve)
-            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --allow-empty --address --name --version --max-message-size --decode-budget --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --write-timeout --keepalive-time --keepalive-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --proxy --proxy-timeout --proxy-dial-timeout --proxy-retries --proxy-refresh --proxy-cacert --proxy-cert --proxy-key --proxy-insecure --proxy-authority --record --record-redact --help"
+            opts="-I -a -h --proto --import-path --descriptor-set --handlers --journal-size --journal --strict --allow-empty --threads --address --name --version --max-message-size --decode-budget --exec-concurrency --grace --header-timeout --body-timeout --idle-timeout --write-timeout --keepalive-time --keepalive-timeout --registry --no-register --metadata --advertise --register-ttl --tls-cert --tls-key --cors-origin --client-ca --proxy --proxy-timeout --proxy-dial-timeout --proxy-retries --proxy-refresh --proxy-cacert --proxy-cert --proxy-key --proxy-insecure --proxy-authority --record --record-redact --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1056,6 +1056,10 @@ _rmicro() {
                     return 0
                     ;;
                 --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l descriptor-set -
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l handlers -d 'Handlers file: JSON rules per endpoint (reply, match, error, delay, sequence, exec). Watched while serving (and re-read on SIGHUP): a valid new file takes over' -r -F
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l journal-size -d 'Calls the request journal keeps (Debug.Requests, `rmicro journal`), the oldest dropped first (also past 64 MiB of requests held); 0 keeps none' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l journal -d 'Also append every journal entry to FILE as NDJSON' -r -F
+complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l threads -d 'Threads serving connections, each connection served on one of them for its life (default: one per core)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -s a -l address -d 'Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket, unix:///PATH (removed when the server stops)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l name -d 'Service name (default: the schema\'s package)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand serve" -l version -d 'Service version, as published in the service record' -r

@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// built-in Debug service answers.
     #[arg(long)]
     allow_empty: bool,
+    /// Threads serving connections, each connection served on one of them for its life
+    /// (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
     /// Address to listen on: HOST:PORT (port 0 picks a free port), or a unix socket,
     /// unix:///PATH (removed when the server stops).
     #[arg(
@@ -328,7 +332,9 @@ fn parse_metadata(text: &str) -> Result<(String, String), String> {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Accepting, signals, registration and reloads: connections are served on threads of
+    // their own (`server::serve`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let proxy = &args.proxy;
@@ -438,6 +444,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             write: limit(args.write_timeout),
         },
         cors: Arc::new(Cors::new(args.cors_origin.clone())),
+        threads: match args.threads {
+            Some(threads) => threads as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        },
         keepalive: Keepalive {
             interval: args.keepalive_time,
             timeout: args.keepalive_timeout,

@@ -84,9 +84,10 @@ pub struct Upstream {
     /// Workers are made from it; it makes no calls itself. Replaced when a refresh reads
     /// the registry's nodes again.
     prototype: Mutex<Client>,
-    /// gRPC and JSON-RPC: a client whose connection works; every call shares it (HTTP/2
-    /// multiplexes, JSON-RPC pipelines).
-    shared: Mutex<Option<Client>>,
+    /// gRPC and JSON-RPC: a client whose connection works, one per serving thread; every
+    /// call on that thread shares it (HTTP/2 multiplexes, JSON-RPC pipelines), and its
+    /// connection's task runs where the calls do.
+    shared: PerThread<Option<Client>>,
     /// mucp and Connect over HTTP/1.1: clients between calls, each with its connection.
     idle: Mutex<Vec<Client>>,
     recorder: Option<Arc<Recorder>>,
@@ -112,7 +113,7 @@ impl Upstream {
             protocol: client.protocol(),
             multiplexes: client.multiplexes(),
             prototype: Mutex::new(client),
-            shared: Mutex::new(None),
+            shared: Default::default(),
             idle: Mutex::new(Vec::new()),
             recorder,
             refresh: None,
@@ -167,7 +168,7 @@ impl Upstream {
         }
         let generation = self.generation.load(Ordering::Acquire);
         if self.multiplexes {
-            if let Some(shared) = lock(&self.shared).as_ref() {
+            if let Some(shared) = lock(self.shared.here()).as_ref() {
                 return Ok((shared.worker(), generation));
             }
         }
@@ -210,7 +211,7 @@ impl Upstream {
                     };
                     upstream.generation.fetch_add(1, Ordering::AcqRel);
                     // Connections to the nodes read before go with their clients.
-                    *lock(&upstream.shared) = None;
+                    upstream.shared.each(|shared| *shared = None);
                     lock(&upstream.idle).clear();
                 }
                 Err(error) => tracing::warn!(
@@ -229,7 +230,7 @@ impl Upstream {
             return;
         }
         if self.multiplexes {
-            let mut shared = lock(&self.shared);
+            let mut shared = lock(self.shared.here());
             match reached {
                 true if shared.is_none() => *shared = Some(client),
                 true => {}
@@ -529,6 +530,35 @@ impl Handler for ProxyHandler {
 
     fn kind(&self) -> &'static str {
         "proxy"
+    }
+}
+
+/// A value for each thread that uses it: the threads that serve connections each keep
+/// their own (the server gives each connection one thread for its life). Past
+/// `THREAD_SLOTS` threads, they share slots in turn.
+struct PerThread<T>([Mutex<T>; THREAD_SLOTS]);
+
+const THREAD_SLOTS: usize = 16;
+
+impl<T: Default> Default for PerThread<T> {
+    fn default() -> Self {
+        PerThread(std::array::from_fn(|_| Mutex::default()))
+    }
+}
+
+impl<T> PerThread<T> {
+    /// This thread's value.
+    fn here(&self) -> &Mutex<T> {
+        static THREADS: AtomicU64 = AtomicU64::new(0);
+        thread_local! {
+            static SLOT: usize = THREADS.fetch_add(1, Ordering::Relaxed) as usize % THREAD_SLOTS;
+        }
+        &self.0[SLOT.with(|slot| *slot)]
+    }
+
+    /// Changes every thread's value.
+    fn each(&self, mut change: impl FnMut(&mut T)) {
+        self.0.iter().for_each(|slot| change(&mut lock(slot)));
     }
 }
 
