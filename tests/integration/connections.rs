@@ -137,8 +137,21 @@ fn a_server_out_of_descriptors_waits_without_spinning_and_accepts_again() {
     let output = server.run(&["call", "Helloworld.Call", r#"{"name":"John"}"#]);
     assert_exit(&output, 0);
     assert_eq!(json(&output)["msg"], "Hello John");
-    // Said once when accepting fails and once when it works again, not at every retry.
+    // Said once when accepting fails and once when it works again, not at every retry
+    // (150 in those 3 s). The backlog of closed connections accepted after the idle ones
+    // go may use the descriptors up once more before the serving threads close them:
+    // that is said again, once.
     let (_, log) = server.terminate();
-    assert_eq!(log.matches("accept failed").count(), 1, "{log}");
-    assert!(log.contains("accepting connections again"), "{log}");
+    let said: Vec<&str> = log
+        .lines()
+        .filter_map(|line| match line {
+            line if line.contains("accept failed") => Some("failed"),
+            line if line.contains("accepting connections again") => Some("again"),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said.len() <= 4 && said.chunks(2).all(|pair| pair == ["failed", "again"]),
+        "{said:?}\n{log}"
+    );
 }

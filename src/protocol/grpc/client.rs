@@ -140,7 +140,7 @@ impl GrpcCaller {
             .initial_window_size(1 << 20)
             .initial_connection_window_size(1 << 20)
             .max_header_list_size(MAX_HEADER_LIST)
-            .handshake::<_, Bytes>(stream)
+            .handshake::<_, Bytes>(crate::protocol::Corked::new(stream))
             .await
             .map_err(|error| {
                 CallError::Connect(format!("HTTP/2 handshake with {}: {error}", self.address))
