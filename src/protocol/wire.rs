@@ -198,6 +198,14 @@ fn grpc_web_codec(media: &str, base: &str) -> Option<Codec> {
     }
 }
 
+/// One field of an HTTP/1 header block: `name:value` and CRLF.
+fn push_field(block: &mut String, name: &str, value: &str) {
+    block.push_str(name);
+    block.push(':');
+    block.push_str(value);
+    block.push_str("\r\n");
+}
+
 /// gRPC-Web's trailer envelope: flag 0x80, then the status fields as an HTTP/1 header
 /// block (lower-case names, CRLF after each).
 pub fn grpc_web_trailers(result: &Result<(), Status>, trailers: &Metadata) -> Bytes {
@@ -206,15 +214,12 @@ pub fn grpc_web_trailers(result: &Result<(), Status>, trailers: &Metadata) -> By
         http::HeaderName::from_bytes(name.as_bytes()).is_ok()
             && http::HeaderValue::from_str(value).is_ok()
     });
-    for (name, value) in valid.chain(
-        grpc::status_fields(result)
-            .iter()
-            .map(|(name, value)| (*name, value.as_str())),
-    ) {
-        block.push_str(name);
-        block.push(':');
-        block.push_str(value);
-        block.push_str("\r\n");
+    let status = grpc::status_fields(result);
+    for (name, value) in valid {
+        push_field(&mut block, name, value);
+    }
+    for (name, value) in status {
+        push_field(&mut block, name, &value);
     }
     let mut envelope = Vec::with_capacity(5 + block.len());
     envelope.push(GRPC_WEB_TRAILERS);

@@ -10,6 +10,8 @@ pub mod server;
 use crate::codec::Codec;
 use crate::status::{Code, Status};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::HeaderValue;
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -255,25 +257,44 @@ pub fn format_timeout(timeout: Duration) -> String {
 /// The status fields that end a gRPC call (`grpc-status`, `grpc-message`,
 /// `grpc-status-details-bin`): HTTP/2 trailers in gRPC, the trailer block at the end of
 /// the body in gRPC-Web.
-pub fn status_fields(result: &Result<(), Status>) -> Vec<(&'static str, String)> {
+pub fn status_fields(
+    result: &Result<(), Status>,
+) -> impl Iterator<Item = (&'static str, Cow<'static, str>)> {
     let (code, message) = match result {
         Ok(()) => (Code::Ok, ""),
         Err(status) => (status.code, status.message.as_str()),
     };
-    let mut fields = vec![("grpc-status", (code as u16).to_string())];
-    if !message.is_empty() {
-        fields.push(("grpc-message", percent_encode(message)));
-    }
-    if let Err(status) = result {
-        if !status.details.is_empty() {
+    // A code's digits are made once, not for every reply.
+    const CODES: [&str; 17] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+    ];
+    let number = code as u16;
+    let status = match CODES.get(usize::from(number)) {
+        Some(digits) => Cow::Borrowed(*digits),
+        None => Cow::Owned(number.to_string()),
+    };
+    let details = match result {
+        Err(status) if !status.details.is_empty() => {
             let bytes = crate::codec::details::encode_status(code as i32, message, &status.details);
-            fields.push((
+            Some((
                 "grpc-status-details-bin",
-                crate::codec::details::base64_encode(&bytes),
-            ));
+                crate::codec::details::base64_encode(&bytes).into(),
+            ))
         }
+        _ => None,
+    };
+    let message = (!message.is_empty()).then(|| ("grpc-message", percent_encode(message).into()));
+    std::iter::once(("grpc-status", status))
+        .chain(message)
+        .chain(details)
+}
+
+/// A status field's value as HTTP/2 sends it: the digits of a code without a copy.
+pub fn field_value(value: Cow<'static, str>) -> Option<HeaderValue> {
+    match value {
+        Cow::Borrowed(text) => Some(HeaderValue::from_static(text)),
+        Cow::Owned(text) => HeaderValue::try_from(text).ok(),
     }
-    fields
 }
 
 /// `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.

@@ -15,7 +15,7 @@
 //! not serve it either. CORS preflights are answered here, and every reply to an allowed
 //! origin carries its CORS headers.
 
-use super::{frame, send_data, status_fields, Deframer};
+use super::{field_value, frame, send_data, status_fields, Deframer};
 use crate::codec::{self, Codec};
 use crate::message::{CallContext, Endpoint, Metadata, ReplyExtras, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -749,6 +749,7 @@ pub(crate) fn add_headers<'a>(
 fn grpc_response(wire: Wire, codec: Codec, extra: &[(&'static str, String)]) -> Response<()> {
     let mut response = Response::new(());
     let headers = response.headers_mut();
+    headers.reserve(1 + extra.len());
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(wire.content_type(codec)),
@@ -849,10 +850,10 @@ impl Exchange {
             }
             return;
         }
-        let mut trailers = HeaderMap::new();
+        let mut trailers = HeaderMap::with_capacity(3 + extras.trailers.iter().count());
         add_headers(&mut trailers, extras.trailers.iter());
         for (name, value) in status_fields(&result) {
-            if let Ok(value) = HeaderValue::from_str(&value) {
+            if let Some(value) = field_value(value) {
                 trailers.insert(HeaderName::from_static(name), value);
             }
         }
