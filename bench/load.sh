@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rmicro bench against the load tools of each protocol, on the same server in the same run
 # (README "Performance", the `rmicro bench` rows):
-#   gRPC     grpc-go's helloworld Greeter      h2load -c 16 -m 8     vs rmicro bench --connections 16 -c 128
+#   gRPC     grpc-go's helloworld Greeter      h2load -c 16 -m 8     vs rmicro bench --connections 16 -c 128 (and --threads 2)
 #   mucp     rmicro serve (Job stub)           wrk -t2 -c 16 (mucp.lua) vs rmicro bench -c 16 (and --threads 2)
 #   JSON-RPC Go's net/rpc jsonrpc Arith server bench/go/jsonrpc_load -c 16 -p 8 vs rmicro bench --connections 16 -c 128
 # Each pair runs ROUNDS times (default 2), alternating, ${SECONDS_EACH:-10} s a run; for each
@@ -134,8 +134,12 @@ for _ in $(seq "$rounds"); do
     -d "$work/body.bin" http://127.0.0.1:18470/helloworld.Greeter/SayHello
   measure "rmicro bench --connections 16 -c 128" rmicro_calls "$bin" bench -a grpc://127.0.0.1:18470 helloworld.Greeter/SayHello \
     '{"name":"world"}' --connections 16 -c 128 -z "${seconds}s" -o json
+  # Two threads, each with 8 of the connections and their calls.
+  measure "rmicro bench --connections 16 -c 128 --threads 2" rmicro_calls "$bin" bench -a grpc://127.0.0.1:18470 \
+    helloworld.Greeter/SayHello '{"name":"world"}' --connections 16 -c 128 --threads 2 -z "${seconds}s" -o json
 done
 ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128"
+ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128 --threads 2"
 stop
 fi
 

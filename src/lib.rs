@@ -18,6 +18,7 @@ pub mod output;
 pub mod protocol;
 pub mod registration;
 pub mod registry;
+pub mod runtime;
 pub mod schema;
 pub mod server;
 pub mod status;

@@ -5,15 +5,17 @@
 //! grace period. A connection has `--header-timeout` from its accepting to the end of its
 //! first request's head: the TLS handshake and protocol sniffing are inside it.
 //!
-//! Connections are served on threads of their own, one runtime each (see [`Workers`]): a
-//! connection and every task it starts stay on the thread it was given, so no task of a
-//! call wakes another thread, and calls on different connections run on different cores.
+//! Connections are served on threads of their own, one runtime each (`--threads`, see
+//! [`crate::runtime`]): a connection and every task it starts stay on the thread it was
+//! given, so no task of a call wakes another thread, and calls on different connections
+//! run on different cores.
 
 use crate::handler::Router;
 use crate::protocol::cors::Cors;
 use crate::protocol::http1::HttpConnection;
 use crate::protocol::tls::HANDSHAKE_RECORD;
 use crate::protocol::{grpc, jsonrpc, mucp, stopping, within, Rewound, Socket, Timeouts};
+use crate::runtime::Lanes;
 use anyhow::Context as _;
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
@@ -59,7 +61,7 @@ pub async fn serve(
     let options = Arc::new(options);
     let grace = options.grace;
     let mut connections = JoinSet::new();
-    let workers = match Workers::start(options.threads) {
+    let workers = match Lanes::start(options.threads, "rmicro-serve") {
         Ok(workers) => workers,
         Err(error) => {
             tracing::error!("cannot start the threads that serve connections: {error}");
@@ -113,55 +115,6 @@ pub async fn serve(
             connections.len(),
             grace
         );
-    }
-}
-
-/// The threads connections are served on, each with a runtime of its own (tokio's
-/// current-thread scheduler), given connections in turn. A connection stays on its thread
-/// from its accepting to its end, and so do the tasks it spawns — a proxy's upstream
-/// connection among them: no task is stolen by another thread, none wakes one, no lock
-/// is shared between them but the router's. Against tokio's work-stealing runtime on 2
-/// cores this cut the CPU a proxied gRPC call costs by a third and raised one HTTP/2
-/// connection's calls/s by a third (README, Performance). The threads stop when the
-/// server does.
-struct Workers {
-    runtimes: Vec<tokio::runtime::Handle>,
-    /// Dropped when the server stops: each thread's runtime then shuts down.
-    _stop: watch::Sender<()>,
-    next: std::cell::Cell<usize>,
-}
-
-impl Workers {
-    fn start(threads: usize) -> std::io::Result<Workers> {
-        let (stop, stopped) = watch::channel(());
-        let mut runtimes = Vec::with_capacity(threads);
-        for index in 0..threads.max(1) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtimes.push(runtime.handle().clone());
-            let mut stopped = stopped.clone();
-            std::thread::Builder::new()
-                .name(format!("rmicro-serve-{index}"))
-                .spawn(move || {
-                    runtime.block_on(async { while stopped.changed().await.is_ok() {} });
-                    // Tasks still running were given up by `serve` already; blocking ones
-                    // (an exec handler's pipes) are not waited for.
-                    runtime.shutdown_background();
-                })?;
-        }
-        Ok(Workers {
-            runtimes,
-            _stop: stop,
-            next: std::cell::Cell::new(0),
-        })
-    }
-
-    /// The runtime of the thread to serve the next connection.
-    fn next(&self) -> &tokio::runtime::Handle {
-        let index = self.next.get();
-        self.next.set((index + 1) % self.runtimes.len());
-        &self.runtimes[index]
     }
 }
 

@@ -268,27 +268,36 @@ impl Failure {
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 const FLUSH_CALLS: usize = 64;
 
+/// A worker's client, and the runtime its connection lives on (`--threads`), where its
+/// task runs too; `None`: the runtime `run` is called on.
+pub type Worker = (Client, Option<tokio::runtime::Handle>);
+
 /// Runs `shape` with one task per worker (the concurrency); gives the workers back with
 /// their connections, for the run after a warm-up. Templates see call n as `{{seq}}` n +
 /// `seq_base` (from 1), so the calls after a warm-up go on counting from it.
 pub async fn run(
-    workers: Vec<Client>,
+    workers: Vec<Worker>,
     work: Arc<Work>,
     shape: &Shape,
     live: Arc<Live>,
     seq_base: u64,
-) -> (Vec<Client>, Tally) {
+) -> (Vec<Worker>, Tally) {
     let started = Instant::now();
     *live.started.lock().expect("live lock") = Some(started);
     let next = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = workers
         .into_iter()
-        .map(|client| {
+        .map(|(client, lane)| {
             let (work, live, next, shape) =
                 (work.clone(), live.clone(), next.clone(), shape.clone());
-            tokio::spawn(async move {
+            let driving = async move {
                 drive(client, &work, &shape, (&live, &next), started, seq_base).await
-            })
+            };
+            let task = match &lane {
+                Some(lane) => lane.spawn(driving),
+                None => tokio::spawn(driving),
+            };
+            (task, lane)
         })
         .collect();
     let mut workers = Vec::with_capacity(tasks.len());
@@ -306,9 +315,9 @@ pub async fn run(
         interrupted: false,
     };
     let mut last_end = started;
-    for task in tasks {
+    for (task, lane) in tasks {
         let (client, local) = task.await.expect("a bench worker panicked");
-        workers.push(client);
+        workers.push((client, lane));
         tally.calls += local.calls;
         tally.errors += local.errors;
         tally.sent += local.sent;

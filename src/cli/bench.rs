@@ -17,6 +17,7 @@ use crate::client::{Backoff, Client};
 use crate::exit_code::{AssertionFailed, UsageError};
 use crate::output;
 use crate::protocol::Protocol;
+use crate::runtime::Lanes;
 use crate::template::{self, text_paths, Template, TextTemplate};
 use anyhow::anyhow;
 use bytes::Bytes;
@@ -350,17 +351,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         data => read_data(data)?,
     };
     let threads = args.threads as usize;
-    let runtime = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .enable_all()
-            .build()
-    }
-    .map_err(|error| anyhow!("cannot start the load generator's threads: {error}"))?;
+    let cannot_start = |error| anyhow!("cannot start the load generator's threads: {error}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(cannot_start)?;
+    // More than one thread: each connection, and the workers on it, on one of them.
+    let lanes = match threads {
+        1 => None,
+        _ => Some(Lanes::start(threads, "rmicro-bench").map_err(cannot_start)?),
+    };
     runtime.block_on(async {
         let schema = schema_for_call(
             &mut client,
@@ -467,7 +467,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             check: Box::new(check),
             per_call: args.per_call,
         });
-        let workers = workers(&client, load.concurrency, connections).await?;
+        let workers = workers(&client, load.concurrency, connections, lanes.as_ref()).await?;
         let interrupted = Arc::new(std::sync::Mutex::new(None::<Arc<Live>>));
         let watcher = {
             let interrupted = interrupted.clone();
@@ -635,26 +635,33 @@ fn documents(data: &[u8]) -> anyhow::Result<Vec<&[u8]>> {
 }
 
 /// One client per call in flight, spread over `connections` connections (worker i on
-/// connection i mod N), each opened now: a server that cannot be reached stops the run
-/// before it starts (exit 1).
-async fn workers(base: &Client, concurrency: u64, connections: u64) -> anyhow::Result<Vec<Client>> {
+/// connection i mod N), each opened now, on the lane it is then used on (connection i on
+/// lane i mod the lanes): a server that cannot be reached stops the run before it starts
+/// (exit 1).
+async fn workers(
+    base: &Client,
+    concurrency: u64,
+    connections: u64,
+    lanes: Option<&Lanes>,
+) -> anyhow::Result<Vec<engine::Worker>> {
     let address = base.address().to_owned();
-    let mut workers = Vec::with_capacity(concurrency as usize);
-    for _ in 0..connections {
-        let mut connection = base.detached();
-        connection
-            .connect()
-            .await
-            .map_err(|error| peer_error(error, &address))?;
-        workers.push(connection);
-    }
-    for index in connections..concurrency {
-        let mut worker = workers[(index % connections) as usize].worker();
-        worker
-            .connect()
-            .await
-            .map_err(|error| peer_error(error, &address))?;
-        workers.push(worker);
+    let mut workers: Vec<engine::Worker> = Vec::with_capacity(concurrency as usize);
+    for index in 0..concurrency {
+        let mut client = match index < connections {
+            true => base.detached(),
+            false => workers[(index % connections) as usize].0.worker(),
+        };
+        let lane = lanes.map(|lanes| lanes.lane((index % connections) as usize).clone());
+        let connected = match &lane {
+            // Connected there, so that its socket and connection task belong to that lane.
+            Some(lane) => lane
+                .spawn(async move { client.connect().await.map(|()| client) })
+                .await
+                .map_err(|error| anyhow!("a load generator's thread failed: {error}"))?,
+            None => client.connect().await.map(|()| client),
+        };
+        let client = connected.map_err(|error| peer_error(error, &address))?;
+        workers.push((client, lane));
     }
     Ok(workers)
 }

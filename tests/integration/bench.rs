@@ -95,6 +95,48 @@ fn exact_counts_for_n_over_every_protocol_and_the_server_agrees() {
 }
 
 #[test]
+fn threads_share_out_the_connections_and_the_counts_stay_exact() {
+    // Each connection and the workers on it on one of the threads: 3 threads, 4
+    // connections (mucp: one per worker, so 10), 10 workers (unevenly shared), a warm-up
+    // before the counted run. The server serves its connections on 3 threads too.
+    let server = Server::job(&["--no-register", "--threads", "3"]);
+    let mut expected = 0;
+    for scheme in ["grpc", "mucp", "jsonrpc"] {
+        let connections: &[&str] = match scheme {
+            "mucp" => &[],
+            _ => &["--connections", "4"],
+        };
+        let run = report(
+            &[
+                connections,
+                &[
+                    "Job.CreateJob",
+                    r#"{"name":"x"}"#,
+                    "-a",
+                    &format!("{scheme}://{}", server.address),
+                    "--proto",
+                    &crate::support::sample("job.proto"),
+                    "-n",
+                    "503",
+                    "-c",
+                    "10",
+                    "--threads",
+                    "3",
+                    "--warmup",
+                    "13",
+                ],
+            ]
+            .concat(),
+        );
+        expected += 503 + 13;
+        assert_eq!(run["calls"], 503, "{scheme}: {run}");
+        assert_eq!(run["ok"], 503, "{scheme}");
+        assert_eq!(run["warmup_calls"], 13, "{scheme}");
+        assert_eq!(served(&server, "Job.CreateJob"), expected, "{scheme}");
+    }
+}
+
+#[test]
 fn the_json_report_has_its_documented_fields() {
     let server = Server::job(&["--no-register"]);
     let run = report(&[
