@@ -164,10 +164,10 @@ impl Journal {
                 .and_then(|first| first.get().cloned().map(Kept::Message))
         });
         let size = request.as_ref().map_or(0, Kept::size);
-        let mut ring = self.ring();
-        ring.recorded += 1;
-        let entry = Arc::new(Entry {
-            seq: ring.recorded,
+        // Made, and the entries it pushes out freed, outside the lock: serving threads
+        // record their calls side by side.
+        let mut entry = Arc::new(Entry {
+            seq: 0,
             time: arrival.time,
             protocol: arrival.protocol,
             endpoint: arrival.endpoint,
@@ -179,6 +179,13 @@ impl Journal {
             size,
             upstream,
         });
+        // One entry out for one in, once the ring is full; more when a big one came in.
+        let (mut pushed_out, mut more_out) = (None, Vec::new());
+        let mut ring = self.ring();
+        ring.recorded += 1;
+        Arc::get_mut(&mut entry)
+            .expect("a new entry is not shared")
+            .seq = ring.recorded;
         if self.capacity > 0 {
             ring.bytes += size;
             ring.entries.push_back(entry.clone());
@@ -190,9 +197,14 @@ impl Journal {
                 };
                 ring.bytes -= oldest.size;
                 ring.dropped += 1;
+                match pushed_out {
+                    None => pushed_out = Some(oldest),
+                    Some(_) => more_out.push(oldest),
+                }
             }
         }
         drop(ring);
+        drop((pushed_out, more_out));
         if let Some(file) = &self.file {
             let mut line = entry.to_json().to_string();
             line.push('\n');
