@@ -16,7 +16,7 @@ use super::{Handler, HandlerFuture, StreamFuture};
 use crate::client::{AttemptEvent, Client};
 use crate::codec::{self, details, Codec};
 use crate::message::{CallContext, Metadata, Reply, Request, StreamCall};
-use crate::protocol::{caller_metadata, CallHead, Fields, Progress, Protocol};
+use crate::protocol::{caller_metadata, within, CallHead, Fields, Progress, Protocol};
 use crate::schema::{endpoint_name, grpc_path};
 use crate::status::{Code, Status};
 use anyhow::Context;
@@ -30,6 +30,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// Idle clients kept for reuse where a client holds one connection and makes one call at
 /// a time (mucp, Connect over HTTP/1.1), so that concurrent calls each take one.
@@ -87,7 +88,7 @@ pub struct Upstream {
     /// gRPC and JSON-RPC: a client whose connection works, one per serving thread; every
     /// call on that thread shares it (HTTP/2 multiplexes, JSON-RPC pipelines), and its
     /// connection's task runs where the calls do.
-    shared: PerThread<Option<Client>>,
+    shared: PerThread<Shared>,
     /// mucp and Connect over HTTP/1.1: clients between calls, each with its connection.
     idle: Mutex<Vec<Client>>,
     recorder: Option<Arc<Recorder>>,
@@ -95,6 +96,28 @@ pub struct Upstream {
     /// How many times the nodes were read again: a client made before the last reading
     /// is not kept after its call.
     generation: AtomicU64,
+}
+
+/// A serving thread's shared upstream client, and the dial under way while it has none.
+#[derive(Default)]
+struct Shared {
+    client: Option<Client>,
+    /// Set while one call dials the connection the others will share: they wait for it
+    /// rather than each dial one of their own (128 connections at the first burst of
+    /// 128 calls, before).
+    dialing: Option<Arc<Notify>>,
+}
+
+/// Ends a thread's dial of its shared connection when dropped: the calls waiting on it
+/// go on, with the connection if it was made.
+struct Dialed<'a>(&'a Mutex<Shared>);
+
+impl Drop for Dialed<'_> {
+    fn drop(&mut self) {
+        if let Some(dialing) = lock(self.0).dialing.take() {
+            dialing.notify_waiters();
+        }
+    }
 }
 
 struct Refreshing {
@@ -158,8 +181,11 @@ impl Upstream {
     }
 
     /// A client for one call, on the shared connection when there is one, and the
-    /// generation of nodes it calls (for [`Upstream::put_back`]).
-    fn client(self: &Arc<Self>) -> Result<(Client, u64), Status> {
+    /// generation of nodes it calls (for [`Upstream::put_back`]). With none yet on this
+    /// thread, the first call dials it and the calls that come meanwhile wait for it
+    /// (until their `deadline`); should that dial fail, each goes on with a client of its
+    /// own, as its attempt loop would.
+    async fn client(self: &Arc<Self>, deadline: Option<Instant>) -> Result<(Client, u64), Status> {
         if let Some(refreshing) = &self.refresh {
             self.refresh_when_due(refreshing);
             if let Some(vacant) = lock(&refreshing.vacant).as_ref() {
@@ -167,13 +193,45 @@ impl Upstream {
             }
         }
         let generation = self.generation.load(Ordering::Acquire);
-        if self.multiplexes {
-            if let Some(shared) = lock(self.shared.here()).as_ref() {
-                return Ok((shared.worker(), generation));
-            }
+        if !self.multiplexes {
+            let idle = lock(&self.idle).pop();
+            let client = idle.unwrap_or_else(|| lock(&self.prototype).worker());
+            return Ok((client, generation));
         }
-        let idle = lock(&self.idle).pop();
-        let client = idle.unwrap_or_else(|| lock(&self.prototype).worker());
+        let slot = self.shared.here();
+        let waiting = {
+            let mut shared = lock(slot);
+            if let Some(client) = &shared.client {
+                return Ok((client.worker(), generation));
+            }
+            match &shared.dialing {
+                Some(dialing) => Some(dialing.clone()),
+                None => {
+                    shared.dialing = Some(Arc::new(Notify::new()));
+                    None
+                }
+            }
+        };
+        if let Some(dialing) = waiting {
+            let notified = dialing.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so that the dial's end is not missed.
+            notified.as_mut().enable();
+            if lock(slot).dialing.is_some() {
+                within(deadline, notified).await;
+            }
+            if let Some(client) = &lock(slot).client {
+                return Ok((client.worker(), generation));
+            }
+            return Ok((lock(&self.prototype).worker(), generation));
+        }
+        // Ends the dial for the calls waiting, however this call ends (it may be dropped).
+        let _dialed = Dialed(slot);
+        let mut client = lock(&self.prototype).worker();
+        let connected = matches!(within(deadline, client.connect()).await, Some(Ok(())));
+        if connected && generation == self.generation.load(Ordering::Acquire) {
+            lock(slot).client.get_or_insert_with(|| client.worker());
+        }
         Ok((client, generation))
     }
 
@@ -211,7 +269,7 @@ impl Upstream {
                     };
                     upstream.generation.fetch_add(1, Ordering::AcqRel);
                     // Connections to the nodes read before go with their clients.
-                    upstream.shared.each(|shared| *shared = None);
+                    upstream.shared.each(|shared| shared.client = None);
                     lock(&upstream.idle).clear();
                 }
                 Err(error) => tracing::warn!(
@@ -232,10 +290,10 @@ impl Upstream {
         if self.multiplexes {
             let mut shared = lock(self.shared.here());
             match reached {
-                true if shared.is_none() => *shared = Some(client),
+                true if shared.client.is_none() => shared.client = Some(client),
                 true => {}
                 // The next call dials again.
-                false => *shared = None,
+                false => shared.client = None,
             }
             return;
         }
@@ -347,7 +405,7 @@ impl ProxyHandler {
             _ => self.encode(&request.body)?,
         };
         let metadata = passed_on(&request.metadata);
-        let (mut client, generation) = self.upstream.client()?;
+        let (mut client, generation) = self.upstream.client(request.deadline).await?;
         client.within(request.deadline);
         let started = Instant::now();
         let exchange = client
@@ -408,7 +466,7 @@ impl ProxyHandler {
             ..
         } = call;
         let metadata = passed_on(&metadata);
-        let (mut client, generation) = self.upstream.client()?;
+        let (mut client, generation) = self.upstream.client(deadline).await?;
         client.within(deadline);
         let started = Instant::now();
         let opened = client.open(&self.head(&metadata), &mut trace).await;

@@ -736,3 +736,56 @@ fn a_service_upstream_without_nodes_is_unavailable_until_one_registers() {
         output.status.success() && json(&output)["msg"] == "later"
     });
 }
+
+/// A TCP relay to `to` that counts the connections made through it.
+fn counting_relay(to: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for caller in listener.incoming().flatten() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let Ok(upstream) = std::net::TcpStream::connect(&to) else {
+                continue;
+            };
+            for (mut from, mut into) in [
+                (caller.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                (upstream, caller),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut into);
+                    let _ = into.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    (address, count)
+}
+
+#[test]
+fn a_burst_of_first_calls_shares_one_upstream_connection_per_serving_thread() {
+    // 64 calls at once before any upstream connection exists: the first call on each of
+    // the proxy's 2 threads dials, the others wait for its connection (before, each of
+    // the 64 dialled one of its own).
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = upstream(dir.path());
+    let (relay, connections) = counting_relay(upstream.address.clone());
+    let front = proxy(
+        &format!("grpc://{relay}"),
+        &["--proto", &fixture("greeter.proto"), "--threads", "2"],
+    );
+    let output = rmicro()
+        .args(["bench", "Greeter.Hello", r#"{"name":"John"}"#, "-a"])
+        .arg(format!("grpc://{}", front.address))
+        .args(["--proto", &fixture("greeter.proto")])
+        .args(["-n", "64", "-c", "64", "--connections", "8", "-o", "json"])
+        .output()
+        .expect("rmicro runs");
+    assert_exit(&output, 0);
+    let run = json(&output);
+    assert_eq!(run["ok"], 64, "{run}");
+    let made = connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&made), "{made} upstream connections");
+}
