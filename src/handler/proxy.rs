@@ -102,6 +102,10 @@ pub struct Upstream {
 #[derive(Default)]
 struct Shared {
     client: Option<Client>,
+    /// `client` was put in by the dial, before any call: the first client back from a
+    /// call replaces it, with what that call left ready for the next (its path's URI,
+    /// its deadline's header).
+    fresh: bool,
     /// Set while one call dials the connection the others will share: they wait for it
     /// rather than each dial one of their own (128 connections at the first burst of
     /// 128 calls, before).
@@ -230,7 +234,11 @@ impl Upstream {
         let mut client = lock(&self.prototype).worker();
         let connected = matches!(within(deadline, client.connect()).await, Some(Ok(())));
         if connected && generation == self.generation.load(Ordering::Acquire) {
-            lock(slot).client.get_or_insert_with(|| client.worker());
+            let mut shared = lock(slot);
+            if shared.client.is_none() {
+                shared.client = Some(client.worker());
+                shared.fresh = true;
+            }
         }
         Ok((client, generation))
     }
@@ -290,7 +298,10 @@ impl Upstream {
         if self.multiplexes {
             let mut shared = lock(self.shared.here());
             match reached {
-                true if shared.client.is_none() => shared.client = Some(client),
+                true if shared.client.is_none() || shared.fresh => {
+                    shared.client = Some(client);
+                    shared.fresh = false;
+                }
                 true => {}
                 // The next call dials again.
                 false => shared.client = None,
