@@ -7,7 +7,9 @@
 //! not at all (go-micro's stream handler waits for the first request for ever).
 
 use crate::captures::{captured, captures};
-use crate::support::{assert_exit, assert_stderr_has, json, output_with_stdin, rmicro, stdout};
+use crate::support::{
+    assert_exit, assert_stderr_has, json, output_with_stdin, rmicro, stdout, watch_m0_m1,
+};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -66,6 +68,14 @@ fn go_micro_record(address: &str) -> serde_json::Value {
 }
 
 /// An embedded registry of the test's own holding the go-micro record.
+/// A go-micro peer, and a registry (in the directory given back) whose record names it.
+fn recorded_peer() -> (GoMicroPeer, tempfile::TempDir, String) {
+    let peer = GoMicroPeer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry_with_record(dir.path(), &peer.address);
+    (peer, dir, registry)
+}
+
 fn registry_with_record(dir: &Path, address: &str) -> String {
     let service = dir.join("wjob");
     std::fs::create_dir_all(&service).unwrap();
@@ -184,26 +194,19 @@ fn messages_to<'a>(seen: &'a [String], endpoint: &str) -> Vec<&'a String> {
 #[test]
 fn a_stream_endpoint_known_from_its_registry_record_is_called_as_a_stream() {
     for by_name in [true, false] {
-        let peer = GoMicroPeer::start();
-        let dir = tempfile::tempdir().unwrap();
-        let registry = registry_with_record(dir.path(), &peer.address);
-        let mut command = rmicro();
-        command.args([
-            "call",
-            "Job.Watch",
-            "-d",
-            "@-",
-            "-o",
-            "json",
-            "--registry",
-            &registry,
-        ]);
-        match by_name {
-            true => command.args(["--service", "wjob"]),
-            false => command.args(["--address", &peer.address]),
+        let (peer, _dir, registry) = recorded_peer();
+        let target = match by_name {
+            true => ["--service", "wjob"],
+            false => ["--address", &peer.address],
         };
-        command.args(["--timeout", "10s", "-v"]);
-        let output = output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n");
+        let output = watch_m0_m1(
+            &[
+                &["--registry", &registry],
+                &target[..],
+                &["--timeout", "10s", "-v"],
+            ]
+            .concat(),
+        );
         assert_exit(&output, 0);
         assert_eq!(
             stdout(&output),
@@ -232,18 +235,13 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
     let peer = GoMicroPeer::start();
     let dir = tempfile::tempdir().unwrap();
     let registry = format!("file://{}", dir.path().display());
-    let output = crate::support::run(&[
-        "call",
+    let output = call_once(&[
         "Job.Watch",
         r#"{"name":"m0"}"#,
         "-a",
         &peer.address,
         "--registry",
         &registry,
-        "--timeout",
-        "300ms",
-        "--retries",
-        "0",
     ]);
     assert_exit(&output, 68);
     assert_stderr_has(
@@ -253,17 +251,12 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
     assert_stderr_has(&output, "--service NAME");
     // With the record saying the endpoint is unary, a timeout is only a timeout.
     let registry = registry_with_record(dir.path(), &peer.address);
-    let output = crate::support::run(&[
-        "call",
+    let output = call_once(&[
         "Job.DeleteJob",
         "--service",
         "wjob",
         "--registry",
         &registry,
-        "--timeout",
-        "300ms",
-        "--retries",
-        "0",
     ]);
     assert_exit(&output, 68);
     assert!(
@@ -286,9 +279,7 @@ fn a_schema_less_call_that_times_out_says_how_a_stream_would_be_known() {
 /// instead of timing out plain requests; so does `call --batch`, which makes unary calls.
 #[test]
 fn bench_and_batch_refuse_a_stream_endpoint_its_registry_record_names() {
-    let peer = GoMicroPeer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let registry = registry_with_record(dir.path(), &peer.address);
+    let (peer, _dir, registry) = recorded_peer();
     let output = crate::support::run(&[
         "bench",
         "Job.Watch",
@@ -329,9 +320,7 @@ fn bench_and_batch_refuse_a_stream_endpoint_its_registry_record_names() {
 /// internals left out), the stream flag — and say that is where they come from.
 #[test]
 fn list_and_describe_fall_back_on_the_registry_record() {
-    let peer = GoMicroPeer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let registry = registry_with_record(dir.path(), &peer.address);
+    let (peer, _dir, registry) = recorded_peer();
     let output = crate::support::run(&[
         "list",
         "-a",
@@ -461,9 +450,7 @@ fn list_and_describe_fall_back_on_the_registry_record() {
 /// go-micro service's record cannot stand in for a schema.
 #[test]
 fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
-    let peer = GoMicroPeer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let registry = registry_with_record(dir.path(), &peer.address);
+    let (peer, dir, registry) = recorded_peer();
     let output =
         crate::support::run(&["serve", "--proxy", "service:wjob", "--registry", &registry]);
     assert_exit(&output, 2);
@@ -483,20 +470,7 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
         "--name",
         "wjob-proxy",
     ]);
-    let mut command = rmicro();
-    command.args([
-        "call",
-        "Job.Watch",
-        "-d",
-        "@-",
-        "-o",
-        "json",
-        "--proto",
-        &proto,
-        "-a",
-        &proxy.address,
-    ]);
-    let output = output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n");
+    let output = watch_m0_m1(&["--proto", &proto, "-a", &proxy.address]);
     assert_exit(&output, 0);
     assert_eq!(
         stdout(&output),
@@ -539,8 +513,7 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
         proxy.log()
     );
     // And so does call, going by name.
-    let output = crate::support::run(&[
-        "call",
+    let output = call_once(&[
         "Job.Watch",
         r#"{"name":"m0"}"#,
         "--proto",
@@ -549,14 +522,15 @@ fn a_proxy_to_a_go_micro_service_by_name_passes_streams_on_as_streams() {
         "wjob",
         "--registry",
         &registry,
-        "--timeout",
-        "300ms",
-        "--retries",
-        "0",
     ]);
     assert_exit(&output, 68);
     assert_stderr_has(
         &output,
         "Job.Watch streams, says the registry record of wjob, but the schema given has it unary",
     );
+}
+
+/// `rmicro call ARGS`, one attempt of at most 300 ms.
+fn call_once(args: &[&str]) -> std::process::Output {
+    crate::support::run(&[&["call"], args, &["--timeout", "300ms", "--retries", "0"]].concat())
 }

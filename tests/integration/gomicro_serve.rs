@@ -348,20 +348,8 @@ fn mucp_streams_reach_stub_and_exec_handlers() {
         (handlers, "{\"msg\":\"got m0\"}\n{\"msg\":\"got m1\"}\n"),
     ] {
         let server = Server::start(&["--proto", &proto, "--handlers", &handlers, "--no-register"]);
-        let mut command = crate::support::rmicro();
-        command.args([
-            "call",
-            "Job.Watch",
-            "-d",
-            "@-",
-            "-o",
-            "json",
-            "--proto",
-            &proto,
-        ]);
-        command.args(["--address", &server.address]);
         let output =
-            crate::support::output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n");
+            crate::support::watch_m0_m1(&["--proto", &proto, "--address", &server.address]);
         crate::support::assert_exit(&output, 0);
         assert_eq!(crate::support::stdout(&output), expected, "{handlers}");
     }

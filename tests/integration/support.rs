@@ -63,6 +63,16 @@ pub fn output_with_stdin(mut command: Command, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `rmicro call Job.Watch -d @- -o json ARGS`, fed the requests `m0` and `m1` on stdin
+/// (the go-micro stream's tests).
+pub fn watch_m0_m1(args: &[&str]) -> Output {
+    let mut command = rmicro();
+    command
+        .args(["call", "Job.Watch", "-d", "@-", "-o", "json"])
+        .args(args);
+    output_with_stdin(command, b"{\"name\":\"m0\"}\n{\"name\":\"m1\"}\n")
+}
+
 /// `rmicro ARGS --registry URL`.
 pub fn run_in_registry(url: &str, args: &[&str]) -> Output {
     rmicro()
