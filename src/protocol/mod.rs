@@ -756,22 +756,33 @@ pub fn foreign_reply(bytes: &[u8], expected: &str) -> CallError {
 /// no measurable CPU and added that wait to every reply, so the server does not use it.)
 pub struct Corked<S> {
     inner: S,
-    /// The turn being waited for; `Some(None)` once waited, until the next flush.
-    turn: Option<Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>,
+    turn: Turn,
+}
+
+/// Where a [`Corked`] stream is between two flushes.
+enum Turn {
+    /// The next write waits a turn first.
+    Due,
+    Waiting(Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    /// Waited: writes go through until the next flush.
+    Taken,
 }
 
 impl<S> Corked<S> {
     pub fn new(inner: S) -> Corked<S> {
-        Corked { inner, turn: None }
+        Corked {
+            inner,
+            turn: Turn::Due,
+        }
     }
 
     fn wait_turn(&mut self, context: &mut Context<'_>) -> Poll<()> {
-        let turn = self
-            .turn
-            .get_or_insert_with(|| Some(Box::pin(tokio::task::yield_now())));
-        if let Some(waiting) = turn {
+        if let Turn::Due = self.turn {
+            self.turn = Turn::Waiting(Box::pin(tokio::task::yield_now()));
+        }
+        if let Turn::Waiting(waiting) = &mut self.turn {
             std::task::ready!(waiting.as_mut().poll(context));
-            *turn = None;
+            self.turn = Turn::Taken;
         }
         Poll::Ready(())
     }
@@ -815,7 +826,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Corked<S> {
         context: &mut Context<'_>,
     ) -> Poll<std::io::Result<()>> {
         std::task::ready!(Pin::new(&mut self.inner).poll_flush(context))?;
-        self.turn = None;
+        self.turn = Turn::Due;
         Poll::Ready(Ok(()))
     }
 
