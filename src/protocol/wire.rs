@@ -14,10 +14,31 @@ use crate::protocol::{caller_metadata, refused, route, Dispatch};
 use crate::status::{Code, Status};
 use base64::Engine;
 use bytes::Bytes;
+use http::HeaderName;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// Header names the calls look up or send on every call, made at compile time: a
+/// lookup by `&str` parses the name first, and `HeaderName::from_static` outside a
+/// constant checks it against the standard names.
+pub mod names {
+    use http::HeaderName;
+    pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+    pub const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+    pub const GRPC_STATUS_DETAILS: HeaderName = HeaderName::from_static("grpc-status-details-bin");
+    pub const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+    pub const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+    pub const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+    pub const TE: HeaderName = HeaderName::from_static("te");
+    pub const X_GRPC_WEB: HeaderName = HeaderName::from_static("x-grpc-web");
+    pub const CONNECT_ENCODING: HeaderName = HeaderName::from_static("connect-content-encoding");
+    pub const CONNECT_ACCEPT_ENCODING: HeaderName =
+        HeaderName::from_static("connect-accept-encoding");
+    pub const CONNECT_TIMEOUT: HeaderName = HeaderName::from_static("connect-timeout-ms");
+    pub const CONNECT_VERSION: HeaderName = HeaderName::from_static("connect-protocol-version");
+}
 
 /// gRPC-Web's own request headers (besides gRPC's), not metadata for handlers.
 const GRPC_WEB_RESERVED: [&str; 5] = [
@@ -82,18 +103,18 @@ impl Wire {
     }
 
     /// The header naming the messages' compression.
-    pub fn encoding_header(self) -> &'static str {
+    pub fn encoding_header(self) -> HeaderName {
         match self {
-            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-encoding",
-            Wire::Connect => "connect-content-encoding",
+            Wire::Grpc | Wire::GrpcWeb { .. } => names::GRPC_ENCODING,
+            Wire::Connect => names::CONNECT_ENCODING,
         }
     }
 
     /// The header saying which compressions the sender reads.
-    pub fn accept_encoding_header(self) -> &'static str {
+    pub fn accept_encoding_header(self) -> HeaderName {
         match self {
-            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-accept-encoding",
-            Wire::Connect => "connect-accept-encoding",
+            Wire::Grpc | Wire::GrpcWeb { .. } => names::GRPC_ACCEPT_ENCODING,
+            Wire::Connect => names::CONNECT_ACCEPT_ENCODING,
         }
     }
 
@@ -118,15 +139,15 @@ impl Wire {
     }
 
     /// The header carrying the caller's deadline.
-    pub fn timeout_header_name(self) -> &'static str {
+    pub fn timeout_header_name(self) -> HeaderName {
         match self {
-            Wire::Grpc | Wire::GrpcWeb { .. } => "grpc-timeout",
-            Wire::Connect => "connect-timeout-ms",
+            Wire::Grpc | Wire::GrpcWeb { .. } => names::GRPC_TIMEOUT,
+            Wire::Connect => names::CONNECT_TIMEOUT,
         }
     }
 
     /// The header carrying the caller's deadline, and its value for `timeout`.
-    pub fn timeout_header(self, timeout: Duration) -> (&'static str, String) {
+    pub fn timeout_header(self, timeout: Duration) -> (HeaderName, String) {
         let value = match self {
             Wire::Grpc | Wire::GrpcWeb { .. } => grpc::format_timeout(timeout),
             Wire::Connect => timeout.as_millis().clamp(1, 9_999_999_999).to_string(),
@@ -140,13 +161,10 @@ impl Wire {
         self,
         header: impl Fn(&str) -> Option<&'a str>,
     ) -> Result<Option<Duration>, Status> {
+        let value = header(self.timeout_header_name().as_str());
         match self {
-            Wire::Grpc | Wire::GrpcWeb { .. } => {
-                Ok(header("grpc-timeout").and_then(grpc::parse_timeout))
-            }
-            Wire::Connect => header("connect-timeout-ms")
-                .map(connect::parse_timeout)
-                .transpose(),
+            Wire::Grpc | Wire::GrpcWeb { .. } => Ok(value.and_then(grpc::parse_timeout)),
+            Wire::Connect => value.map(connect::parse_timeout).transpose(),
         }
     }
 
@@ -219,7 +237,7 @@ pub fn grpc_web_trailers(result: &Result<(), Status>, trailers: &Metadata) -> By
         push_field(&mut block, name, value);
     }
     for (name, value) in status {
-        push_field(&mut block, name, &value);
+        push_field(&mut block, name.as_str(), &value);
     }
     let mut envelope = Vec::with_capacity(5 + block.len());
     envelope.push(GRPC_WEB_TRAILERS);
@@ -295,7 +313,7 @@ where
     W: tokio::io::AsyncWrite + Unpin,
 {
     use tokio::io::AsyncWriteExt;
-    let gzip = request.header(wire.encoding_header()) == Some("gzip");
+    let gzip = request.header(wire.encoding_header().as_str()) == Some("gzip");
     let context = CallContext::new(wire.protocol(), if gzip { "gzip" } else { "identity" });
     let extras = context.reply.clone();
     // The head goes out with the first reply (or the ending), once the handler has set
@@ -509,14 +527,14 @@ async fn prepare<D: Dispatch>(
         ));
     }
     let endpoint = route(dispatch, request.path)?;
-    match request.header(wire.encoding_header()) {
+    match request.header(wire.encoding_header().as_str()) {
         None | Some("identity" | "gzip") => {}
         Some(other) => {
             return Err(Status::new(
                 Code::Unimplemented,
                 format!(
                     "unsupported {} {other:?} (use gzip or identity)",
-                    wire.encoding_header()
+                    wire.encoding_header().as_str()
                 ),
             ))
         }

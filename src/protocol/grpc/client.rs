@@ -12,7 +12,7 @@ use super::{frame, percent_decode, Deframer, Envelope};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::caller::{Exchange, Progress};
-use crate::protocol::wire::{self, Wire};
+use crate::protocol::wire::{self, names, Wire};
 use crate::protocol::{
     connect, dial, foreign_reply, pairs_of, tls, CallError, CallHead, Dialing, Fields, Pairs,
 };
@@ -46,9 +46,14 @@ pub struct GrpcCaller {
     connection: Option<SendRequest<Bytes>>,
     /// The URI of the last path called.
     uri: Option<(String, http::Uri)>,
-    /// The deadline header's value for the last timeout sent.
-    timeout: Option<(Duration, HeaderValue)>,
+    /// The headers of the last kind of call made, copied for the next call of that kind:
+    /// a copy costs less than the inserts, each of which hashes its name.
+    fixed: Option<Box<(Fixed, HeaderMap)>>,
 }
+
+/// What a call's own headers (all but its metadata) follow from: Connect's unary form or
+/// a stream, the codec, gzip, the timeout.
+type Fixed = (bool, Codec, bool, Option<Duration>);
 
 impl GrpcCaller {
     pub fn new(address: &str, dialing: Dialing, wire: Wire) -> GrpcCaller {
@@ -58,7 +63,7 @@ impl GrpcCaller {
             wire,
             connection: None,
             uri: None,
-            timeout: None,
+            fixed: None,
         }
     }
 
@@ -78,7 +83,7 @@ impl GrpcCaller {
             wire: self.wire,
             connection: self.connection.clone(),
             uri: self.uri.clone(),
-            timeout: self.timeout.clone(),
+            fixed: self.fixed.clone(),
         }
     }
 
@@ -165,35 +170,7 @@ impl GrpcCaller {
         gzip: bool,
     ) -> Result<GrpcStream, CallError> {
         let wire = self.wire;
-        let mut request = self.request(head)?;
-        let headers = request.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(wire.content_type(head.codec)),
-        );
-        headers.insert(
-            HeaderName::from_static(wire.accept_encoding_header()),
-            HeaderValue::from_static("gzip"),
-        );
-        let (name, value) = match wire {
-            Wire::Grpc => ("te", "trailers"),
-            Wire::Connect => ("connect-protocol-version", "1"),
-            Wire::GrpcWeb { .. } => ("x-grpc-web", "1"),
-        };
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-        if let Some(timeout) = head.timeout {
-            let (name, value) = self.timeout_value(timeout);
-            request.headers_mut().insert(name, value);
-        }
-        if gzip {
-            request.headers_mut().insert(
-                HeaderName::from_static(wire.encoding_header()),
-                HeaderValue::from_static("gzip"),
-            );
-        }
+        let request = self.request(head, (false, head.codec, gzip, head.timeout))?;
         let (response, send) = self.send_request(request, false).await?;
         Ok(GrpcStream {
             send,
@@ -218,9 +195,9 @@ impl GrpcCaller {
         })
     }
 
-    /// A request to `head.path` with the call's metadata. Its URI is built once per path
-    /// (a caller usually calls one), and so is the deadline's header value per timeout.
-    fn request(&mut self, head: &CallHead<'_>) -> Result<Request<()>, CallError> {
+    /// A request to `head.path` with the headers of its kind and the call's metadata. Its
+    /// URI is built once per path (a caller usually calls one), its headers once per kind.
+    fn request(&mut self, head: &CallHead<'_>, kind: Fixed) -> Result<Request<()>, CallError> {
         let uri = match &self.uri {
             Some((path, uri)) if path == head.path => uri.clone(),
             _ => {
@@ -239,12 +216,15 @@ impl GrpcCaller {
         let mut request = Request::new(());
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri;
+        *request.headers_mut() = match self.fixed.as_deref() {
+            Some((made, headers)) if *made == kind => headers.clone(),
+            _ => {
+                let headers = self.fixed_headers(kind);
+                self.fixed = Some(Box::new((kind, headers.clone())));
+                headers
+            }
+        };
         let headers = request.headers_mut();
-        headers.reserve(8);
-        headers.insert(
-            http::header::USER_AGENT,
-            HeaderValue::from_static(USER_AGENT),
-        );
         for (name, value) in head.metadata.iter() {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(unbuildable)?;
             let value = HeaderValue::from_str(value).map_err(unbuildable)?;
@@ -253,20 +233,47 @@ impl GrpcCaller {
         Ok(request)
     }
 
-    /// The deadline's header for `timeout`, its value kept for the next call with the
-    /// same timeout (the usual case: every call of a run has `--timeout`).
-    fn timeout_value(&mut self, timeout: Duration) -> (HeaderName, HeaderValue) {
-        let name = HeaderName::from_static(self.wire.timeout_header_name());
-        match &self.timeout {
-            Some((last, value)) if *last == timeout => (name, value.clone()),
-            _ => {
-                let (_, text) = self.wire.timeout_header(timeout);
-                let value =
-                    HeaderValue::try_from(text).expect("a timeout is ASCII digits and a unit");
-                self.timeout = Some((timeout, value.clone()));
-                (name, value)
+    /// The headers a call of `kind` sends besides its metadata: a stream's (gRPC's, a
+    /// Connect stream's or gRPC-Web's), or those of Connect's unary form.
+    fn fixed_headers(&self, (connect_unary, codec, gzip, timeout): Fixed) -> HeaderMap {
+        let gzip_value = || HeaderValue::from_static("gzip");
+        let wire = self.wire;
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(USER_AGENT),
+        );
+        if connect_unary {
+            let content_type = match codec {
+                Codec::Protobuf => "application/proto",
+                Codec::Json => "application/json",
+            };
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(names::CONNECT_VERSION, HeaderValue::from_static("1"));
+            headers.insert(http::header::ACCEPT_ENCODING, gzip_value());
+            if gzip {
+                headers.insert(http::header::CONTENT_ENCODING, gzip_value());
+            }
+        } else {
+            let content_type = HeaderValue::from_static(wire.content_type(codec));
+            headers.insert(CONTENT_TYPE, content_type);
+            headers.insert(wire.accept_encoding_header(), gzip_value());
+            let (name, value) = match wire {
+                Wire::Grpc => (names::TE, "trailers"),
+                Wire::Connect => (names::CONNECT_VERSION, "1"),
+                Wire::GrpcWeb { .. } => (names::X_GRPC_WEB, "1"),
+            };
+            headers.insert(name, HeaderValue::from_static(value));
+            if gzip {
+                headers.insert(wire.encoding_header(), gzip_value());
             }
         }
+        if let Some(timeout) = timeout {
+            let (name, text) = wire.timeout_header(timeout);
+            let value = HeaderValue::try_from(text).expect("a timeout is ASCII digits and a unit");
+            headers.insert(name, value);
+        }
+        headers
     }
 
     /// Sends a request's headers on the connection (dialled if need be).
@@ -301,30 +308,9 @@ impl GrpcCaller {
         head: &CallHead<'_>,
         body: &[u8],
     ) -> Result<Exchange, CallError> {
-        let content_type = match head.codec {
-            Codec::Protobuf => "application/proto",
-            Codec::Json => "application/json",
-        };
-        let mut request = self.request(head)?;
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        headers.insert(
-            HeaderName::from_static("connect-protocol-version"),
-            HeaderValue::from_static("1"),
-        );
-        headers.insert(
-            http::header::ACCEPT_ENCODING,
-            HeaderValue::from_static("gzip"),
-        );
-        if let Some(timeout) = head.timeout {
-            let (name, value) = self.timeout_value(timeout);
-            request.headers_mut().insert(name, value);
-        }
-        let body = if self.dialing.gzip {
-            request.headers_mut().insert(
-                http::header::CONTENT_ENCODING,
-                HeaderValue::from_static("gzip"),
-            );
+        let gzipped = self.dialing.gzip;
+        let request = self.request(head, (true, head.codec, gzipped, head.timeout))?;
+        let body = if gzipped {
             gzip(body)
         } else {
             Bytes::copy_from_slice(body)
@@ -354,7 +340,7 @@ impl GrpcCaller {
         }
         let gzipped = parts
             .headers
-            .get("content-encoding")
+            .get(http::header::CONTENT_ENCODING)
             .is_some_and(|value| value == "gzip");
         if gzipped {
             bytes = gunzip(&bytes, limit)?;
@@ -726,7 +712,7 @@ impl GrpcStream {
             self.headers = parts.headers;
             let is_ours = self
                 .headers
-                .get("content-type")
+                .get(CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok())
                 .and_then(Wire::of)
                 .is_some_and(|(_, wire)| {
@@ -736,7 +722,7 @@ impl GrpcStream {
                             (Wire::GrpcWeb { .. }, Wire::GrpcWeb { .. })
                         )
                 });
-            if self.wire != Wire::Connect && self.headers.contains_key("grpc-status") {
+            if self.wire != Wire::Connect && self.headers.contains_key(names::GRPC_STATUS) {
                 // Trailers-only: the status came with the headers.
                 self.trailers = std::mem::take(&mut self.headers);
                 return status_of(&self.trailers).map(|()| None);
@@ -905,8 +891,8 @@ fn send_failure(error: h2::Error) -> CallError {
 
 /// The status in `grpc-status`/`grpc-message`; a missing status is an error too.
 fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
-    let text = |name: &str| trailers.get(name).and_then(|value| value.to_str().ok());
-    let Some(code) = text("grpc-status") else {
+    let text = |name: HeaderName| trailers.get(name).and_then(|value| value.to_str().ok());
+    let Some(code) = text(names::GRPC_STATUS) else {
         return Err(CallError::Transport(
             "the reply ended without grpc-status".into(),
         ));
@@ -919,8 +905,10 @@ fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
     if code == Code::Ok {
         return Ok(());
     }
-    let message = text("grpc-message").map(percent_decode).unwrap_or_default();
-    let details = match text("grpc-status-details-bin") {
+    let message = text(names::GRPC_MESSAGE)
+        .map(percent_decode)
+        .unwrap_or_default();
+    let details = match text(names::GRPC_STATUS_DETAILS) {
         Some(value) => details::base64_decode(value)
             .and_then(|bytes| details::decode_status(&bytes))
             .map_err(|error| CallError::Transport(format!("{code}: {message}; {error}")))?,
@@ -1008,7 +996,7 @@ pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
 /// naming what came.
 pub(crate) fn http_failure(status: http::StatusCode, headers: &HeaderMap, wire: Wire) -> CallError {
     let content_type = headers
-        .get("content-type")
+        .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("none");
     let code = match status.as_u16() {

@@ -8,6 +8,7 @@ pub mod client;
 pub mod server;
 
 use crate::codec::Codec;
+use crate::protocol::wire::names;
 use crate::status::{Code, Status};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::HeaderValue;
@@ -259,7 +260,7 @@ pub fn format_timeout(timeout: Duration) -> String {
 /// the body in gRPC-Web.
 pub fn status_fields(
     result: &Result<(), Status>,
-) -> impl Iterator<Item = (&'static str, Cow<'static, str>)> {
+) -> impl Iterator<Item = (http::HeaderName, Cow<'static, str>)> {
     let (code, message) = match result {
         Ok(()) => (Code::Ok, ""),
         Err(status) => (status.code, status.message.as_str()),
@@ -277,14 +278,15 @@ pub fn status_fields(
         Err(status) if !status.details.is_empty() => {
             let bytes = crate::codec::details::encode_status(code as i32, message, &status.details);
             Some((
-                "grpc-status-details-bin",
+                names::GRPC_STATUS_DETAILS,
                 crate::codec::details::base64_encode(&bytes).into(),
             ))
         }
         _ => None,
     };
-    let message = (!message.is_empty()).then(|| ("grpc-message", percent_encode(message).into()));
-    std::iter::once(("grpc-status", status))
+    let message =
+        (!message.is_empty()).then(|| (names::GRPC_MESSAGE, percent_encode(message).into()));
+    std::iter::once((names::GRPC_STATUS, status))
         .chain(message)
         .chain(details)
 }

@@ -363,8 +363,15 @@ async fn serve_stream<D: Dispatch>(
         let _ = respond.send_response(response.body(()).expect("a valid response"), true);
         return;
     }
-    let extra = cors.reply_headers(header("origin"));
-    let content_type = header("content-type").unwrap_or("");
+    // The names looked up on every call are constants: a lookup by `&str` parses it.
+    let value_of = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let extra = cors.reply_headers(value_of(http::header::ORIGIN));
+    let content_type = value_of(CONTENT_TYPE).unwrap_or("");
     let Some((codec, wire)) = Wire::of(content_type) else {
         // The Connect protocol's unary form, or a refusal.
         return serve_connect(
@@ -378,7 +385,7 @@ async fn serve_stream<D: Dispatch>(
         )
         .await;
     };
-    let encoding = header(wire.encoding_header()).unwrap_or("identity");
+    let encoding = value_of(wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
     let context = CallContext::new(wire.protocol(), if gzip { "gzip" } else { "identity" });
     let mut exchange = Exchange {
@@ -415,7 +422,7 @@ async fn serve_stream<D: Dispatch>(
             Code::Unimplemented,
             format!(
                 "grpc: Decompressor is not installed for {} \"{other}\"",
-                wire.encoding_header()
+                wire.encoding_header().as_str()
             ),
         )),
     };
@@ -806,7 +813,7 @@ impl Exchange {
                 add_headers(response.headers_mut(), extras.headers.iter());
                 if self.gzip {
                     response.headers_mut().insert(
-                        HeaderName::from_static(self.wire.encoding_header()),
+                        self.wire.encoding_header(),
                         HeaderValue::from_static("gzip"),
                     );
                 }
@@ -854,7 +861,7 @@ impl Exchange {
         add_headers(&mut trailers, extras.trailers.iter());
         for (name, value) in status_fields(&result) {
             if let Some(value) = field_value(value) {
-                trailers.insert(HeaderName::from_static(name), value);
+                trailers.insert(name, value);
             }
         }
         if self.body.is_none() && !extras.headers.is_empty() {
