@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # rmicro bench against the load tools of each protocol, on the same server in the same run
 # (README "Performance", the `rmicro bench` rows):
-#   gRPC     grpc-go's helloworld Greeter      h2load -c 16 -m 8     vs rmicro bench --connections 16 -c 128 (and --threads 2)
-#   mucp     rmicro serve (Job stub)           wrk -t2 -c 16 (mucp.lua) vs rmicro bench -c 16 (and --threads 2)
+#   gRPC     grpc-go's helloworld Greeter      h2load -c 16 -m 8     vs rmicro bench --connections 16 -c 128 (and --threads 1)
+#   mucp     rmicro serve (Job stub)           wrk -t2 -c 16 (mucp.lua) vs rmicro bench -c 16 (and --threads 1)
 #   JSON-RPC Go's net/rpc jsonrpc Arith server bench/go/jsonrpc_load -c 16 -p 8 vs rmicro bench --connections 16 -c 128
 # Each pair runs ROUNDS times (default 2), alternating, ${SECONDS_EACH:-10} s a run; for each
 # run: calls/s, the CPU the load tool used per call and the CPU the server used per call
@@ -134,12 +134,13 @@ for _ in $(seq "$rounds"); do
     -d "$work/body.bin" http://127.0.0.1:18470/helloworld.Greeter/SayHello
   measure "rmicro bench --connections 16 -c 128" rmicro_calls "$bin" bench -a grpc://127.0.0.1:18470 helloworld.Greeter/SayHello \
     '{"name":"world"}' --connections 16 -c 128 -z "${seconds}s" -o json
-  # Two threads, each with 8 of the connections and their calls.
-  measure "rmicro bench --connections 16 -c 128 --threads 2" rmicro_calls "$bin" bench -a grpc://127.0.0.1:18470 \
-    helloworld.Greeter/SayHello '{"name":"world"}' --connections 16 -c 128 --threads 2 -z "${seconds}s" -o json
+  # One thread, as h2load's (the default is one per core, each with its share of the
+  # connections and their calls).
+  measure "rmicro bench --connections 16 -c 128 --threads 1" rmicro_calls "$bin" bench -a grpc://127.0.0.1:18470 \
+    helloworld.Greeter/SayHello '{"name":"world"}' --connections 16 -c 128 --threads 1 -z "${seconds}s" -o json
 done
 ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128"
-ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128 --threads 2"
+ratio gRPC "h2load -c 16 -m 8" "rmicro bench --connections 16 -c 128 --threads 1"
 stop
 fi
 
@@ -151,13 +152,13 @@ for _ in $(seq "$rounds"); do
   measure "wrk -t2 -c 16 (mucp.lua)" wrk_calls wrk -t2 -c16 -d"${seconds}s" -s bench/mucp.lua http://127.0.0.1:18471/
   measure "rmicro bench -c 16" rmicro_calls "$bin" bench -a 127.0.0.1:18471 Job.CreateJob '{"name":"nightly"}' \
     -c 16 -z "${seconds}s" -o json
-  # The same on two threads, as wrk's -t2: on a loaded machine a thread's share of the
-  # cores, not the CPU per call, can bound the calls/s.
-  measure "rmicro bench -c 16 --threads 2" rmicro_calls "$bin" bench -a 127.0.0.1:18471 Job.CreateJob \
-    '{"name":"nightly"}' -c 16 --threads 2 -z "${seconds}s" -o json
+  # The same on one thread: on a loaded machine a thread's share of the cores, not the
+  # CPU per call, can bound the calls/s.
+  measure "rmicro bench -c 16 --threads 1" rmicro_calls "$bin" bench -a 127.0.0.1:18471 Job.CreateJob \
+    '{"name":"nightly"}' -c 16 --threads 1 -z "${seconds}s" -o json
 done
 ratio mucp "wrk -t2 -c 16 (mucp.lua)" "rmicro bench -c 16"
-ratio mucp "wrk -t2 -c 16 (mucp.lua)" "rmicro bench -c 16 --threads 2"
+ratio mucp "wrk -t2 -c 16 (mucp.lua)" "rmicro bench -c 16 --threads 1"
 stop
 fi
 

@@ -204,7 +204,7 @@ Register-ArgumentCompleter -Native -CommandName 'rmicro' -ScriptBlock {
             [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Calls (N) or a time (DURATION) run first and not counted: connections and the server warmed up')
             [CompletionResult]::new('--stream-messages', '--stream-messages', [CompletionResultType]::ParameterName, 'Request messages per streaming call (default: as many as DATA holds; one for a server stream)')
             [CompletionResult]::new('--stream-interval', '--stream-interval', [CompletionResultType]::ParameterName, 'Time between the request messages of a streaming call')
-            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads making the calls (each takes up to a core); one, as h2load''s default, leaves the other cores to a server on the same machine')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads making the calls, each connection and its workers on one of them (default: one per core). With the server on the same machine, --threads 1 leaves it the other cores, but on 2 cores one thread made fewer calls/s than two (README)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The report: text (for people), json (one document) or csv')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The report: text (for people), json (one document) or csv')
             [CompletionResult]::new('--assert', '--assert', [CompletionResultType]::ParameterName, 'A threshold, e.g. p99<20ms, mean<5ms, rps>=1000, errors=0, error_rate<0.1% (repeatable); exit 99 when one does not hold')

@@ -194,7 +194,7 @@ complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l step-duration -d
 complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l warmup -d 'Calls (N) or a time (DURATION) run first and not counted: connections and the server warmed up' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l stream-messages -d 'Request messages per streaming call (default: as many as DATA holds; one for a server stream)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l stream-interval -d 'Time between the request messages of a streaming call' -r
-complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l threads -d 'Threads making the calls (each takes up to a core); one, as h2load\'s default, leaves the other cores to a server on the same machine' -r
+complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -l threads -d 'Threads making the calls, each connection and its workers on one of them (default: one per core). With the server on the same machine, --threads 1 leaves it the other cores, but on 2 cores one thread made fewer calls/s than two (README)' -r
 complete -c rmicro -n "__fish_rmicro_using_subcommand bench" -s o -l output -d 'The report: text (for people), json (one document) or csv' -r -f -a "text\t''
 json\t''
 csv\t''"

@@ -11,6 +11,11 @@ use std::cell::Cell;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
+/// The cores this process may run on: the default count of serving and load threads.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 pub struct Lanes {
     runtimes: Vec<Handle>,
     /// Dropped with the lanes: each thread's runtime then shuts down, giving up what

@@ -98,11 +98,11 @@ pub struct BenchArgs {
     /// Time between the request messages of a streaming call.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     stream_interval: Option<Duration>,
-    /// Threads making the calls (each takes up to a core); one, as h2load's default, leaves
-    /// the other cores to a server on the same machine.
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..=1024))]
-    threads: u64,
+    /// Threads making the calls, each connection and its workers on one of them (default:
+    /// one per core). With the server on the same machine, --threads 1 leaves it the
+    /// other cores, but on 2 cores one thread made fewer calls/s than two (README).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
     /// The report: text (for people), json (one document) or csv.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     output: Report,
@@ -350,7 +350,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         data => read_data(data)?,
     };
-    let threads = args.threads as usize;
+    let threads = args
+        .threads
+        .map_or_else(crate::runtime::cores, |threads| threads as usize);
     let cannot_start = |error| anyhow!("cannot start the load generator's threads: {error}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

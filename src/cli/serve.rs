@@ -446,7 +446,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cors: Arc::new(Cors::new(args.cors_origin.clone())),
         threads: match args.threads {
             Some(threads) => threads as usize,
-            None => std::thread::available_parallelism().map_or(1, usize::from),
+            None => crate::runtime::cores(),
         },
         keepalive: Keepalive {
             interval: args.keepalive_time,

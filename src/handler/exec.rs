@@ -92,7 +92,7 @@ impl ExecLimits {
     /// `--exec-concurrency`'s default: four processes per core, enough to keep the cores
     /// busy with handlers that also wait on I/O.
     pub fn default_concurrency() -> usize {
-        4 * std::thread::available_parallelism().map_or(1, usize::from)
+        4 * crate::runtime::cores()
     }
 }
 
