@@ -405,7 +405,8 @@ impl Client {
         }
         let caller = &self.callers[self.current];
         let timeout = self.options.dial_timeout.min(Duration::from_secs(1));
-        match crate::protocol::identify(caller.address(), timeout).await {
+        // Boxed, as the probe is rare: every call's future would hold its state.
+        match Box::pin(crate::protocol::identify(caller.address(), timeout)).await {
             Some(spoken) => match spoken.advice(caller.protocol(), caller.address()) {
                 Some(advice) => {
                     // The protocol's own guess ("if the server speaks TLS …") gives way.

@@ -576,6 +576,16 @@ pub async fn dial_secure(
     timeout: std::time::Duration,
     secure: Option<&SecureDial>,
 ) -> Result<Socket, CallError> {
+    // Boxed: a TLS handshake's state is kilobytes, and every call's future, which dials
+    // when it finds no connection, would hold it and copy it as it moves.
+    Box::pin(dial_secure_now(address, timeout, secure)).await
+}
+
+async fn dial_secure_now(
+    address: &str,
+    timeout: std::time::Duration,
+    secure: Option<&SecureDial>,
+) -> Result<Socket, CallError> {
     let socket = dial(address, timeout).await?;
     let Some(secure) = secure else {
         return Ok(socket);

@@ -111,6 +111,15 @@ impl GrpcCaller {
         if let Some(connection) = &self.connection {
             return Ok(connection.clone());
         }
+        // Boxed: the dial's state (TCP, TLS and HTTP/2 handshakes, 4 KB) would otherwise
+        // be in every call's future, and be copied as the call's future moves.
+        let sender = Box::pin(self.dial()).await?;
+        self.connection = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// A new connection, its HTTP/2 handshake done.
+    async fn dial(&self) -> Result<SendRequest<Bytes>, CallError> {
         let stream = dial(&self.address, self.dialing.dial_timeout).await?;
         let sender = match &self.dialing.tls {
             None => self.handshake(stream).await?,
@@ -132,7 +141,6 @@ impl GrpcCaller {
                 self.handshake(stream).await?
             }
         };
-        self.connection = Some(sender.clone());
         Ok(sender)
     }
 
