@@ -166,7 +166,8 @@ pub struct Client {
     /// One caller per candidate node (the one target when there is no selector).
     callers: Vec<Caller>,
     current: usize,
-    options: CallOptions,
+    /// Shared by its workers, as their callers' connections are.
+    options: Arc<CallOptions>,
     /// When the next call must end by, besides the options' bounds (`within`).
     deadline: Option<Instant>,
 }
@@ -177,7 +178,7 @@ impl Client {
             selector: None,
             callers: vec![options.caller(target)],
             current: 0,
-            options,
+            options: Arc::new(options),
             deadline: None,
         }
     }
@@ -193,7 +194,7 @@ impl Client {
             current: selector.pick(),
             selector: Some(selector),
             callers,
-            options,
+            options: Arc::new(options),
             deadline: None,
         }
     }

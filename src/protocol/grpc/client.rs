@@ -26,6 +26,7 @@ use http::{HeaderMap, Request};
 use prost::Message;
 use prost_reflect::DescriptorPool;
 use std::future::Future;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -44,11 +45,12 @@ pub struct GrpcCaller {
     dialing: Dialing,
     wire: Wire,
     connection: Option<SendRequest<Bytes>>,
-    /// The URI of the last path called.
-    uri: Option<(String, http::Uri)>,
+    /// The URI of the last path called (shared with the callers `share` makes, as is
+    /// the next field, so that making one copies neither).
+    uri: Option<Arc<(String, http::Uri)>>,
     /// The headers of the last kind of call made, copied for the next call of that kind:
     /// a copy costs less than the inserts, each of which hashes its name.
-    fixed: Option<Box<(Fixed, HeaderMap)>>,
+    fixed: Option<Arc<(Fixed, HeaderMap)>>,
 }
 
 /// What a call's own headers (all but its metadata) follow from: Connect's unary form or
@@ -206,7 +208,7 @@ impl GrpcCaller {
     /// A request to `head.path` with the headers of its kind and the call's metadata. Its
     /// URI is built once per path (a caller usually calls one), its headers once per kind.
     fn request(&mut self, head: &CallHead<'_>, kind: Fixed) -> Result<Request<()>, CallError> {
-        let uri = match &self.uri {
+        let uri = match self.uri.as_deref() {
             Some((path, uri)) if path == head.path => uri.clone(),
             _ => {
                 let scheme = if self.dialing.tls.is_some() {
@@ -217,7 +219,7 @@ impl GrpcCaller {
                 let uri =
                     http::Uri::try_from(format!("{scheme}://{}{}", self.authority(), head.path))
                         .map_err(unbuildable)?;
-                self.uri = Some((head.path.to_owned(), uri.clone()));
+                self.uri = Some(Arc::new((head.path.to_owned(), uri.clone())));
                 uri
             }
         };
@@ -228,7 +230,7 @@ impl GrpcCaller {
             Some((made, headers)) if *made == kind => headers.clone(),
             _ => {
                 let headers = self.fixed_headers(kind);
-                self.fixed = Some(Box::new((kind, headers.clone())));
+                self.fixed = Some(Arc::new((kind, headers.clone())));
                 headers
             }
         };
