@@ -11,9 +11,14 @@ use std::cell::Cell;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-/// The cores this process may run on: the default count of serving and load threads.
+/// The cores this process may run on.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The threads `--threads` asks for (serve's and bench's): one per core unless given.
+pub fn threads(asked: Option<u64>) -> usize {
+    asked.map_or_else(cores, |threads| threads as usize)
 }
 
 pub struct Lanes {

@@ -350,9 +350,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         data => read_data(data)?,
     };
-    let threads = args
-        .threads
-        .map_or_else(crate::runtime::cores, |threads| threads as usize);
+    let threads = crate::runtime::threads(args.threads);
     let cannot_start = |error| anyhow!("cannot start the load generator's threads: {error}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

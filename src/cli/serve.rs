@@ -444,10 +444,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             write: limit(args.write_timeout),
         },
         cors: Arc::new(Cors::new(args.cors_origin.clone())),
-        threads: match args.threads {
-            Some(threads) => threads as usize,
-            None => crate::runtime::cores(),
-        },
+        threads: crate::runtime::threads(args.threads),
         keepalive: Keepalive {
             interval: args.keepalive_time,
             timeout: args.keepalive_timeout,

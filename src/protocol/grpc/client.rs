@@ -8,7 +8,7 @@
 use super::builtin::{
     Answer, Question, ReflectionRequest, ReflectionResponse, REFLECTION_V1, REFLECTION_V1ALPHA,
 };
-use super::{frame, percent_decode, Deframer, Envelope};
+use super::{frame, header_text, percent_decode, Deframer, Envelope};
 use crate::codec::{details, Codec};
 use crate::message::Metadata;
 use crate::protocol::caller::{Exchange, Progress};
@@ -50,12 +50,19 @@ pub struct GrpcCaller {
     uri: Option<Arc<(String, http::Uri)>>,
     /// The headers of the last kind of call made, copied for the next call of that kind:
     /// a copy costs less than the inserts, each of which hashes its name.
-    fixed: Option<Arc<(Fixed, HeaderMap)>>,
+    fixed: Option<Arc<(CallKind, HeaderMap)>>,
 }
 
-/// What a call's own headers (all but its metadata) follow from: Connect's unary form or
-/// a stream, the codec, gzip, the timeout.
-type Fixed = (bool, Codec, bool, Option<Duration>);
+/// What a call's own headers (all but its metadata) follow from.
+#[derive(Clone, Copy, PartialEq)]
+struct CallKind {
+    /// Connect's unary form (else a stream: gRPC, a Connect stream or gRPC-Web).
+    connect_unary: bool,
+    codec: Codec,
+    /// The request messages are gzipped.
+    gzip: bool,
+    timeout: Option<Duration>,
+}
 
 impl GrpcCaller {
     pub fn new(address: &str, dialing: Dialing, wire: Wire) -> GrpcCaller {
@@ -180,7 +187,13 @@ impl GrpcCaller {
         gzip: bool,
     ) -> Result<GrpcStream, CallError> {
         let wire = self.wire;
-        let request = self.request(head, (false, head.codec, gzip, head.timeout))?;
+        let kind = CallKind {
+            connect_unary: false,
+            codec: head.codec,
+            gzip,
+            timeout: head.timeout,
+        };
+        let request = self.request(head, kind)?;
         let (response, send) = self.send_request(request, false).await?;
         Ok(GrpcStream {
             send,
@@ -207,7 +220,7 @@ impl GrpcCaller {
 
     /// A request to `head.path` with the headers of its kind and the call's metadata. Its
     /// URI is built once per path (a caller usually calls one), its headers once per kind.
-    fn request(&mut self, head: &CallHead<'_>, kind: Fixed) -> Result<Request<()>, CallError> {
+    fn request(&mut self, head: &CallHead<'_>, kind: CallKind) -> Result<Request<()>, CallError> {
         let uri = match self.uri.as_deref() {
             Some((path, uri)) if path == head.path => uri.clone(),
             _ => {
@@ -245,7 +258,13 @@ impl GrpcCaller {
 
     /// The headers a call of `kind` sends besides its metadata: a stream's (gRPC's, a
     /// Connect stream's or gRPC-Web's), or those of Connect's unary form.
-    fn fixed_headers(&self, (connect_unary, codec, gzip, timeout): Fixed) -> HeaderMap {
+    fn fixed_headers(&self, kind: CallKind) -> HeaderMap {
+        let CallKind {
+            connect_unary,
+            codec,
+            gzip,
+            timeout,
+        } = kind;
         let gzip_value = || HeaderValue::from_static("gzip");
         let wire = self.wire;
         let mut headers = HeaderMap::with_capacity(8);
@@ -318,9 +337,14 @@ impl GrpcCaller {
         head: &CallHead<'_>,
         body: &[u8],
     ) -> Result<Exchange, CallError> {
-        let gzipped = self.dialing.gzip;
-        let request = self.request(head, (true, head.codec, gzipped, head.timeout))?;
-        let body = if gzipped {
+        let kind = CallKind {
+            connect_unary: true,
+            codec: head.codec,
+            gzip: self.dialing.gzip,
+            timeout: head.timeout,
+        };
+        let request = self.request(head, kind)?;
+        let body = if kind.gzip {
             gzip(body)
         } else {
             Bytes::copy_from_slice(body)
@@ -720,10 +744,7 @@ impl GrpcStream {
             let response = response.map_err(|error| no_reply(&error, self.hang_up_hint))?;
             let (parts, body) = response.into_parts();
             self.headers = parts.headers;
-            let is_ours = self
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
+            let is_ours = header_text(&self.headers, CONTENT_TYPE)
                 .and_then(Wire::of)
                 .is_some_and(|(_, wire)| {
                     wire == self.wire
@@ -901,7 +922,7 @@ fn send_failure(error: h2::Error) -> CallError {
 
 /// The status in `grpc-status`/`grpc-message`; a missing status is an error too.
 fn status_of(trailers: &HeaderMap) -> Result<(), CallError> {
-    let text = |name: HeaderName| trailers.get(name).and_then(|value| value.to_str().ok());
+    let text = |name: HeaderName| header_text(trailers, name);
     let Some(code) = text(names::GRPC_STATUS) else {
         return Err(CallError::Transport(
             "the reply ended without grpc-status".into(),
@@ -1005,10 +1026,7 @@ pub(crate) fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, CallError> {
 /// A reply that is not in the caller's protocol: mapped as gRPC maps HTTP statuses,
 /// naming what came.
 pub(crate) fn http_failure(status: http::StatusCode, headers: &HeaderMap, wire: Wire) -> CallError {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("none");
+    let content_type = header_text(headers, CONTENT_TYPE).unwrap_or("none");
     let code = match status.as_u16() {
         400 => Code::Internal,
         401 => Code::Unauthenticated,

@@ -291,6 +291,15 @@ pub fn status_fields(
         .chain(details)
 }
 
+/// A header's value as text, looked up by `name`: a `HeaderName` constant where the
+/// lookup is on every call (a `&str` is parsed first), or a `&str`.
+pub fn header_text<K: http::header::AsHeaderName>(
+    headers: &http::HeaderMap,
+    name: K,
+) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
 /// A status field's value as HTTP/2 sends it: the digits of a code without a copy.
 pub fn field_value(value: Cow<'static, str>) -> Option<HeaderValue> {
     match value {

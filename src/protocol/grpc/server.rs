@@ -15,7 +15,7 @@
 //! not serve it either. CORS preflights are answered here, and every reply to an allowed
 //! origin carries its CORS headers.
 
-use super::{field_value, frame, send_data, status_fields, Deframer};
+use super::{field_value, frame, header_text, send_data, status_fields, Deframer};
 use crate::codec::{self, Codec};
 use crate::message::{CallContext, Endpoint, Metadata, ReplyExtras, Request, StreamCall};
 use crate::protocol::connect::{self, ConnectRequest};
@@ -348,12 +348,7 @@ async fn serve_stream<D: Dispatch>(
     running: Running,
 ) {
     let (parts, body) = request.into_parts();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
+    let header = |name: &str| header_text(&parts.headers, name);
     if Cors::is_preflight(parts.method.as_str(), header) {
         let answer = cors.preflight(header);
         let mut response = Response::builder().status(answer.status);
@@ -363,15 +358,8 @@ async fn serve_stream<D: Dispatch>(
         let _ = respond.send_response(response.body(()).expect("a valid response"), true);
         return;
     }
-    // The names looked up on every call are constants: a lookup by `&str` parses it.
-    let value_of = |name| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-    };
-    let extra = cors.reply_headers(value_of(http::header::ORIGIN));
-    let content_type = value_of(CONTENT_TYPE).unwrap_or("");
+    let extra = cors.reply_headers(header_text(&parts.headers, http::header::ORIGIN));
+    let content_type = header_text(&parts.headers, CONTENT_TYPE).unwrap_or("");
     let Some((codec, wire)) = Wire::of(content_type) else {
         // The Connect protocol's unary form, or a refusal.
         return serve_connect(
@@ -385,7 +373,7 @@ async fn serve_stream<D: Dispatch>(
         )
         .await;
     };
-    let encoding = value_of(wire.encoding_header()).unwrap_or("identity");
+    let encoding = header_text(&parts.headers, wire.encoding_header()).unwrap_or("identity");
     let gzip = encoding == "gzip";
     let context = CallContext::new(wire.protocol(), if gzip { "gzip" } else { "identity" });
     let mut exchange = Exchange {
@@ -581,11 +569,7 @@ async fn serve_connect<D: Dispatch>(
     extra: Vec<(&'static str, String)>,
     running: &Running,
 ) {
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+    let content_type = header_text(&parts.headers, CONTENT_TYPE).unwrap_or("");
     // Refused from the headers alone: a client that keeps its body open (a stream in a
     // protocol not served here) must not wait for an answer.
     if let Some(mut refusal) = connect::ConnectReply::refusal(parts.method.as_str(), content_type) {
