@@ -32,6 +32,11 @@ impl Metadata {
         self.0.push((name, value.into()));
     }
 
+    /// Drops every value of a name.
+    pub fn remove(&mut self, name: &str) {
+        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(name));
+    }
+
     /// Appends a pair (several values per name are kept, in order).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));

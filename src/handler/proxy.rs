@@ -409,13 +409,13 @@ impl ProxyHandler {
         error.into_status(&self.upstream.address)
     }
 
-    async fn unary(&self, request: Request) -> Result<Reply, Status> {
+    async fn unary(&self, mut request: Request) -> Result<Reply, Status> {
         // Protobuf goes on as it came, unknown fields included.
         let body = match (self.codec, request.body.protobuf()) {
             (Codec::Protobuf, Some(bytes)) => bytes.clone(),
             _ => self.encode(&request.body)?,
         };
-        let metadata = passed_on(&request.metadata);
+        let metadata = passed_on(std::mem::take(&mut request.metadata));
         let (mut client, generation) = self.upstream.client(request.deadline).await?;
         client.within(request.deadline);
         let started = Instant::now();
@@ -476,7 +476,7 @@ impl ProxyHandler {
             context,
             ..
         } = call;
-        let metadata = passed_on(&metadata);
+        let metadata = passed_on(metadata);
         let (mut client, generation) = self.upstream.client(deadline).await?;
         client.within(deadline);
         let started = Instant::now();
@@ -663,12 +663,9 @@ fn pass_back(context: &CallContext, headers: Metadata, trailers: Metadata) {
 
 /// The request metadata sent upstream: the caller's, but its `user-agent`, which the
 /// upstream call has its own of.
-fn passed_on(metadata: &Metadata) -> Metadata {
+fn passed_on(mut metadata: Metadata) -> Metadata {
+    metadata.remove("user-agent");
     metadata
-        .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("user-agent"))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect()
 }
 
 /// The upstream's reply headers or trailers as the caller gets them: without HTTP's

@@ -278,47 +278,50 @@ fn megabytes(bytes: usize) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// HTTP's own headers, never handler metadata whatever the protocol, nor set by a rule.
-const TRANSPORT_HEADERS: [&str; 13] = [
-    "host",
-    "content-type",
-    "content-length",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "accept-encoding",
-    "expect",
-];
-
-/// Whether `name` (any case) is one of HTTP's transport headers.
+/// Whether `name` (any case) is one of HTTP's own headers, never handler metadata
+/// whatever the protocol, nor set by a rule.
 pub fn is_transport_header(name: &str) -> bool {
-    TRANSPORT_HEADERS
-        .iter()
-        .any(|header| header.eq_ignore_ascii_case(name))
+    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        return is_transport_header(&name.to_ascii_lowercase());
+    }
+    matches!(
+        name,
+        "host"
+            | "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "accept-encoding"
+            | "expect"
+    )
 }
 
 /// Request headers as handlers see them, the same whatever the protocol: the caller's
 /// own headers, names lowercased, without HTTP's transport headers and without the
 /// protocol's own (`reserved`, lowercase: mucp's `micro-*` routing headers and `timeout`,
-/// gRPC's `grpc-*`, Connect's `connect-*`).
+/// gRPC's `grpc-*`, Connect's `connect-*`). HTTP/2's names come lowercase already, so
+/// most are compared and copied as they are.
 pub fn caller_metadata<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     reserved: &[&str],
 ) -> Metadata {
     headers
         .into_iter()
-        .filter(|(name, _)| {
-            !is_transport_header(name)
-                && !reserved
-                    .iter()
-                    .any(|left_out| left_out.eq_ignore_ascii_case(name))
+        .filter_map(|(name, value)| {
+            let name = if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(name)
+            };
+            let left_out = is_transport_header(&name) || reserved.contains(&&*name);
+            (!left_out).then(|| (name.into_owned(), value.to_owned()))
         })
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
         .collect()
 }
 

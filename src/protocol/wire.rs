@@ -72,6 +72,10 @@ pub enum Wire {
 impl Wire {
     /// The codec and protocol a request's `Content-Type` names (parameters ignored).
     pub fn of(content_type: &str) -> Option<(Codec, Wire)> {
+        // Nearly every call's, told without splitting.
+        if content_type == "application/grpc" {
+            return Some((Codec::Protobuf, Wire::Grpc));
+        }
         let media = content_type.split(';').next().unwrap_or("").trim();
         if let Some(codec) = grpc_web_codec(media, "application/grpc-web-text") {
             return Some((codec, Wire::GrpcWeb { text: true }));
