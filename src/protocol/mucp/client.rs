@@ -10,6 +10,7 @@
 //! marked with `Micro-Error: EOS`.
 
 use crate::codec::Codec;
+use crate::message::Metadata;
 use crate::protocol::caller::{OneMessage, Progress};
 use crate::protocol::http1::{canonical_header_name, HttpConnection, RawHead, ReadError};
 use crate::protocol::Socket;
@@ -35,6 +36,8 @@ pub struct MucpCaller {
     next_id: Arc<AtomicU64>,
     /// HTTPS, as go-micro's secure transport.
     secure: Option<SecureDial>,
+    /// The last unary call's header lines: a load's calls differ in their id alone.
+    lines: Arc<Mutex<Option<Arc<UnaryLines>>>>,
 }
 
 impl MucpCaller {
@@ -52,6 +55,7 @@ impl MucpCaller {
             idle: Arc::default(),
             next_id: Arc::default(),
             secure: None,
+            lines: Arc::default(),
         }
     }
 
@@ -94,12 +98,38 @@ impl MucpCaller {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         MucpStream::Unary(UnaryCall {
             caller: self.clone(),
-            header_lines: header_lines(head, id, None, false),
+            lines: self.unary_lines(head),
+            id,
             content_type: head.codec.content_type(),
             request: OneMessage::new("mucp"),
             head: RawHead::default(),
             headers: OnceLock::new(),
         })
+    }
+
+    /// The header lines of a unary call of `head`: the last call's, when it was of the
+    /// same head.
+    fn unary_lines(&self, head: &CallHead<'_>) -> Arc<UnaryLines> {
+        let mut last = self.lines.lock().expect("lines lock");
+        if let Some(lines) = last.as_ref().filter(|lines| lines.made_for(head)) {
+            return lines.clone();
+        }
+        let (text, id) = header_lines(head, 0, None, false);
+        let lines = Arc::new(UnaryLines {
+            service: head.service.to_owned(),
+            endpoint: head.endpoint.to_owned(),
+            codec: head.codec,
+            timeout: head.timeout,
+            metadata: head.metadata.clone(),
+            id: id.as_ref().map(|digits| digits.start),
+            text: match id {
+                // The id's place, without the id.
+                Some(digits) => [&text[..digits.start], &text[digits.end..]].concat(),
+                None => text,
+            },
+        });
+        *last = Some(lines.clone());
+        lines
     }
 
     /// Opens a go-micro stream on a new connection (go-micro never pools a stream's), and
@@ -110,8 +140,8 @@ impl MucpCaller {
         let connection = self.dial().await?;
         let mut stream = StreamCall {
             prefix: self.prefix.clone(),
-            header_lines: header_lines(head, id, Some(id), false),
-            end_lines: header_lines(head, id, Some(id), true),
+            header_lines: header_lines(head, id, Some(id), false).0,
+            end_lines: header_lines(head, id, Some(id), true).0,
             connection,
             outgoing: BytesMut::new(),
             headers: Pairs::new(),
@@ -131,8 +161,14 @@ impl MucpCaller {
 /// The header lines after `Content-Length`, shaped like go-micro's minimal request (spec
 /// §10.1): sorted by name, metadata in canonical form replacing a fixed header of the
 /// same name; a stream's messages carry `Micro-Stream` too, its last `Micro-Error: EOS`
-/// (spec §10.4). Built once per call, borrowing what it can.
-fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>, end: bool) -> Vec<u8> {
+/// (spec §10.4). Built borrowing what it can; with where `Micro-Id`'s value is in them,
+/// unless metadata replaced it.
+fn header_lines(
+    head: &CallHead<'_>,
+    id: u64,
+    stream: Option<u64>,
+    end: bool,
+) -> (Vec<u8>, Option<std::ops::Range<usize>>) {
     let content_type = head.codec.content_type();
     let text = |text: &'static str| Value::Text(Cow::Borrowed(text));
     let mut headers: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(12);
@@ -166,17 +202,57 @@ fn header_lines(head: &CallHead<'_>, id: u64, stream: Option<u64>, end: bool) ->
     }
     headers.sort_by(|a, b| a.0.cmp(&b.0));
     let mut lines = Vec::with_capacity(256);
+    let mut id_at = None;
     for (name, value) in &headers {
         lines.extend_from_slice(name.as_bytes());
         lines.extend_from_slice(b": ");
+        let start = lines.len();
         match value {
             Value::Text(text) => lines.extend_from_slice(text.as_bytes()),
             Value::Number(number) => push_decimal(&mut lines, *number),
         }
+        if name == "Micro-Id" && matches!(value, Value::Number(_)) {
+            id_at = Some(start..lines.len());
+        }
         lines.extend_from_slice(b"\r\n");
     }
     lines.extend_from_slice(b"\r\n");
-    lines
+    (lines, id_at)
+}
+
+/// A unary call's header lines, made once for the calls of the same head (a load's), its
+/// `Micro-Id` value left out and put in per call.
+struct UnaryLines {
+    service: String,
+    endpoint: String,
+    codec: Codec,
+    timeout: Option<Duration>,
+    metadata: Metadata,
+    text: Vec<u8>,
+    /// Where in `text` the id goes (`None`: metadata set `Micro-Id`).
+    id: Option<usize>,
+}
+
+impl UnaryLines {
+    fn made_for(&self, head: &CallHead<'_>) -> bool {
+        self.timeout == head.timeout
+            && self.codec == head.codec
+            && self.endpoint == head.endpoint
+            && self.service == head.service
+            && self.metadata == *head.metadata
+    }
+
+    /// The lines of call `id`.
+    fn write(&self, out: &mut Vec<u8>, id: u64) {
+        match self.id {
+            Some(at) => {
+                out.extend_from_slice(&self.text[..at]);
+                push_decimal(out, id);
+                out.extend_from_slice(&self.text[at..]);
+            }
+            None => out.extend_from_slice(&self.text),
+        }
+    }
 }
 
 /// A header's value: text, or a number written as it goes out.
@@ -203,11 +279,26 @@ fn push_decimal(out: &mut Vec<u8>, mut number: u64) {
 /// A whole request message: `prefix` (up to `Content-Length: `), the body's length, the
 /// header lines and the body, in one buffer (one write).
 fn request(prefix: &[u8], lines: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut request = Vec::with_capacity(prefix.len() + 24 + lines.len() + body.len());
+    request_with(
+        prefix,
+        lines.len(),
+        |out| out.extend_from_slice(lines),
+        body,
+    )
+}
+
+/// [`request`], the header lines (about `lines` bytes) written by `write_lines`.
+fn request_with(
+    prefix: &[u8],
+    lines: usize,
+    write_lines: impl FnOnce(&mut Vec<u8>),
+    body: &[u8],
+) -> Vec<u8> {
+    let mut request = Vec::with_capacity(prefix.len() + 48 + lines + body.len());
     request.extend_from_slice(prefix);
     push_decimal(&mut request, body.len() as u64);
     request.extend_from_slice(b"\r\n");
-    request.extend_from_slice(lines);
+    write_lines(&mut request);
     request.extend_from_slice(body);
     request
 }
@@ -375,7 +466,8 @@ impl MucpStream {
 /// One unary mucp call: one request message, one reply.
 pub struct UnaryCall {
     caller: MucpCaller,
-    header_lines: Vec<u8>,
+    lines: Arc<UnaryLines>,
+    id: u64,
     content_type: &'static str,
     request: OneMessage,
     /// The reply's head as it came, and its headers once asked for.
@@ -389,7 +481,13 @@ impl UnaryCall {
         let Some(body) = self.request.pending() else {
             return Ok(None);
         };
-        let request = request(&self.caller.prefix, &self.header_lines, &body);
+        let (lines, id) = (&self.lines, self.id);
+        let request = request_with(
+            &self.caller.prefix,
+            lines.text.len(),
+            |out| lines.write(out, id),
+            &body,
+        );
         let (head, body) = self.caller.exchange(&request, self.content_type).await?;
         self.request.answered();
         (self.head, self.headers) = (head, OnceLock::new());
@@ -564,7 +662,7 @@ mod tests {
             timeout: Some(Duration::from_millis(1500)),
         };
         let caller = MucpCaller::new("127.0.0.1:8080", Duration::from_secs(1), 1 << 20);
-        let lines = header_lines(&head, 7, Some(7), true);
+        let (lines, _) = header_lines(&head, 7, Some(7), true);
         let request = request(&caller.prefix, &lines, b"{}");
         assert_eq!(
             String::from_utf8(request).unwrap(),
@@ -577,6 +675,45 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             )
         );
+    }
+
+    #[test]
+    fn unary_lines_are_made_once_per_head_and_carry_each_calls_id() {
+        let caller = MucpCaller::new("127.0.0.1:8080", Duration::from_secs(1), 1 << 20);
+        let (plain, mut mine) = (Metadata::new(), Metadata::new());
+        mine.push("micro-id", "mine");
+        let head = |metadata, timeout| CallHead {
+            service: "job",
+            endpoint: "Job.CreateJob",
+            path: "/job.Job/CreateJob",
+            codec: Codec::Json,
+            metadata,
+            timeout: Some(Duration::from_millis(timeout)),
+        };
+        let lines_of = |head: &CallHead<'_>, id| {
+            let mut out = Vec::new();
+            caller.unary_lines(head).write(&mut out, id);
+            String::from_utf8(out).unwrap()
+        };
+        let first = caller.unary_lines(&head(&plain, 1500));
+        assert!(Arc::ptr_eq(
+            &first,
+            &caller.unary_lines(&head(&plain, 1500))
+        ));
+        for (head, id) in [
+            (head(&plain, 1500), 41),
+            (head(&plain, 1500), 1_000_000_007),
+            (head(&plain, 900), 3),
+            (head(&mine, 900), 4),
+        ] {
+            let (expected, _) = header_lines(&head, id, None, false);
+            assert_eq!(lines_of(&head, id), String::from_utf8(expected).unwrap());
+        }
+        assert!(lines_of(&head(&mine, 900), 5).contains("Micro-Id: mine\r\n"));
+        assert!(!Arc::ptr_eq(
+            &first,
+            &caller.unary_lines(&head(&plain, 900))
+        ));
     }
 
     #[test]
