@@ -250,7 +250,8 @@ async fn answer_queries(socket: Arc<UdpSocket>, zone: Arc<Mutex<Vec<Published>>>
                 .flat_map(|entry| entry.node_records.iter().chain(&entry.service_records))
                 .collect();
             let claimed = wire::claimed(&packet);
-            if !claimed.is_empty() && claimed.iter().all(|record| held.contains(&record)) {
+            let ours = |record: &Record| held.iter().any(|held| held.says_same(record));
+            if !claimed.is_empty() && claimed.iter().all(ours) {
                 // Our own probe, looped back: nothing to defend.
                 continue;
             }

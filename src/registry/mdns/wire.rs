@@ -39,6 +39,18 @@ impl Record {
         }
     }
 
+    /// Whether `other` says what this record says: a TXT's strings are compared joined,
+    /// as a record read back from the wire has them (one string, however many it was
+    /// sent as: a node's TXT is split into strings of 255 bytes).
+    pub fn says_same(&self, other: &Record) -> bool {
+        match (&self.data, &other.data) {
+            (Data::Txt(mine), Data::Txt(theirs)) => {
+                self.name == other.name && self.ttl == other.ttl && mine.concat() == theirs.concat()
+            }
+            _ => self == other,
+        }
+    }
+
     pub fn is_named(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
@@ -192,6 +204,34 @@ pub fn response_records(bytes: &[u8]) -> Option<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_read_back_says_what_it_claimed_even_with_a_txt_of_many_strings() {
+        let txt: Vec<String> = ["a".repeat(255), "b".repeat(255), "c".repeat(40)].into();
+        let claimed = vec![
+            Record::new(
+                "node-1.greeter.micro",
+                Data::Srv {
+                    port: 8080,
+                    target: "node-1.greeter.micro".into(),
+                },
+            ),
+            Record::new("node-1.greeter.micro", Data::Txt(txt.clone())),
+        ];
+        let bytes = probe(7, "node-1.greeter.micro", &claimed).unwrap();
+        let read = super::claimed(&Packet::parse(&bytes).unwrap());
+        assert_eq!(read.len(), 2);
+        for record in &read {
+            assert!(
+                claimed.iter().any(|held| held.says_same(record)),
+                "{record:?}"
+            );
+        }
+        // Read back, the TXT is one string: plain equality would not know it.
+        assert_eq!(read[1].data, Data::Txt(vec![txt.concat()]));
+        let other = Record::new("node-1.greeter.micro", Data::Txt(vec!["a".repeat(255)]));
+        assert!(!other.says_same(&read[1]));
+    }
 
     #[test]
     fn a_response_echoes_the_question_and_reads_back() {
