@@ -150,6 +150,8 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
     // The entries of this node's packets, in arrival order, with their arrival time; and
     // the probes for it (queries claiming records in their authority section).
     let probes: std::cell::RefCell<Vec<(Duration, String, Vec<u16>)>> = Default::default();
+    // The first announcement of the node as it came.
+    let first: std::cell::RefCell<Option<Vec<u8>>> = Default::default();
     let collect = |until: std::time::Instant, seen: &mut Vec<(Duration, WatchedEntry)>| {
         let started = std::time::Instant::now();
         let mut buffer = vec![0u8; 65536];
@@ -184,6 +186,11 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
             }
             if let Some(entry) = watched_entry(&packet) {
                 if entry.name.ends_with(&suffix) || entry.name.starts_with(&format!("{name}.")) {
+                    if entry.name.ends_with(&suffix) {
+                        first
+                            .borrow_mut()
+                            .get_or_insert_with(|| buffer[..length].to_vec());
+                    }
                     seen.push((started.elapsed(), entry));
                 }
             }
@@ -229,6 +236,69 @@ fn announcements_and_goodbyes_read_as_go_micros_watcher_reads_them() {
             "probed before the announcement: {probes:?} {times:?}"
         );
     }
+    // A probe claiming the node's own SRV and TXT (its TXT is several 255-byte strings) is
+    // its own, looped back: the responder does not answer it. A plain query for the same
+    // name is answered, so the silence is the responder's choice, not a lost packet.
+    let announcement = first
+        .borrow()
+        .clone()
+        .expect("the first announcement's bytes");
+    let announcement = simple_dns::Packet::parse(&announcement).unwrap();
+    let instance = announced[0].name.clone();
+    let claimed: Vec<_> = announcement
+        .answers
+        .iter()
+        .filter(|record| {
+            matches!(
+                record.rdata,
+                simple_dns::rdata::RData::SRV(_) | simple_dns::rdata::RData::TXT(_)
+            )
+        })
+        .cloned()
+        .collect();
+    let txt_strings = claimed.iter().find_map(|record| match &record.rdata {
+        simple_dns::rdata::RData::TXT(txt) => Some(txt.iter_raw().count()),
+        _ => None,
+    });
+    assert!(
+        txt_strings > Some(1),
+        "a TXT of several strings: {txt_strings:?}"
+    );
+    let ask = |id: u16, claiming: &[simple_dns::ResourceRecord<'_>]| {
+        let mut query = simple_dns::Packet::new_query(id);
+        query.questions.push(simple_dns::Question::new(
+            simple_dns::Name::new_unchecked(&instance),
+            simple_dns::QTYPE::TYPE(simple_dns::TYPE::PTR),
+            simple_dns::QCLASS::CLASS(simple_dns::CLASS::IN),
+            false,
+        ));
+        query.name_servers = claiming.to_vec();
+        let asker = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        asker
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let bytes = query.build_bytes_vec_compressed().unwrap();
+        let until = std::time::Instant::now() + Duration::from_millis(1500);
+        let mut buffer = vec![0u8; 65536];
+        // Asked three times (a datagram may be lost); any answer naming `id` counts.
+        for _ in 0..3 {
+            asker.send_to(&bytes, "224.0.0.251:5353").unwrap();
+            let asked = std::time::Instant::now();
+            while asked.elapsed() < Duration::from_millis(400) && std::time::Instant::now() < until
+            {
+                if let Ok(length) = asker.recv(&mut buffer) {
+                    if simple_dns::Packet::parse(&buffer[..length])
+                        .is_ok_and(|answer| answer.id() == id)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    };
+    assert!(ask(4242, &[]), "a plain query for the node is answered");
+    assert!(!ask(4343, &claimed), "the node's own probe is not answered");
     let (status, log) = node.terminate();
     assert!(status.success(), "{log}");
     let mut after = Vec::new();
