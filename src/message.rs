@@ -28,7 +28,7 @@ impl Metadata {
     /// Sets a name's one value, replacing those it had.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         let name = name.into();
-        self.0.retain(|(key, _)| !key.eq_ignore_ascii_case(&name));
+        self.remove(&name);
         self.0.push((name, value.into()));
     }
 

@@ -281,11 +281,8 @@ fn megabytes(bytes: usize) -> String {
 /// Whether `name` (any case) is one of HTTP's own headers, never handler metadata
 /// whatever the protocol, nor set by a rule.
 pub fn is_transport_header(name: &str) -> bool {
-    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
-        return is_transport_header(&name.to_ascii_lowercase());
-    }
     matches!(
-        name,
+        &*lowercase(name),
         "host"
             | "content-type"
             | "content-length"
@@ -302,6 +299,15 @@ pub fn is_transport_header(name: &str) -> bool {
     )
 }
 
+/// A header name in lowercase, copied only when it has capitals (HTTP/2's never do).
+fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Request headers as handlers see them, the same whatever the protocol: the caller's
 /// own headers, names lowercased, without HTTP's transport headers and without the
 /// protocol's own (`reserved`, lowercase: mucp's `micro-*` routing headers and `timeout`,
@@ -314,11 +320,7 @@ pub fn caller_metadata<'a>(
     headers
         .into_iter()
         .filter_map(|(name, value)| {
-            let name = if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
-                std::borrow::Cow::Owned(name.to_ascii_lowercase())
-            } else {
-                std::borrow::Cow::Borrowed(name)
-            };
+            let name = lowercase(name);
             let left_out = is_transport_header(&name) || reserved.contains(&&*name);
             (!left_out).then(|| (name.into_owned(), value.to_owned()))
         })

@@ -250,8 +250,7 @@ async fn answer_queries(socket: Arc<UdpSocket>, zone: Arc<Mutex<Vec<Published>>>
                 .flat_map(|entry| entry.node_records.iter().chain(&entry.service_records))
                 .collect();
             let claimed = wire::claimed(&packet);
-            let ours = |record: &Record| held.iter().any(|held| held.says_same(record));
-            if !claimed.is_empty() && claimed.iter().all(ours) {
+            if !claimed.is_empty() && claimed.iter().all(|record| held.contains(&record)) {
                 // Our own probe, looped back: nothing to defend.
                 continue;
             }
