@@ -16,6 +16,7 @@ pub mod handler;
 pub mod message;
 pub mod output;
 pub mod protocol;
+pub mod reaper;
 pub mod registration;
 pub mod registry;
 pub mod runtime;

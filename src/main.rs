@@ -75,6 +75,10 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
 }
 
 fn main() -> ExitCode {
+    // A server's reaper (src/reaper.rs) is this executable started under another name.
+    if rmicro::reaper::is_this_process() {
+        return rmicro::reaper::run();
+    }
     // `COMPLETE=bash rmicro` prints the shell's registration; the shell then asks for
     // each completion the same way. Neither returns here.
     clap_complete::CompleteEnv::with_factory(rmicro::cli::command).complete();

@@ -366,7 +366,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let concurrency = args
         .exec_concurrency
         .map_or_else(ExecLimits::default_concurrency, |n| n as usize);
-    let limits = ExecLimits::new(args.max_message_size, concurrency).with_open_files(open_files);
+    let limits = ExecLimits::new(args.max_message_size, concurrency)
+        .with_open_files(open_files)
+        .with_reaper(crate::reaper::Reaper::of_this_executable());
     let mut redact = vec!["authorization".to_owned()];
     redact.extend(proxy.record_redact.iter().cloned());
     let recorder = proxy

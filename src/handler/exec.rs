@@ -11,7 +11,8 @@
 //! and only the tail of its stderr is kept. The command runs in a process group of its own
 //! which is killed when the command exits (its leftover children with it), at the
 //! deadline, and whenever the call is dropped — a caller that resets its stream or closes
-//! its connection drops it.
+//! its connection drops it. If the server dies first, even SIGKILLed, its reaper
+//! (`crate::reaper`) kills the groups still running.
 //!
 //! A reply (or a line of a stream, or an `{"error": …}`) may carry `"@headers"` and
 //! `"@trailers"` objects beside its fields (`{"name": "value"}` or a list of values):
@@ -22,6 +23,7 @@ use super::rules::ErrorSpec;
 use super::send_reply;
 use crate::codec;
 use crate::message::{CallContext, Metadata, Reply, ReplyExtras, Request, StreamCall};
+use crate::reaper::Reaper;
 use crate::status::{Code, Status};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, MethodDescriptor};
 use std::os::unix::process::ExitStatusExt;
@@ -46,6 +48,8 @@ pub struct ExecLimits {
     /// The open-file limits (soft, hard) the server started with, when it raised its own:
     /// commands get these back, not the raised one.
     open_files: Option<(libc::rlim_t, libc::rlim_t)>,
+    /// Kills the commands' process groups if the server dies without doing it.
+    reaper: Option<Arc<Reaper>>,
 }
 
 impl ExecLimits {
@@ -55,6 +59,7 @@ impl ExecLimits {
             slots: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             open_files: None,
+            reaper: None,
         }
     }
 
@@ -67,6 +72,13 @@ impl ExecLimits {
     /// before it raised its own soft limit, which a command should not inherit.
     pub fn with_open_files(mut self, limits: Option<(libc::rlim_t, libc::rlim_t)>) -> ExecLimits {
         self.open_files = limits;
+        self
+    }
+
+    /// Commands' process groups are told to `reaper`, which kills those still running
+    /// when the server is gone (even SIGKILLed).
+    pub fn with_reaper(mut self, reaper: Reaper) -> ExecLimits {
+        self.reaper = Some(Arc::new(reaper));
         self
     }
 
@@ -108,20 +120,35 @@ pub struct ExecHandler {
 
 /// Kills a child's process group (SIGKILL) when the command has exited, so no grandchild
 /// outlives the request, and when dropped first (deadline, cancellation, a reply too
-/// large). It kills once: after that the group's id may be reused.
-pub(super) struct ProcessGroup(AtomicI32);
+/// large). It kills once: after that the group's id may be reused. Until then the
+/// server's reaper knows of it, and kills it if the server dies first.
+pub(super) struct ProcessGroup {
+    group: AtomicI32,
+    reaper: Option<Arc<Reaper>>,
+}
 
 impl ProcessGroup {
-    pub(super) fn new(group: i32) -> ProcessGroup {
-        ProcessGroup(AtomicI32::new(group))
+    /// Group `group` (none when 0), started within `limits`.
+    pub(super) fn new(group: i32, limits: &ExecLimits) -> ProcessGroup {
+        let reaper = limits.reaper.clone().filter(|_| group > 0);
+        if let Some(reaper) = &reaper {
+            reaper.watch(group);
+        }
+        ProcessGroup {
+            group: AtomicI32::new(group),
+            reaper,
+        }
     }
 
     fn kill(&self) {
-        let group = self.0.swap(0, Ordering::Relaxed);
+        let group = self.group.swap(0, Ordering::Relaxed);
         if group > 0 {
             // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
             unsafe {
                 libc::kill(-group, libc::SIGKILL);
+            }
+            if let Some(reaper) = &self.reaper {
+                reaper.forget(group);
             }
         }
     }
@@ -244,7 +271,7 @@ impl ExecHandler {
                 Status::internal(format!("cannot start exec handler `{program}`: {error}"))
             })?;
         let group = child.id().and_then(|pid| i32::try_from(pid).ok());
-        Ok((child, ProcessGroup(AtomicI32::new(group.unwrap_or(0)))))
+        Ok((child, ProcessGroup::new(group.unwrap_or(0), &self.limits)))
     }
 
     fn expired(&self) -> Status {

@@ -149,7 +149,7 @@ impl WorkerPool {
         let running = Arc::new(Running {
             stdin: tokio::sync::Mutex::new(stdin),
             pending: Mutex::new(Some(HashMap::new())),
-            _group: ProcessGroup::new(group),
+            _group: ProcessGroup::new(group, &self.limits),
         });
         let reading = Arc::downgrade(&running);
         let limit = self.limits.max_output();

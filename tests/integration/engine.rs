@@ -344,15 +344,13 @@ fn one_call_over_every_protocol_and_schema_source() {
     }
 }
 
-/// The server's child processes (exec handlers).
-pub fn children(pid: u32) -> Vec<String> {
-    let output = std::process::Command::new("pgrep")
-        .args(["-P", &pid.to_string()])
-        .output()
-        .expect("pgrep (procps) runs");
-    crate::support::stdout(&output)
-        .lines()
-        .map(str::to_owned)
+/// The server's live child processes: its exec handlers and workers (not its reaper).
+pub fn children(pid: u32) -> Vec<u32> {
+    let reaper = crate::support::reaper_of(pid);
+    crate::support::live_processes()
+        .into_iter()
+        .filter(|&(child, parent, _)| parent == pid && Some(child) != reaper)
+        .map(|(child, _, _)| child)
         .collect()
 }
 

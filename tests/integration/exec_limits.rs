@@ -7,10 +7,11 @@
 
 use crate::h2_frames;
 use crate::support::{
-    assert_exit, assert_stderr_has, eventually, exchange, fixture, group_is_gone, json,
-    peak_rss_kib, root, run, wait_until, write_temp, Server,
+    assert_exit, assert_stderr_has, eventually, exchange, fixture, group_is_gone, group_members,
+    json, peak_rss_kib, reaper_of, rmicro, root, run, wait_until, write_temp, Server,
 };
 use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// A server of the interop echo schema whose endpoints run `exec_bounds.sh MODE DIR ARG`,
@@ -454,4 +455,50 @@ fn a_call_queued_past_its_deadline_or_abandoned_in_the_queue_never_starts() {
         2,
         "a call left in the queue started"
     );
+}
+
+#[test]
+fn a_killed_servers_exec_handlers_and_workers_die_with_it() {
+    // Echo.Say runs a command per call, Echo.Count a worker; each holds its call for 60 s
+    // (the command with two grandchildren beside it). Then the server is SIGKILLed, which
+    // it cannot answer itself: its reaper kills both groups.
+    let server = ExecServer::start(
+        &[
+            ("Echo.Say", "hold", "60", ""),
+            ("Echo.Count", "hold", "60", r#", "worker": true"#),
+        ],
+        &[],
+    );
+    let mucp = server.server.address.clone();
+    let grpc = format!("grpc://{mucp}");
+    let call = |target: &str, endpoint: &str| {
+        rmicro()
+            .args(["call", "-a", target, endpoint, "{}", "--timeout", "60s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut callers = vec![call(&mucp, "Echo.Say")];
+    let command = server.nth_run(1);
+    wait_until("the exec command's grandchildren to start", || {
+        group_members(command) == 3
+    });
+    callers.push(call(&grpc, "echo.v1.Echo/Count"));
+    let worker = server.nth_run(2);
+    let pid = server.server.pid();
+    let reaper = reaper_of(pid).expect("the server has a reaper once it runs commands");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    server.assert_group_dies(command, "with its server (SIGKILL)");
+    server.assert_group_dies(worker, "with its server (SIGKILL)");
+    // Its work done, the reaper has gone too.
+    wait_until("the reaper to exit", || group_is_gone(reaper as i32));
+    for caller in &mut callers {
+        assert_ne!(
+            caller.wait().unwrap().code(),
+            Some(0),
+            "a call to a killed server"
+        );
+    }
 }

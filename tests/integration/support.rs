@@ -437,24 +437,40 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
 }
 
-/// Whether no live process is left in process group `group` (zombies are dead: only
-/// their parent's reaping is left).
-pub fn group_is_gone(group: i32) -> bool {
-    let alive = std::fs::read_dir("/proc")
+/// The live processes (zombies are dead: only their parent's reaping is left), as
+/// (pid, parent pid, process group) each.
+pub fn live_processes() -> Vec<(u32, u32, i32)> {
+    std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| {
-            let name = entry.ok()?.file_name();
-            name.to_str()?.parse::<u32>().ok()?;
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
             // A process may exit between the listing and the read.
-            std::fs::read_to_string(format!("/proc/{}/stat", name.to_str()?)).ok()
-        })
-        .filter(|stat| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-                .split_whitespace()
-                .collect();
-            fields[0] != "Z" && fields[2].parse() == Ok(group)
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+            (fields[0] != "Z").then_some((pid, fields[1].parse().ok()?, fields[2].parse().ok()?))
         })
-        .count();
-    alive == 0
+        .collect()
+}
+
+/// How many live processes process group `group` has.
+pub fn group_members(group: i32) -> usize {
+    live_processes()
+        .iter()
+        .filter(|(_, _, member_of)| *member_of == group)
+        .count()
+}
+
+/// Whether no live process is left in process group `group`.
+pub fn group_is_gone(group: i32) -> bool {
+    group_members(group) == 0
+}
+
+/// The live reaper of the server of pid `server` (`rmicro-reaper SERVER`), if any.
+pub fn reaper_of(server: u32) -> Option<u32> {
+    let cmdline = format!("rmicro-reaper\0{server}\0");
+    live_processes().into_iter().find_map(|(pid, _, _)| {
+        let own = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (own == cmdline.as_bytes()).then_some(pid)
+    })
 }
