@@ -47,6 +47,11 @@ impl Backoff {
 pub struct CallOptions {
     /// Per attempt; also sent to the server as the `Timeout` header.
     pub timeout: Duration,
+    /// Whether `timeout` bounds an opened stream's whole life, as `rmicro call --timeout`
+    /// does, or only its opening, as a proxy's `--proxy-timeout` does: a proxied stream
+    /// lasts until its caller's deadline (what the upstream is told), and without one for
+    /// as long as both ends keep it open.
+    pub timeout_bounds_streams: bool,
     /// One bound on the whole call, retries and backoff included (`--max-time`).
     pub max_time: Option<Duration>,
     pub dial_timeout: Duration,
@@ -124,13 +129,22 @@ enum Done {
     Open(Box<OpenStream>),
 }
 
-/// A stream that opened, and the instant its call must end by (the attempt's timeout or
-/// `--max-time`, whichever comes first).
+/// A stream that opened, and the instant its call must end by: the attempt's timeout or
+/// `--max-time`, whichever comes first, or — where the timeout bounds only the opening
+/// ([`CallOptions::timeout_bounds_streams`]) — the deadline alone, none without one.
 pub struct OpenStream {
     pub stream: Stream,
-    pub deadline: Instant,
+    pub deadline: Option<Instant>,
     /// Which flag set the deadline, for the message when it passes.
     pub bound: Bound,
+}
+
+/// Waits until `deadline`; without one, forever.
+pub async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The flag that bounds an attempt.
@@ -332,9 +346,17 @@ impl Client {
             self.start_attempt(attempt, observe);
             let started = Instant::now();
             let caller = &mut self.callers[self.current];
+            // What the server is told of the call's end, and when the call must end by.
+            let (told, ends) = match (work, give_up) {
+                (Work::Open(_), give_up) if !self.options.timeout_bounds_streams => (
+                    give_up.map(|(at, _)| at.saturating_duration_since(started)),
+                    give_up,
+                ),
+                _ => (Some(timeout), Some((started + timeout, bound))),
+            };
             let head = match work {
                 Work::Unary(head, _) | Work::Open(head) => CallHead {
-                    timeout: Some(timeout),
+                    timeout: told,
                     ..*head
                 },
             };
@@ -351,8 +373,8 @@ impl Client {
                 Work::Open(_) => match tokio::time::timeout(timeout, caller.open(&head)).await {
                     Ok(Ok(stream)) => Ok(Done::Open(Box::new(OpenStream {
                         stream,
-                        deadline: started + timeout,
-                        bound,
+                        deadline: ends.map(|(at, _)| at),
+                        bound: ends.map_or(bound, |(_, bound)| bound),
                     }))),
                     Ok(Err(error)) => Err((error, None)),
                     Err(_) => Err((bound.exceeded(), None)),

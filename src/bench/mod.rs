@@ -582,7 +582,7 @@ async fn stream(
     let result = loop {
         tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(deadline.into()) => {
+            _ = crate::client::until(deadline) => {
                 stream.cancel();
                 break Err(Failure::Call(bound.exceeded()));
             }

@@ -271,6 +271,7 @@ impl TargetArgs {
     pub fn call_options(&self, retries: u32, backoff: crate::client::Backoff) -> CallOptions {
         CallOptions {
             timeout: self.timeout,
+            timeout_bounds_streams: true,
             max_time: None,
             dial_timeout: self.dial_timeout,
             retries,

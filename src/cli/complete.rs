@@ -78,6 +78,7 @@ fn schema(line: &Line) -> Option<Schema> {
     }
     let options = CallOptions {
         timeout: PATIENCE,
+        timeout_bounds_streams: true,
         max_time: Some(PATIENCE),
         dial_timeout: PATIENCE,
         retries: 0,

@@ -152,7 +152,8 @@ struct ProxyArgs {
     /// Debug.Endpoints).
     #[arg(id = "proxy", long = "proxy", value_name = "ADDR")]
     upstream: Option<String>,
-    /// Each attempt of a proxied call, unless the caller's deadline comes sooner.
+    /// Each attempt of a proxied unary call, and the opening of a proxied stream, unless
+    /// the caller's deadline comes sooner (an open stream lasts until its caller's deadline).
     #[arg(long = "proxy-timeout", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     proxy_timeout: Duration,
     /// Timeout for opening a connection to the upstream.
@@ -243,7 +244,7 @@ impl ProxyArgs {
             return Ok(upstream);
         };
         let target = self.target(address, registry, max_message_size);
-        let options = target.call_options(self.proxy_retries, Backoff::Exponential);
+        let options = self.call_options(&target);
         let name = name.to_owned();
         let lookup = move || -> LookupFuture {
             let (target, options, name) = (target.clone(), options.clone(), name.clone());
@@ -299,10 +300,17 @@ impl ProxyArgs {
         let route = target
             .route()?
             .context("a proxy address names the server")?;
-        target.client_for(
-            route,
-            target.call_options(self.proxy_retries, Backoff::Exponential),
-        )
+        target.client_for(route, self.call_options(&target))
+    }
+
+    /// How upstream calls are made: with retries and TLS as `rmicro call` makes them, but
+    /// `--proxy-timeout` bounds a stream's opening only (a stream lasts until its caller's
+    /// deadline, without one for as long as its ends keep it open).
+    fn call_options(&self, target: &TargetArgs) -> crate::client::CallOptions {
+        crate::client::CallOptions {
+            timeout_bounds_streams: false,
+            ..target.call_options(self.proxy_retries, Backoff::Exponential)
+        }
     }
 }
 

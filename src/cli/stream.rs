@@ -127,7 +127,7 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 return Err(Interrupted.into());
             }
-            _ = tokio::time::sleep_until(deadline.into()) => {
+            _ = crate::client::until(deadline) => {
                 stream.cancel();
                 break Err(bound.exceeded());
             }

@@ -9,6 +9,7 @@ use crate::support::{
     Server,
 };
 use serde_json::json;
+use std::io::{BufRead, Write};
 
 /// The greeter upstream: its rules set a header and a trailer on every reply.
 fn upstream(dir: &std::path::Path) -> Server {
@@ -788,4 +789,99 @@ fn a_burst_of_first_calls_shares_one_upstream_connection_per_serving_thread() {
     assert_eq!(run["ok"], 64, "{run}");
     let made = connections.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=2).contains(&made), "{made} upstream connections");
+}
+
+#[test]
+fn a_proxied_stream_lasts_until_its_callers_deadline_not_the_proxy_timeout() {
+    // The upstream's Echo.Chat answers each request with the deadline its command was
+    // given (RMICRO_DEADLINE_MS: the caller's, or else the rule's 120 s).
+    let echo = crate::support::root().join("interop/grpc/echo.proto");
+    let echo = echo.to_string_lossy();
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"while read line; do echo "{\"text\":\"$RMICRO_DEADLINE_MS\"}"; done"#;
+    let handlers = write_temp(
+        dir.path(),
+        "chat.handlers.json",
+        json!({"Echo.Chat": {"exec": ["sh", "-c", script], "timeout": "120s"}})
+            .to_string()
+            .as_bytes(),
+    );
+    let upstream = Server::start(&["--proto", &echo, "--handlers", &handlers, "--no-register"]);
+    // Each attempt, the opening of a stream included, has 1 s.
+    let front = proxy(
+        &format!("grpc://{}", upstream.address),
+        &["--proxy-timeout", "1s"],
+    );
+    let past_the_proxy_timeout = std::time::Duration::from_millis(1500);
+
+    // A caller with a 30 s deadline: the upstream is told what is left of it, and the
+    // stream outlives the proxy's 1 s.
+    let mut caller = rmicro()
+        .args(["call", "echo.v1.Echo/Chat", "-d", "@-", "--timeout", "30s"])
+        .arg("--address")
+        .arg(format!("grpc://{}", front.address))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut requests = caller.stdin.take().unwrap();
+    let mut replies = std::io::BufReader::new(caller.stdout.take().unwrap()).lines();
+    let mut told = || -> u64 {
+        let line = replies.next().expect("a reply").unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&line).unwrap();
+        reply["text"].as_str().unwrap().parse().unwrap()
+    };
+    writeln!(requests, r#"{{"text": "one"}}"#).unwrap();
+    let first = told();
+    assert!(
+        (25_000..=30_000).contains(&first),
+        "the upstream was told {first} ms"
+    );
+    std::thread::sleep(past_the_proxy_timeout);
+    writeln!(requests, r#"{{"text": "two"}}"#).unwrap();
+    assert_eq!(told(), first, "one command serves the stream");
+    drop(requests);
+    let output = caller.wait_with_output().unwrap();
+    assert_exit(&output, 0);
+
+    // A caller without a deadline (a raw HTTP/2 stream, no grpc-timeout): nor has the
+    // upstream call; the stream lasts as long as its caller keeps it open.
+    let mut connection = crate::h2_frames::Connection::open(&front.address);
+    connection.headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/echo.v1.Echo/Chat"),
+            (":authority", "x"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ],
+        false,
+    );
+    // SayRequest{text: "x"} in one gRPC message.
+    let message = [0, 0, 0, 0, 3, 0x0a, 1, b'x'];
+    let told = |connection: &mut crate::h2_frames::Connection| -> u64 {
+        loop {
+            match connection.next() {
+                crate::h2_frames::Event::Data { bytes, .. } if bytes.len() > 7 => {
+                    // A message of SayReply{text}: 5 bytes of framing, tag, length, text.
+                    return std::str::from_utf8(&bytes[7..]).unwrap().parse().unwrap();
+                }
+                crate::h2_frames::Event::Headers {
+                    end_stream: false, ..
+                } => {}
+                event => panic!("not a reply: {event:?}"),
+            }
+        }
+    };
+    connection.data(1, &message, false);
+    let first = told(&mut connection);
+    assert!(
+        first > 100_000,
+        "the upstream was told {first} ms: not its rule's 120 s"
+    );
+    std::thread::sleep(past_the_proxy_timeout);
+    connection.data(1, &message, false);
+    assert!(told(&mut connection) > 100_000);
 }
