@@ -19,7 +19,7 @@
 # unittest exits 0 when discovery finds nothing (a renamed file, a broken pattern), which
 # must not look like a green suite. After adding tests, raise FLOOR to the new count the
 # run prints ("Ran N tests"); lower it only when tests are removed on purpose.
-FLOOR=129
+FLOOR=130
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -14,6 +14,8 @@
 - Connect and gRPC-Web upstreams: `--proxy connect://…` and `--proxy grpc-web://…` in front
   of @connectrpc/connect-node's server (interop/web/server.mjs), called by grpcio: replies,
   its header and trailer, its errors (in a stream too), every stream kind.
+- A bidirectional stream through a proxy whose --proxy-timeout is 1 s outlives it, and
+  grpcio's server sees its caller's deadline (none without one), not the proxy's.
 - A bidirectional stream whose grpcio caller sends faster than the upstream reads (an
   rmicro upstream answering each request with many replies before reading the next) does
   not stall in the proxy.
@@ -486,6 +488,28 @@ class FastCallerSlowUpstreamBidi(PeerTest):
             replies = [(r.text[:4], r.index) for r in chat(requests, timeout=30)]
         self.assertEqual(len(replies), 60 * 12)
         self.assertEqual(replies[37 * 12 + 11], ("3737", 11))
+
+
+class LongStreamThroughProxy(PeerTest):
+    def test_a_stream_outlives_the_proxy_timeout_and_upstream_sees_its_callers_deadline(self):
+        import queue
+        upstream = echo_server()
+        self.addCleanup(upstream.stop)
+        front = proxy("--proxy", f"grpc://{upstream.address}", "--proxy-timeout", "1s")
+        self.addCleanup(front.stop)
+        with grpc.insecure_channel(front.address) as channel:
+            chat = echo_pb2_grpc.EchoStub(channel).Chat
+            for timeout, seen in ((None, r"^deadline: none$"), (30, r"^deadline: (2\d|30)\d{3}ms$")):
+                requests = queue.Queue()
+                call = chat(iter(requests.get, None), timeout=timeout)
+                requests.put(echo_pb2.SayRequest(text="deadline"))
+                self.assertRegex(next(call).text, seen, f"caller's timeout {timeout}")
+                time.sleep(1.5)  # past --proxy-timeout
+                requests.put(echo_pb2.SayRequest(text="later"))
+                self.assertEqual(next(call).text, "echo: later")
+                requests.put(None)
+                self.assertEqual(list(call), [])
+                self.assertEqual(trailers_of(call).get("x-served-by"), "grpcio")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Binds 127.0.0.1:0 and prints `listening on 127.0.0.1:PORT` on stdout. Serves:
            "deadline" replies "deadline: <ms left>ms" (or "deadline: none").
   Count    `count` replies "<text> <i>" with index i, from 0.
   Collect  one reply: the request texts joined with ",", index = number of requests.
-  Chat     one reply per request as it arrives: "echo: <text>", index = its position.
+  Chat     one reply per request as it arrives: "echo: <text>" ("deadline" answered as
+           Say answers it), index = its position.
   Every method sends the response headers "x-server: grpcio" and every request metadata
   entry whose key starts with "x-", and the trailers "x-trailer: done" and
   "x-served-by: grpcio".
@@ -58,6 +59,13 @@ def metadata_both_ways(context):
     context.set_trailing_metadata((("x-trailer", "done"), ("x-served-by", "grpcio")))
 
 
+def deadline_text(context):
+    """The call's deadline as the server sees it: "deadline: none" or "deadline: 187ms"."""
+    left = context.time_remaining()  # grpcio gives ~2**63 ns without a deadline
+    none = left is None or left > 10**9
+    return "deadline: none" if none else f"deadline: {round(left * 1000)}ms"
+
+
 class Echo(echo_pb2_grpc.EchoServicer):
     def Say(self, request, context):
         metadata_both_ways(context)
@@ -79,9 +87,7 @@ class Echo(echo_pb2_grpc.EchoServicer):
             seen = ",".join(f"{key}={value}" for key, value in request_metadata(context))
             return echo_pb2.SayReply(text=f"headers: {seen}")
         if text == "deadline":
-            left = context.time_remaining()  # grpcio gives ~2**63 ns without a deadline
-            none = left is None or left > 10**9
-            return echo_pb2.SayReply(text="deadline: none" if none else f"deadline: {round(left * 1000)}ms")
+            return echo_pb2.SayReply(text=deadline_text(context))
         if text.startswith("sleep:"):
             try:
                 until = time.monotonic() + int(text[len("sleep:"):]) / 1000
@@ -106,7 +112,8 @@ class Echo(echo_pb2_grpc.EchoServicer):
     def Chat(self, request_iterator, context):
         metadata_both_ways(context)
         for i, request in enumerate(request_iterator):
-            yield echo_pb2.SayReply(text=f"echo: {request.text}", index=i)
+            text = deadline_text(context) if request.text == "deadline" else f"echo: {request.text}"
+            yield echo_pb2.SayReply(text=text, index=i)
 
 
 class RequireToken(grpc.ServerInterceptor):
