@@ -346,17 +346,17 @@ impl Client {
             self.start_attempt(attempt, observe);
             let started = Instant::now();
             let caller = &mut self.callers[self.current];
-            // What the server is told of the call's end, and when the call must end by.
-            let (told, ends) = match (work, give_up) {
-                (Work::Open(_), give_up) if !self.options.timeout_bounds_streams => (
-                    give_up.map(|(at, _)| at.saturating_duration_since(started)),
-                    give_up,
-                ),
-                _ => (Some(timeout), Some((started + timeout, bound))),
+            // When the call must end by, which the server is told: the attempt's bound,
+            // or for a stream that only opens within it, the whole call's (none without one).
+            let opens_only = matches!(work, Work::Open(_)) && !self.options.timeout_bounds_streams;
+            let ends = if opens_only {
+                give_up
+            } else {
+                Some((started + timeout, bound))
             };
             let head = match work {
                 Work::Unary(head, _) | Work::Open(head) => CallHead {
-                    timeout: told,
+                    timeout: ends.map(|(at, _)| at.saturating_duration_since(started)),
                     ..*head
                 },
             };

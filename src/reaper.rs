@@ -41,17 +41,12 @@ enum State {
 }
 
 impl Reaper {
-    /// A reaper that will be `program` (the server's own executable).
-    pub fn new(program: impl Into<PathBuf>) -> Reaper {
+    /// A reaper that will be the running executable, started when first told of a group.
+    pub fn of_this_executable() -> Reaper {
         Reaper {
-            program: program.into(),
+            program: PathBuf::from("/proc/self/exe"),
             state: Mutex::new(State::NotStarted),
         }
-    }
-
-    /// The reaper of the running executable.
-    pub fn of_this_executable() -> Reaper {
-        Reaper::new("/proc/self/exe")
     }
 
     /// Process group `group` has started: killed if the server dies before [`forget`]ting it.
